@@ -80,7 +80,8 @@ bool spec_matches_event(const cJSON *tmpl, const char *event, const char *branch
 
 /* Glob match for branch filters: `*` matches any run of characters except
  * '/', `**` matches any run including '/', `?` one character other than '/'.
- * "release/*" matches "release/1.0" but not "release/1.0/x". */
+ * So "release/" followed by a single star matches "release/1.0" but not
+ * "release/1.0/x". */
 bool spec_glob_match(const char *pattern, const char *s);
 
 /* Parse YAML text (libyaml) into the equivalent JSON value: mappings become

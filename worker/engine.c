@@ -41,6 +41,15 @@ engine_cleanup(engine_t *e, const char *const *live_job_ids)
     return e->ops->cleanup(e, live_job_ids);
 }
 
+int
+engine_ping(engine_t *e, char **problem)
+{
+    *problem = NULL;
+    if (e->ops->ping == NULL)
+        return 0;
+    return e->ops->ping(e, problem);
+}
+
 const char *
 engine_name(const engine_t *e)
 {

@@ -50,6 +50,8 @@ typedef struct {
     void (*job_free)(engine_job_t *j);
     int (*cleanup)(engine_t *e, const char *const *live_job_ids);
     void (*destroy)(engine_t *e);
+    /* optional: 0 when the engine can take jobs, else -1 with *problem */
+    int (*ping)(engine_t *e, char **problem);
 } engine_ops_t;
 
 /* Every engine struct starts with this. */
@@ -76,6 +78,10 @@ void engine_job_free(engine_job_t *j);
  * and from a periodic timer with a short timeout. */
 int engine_cleanup(engine_t *e, const char *const *live_job_ids);
 const char *engine_name(const engine_t *e);
+/* Whether the engine can take jobs now (blocking, short timeout). Returns 0,
+ * or -1 with *problem set (caller frees), e.g. "container engine unreachable
+ * at unix:///var/run/docker.sock: No such file or directory". */
+int engine_ping(engine_t *e, char **problem);
 void engine_free(engine_t *e);
 
 /* engine_local.c: jobs as child process groups. */

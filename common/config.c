@@ -1,0 +1,119 @@
+/*
+ * config - a declarative table of environment variables.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { CF_STR, CF_INT } cf_type_t;
+
+typedef struct {
+    const char *name;
+    cf_type_t type;
+    size_t offset;
+    const char *def; /* NULL: computed (see config_load) */
+    long min, max;
+} cf_entry_t;
+
+#define STR(n, f, d) {n, CF_STR, offsetof(gw_config_t, f), d, 0, 0}
+#define INT(n, f, d, lo, hi) {n, CF_INT, offsetof(gw_config_t, f), d, lo, hi}
+
+static const cf_entry_t config_table[] = {
+    STR("DATABASE_URL", database_url, ""),
+    STR("GITWEAVE_API_ADDR", api_addr, "127.0.0.1:8080"),
+    STR("GITWEAVE_API_TOKEN", api_token, ""),
+    INT("GITWEAVE_API_MAX_BODY_BYTES", api_max_body, "1048576", 1024, 64 << 20),
+    STR("GITWEAVE_API_PORT_FILE", api_port_file, ""),
+    STR("RUNNER_NAME", runner_name, NULL),
+    STR("RUNNER_CONTAINER_ENGINE", engine, "docker"),
+    STR("RUNNER_WORKDIR", workdir, "/tmp/gitweave-runs"),
+    STR("DOCKER_HOST", docker_host, "unix:///var/run/docker.sock"),
+    STR("RUNNER_DEFAULT_IMAGE", default_image, "debian:bookworm-slim"),
+    INT("RUNNER_LEASE_SECONDS", lease_seconds, "30", 2, 3600),
+    INT("RUNNER_POLL_SECONDS", poll_seconds, "5", 1, 3600),
+    INT("RUNNER_JOB_TIMEOUT_SECONDS", job_timeout, "3600", 1, 7 * 86400),
+    INT("RUNNER_STOP_GRACE_SECONDS", stop_grace, "10", 0, 600),
+    INT("RUNNER_LOG_CHUNK_BYTES", log_chunk_bytes, "65536", 64, 8 << 20),
+    INT("RUNNER_LOG_FLUSH_MS", log_flush_ms, "500", 10, 60000),
+    INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 0, INT_MAX),
+    INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", engine_backoff_max, "60", 1, 3600),
+};
+
+int
+config_load(gw_config_t *cfg)
+{
+    int errors = 0;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < GW_ARRAY_LEN(config_table); i++) {
+        const cf_entry_t *e = &config_table[i];
+        const char *v = getenv(e->name);
+        char *field = (char *)cfg + e->offset;
+
+        if (v == NULL || (*v == '\0' && e->def != NULL && *e->def != '\0'))
+            v = e->def;
+        if (e->type == CF_STR) {
+            *(char **)field = v ? xstrdup(v) : NULL;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || n < e->min || n > e->max) {
+            fprintf(stderr, "configuration error: %s=\"%s\" is not an integer in [%ld, %ld]\n",
+                    e->name, v, e->min, e->max);
+            errors++;
+            continue;
+        }
+        *(int *)field = (int)n;
+    }
+    if (cfg->runner_name == NULL) {
+        char host[256];
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "runner");
+        host[sizeof(host) - 1] = '\0';
+        cfg->runner_name = xstrdup(host);
+    }
+    if (!gw_name_valid(cfg->runner_name)) {
+        fprintf(stderr,
+                "configuration error: RUNNER_NAME=\"%s\" must match "
+                "[A-Za-z0-9][A-Za-z0-9._-]{0,99}\n",
+                cfg->runner_name);
+        errors++;
+    }
+    if (strcmp(cfg->engine, "docker") != 0 && strcmp(cfg->engine, "local") != 0) {
+        fprintf(stderr,
+                "configuration error: RUNNER_CONTAINER_ENGINE=\"%s\" is not one of docker, local\n",
+                cfg->engine);
+        errors++;
+    }
+    if (strncmp(cfg->docker_host, "unix://", 7) != 0) {
+        fprintf(stderr,
+                "configuration error: DOCKER_HOST=\"%s\" is not a unix:// socket address\n",
+                cfg->docker_host);
+        errors++;
+    }
+    if (cfg->workdir[0] != '/') {
+        fprintf(stderr, "configuration error: RUNNER_WORKDIR=\"%s\" is not an absolute path\n",
+                cfg->workdir);
+        errors++;
+    }
+    return errors ? -1 : 0;
+}
+
+void
+config_free(gw_config_t *cfg)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(config_table); i++)
+        if (config_table[i].type == CF_STR) {
+            char **p = (char **)((char *)cfg + config_table[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+}

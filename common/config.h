@@ -1,0 +1,42 @@
+/*
+ * config - the environment, read once at start into one struct.
+ *
+ * Every variable has a default; every problem is reported at once (one line
+ * each) before the process exits. The table in config.c is the reference;
+ * docs/configuration.md lists the same variables for users.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include "util.h"
+
+typedef struct {
+    /* both */
+    char *database_url;     /* DATABASE_URL: libpq conninfo or URI */
+    /* api */
+    char *api_addr;         /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
+    char *api_token;        /* GITWEAVE_API_TOKEN: "" = no authentication */
+    int api_max_body;       /* GITWEAVE_API_MAX_BODY_BYTES */
+    char *api_port_file;    /* GITWEAVE_API_PORT_FILE: write the bound port here */
+    /* worker */
+    char *runner_name;      /* RUNNER_NAME (default: the host name) */
+    char *engine;           /* RUNNER_CONTAINER_ENGINE: docker | local */
+    char *workdir;          /* RUNNER_WORKDIR */
+    char *docker_host;      /* DOCKER_HOST */
+    char *default_image;    /* RUNNER_DEFAULT_IMAGE */
+    int lease_seconds;      /* RUNNER_LEASE_SECONDS */
+    int poll_seconds;       /* RUNNER_POLL_SECONDS */
+    int job_timeout;        /* RUNNER_JOB_TIMEOUT_SECONDS */
+    int stop_grace;         /* RUNNER_STOP_GRACE_SECONDS */
+    int log_chunk_bytes;    /* RUNNER_LOG_CHUNK_BYTES */
+    int log_flush_ms;       /* RUNNER_LOG_FLUSH_MS */
+    int log_max_bytes;      /* RUNNER_LOG_MAX_BYTES */
+    int engine_backoff_max; /* RUNNER_ENGINE_BACKOFF_MAX_SECONDS */
+} gw_config_t;
+
+/* Read the environment into cfg. Returns 0, or -1 after printing every
+ * problem to stderr. Free with config_free. */
+int config_load(gw_config_t *cfg) GW_MUST_CHECK;
+void config_free(gw_config_t *cfg);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * db - connecting to Postgres and running parameterised statements.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+PGconn *
+db_connect(const char *conninfo, const char *application_name)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *values[] = {conninfo, application_name, "10", NULL};
+
+    /* expand_dbname lets conninfo be a URI or a key=value string. */
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (conn == NULL) {
+        log_error("db", "could not connect: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char *msg = xstrdup(PQerrorMessage(conn));
+        size_t n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = '\0';
+        for (char *p = msg; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        log_error("db", "could not connect to the database: %s", msg);
+        free(msg);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+PGresult *
+db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+        const char *const *params)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    char *msg = xstrdup(res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    log_error("db", "%s failed: %s sqlstate=%s", what, msg, db_sqlstate(res));
+    free(msg);
+    PQclear(res);
+    return NULL;
+}
+
+int
+db_command(PGconn *conn, const char *what, const char *sql, int nparams,
+           const char *const *params)
+{
+    PGresult *res = db_exec(conn, what, sql, nparams, params);
+    if (res == NULL)
+        return -1;
+    const char *n = PQcmdTuples(res);
+    int rows = (n && *n) ? atoi(n) : 0;
+    PQclear(res);
+    return rows;
+}
+
+bool
+db_alive(PGconn *conn)
+{
+    return conn != NULL && PQstatus(conn) == CONNECTION_OK;
+}
+
+const char *
+db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install what building and testing GitWeave Runner needs (Debian 12).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-dev
+      check libyaml-dev postgresql-15 postgresql-client-15 git curl jq python3
+      ca-certificates docker.io busybox-static)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A run from trigger to success with the local engine: statuses, logs read
+# back page by page, environment, workspace shared by the jobs; a failing
+# middle job fails the run and skips the rest; every status change is
+# NOTIFYed, in order, and nothing else happens.
+source "$(dirname "$0")/../lib/postgres.sh"
+
+gw_pg_start
+gw_api_start
+"$GW_BUILD_DIR/tests/gw_listen" 120 >"$GW_TMP/events" 2>"$GW_TMP/listen.err" &
+GW_PIDS+=($!)
+wait_for 10 grep -q listening "$GW_TMP/listen.err" || fail "listener did not start"
+gw_worker_start w1
+
+gw_template multi '{
+  "kind": "build",
+  "inputs": {"GREETING": {"default": "hello"}},
+  "jobs": [
+    {"name": "first", "script": ["echo ${{ inputs.GREETING }} from $GITWEAVE_JOB_NAME",
+                                 "echo to-stderr >&2",
+                                 "echo CI=$CI repo=$GITWEAVE_REPO run=$GITWEAVE_RUN_ID",
+                                 "echo data > shared.txt"]},
+    {"name": "slow", "script": ["echo tick1", "sleep 1.2", "echo tick2"]},
+    {"name": "big", "env": {"COUNT": "20000"},
+     "script": ["i=0; while [ $i -lt $COUNT ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; i=$((i+1)); done",
+                "cat shared.txt"]}
+  ]}' || exit 1
+gw_template broken '{
+  "kind": "test",
+  "jobs": [
+    {"name": "ok", "script": ["echo fine"]},
+    {"name": "bad", "script": ["echo about to fail", "exit 7", "echo never"]},
+    {"name": "after", "script": ["echo must not run"]}
+  ]}' || exit 1
+gw_repo app multi || exit 1
+gw_repo app2 broken || exit 1
+
+run=$(gw_trigger app '{"inputs": {"GREETING": "hi"}}')
+check "trigger returns a run id" grep -Eq "^[0-9a-f-]{36}$" <<<"$run"
+check "run finishes" wait_for 60 run_is_final "$run"
+expect_eq "run succeeded" success "$(run_status "$run")"
+body=$(api GET "/pipelines/runs/$run")
+expect_eq "all jobs succeeded" "success success success" "$(echo "$body" | jq -r '[.jobs[].status] | join(" ")')"
+expect_eq "exit codes" "0 0 0" "$(echo "$body" | jq -r '[.jobs[].exit_code] | map(tostring) | join(" ")')"
+check "run has started_at and ended_at" test "$(echo "$body" | jq -r '.started_at != null and .ended_at != null')" = true
+expect_eq "run shows its runner" w1 "$(echo "$body" | jq -r .runner)"
+
+job1=$(echo "$body" | jq -r '.jobs[0].id')
+job3=$(echo "$body" | jq -r '.jobs[2].id')
+log1=$(gw_logs "$job1")
+expect_eq "first job log (stdout and stderr in order, env, inputs)" \
+    "hi from first
+to-stderr
+CI=true repo=app run=$run" "$log1"
+
+# The big job's log, read back in small pages, equals what it printed.
+for i in $(seq 0 19999); do echo "line-$i-abcdefghijklmnopqrstuvwxyz"; done >"$GW_TMP/expected"
+echo data >>"$GW_TMP/expected"
+gw_logs "$job3" 50000 >"$GW_TMP/got"
+check "big log read page by page equals the output ($(wc -c <"$GW_TMP/expected") bytes)" cmp -s "$GW_TMP/expected" "$GW_TMP/got"
+gaps=$(gw_psql -c "SELECT count(*) FROM (SELECT \"offset\", lead(\"offset\") OVER (ORDER BY \"offset\") AS nxt,
+                      octet_length(chunk) AS len FROM logs WHERE job_id = '$job3') s
+                   WHERE nxt IS NOT NULL AND nxt <> \"offset\" + len")
+expect_eq "offsets are contiguous" 0 "$gaps"
+chunks=$(gw_psql -c "SELECT count(*) FROM logs WHERE job_id = '$job3'")
+check "big log is stored in several chunks (got $chunks)" test "$chunks" -gt 3
+last=$(curl -s "$API/jobs/$job3/logs?offset=$(wc -c <"$GW_TMP/expected")")
+expect_eq "log reader says complete at the end" true "$(echo "$last" | jq -r .complete)"
+
+# Statuses, from LISTEN: queued -> running -> success for the run.
+sleep 0.5
+run_events=$(events_of "$run")
+expect_eq "run events" "queued running success " "$run_events"
+job_events=$(events_of "$job1")
+expect_eq "job events" "running success " "$job_events"
+
+# A failing middle job fails the run and skips the rest.
+run2=$(gw_trigger app2)
+check "failing run finishes" wait_for 30 run_is_final "$run2"
+body=$(api GET "/pipelines/runs/$run2")
+expect_eq "run failed" failed "$(echo "$body" | jq -r .status)"
+expect_eq "job statuses" "success failed skipped" "$(echo "$body" | jq -r '[.jobs[].status] | join(" ")')"
+expect_eq "failed job exit code" 7 "$(echo "$body" | jq -r '.jobs[1].exit_code')"
+check "run error names the job" grep -q "bad" <<<"$(echo "$body" | jq -r .error)"
+expect_eq "failed job log stops at the failure" "about to fail" "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
+sleep 0.5
+run2_events=$(events_of "$run2")
+expect_eq "failed run events" "queued running failed " "$run2_events"
+
+# No status ever went anywhere but forward.
+bad=$(jq -r 'select(.type=="run") | .status' "$GW_TMP/events" | grep -cvE '^(queued|running|success|failed|canceled)$')
+expect_eq "only known run statuses" 0 "$bad"
+
+# A slow job's line is readable while the job runs (time bound of chunks).
+gw_template slowpoke '{"kind": "build", "jobs": [{"name": "s", "script": ["echo early", "sleep 3", "echo late"]}]}' || exit 1
+gw_repo slow slowpoke || exit 1
+run3=$(gw_trigger slow)
+job=""
+wait_for 10 bash -c "[ \"\$(curl -s $API/pipelines/runs/$run3 | jq -r '.jobs[0].status')\" = running ]"
+job=$(api GET "/pipelines/runs/$run3" | jq -r '.jobs[0].id')
+check "early line readable within 1.5 s while the job runs" wait_for 1.5 bash -c "curl -s '$API/jobs/$job/logs' | jq -e '.chunks | length > 0 and (.chunks[0].chunk | startswith(\"early\"))' >/dev/null"
+expect_eq "and the job is still running" running "$(gw_psql -c "SELECT status FROM jobs WHERE id = '$job'")"
+check "slow run finishes" wait_for 20 run_is_final "$run3"
+
+gw_finish

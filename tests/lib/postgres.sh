@@ -1,0 +1,162 @@
+# Test helpers: a throwaway Postgres cluster and the project's processes.
+# Source this file; call gw_pg_start, then gw_api_start / gw_worker_start.
+# Everything started here is stopped by gw_cleanup (installed as an EXIT trap).
+#
+# Needs: GW_BUILD_DIR (cmake build dir), GW_SOURCE_DIR (the source tree).
+
+set -u
+GW_BUILD_DIR=${GW_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+GW_SOURCE_DIR=${GW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+GW_TMP=$(mktemp -d /tmp/gwtest.XXXXXX)
+chmod 755 "$GW_TMP"
+GW_PIDS=()
+GW_FAILS=0
+GW_PASSES=0
+
+gw_log() { echo "# $(date +%H:%M:%S.%N | cut -c1-12) $*"; }
+pass() { GW_PASSES=$((GW_PASSES + 1)); echo "PASS: $*"; }
+fail() { GW_FAILS=$((GW_FAILS + 1)); echo "FAIL: $*"; }
+# check DESCRIPTION COMMAND...: pass if the command succeeds.
+check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+# expect_eq DESCRIPTION WANT GOT
+expect_eq() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want [$2] got [$3]"; fi; }
+
+gw_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A cluster in $GW_TMP/pg owned by postgres (initdb refuses root), fsync off.
+gw_pg_start() {
+    local dir=$GW_TMP/pg
+    PGPORT=$(gw_free_port)
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres "$dir"
+        GW_AS_PG=(runuser -u postgres --)
+    else
+        GW_AS_PG=()
+    fi
+    "${GW_AS_PG[@]}" "$PG_BIN/initdb" -D "$dir/data" -U gitweave --auth=trust -E UTF8 \
+        --locale=C.UTF-8 >"$GW_TMP/initdb.log" 2>&1 || { cat "$GW_TMP/initdb.log"; return 1; }
+    "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
+            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null || { cat "$dir/log"; return 1; }
+    GW_PG_DIR=$dir
+    export PGHOST=127.0.0.1 PGPORT PGUSER=gitweave PGDATABASE=gitweave
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U gitweave gitweave || return 1
+    export DATABASE_URL="postgresql://gitweave@127.0.0.1:$PGPORT/gitweave"
+    "$GW_BUILD_DIR/gitweave-api" migrate >"$GW_TMP/migrate.log" 2>&1 || { cat "$GW_TMP/migrate.log"; return 1; }
+}
+
+gw_pg_stop() {
+    [ -n "${GW_PG_DIR:-}" ] || return 0
+    "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$GW_PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    GW_PG_DIR=
+}
+
+gw_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DATABASE_URL" "$@"; }
+
+# Start the API on a free port; sets API (base URL with /api/v1).
+gw_api_start() {
+    local portfile=$GW_TMP/api.port
+    rm -f "$portfile"
+    GITWEAVE_API_ADDR=127.0.0.1:0 GITWEAVE_API_PORT_FILE=$portfile \
+        "$GW_BUILD_DIR/gitweave-api" >>"$GW_TMP/api.log" 2>&1 &
+    GW_API_PID=$!
+    GW_PIDS+=("$GW_API_PID")
+    for _ in $(seq 100); do
+        [ -s "$portfile" ] && break
+        sleep 0.05
+    done
+    [ -s "$portfile" ] || { cat "$GW_TMP/api.log"; return 1; }
+    API="http://127.0.0.1:$(cat "$portfile")/api/v1"
+}
+
+# gw_worker_start NAME [ENV=VALUE...]: a worker with the local engine unless told.
+# Sets GW_WORKER_PID.
+gw_worker_start() {
+    local name=$1; shift
+    env RUNNER_NAME="$name" RUNNER_CONTAINER_ENGINE="${RUNNER_CONTAINER_ENGINE:-local}" \
+        RUNNER_WORKDIR="$GW_TMP/work" RUNNER_LEASE_SECONDS="${RUNNER_LEASE_SECONDS:-4}" \
+        RUNNER_POLL_SECONDS=1 RUNNER_LOG_FLUSH_MS=200 "$@" \
+        "$GW_BUILD_DIR/gitweave-worker" >>"$GW_TMP/worker-$name.log" 2>&1 &
+    GW_WORKER_PID=$!
+    GW_PIDS+=("$GW_WORKER_PID")
+}
+
+# api METHOD PATH [curl args...]: prints the body; the status goes to $GW_STATUS_FILE.
+GW_STATUS_FILE=$GW_TMP/status
+api() {
+    local method=$1 path=$2; shift 2
+    curl -s -o "$GW_TMP/body" -w '%{http_code}' -X "$method" "$API$path" "$@" >"$GW_STATUS_FILE"
+    cat "$GW_TMP/body"
+}
+status() { cat "$GW_STATUS_FILE"; }
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds (SECONDS may be fractional).
+wait_for() {
+    local end=$(( $(date +%s%3N) + $(awk "BEGIN{print int($1 * 1000)}") )); shift
+    while [ "$(date +%s%3N)" -lt "$end" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# events_of ID: the statuses NOTIFYed for a run or job id, space-separated.
+events_of() { jq -r --arg id "$1" 'select(.id == $id) | .status' "$GW_TMP/events" | tr '\n' ' '; }
+
+run_status() { gw_psql -c "SELECT status FROM pipeline_runs WHERE id = '$1'"; }
+run_is_final() {
+    case $(run_status "$1") in success | failed | canceled) return 0 ;; *) return 1 ;; esac
+}
+
+gw_cleanup() {
+    local rc=$?
+    for pid in "${GW_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${GW_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "$rc" != 0 ] || [ "$GW_FAILS" != 0 ]; then
+        for f in "$GW_TMP"/*.log; do
+            [ -f "$f" ] && { echo "---- $f (last 40 lines)"; tail -n 40 "$f"; }
+        done
+    fi
+    gw_pg_stop
+    rm -rf "$GW_TMP"
+}
+trap gw_cleanup EXIT
+
+# Call at the end of a test: prints the tally, and the exit status says it.
+gw_finish() {
+    echo "$GW_PASSES passed, $GW_FAILS failed"
+    [ "$GW_FAILS" = 0 ] && [ "$GW_PASSES" -gt 0 ]
+}
+
+# gw_template NAME JSON: store a template (fails the test on a non-2xx).
+gw_template() {
+    api PUT "/templates/$1" -H 'Content-Type: application/json' --data-binary "$2" >/dev/null
+    case $(status) in 200 | 201) ;; *) echo "template $1: HTTP $(status): $(cat "$GW_TMP/body")"; return 1 ;; esac
+}
+# gw_repo REPO [TEMPLATE...]: create a repo and attach templates.
+gw_repo() {
+    local repo=$1; shift
+    api PUT "/repos/$repo" -H 'Content-Type: application/json' -d '{}' >/dev/null
+    for t in "$@"; do
+        api PUT "/repos/$repo/templates/$t" >/dev/null
+        case $(status) in 200 | 201) ;; *) echo "attach $t: HTTP $(status)"; return 1 ;; esac
+    done
+}
+# gw_trigger REPO [JSON]: trigger a run, print its id.
+gw_trigger() {
+    api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}" | jq -r .id
+}
+# gw_logs JOB_ID [LIMIT]: the job's whole log, read page by page through the API.
+gw_logs() {
+    local job=$1 limit=${2:-1048576} offset=0 body
+    while :; do
+        body=$(curl -s "$API/jobs/$job/logs?offset=$offset&limit=$limit")
+        printf '%s' "$body" | jq -j '.chunks[].chunk'
+        [ "$(printf '%s' "$body" | jq -r '.chunks | length')" = 0 ] && break
+        offset=$(printf '%s' "$body" | jq -r .next_offset)
+    done
+}

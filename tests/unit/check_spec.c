@@ -1,0 +1,1048 @@
+/*
+ * check_spec - unit tests of the template module (spec.c, spec_yaml.c):
+ * validation and normalisation, input resolution, expansion, event and
+ * branch matching, and the YAML front end.
+ *
+ * JSON documents in this file are written with single quotes, which js()
+ * turns into double quotes, so that they stay readable.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+#include "util.h"
+
+/* Parse a JSON document written with ' for "; the caller frees it. */
+static cJSON *
+js(const char *text)
+{
+    char *s = xstrdup(text);
+    cJSON *j;
+
+    for (char *p = s; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    j = cJSON_Parse(s);
+    ck_assert_msg(j != NULL, "test JSON does not parse: %s", s);
+    free(s);
+    return j;
+}
+
+/* Whether a equals the JSON text b (written with ' for "). */
+static void
+assert_json(const cJSON *a, const char *b)
+{
+    cJSON *want = js(b);
+    char *got = cJSON_PrintUnformatted(a);
+
+    ck_assert_msg(cJSON_Compare(a, want, true), "got %s, want %s", got, b);
+    free(got);
+    cJSON_Delete(want);
+}
+
+/* Validate a template that must be valid; the caller frees the result. */
+static cJSON *
+valid(const char *text)
+{
+    cJSON *doc = js(text);
+    spec_error_t err;
+    cJSON *t;
+
+    memset(&err, 0, sizeof(err));
+    t = spec_validate(doc, &err);
+    ck_assert_msg(t != NULL, "unexpected error: %s: %s", err.field, err.message);
+    cJSON_Delete(doc);
+    return t;
+}
+
+static const char *
+get_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    ck_assert_msg(cJSON_IsString(v), "%s is not a string", key);
+    return v->valuestring;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+START_TEST(test_validate_minimal)
+{
+    cJSON *t = valid("{'kind': 'build', 'jobs': [{'name': 'b', 'script': ['make']}]}");
+
+    assert_json(t, "{'kind': 'build',"
+                   " 'on': {'push': {'branches': null}, 'manual': {}},"
+                   " 'clean': false, 'inputs': {},"
+                   " 'jobs': [{'name': 'b', 'image': null, 'script': ['make'], 'env': {},"
+                   "           'timeout': null, 'allow_failure': false}]}");
+    ck_assert(spec_matches_event(t, "push", "anything/at/all"));
+    ck_assert(spec_matches_event(t, "manual", NULL));
+    cJSON_Delete(t);
+}
+END_TEST
+
+static const char *const full_template =
+    "{'kind': 'release',"
+    " 'on': {'push': {'branches': ['main', 'release/*']}, 'manual': null},"
+    " 'clean': true,"
+    " 'inputs': {"
+    "   'VERSION': {'required': true, 'description': 'what to release'},"
+    "   'LEVEL': {'type': 'choice', 'options': ['debug', 'info'], 'default': 'info'},"
+    "   'COUNT': {'type': 'number', 'default': '1.5'},"
+    "   'DRY': {'type': 'boolean', 'default': false, 'required': true},"
+    "   'NOTE': null},"
+    " 'jobs': ["
+    "   {'name': 'build', 'image': 'gcc:${{ inputs.VERSION }}',"
+    "    'script': ['make V=${{inputs.LEVEL}}', 'echo ${{\tcommit.sha\t}}'],"
+    "    'env': {'REF': '${{ ref }}', 'N': '${{ inputs.COUNT }}'},"
+    "    'timeout': 600, 'allow_failure': true},"
+    "   {'name': 'test.unit-1', 'script': ['make test'], 'env': null, 'timeout': 86400}]}";
+
+START_TEST(test_validate_full)
+{
+    cJSON *t = valid(full_template);
+
+    assert_json(cJSON_GetObjectItem(t, "on"),
+                "{'push': {'branches': ['main', 'release/*']}, 'manual': null}");
+    assert_json(cJSON_GetObjectItem(t, "inputs"),
+                "{'VERSION': {'type': 'string', 'required': true, 'description': 'what to "
+                "release'},"
+                " 'LEVEL': {'type': 'choice', 'options': ['debug', 'info'], 'default': 'info',"
+                "           'required': false},"
+                " 'COUNT': {'type': 'number', 'default': '1.5', 'required': false},"
+                " 'DRY': {'type': 'boolean', 'default': false, 'required': true},"
+                " 'NOTE': {'type': 'string', 'required': false}}");
+    assert_json(cJSON_GetObjectItem(t, "jobs"),
+                "[{'name': 'build', 'image': 'gcc:${{ inputs.VERSION }}',"
+                "  'script': ['make V=${{inputs.LEVEL}}', 'echo ${{\\tcommit.sha\\t}}'],"
+                "  'env': {'REF': '${{ ref }}', 'N': '${{ inputs.COUNT }}'},"
+                "  'timeout': 600, 'allow_failure': true},"
+                " {'name': 'test.unit-1', 'image': null, 'script': ['make test'], 'env': {},"
+                "  'timeout': 86400, 'allow_failure': false}]");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(t, "clean")));
+    cJSON_Delete(t);
+}
+END_TEST
+
+START_TEST(test_validate_idempotent)
+{
+    cJSON *t = valid(full_template);
+    spec_error_t err;
+    cJSON *again = spec_validate(t, &err);
+
+    ck_assert_msg(again != NULL, "%s: %s", err.field, err.message);
+    ck_assert(cJSON_Compare(t, again, true));
+    cJSON_Delete(again);
+    cJSON_Delete(t);
+}
+END_TEST
+
+START_TEST(test_validate_on_forms)
+{
+    cJSON *t =
+        valid("{'kind': 'test', 'on': ['manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
+
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': null, 'manual': {}}");
+    cJSON_Delete(t);
+
+    t = valid(
+        "{'kind': 'test', 'on': ['push', 'manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': {}}");
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'test', 'on': {'push': {}}, 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': null}");
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'test', 'on': null, 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': {}}");
+    cJSON_Delete(t);
+}
+END_TEST
+
+/* Defaults that fit their type, and `required` with a default. */
+START_TEST(test_validate_defaults_fit)
+{
+    cJSON *t = valid("{'kind': 'build', 'inputs': {"
+                     " 'A': {'type': 'number', 'default': 2},"
+                     " 'B': {'type': 'number', 'default': '-1.5e3'},"
+                     " 'C': {'type': 'boolean', 'default': true},"
+                     " 'D': {'type': 'boolean', 'default': 'false'},"
+                     " 'E': {'type': 'choice', 'options': ['x', 'y'], 'default': 'y'},"
+                     " 'F': {'type': 'string', 'default': 3, 'required': true}},"
+                     " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+
+    cJSON_Delete(t);
+}
+END_TEST
+
+typedef struct {
+    const char *doc;
+    const char *field;
+    const char *message;
+} invalid_case_t;
+
+#define JOB_A "{'name': 'a', 'script': ['x']}"
+#define KIND "'kind': 'build', "
+#define JOBS "'jobs': [" JOB_A "]"
+
+static const invalid_case_t invalid_cases[] = {
+    /* the document and kind */
+    {"[]", "", "the template must be an object"},
+    {"{" JOBS "}", "kind", "is required"},
+    {"{'kind': 'deploy', " JOBS "}", "kind", "must be one of \"build\", \"test\", \"release\""},
+    {"{'kind': 3, " JOBS "}", "kind", "must be one of \"build\", \"test\", \"release\""},
+    {"{'kind': 'build', 'kind': 'test', " JOBS "}", "kind", "is given more than once"},
+    /* unknown keys, at each level */
+    {"{'kind': 'build', 'jbos': [" JOB_A "]}", "jbos", "is not a known key"},
+    {"{" KIND "'jobs': [{'name': 'a', 'scirpt': ['x']}]}", "jobs[0].scirpt", "is not a known key"},
+    {"{" KIND "'inputs': {'X': {'defualt': 1}}, " JOBS "}", "inputs.X.defualt",
+     "is not a known key"},
+    {"{" KIND "'on': {'pull': {}}, " JOBS "}", "on.pull", "is not a known event"},
+    {"{" KIND "'on': {'push': {'branch': ['main']}}, " JOBS "}", "on.push.branch",
+     "is not a known key"},
+    /* on */
+    {"{" KIND "'on': ['push', 'tag'], " JOBS "}", "on[1]", "must be \"push\" or \"manual\""},
+    {"{" KIND "'on': ['push', 'push'], " JOBS "}", "on[1]", "is listed twice"},
+    {"{" KIND "'on': 'push', " JOBS "}", "on", "must be an object, a list of events or null"},
+    {"{" KIND "'on': {}, " JOBS "}", "on", "must enable at least one event"},
+    {"{" KIND "'on': [], " JOBS "}", "on", "must enable at least one event"},
+    {"{" KIND "'on': {'push': {'branches': []}}, " JOBS "}", "on.push.branches",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'on': {'push': {'branches': ['main', 1]}}, " JOBS "}", "on.push.branches[1]",
+     "must be a non-empty string"},
+    {"{" KIND "'on': {'push': true}, " JOBS "}", "on.push", "must be an object or null"},
+    {"{" KIND "'on': {'manual': {'x': 1}}, " JOBS "}", "on.manual.x", "is not a known key"},
+    /* clean */
+    {"{" KIND "'clean': 'yes', " JOBS "}", "clean", "must be true or false"},
+    /* jobs */
+    {"{" KIND "'jobs': []}", "jobs", "must be a non-empty array"},
+    {"{" KIND "'jobs': {}}", "jobs", "must be a non-empty array"},
+    {"{'kind': 'build'}", "jobs", "must be a non-empty array"},
+    {"{" KIND "'jobs': ['make']}", "jobs[0]", "must be an object"},
+    {"{" KIND "'jobs': [" JOB_A ", {'name': 'b'}]}", "jobs[1].script", "is required"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': []}]}", "jobs[0].script",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': 'make'}]}", "jobs[0].script",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'jobs': [" JOB_A ", {'name': 'b', 'script': [1]}]}", "jobs[1].script[0]",
+     "must be a string"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x', null]}]}", "jobs[0].script[1]",
+     "must be a string"},
+    {"{" KIND "'jobs': [{'script': ['x']}]}", "jobs[0].name", "is required"},
+    {"{" KIND "'jobs': [{'name': 'a b', 'script': ['x']}]}", "jobs[0].name",
+     "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"},
+    {"{" KIND "'jobs': [{'name': '.a', 'script': ['x']}]}", "jobs[0].name",
+     "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"},
+    {"{" KIND "'jobs': [" JOB_A ", {'name': 'b', 'script': ['x']}, " JOB_A "]}", "jobs[2].name",
+     "repeats the name of jobs[0]"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': 0}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': 86401}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': 1.5}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': '60'}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': -5}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'timeout': 1e300}]}", "jobs[0].timeout",
+     "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'allow_failure': 1}]}",
+     "jobs[0].allow_failure", "must be true or false"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'image': ''}]}", "jobs[0].image",
+     "must be a non-empty string or null"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': []}]}", "jobs[0].env",
+     "must be an object"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'A-B': 'x'}}]}", "jobs[0].env.A-B",
+     "is not a valid variable name (letters, digits and '_', not starting with a digit)"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'FOO': 1}}]}", "jobs[0].env.FOO",
+     "must be a string"},
+    /* expressions */
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['a', 'b', 'echo ${{ inputs.X }}']}]}",
+     "jobs[0].script[2]", "references undeclared input \"X\""},
+    {"{" KIND "'inputs': {'X': {}}, 'jobs': [{'name': 'a', 'script': ['${{ inputs.x }}']}]}",
+     "jobs[0].script[0]", "references undeclared input \"x\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'FOO': '${{ github.sha }}'}}]}",
+     "jobs[0].env.FOO", "references unknown variable \"github.sha\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ repo.id }}']}]}", "jobs[0].script[0]",
+     "references unknown variable \"repo.id\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs. }}']}]}", "jobs[0].script[0]",
+     "references unknown variable \"inputs.\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'image': 'gcc:${{ ref', 'script': ['x']}]}", "jobs[0].image",
+     "has an unterminated \"${{\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ ref }} and ${{ run.id }']}]}",
+     "jobs[0].script[0]", "has an unterminated \"${{\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{  }}']}]}", "jobs[0].script[0]",
+     "has an empty expression"},
+    /* inputs */
+    {"{" KIND "'inputs': [], " JOBS "}", "inputs", "must be an object"},
+    {"{" KIND "'inputs': {'1X': {}}, " JOBS "}", "inputs.1X",
+     "is not a valid input name (letters, digits and '_', not starting with a digit)"},
+    {"{" KIND "'inputs': {'X': 'string'}, " JOBS "}", "inputs.X", "must be an object"},
+    {"{" KIND "'inputs': {'VERSION': {'type': 'int'}}, " JOBS "}", "inputs.VERSION.type",
+     "must be one of \"string\", \"number\", \"boolean\", \"choice\""},
+    {"{" KIND "'inputs': {'X': {'type': 'choice'}}, " JOBS "}", "inputs.X.options",
+     "is required for a choice"},
+    {"{" KIND "'inputs': {'X': {'type': 'choice', 'options': []}}, " JOBS "}", "inputs.X.options",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'inputs': {'X': {'type': 'choice', 'options': ['a', 1]}}, " JOBS "}",
+     "inputs.X.options[1]", "must be a string"},
+    {"{" KIND "'inputs': {'X': {'type': 'choice', 'options': ['a', 'b', 'a']}}, " JOBS "}",
+     "inputs.X.options[2]", "is listed twice"},
+    {"{" KIND "'inputs': {'X': {'options': ['a']}}, " JOBS "}", "inputs.X.options",
+     "is only allowed for a choice"},
+    {"{" KIND "'inputs': {'N': {'type': 'number', 'default': 'abc'}}, " JOBS "}",
+     "inputs.N.default", "must be a number"},
+    {"{" KIND "'inputs': {'N': {'type': 'number', 'default': 'inf'}}, " JOBS "}",
+     "inputs.N.default", "must be a number"},
+    {"{" KIND "'inputs': {'N': {'type': 'number', 'default': true}}, " JOBS "}", "inputs.N.default",
+     "must be a number"},
+    {"{" KIND "'inputs': {'B': {'type': 'boolean', 'default': 'yes'}}, " JOBS "}",
+     "inputs.B.default", "must be true or false"},
+    {"{" KIND "'inputs': {'B': {'type': 'boolean', 'default': 1}}, " JOBS "}", "inputs.B.default",
+     "must be true or false"},
+    {"{" KIND "'inputs': {'C': {'type': 'choice', 'options': ['a', 'b'], 'default': 'c'}}, " JOBS
+     "}",
+     "inputs.C.default", "must be one of \"a\", \"b\""},
+    {"{" KIND "'inputs': {'S': {'default': ['a']}}, " JOBS "}", "inputs.S.default",
+     "must be a string, number or boolean"},
+    {"{" KIND "'inputs': {'S': {'required': 'yes'}}, " JOBS "}", "inputs.S.required",
+     "must be true or false"},
+    {"{" KIND "'inputs': {'S': {'description': 1}}, " JOBS "}", "inputs.S.description",
+     "must be a string"},
+    {"{" KIND "'inputs': {'S': {}, 'S': {}}, " JOBS "}", "inputs.S", "is given more than once"},
+};
+
+START_TEST(test_validate_invalid)
+{
+    const invalid_case_t *c = &invalid_cases[_i];
+    cJSON *doc = js(c->doc);
+    spec_error_t err;
+    cJSON *t;
+
+    memset(&err, 0x5a, sizeof(err));
+    t = spec_validate(doc, &err);
+    ck_assert_msg(t == NULL, "accepted %s", c->doc);
+    ck_assert_str_eq(err.field, c->field);
+    ck_assert_str_eq(err.message, c->message);
+    ck_assert_int_eq(err.line, 0);
+    ck_assert_int_eq(err.column, 0);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+/* Every message is lowercase and has no final period. */
+START_TEST(test_validate_messages_style)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(invalid_cases); i++) {
+        const char *m = invalid_cases[i].message;
+        size_t n = strlen(m);
+
+        ck_assert_msg(n > 0 && !(m[0] >= 'A' && m[0] <= 'Z') && m[n - 1] != '.', "%s", m);
+    }
+}
+END_TEST
+
+/* A path too long for the error's field ends in "..." instead of being cut
+ * silently. */
+START_TEST(test_validate_long_field)
+{
+    buf_t b;
+    cJSON *doc;
+    spec_error_t err;
+
+    buf_init(&b);
+    buf_puts(&b, "{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x'], 'env': {'");
+    for (int i = 0; i < 300; i++)
+        buf_puts(&b, "V");
+    buf_puts(&b, "': 1}}]}");
+    doc = js(b.data);
+    ck_assert_ptr_null(spec_validate(doc, &err));
+    ck_assert_uint_eq(strlen(err.field), sizeof(err.field) - 1);
+    ck_assert(strncmp(err.field, "jobs[0].env.VVV", 15) == 0);
+    ck_assert_str_eq(err.field + sizeof(err.field) - 4, "...");
+    ck_assert_str_eq(err.message, "must be a string");
+    cJSON_Delete(doc);
+    buf_free(&b);
+}
+END_TEST
+
+/* ---- resolving inputs ----------------------------------------------------- */
+
+static const char *const inputs_template = "{'kind': 'build', 'inputs': {"
+                                           " 'A': {'default': 'a-default'},"
+                                           " 'B': {'default': 'b-default'},"
+                                           " 'C': {'default': 'c-default'},"
+                                           " 'OPT': {},"
+                                           " 'N': {'type': 'number'},"
+                                           " 'F': {'type': 'boolean'},"
+                                           " 'CH': {'type': 'choice', 'options': ['dev', 'prod']},"
+                                           " 'S': {}},"
+                                           " 'jobs': [{'name': 'a', 'script': ['x']}]}";
+
+/* Resolve with trigger and repo values given as JSON text (or NULL);
+ * returns the result or NULL with *err filled. */
+static cJSON *
+resolve(const char *tmpl_text, const char *trigger, const char *repo, spec_error_t *err)
+{
+    cJSON *t = valid(tmpl_text);
+    cJSON *tr = trigger ? js(trigger) : NULL;
+    cJSON *re = repo ? js(repo) : NULL;
+    cJSON *out;
+
+    memset(err, 0, sizeof(*err));
+    out = spec_resolve_inputs(t, tr, re, err);
+    cJSON_Delete(t);
+    cJSON_Delete(tr);
+    cJSON_Delete(re);
+    return out;
+}
+
+START_TEST(test_resolve_precedence)
+{
+    spec_error_t err;
+    cJSON *in = resolve(inputs_template, "{'A': 'a-trigger'}",
+                        "{'A': 'a-repo', 'B': 'b-repo', 'GONE': 'x'}", &err);
+
+    ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+    assert_json(in, "{'A': 'a-trigger', 'B': 'b-repo', 'C': 'c-default'}");
+    cJSON_Delete(in);
+
+    /* Neither given: the defaults; a null value counts as not given. */
+    in = resolve(inputs_template, NULL, NULL, &err);
+    ck_assert_ptr_nonnull(in);
+    assert_json(in, "{'A': 'a-default', 'B': 'b-default', 'C': 'c-default'}");
+    cJSON_Delete(in);
+    in = resolve(inputs_template, "{'A': null}", "{'A': 'a-repo'}", &err);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_str_eq(get_str(in, "A"), "a-repo");
+    cJSON_Delete(in);
+}
+END_TEST
+
+START_TEST(test_resolve_stringify)
+{
+    spec_error_t err;
+    cJSON *in = resolve(inputs_template, "{'N': 3, 'S': 1.5, 'F': true, 'OPT': false}",
+                        "{'CH': 'prod'}", &err);
+
+    ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+    ck_assert_str_eq(get_str(in, "N"), "3");
+    ck_assert_str_eq(get_str(in, "S"), "1.5");
+    ck_assert_str_eq(get_str(in, "F"), "true");
+    ck_assert_str_eq(get_str(in, "OPT"), "false");
+    ck_assert_str_eq(get_str(in, "CH"), "prod");
+    cJSON_Delete(in);
+
+    in = resolve(inputs_template, "{'N': -0.25, 'S': 0.1, 'F': 'false', 'OPT': 1e20}", NULL, &err);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_str_eq(get_str(in, "N"), "-0.25");
+    ck_assert_str_eq(get_str(in, "S"), "0.1");
+    ck_assert_str_eq(get_str(in, "F"), "false");
+    ck_assert_str_eq(get_str(in, "OPT"), "1e+20");
+    cJSON_Delete(in);
+
+    in = resolve(inputs_template, "{'N': -0, 'S': 123456789012345, 'OPT': 0.30000000000000004}",
+                 NULL, &err);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_str_eq(get_str(in, "N"), "0");
+    ck_assert_str_eq(get_str(in, "S"), "123456789012345");
+    ck_assert_str_eq(get_str(in, "OPT"), "0.30000000000000004");
+    cJSON_Delete(in);
+}
+END_TEST
+
+START_TEST(test_resolve_required)
+{
+    const char *tmpl = "{'kind': 'build', 'inputs': {'V': {'required': true},"
+                       " 'D': {'required': true, 'default': 'd'}},"
+                       " 'jobs': [{'name': 'a', 'script': ['${{ inputs.V }}']}]}";
+    spec_error_t err;
+    cJSON *in = resolve(tmpl, NULL, NULL, &err);
+
+    ck_assert_ptr_null(in);
+    ck_assert_str_eq(err.field, "inputs.V");
+    ck_assert_str_eq(err.message, "is required");
+
+    in = resolve(tmpl, "{}", "{'V': '1'}", &err);
+    ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+    assert_json(in, "{'V': '1', 'D': 'd'}");
+    cJSON_Delete(in);
+}
+END_TEST
+
+START_TEST(test_resolve_undeclared)
+{
+    spec_error_t err;
+    cJSON *in = resolve(inputs_template, "{'A': 'x', 'NOPE': 'y'}", NULL, &err);
+
+    ck_assert_ptr_null(in);
+    ck_assert_str_eq(err.field, "inputs.NOPE");
+    ck_assert_str_eq(err.message, "is not declared by the template");
+
+    /* A repo attachment may name inputs the template has dropped since. */
+    in = resolve(inputs_template, NULL, "{'NOPE': 'y', 'OLD': [1]}", &err);
+    ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+    ck_assert_ptr_null(cJSON_GetObjectItem(in, "NOPE"));
+    cJSON_Delete(in);
+}
+END_TEST
+
+typedef struct {
+    const char *trigger;
+    const char *repo;
+    const char *field; /* NULL: accepted */
+    const char *message;
+} resolve_case_t;
+
+static const resolve_case_t resolve_cases[] = {
+    {"{'N': 'abc'}", NULL, "inputs.N", "must be a number"},
+    {"{'N': ''}", NULL, "inputs.N", "must be a number"},
+    {"{'N': 'inf'}", NULL, "inputs.N", "must be a number"},
+    {"{'N': 'nan'}", NULL, "inputs.N", "must be a number"},
+    {"{'N': '0x10'}", NULL, "inputs.N", "must be a number"},
+    {"{'N': '1e999'}", NULL, "inputs.N", "must be a number"},
+    {"{'N': '1 '}", NULL, "inputs.N", "must be a number"},
+    {"{'N': true}", NULL, "inputs.N", "must be a number"},
+    {"{'N': '1e3'}", NULL, NULL, NULL},
+    {"{'N': '-2.5'}", NULL, NULL, NULL},
+    {"{'N': 7}", NULL, NULL, NULL},
+    {"{'F': 'yes'}", NULL, "inputs.F", "must be true or false"},
+    {"{'F': 'True'}", NULL, "inputs.F", "must be true or false"},
+    {"{'F': 1}", NULL, "inputs.F", "must be true or false"},
+    {"{'F': false}", NULL, NULL, NULL},
+    {"{'F': 'true'}", NULL, NULL, NULL},
+    {"{'CH': 'staging'}", NULL, "inputs.CH", "must be one of \"dev\", \"prod\""},
+    {"{'CH': 'Dev'}", NULL, "inputs.CH", "must be one of \"dev\", \"prod\""},
+    {"{'CH': 'dev'}", NULL, NULL, NULL},
+    {NULL, "{'CH': 'staging'}", "inputs.CH", "must be one of \"dev\", \"prod\" (the repo's value)"},
+    {"{'CH': 'dev'}", "{'CH': 'staging'}", NULL, NULL},
+    {"{'S': {'a': 1}}", NULL, "inputs.S", "must be a string, number or boolean"},
+    {"{'S': ['a']}", NULL, "inputs.S", "must be a string, number or boolean"},
+    {NULL, "{'S': {}}", "inputs.S", "must be a string, number or boolean (the repo's value)"},
+    {"['A']", NULL, "inputs", "must be an object"},
+    {"{'A': '1', 'A': '2'}", NULL, "inputs.A", "is given more than once"},
+};
+
+START_TEST(test_resolve_types)
+{
+    const resolve_case_t *c = &resolve_cases[_i];
+    spec_error_t err;
+    cJSON *in = resolve(inputs_template, c->trigger, c->repo, &err);
+
+    if (c->field == NULL) {
+        ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+        cJSON_Delete(in);
+        return;
+    }
+    ck_assert_msg(in == NULL, "accepted %s", c->trigger ? c->trigger : c->repo);
+    ck_assert_str_eq(err.field, c->field);
+    ck_assert_str_eq(err.message, c->message);
+}
+END_TEST
+
+/* ---- expansion ------------------------------------------------------------ */
+
+static cJSON *
+expand(const char *tmpl_text, const char *trigger, const spec_context_t *ctx)
+{
+    spec_error_t err;
+    cJSON *t = valid(tmpl_text);
+    cJSON *tr = trigger ? js(trigger) : NULL;
+    cJSON *in = spec_resolve_inputs(t, tr, NULL, &err);
+    cJSON *jobs;
+
+    ck_assert_msg(in != NULL, "%s: %s", err.field, err.message);
+    jobs = spec_expand(t, in, ctx, &err);
+    ck_assert_msg(jobs != NULL, "%s: %s", err.field, err.message);
+    cJSON_Delete(in);
+    cJSON_Delete(tr);
+    cJSON_Delete(t);
+    return jobs;
+}
+
+START_TEST(test_expand_all_variables)
+{
+    const spec_context_t ctx = {"web", "6f1c", "abc123", "refs/heads/main"};
+    cJSON *jobs = expand(full_template, "{'VERSION': '12', 'COUNT': 4}", &ctx);
+
+    assert_json(jobs, "[{'name': 'build', 'image': 'gcc:12',"
+                      "  'script': ['make V=info', 'echo abc123'],"
+                      "  'env': {'REF': 'refs/heads/main', 'N': '4'},"
+                      "  'timeout': 600, 'allow_failure': true},"
+                      " {'name': 'test.unit-1', 'image': null, 'script': ['make test'],"
+                      "  'env': {}, 'timeout': 86400, 'allow_failure': false}]");
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+START_TEST(test_expand_context)
+{
+    const char *tmpl =
+        "{'kind': 'test', 'inputs': {'X': {}, 'EMPTY': {}},"
+        " 'jobs': [{'name': 'a', 'script': ["
+        "   '${{ repo.name }}|${{repo.name}}|${{run.id}}|${{ commit.sha }}|${{ref}}',"
+        "   '${{ inputs.X }}/${{inputs.X}}/${{   inputs.X   }}',"
+        "   '[${{ inputs.EMPTY }}]', 'plain $ {{ and }} text', '${{ ref }}}'],"
+        "   'env': {'X': 'x=${{ inputs.X }}'}}]}";
+    const spec_context_t ctx = {"my-repo", "run-42", "deadbeef", "refs/tags/v1"};
+    cJSON *jobs = expand(tmpl, "{'X': 'val'}", &ctx);
+
+    assert_json(jobs, "[{'name': 'a', 'image': null, 'script': ["
+                      "   'my-repo|my-repo|run-42|deadbeef|refs/tags/v1',"
+                      "   'val/val/val', '[]', 'plain $ {{ and }} text', 'refs/tags/v1}'],"
+                      "  'env': {'X': 'x=val'}, 'timeout': null, 'allow_failure': false}]");
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+START_TEST(test_expand_null_context)
+{
+    const char *tmpl = "{'kind': 'test',"
+                       " 'jobs': [{'name': 'a', 'script': ['<${{ commit.sha }}><${{ ref }}>']}]}";
+    const spec_context_t ctx = {"r", "1", NULL, NULL};
+    cJSON *jobs = expand(tmpl, NULL, &ctx);
+
+    assert_json(jobs, "[{'name': 'a', 'image': null, 'script': ['<><>'], 'env': {},"
+                      "  'timeout': null, 'allow_failure': false}]");
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+/* A value that looks like an expression is output as it is. */
+START_TEST(test_expand_single_pass)
+{
+    const char *tmpl = "{'kind': 'test', 'inputs': {'X': {}, 'Y': {'default': '${{ inputs.X }}'}},"
+                       " 'jobs': [{'name': 'a', 'script': ['${{ inputs.X }} ${{ inputs.Y }}'],"
+                       "           'image': '${{ inputs.X }}'}]}";
+    const spec_context_t ctx = {"r", "1", "c", "m"};
+    cJSON *jobs = expand(tmpl, "{'X': '${{ run.id }} ${{ inputs.X }} ${{'}", &ctx);
+    const cJSON *job = cJSON_GetArrayItem(jobs, 0);
+
+    ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(job, "script"), 0)->valuestring,
+                     "${{ run.id }} ${{ inputs.X }} ${{ ${{ inputs.X }}");
+    ck_assert_str_eq(get_str(job, "image"), "${{ run.id }} ${{ inputs.X }} ${{");
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+/* spec_expand still refuses what validation would, if given a raw template. */
+START_TEST(test_expand_refuses_unknown)
+{
+    cJSON *t = js("{'jobs': [{'name': 'a', 'script': ['ok', '${{ secrets.TOKEN }}']}]}");
+    const spec_context_t ctx = {"r", "1", NULL, NULL};
+    spec_error_t err;
+    cJSON *jobs = spec_expand(t, NULL, &ctx, &err);
+
+    ck_assert_ptr_null(jobs);
+    ck_assert_str_eq(err.field, "jobs[0].script[1]");
+    ck_assert_str_eq(err.message, "references unknown variable \"secrets.TOKEN\"");
+    cJSON_Delete(t);
+}
+END_TEST
+
+/* ---- events and globs ----------------------------------------------------- */
+
+START_TEST(test_matches_event)
+{
+    cJSON *t = valid("{'kind': 'build', 'on': {'push': {'branches': ['main', 'release/*']}},"
+                     " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+
+    ck_assert(spec_matches_event(t, "push", "main"));
+    ck_assert(spec_matches_event(t, "push", "release/1.0"));
+    ck_assert(!spec_matches_event(t, "push", "release/1.0/x"));
+    ck_assert(!spec_matches_event(t, "push", "dev"));
+    ck_assert(!spec_matches_event(t, "push", NULL));
+    ck_assert(!spec_matches_event(t, "manual", NULL));
+    ck_assert(!spec_matches_event(t, "tag", "main"));
+    ck_assert(!spec_matches_event(t, NULL, "main"));
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'build', 'on': ['manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert(!spec_matches_event(t, "push", "main"));
+    ck_assert(spec_matches_event(t, "manual", NULL));
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'build', 'on': {'push': {'branches': null}, 'manual': {}},"
+              " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert(spec_matches_event(t, "push", "feature/x/y"));
+    ck_assert(spec_matches_event(t, "push", NULL));
+    ck_assert(spec_matches_event(t, "manual", "ignored"));
+    cJSON_Delete(t);
+}
+END_TEST
+
+typedef struct {
+    const char *pattern;
+    const char *s;
+    bool match;
+} glob_case_t;
+
+static const glob_case_t glob_cases[] = {
+    {"main", "main", true},
+    {"main", "main2", false},
+    {"main", "xmain", false},
+    {"main", "", false},
+    {"", "", true},
+    {"release/*", "release/1.0", true},
+    {"release/*", "release/1.0/x", false},
+    {"release/*", "release", false},
+    {"release/*", "releases/1.0", false},
+    {"*", "main", true},
+    {"*", "a/b", false},
+    {"*-hotfix", "x-hotfix", true},
+    {"*-hotfix", "a/x-hotfix", false},
+    {"**", "", true},
+    {"**", "main", true},
+    {"**", "a/b/c", true},
+    {"feature/**", "feature/a", true},
+    {"feature/**", "feature/a/b/c", true},
+    {"feature/**", "feature", false},
+    {"feature/**", "features/a", false},
+    {"**/main", "a/b/main", true},
+    {"**/main", "a/b/domain", false},
+    {"?", "a", true},
+    {"?", "ab", false},
+    {"?", "", false},
+    {"?", "/", false},
+    {"v?.?", "v1.2", true},
+    {"v?.?", "v12.3", false},
+    {"a?c", "a/c", false},
+    {"*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     false},
+    {"**a**a**a**a**a**a**a**b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+     true},
+};
+
+START_TEST(test_glob)
+{
+    const glob_case_t *c = &glob_cases[_i];
+
+    ck_assert_msg(spec_glob_match(c->pattern, c->s) == c->match, "\"%s\" vs \"%s\": want %s",
+                  c->pattern, c->s, c->match ? "match" : "no match");
+}
+END_TEST
+
+START_TEST(test_glob_null)
+{
+    ck_assert(!spec_glob_match(NULL, "main"));
+    ck_assert(!spec_glob_match("main", NULL));
+}
+END_TEST
+
+/* ---- YAML ----------------------------------------------------------------- */
+
+/* Parse YAML that must parse; the caller frees the result. */
+static cJSON *
+yaml(const char *text)
+{
+    spec_error_t err;
+    cJSON *j;
+
+    memset(&err, 0, sizeof(err));
+    j = spec_from_yaml(text, strlen(text), &err);
+    ck_assert_msg(j != NULL, "%s: %s at %d:%d", err.field, err.message, err.line, err.column);
+    return j;
+}
+
+/* Parse YAML that must fail; returns the error. */
+static spec_error_t
+yaml_error(const char *text)
+{
+    spec_error_t err;
+    cJSON *j;
+
+    memset(&err, 0x5a, sizeof(err));
+    j = spec_from_yaml(text, strlen(text), &err);
+    ck_assert_msg(j == NULL, "accepted %s", text);
+    return err;
+}
+
+START_TEST(test_yaml_same_as_json)
+{
+    const char *text = "# a release template\n"
+                       "kind: release\n"
+                       "on:\n"
+                       "  push:\n"
+                       "    branches: [main, \"release/*\"]\n"
+                       "  manual: {}\n"
+                       "clean: true\n"
+                       "inputs:\n"
+                       "  VERSION:\n"
+                       "    required: true\n"
+                       "  LEVEL:\n"
+                       "    type: choice\n"
+                       "    options: [debug, info]\n"
+                       "    default: info\n"
+                       "  COUNT: {type: number, default: 3}\n"
+                       "jobs:\n"
+                       "  - name: build\n"
+                       "    image: 'gcc:${{ inputs.VERSION }}'\n"
+                       "    script:\n"
+                       "      - make V=${{inputs.LEVEL}}\n"
+                       "      - |\n"
+                       "        echo one\n"
+                       "        echo two\n"
+                       "    env:\n"
+                       "      SHA: ${{ commit.sha }}\n"
+                       "    timeout: 600\n"
+                       "  - name: test\n"
+                       "    script: [make test]\n"
+                       "    allow_failure: true\n";
+    const char *json = "{'kind': 'release',"
+                       " 'on': {'push': {'branches': ['main', 'release/*']}, 'manual': {}},"
+                       " 'clean': true,"
+                       " 'inputs': {'VERSION': {'required': true},"
+                       "   'LEVEL': {'type': 'choice', 'options': ['debug', 'info'],"
+                       "             'default': 'info'},"
+                       "   'COUNT': {'type': 'number', 'default': 3}},"
+                       " 'jobs': [{'name': 'build', 'image': 'gcc:${{ inputs.VERSION }}',"
+                       "   'script': ['make V=${{inputs.LEVEL}}', 'echo one\\necho two\\n'],"
+                       "   'env': {'SHA': '${{ commit.sha }}'}, 'timeout': 600},"
+                       "  {'name': 'test', 'script': ['make test'], 'allow_failure': true}]}";
+    cJSON *y = yaml(text);
+    cJSON *j = js(json);
+    spec_error_t err;
+    cJSON *vy, *vj;
+
+    assert_json(y, json);
+    vy = spec_validate(y, &err);
+    ck_assert_msg(vy != NULL, "%s: %s", err.field, err.message);
+    vj = spec_validate(j, &err);
+    ck_assert_ptr_nonnull(vj);
+    ck_assert(cJSON_Compare(vy, vj, true));
+    cJSON_Delete(vy);
+    cJSON_Delete(vj);
+    cJSON_Delete(y);
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_yaml_scalar_types)
+{
+    cJSON *y = yaml("t: [true, True, TRUE, false, False, FALSE]\n"
+                    "n: [null, Null, NULL, ~, '']\n"
+                    "empty:\n"
+                    "i: [42, -7, +3, 012, 0x1F, 0o17, 0]\n"
+                    "f: [3.5, 1e3, -2.5E-1, .5, 1., 1.10]\n"
+                    "s: [\"true\", 'null', \"3\", '1.5', yes, no, on, off, 1_000, 0x, .inf.x,"
+                    " 1.2.3, ~x]\n"
+                    "on: push\n"
+                    "block: >\n"
+                    "  folded\n"
+                    "  text\n"
+                    "tagged: !!str 42\n");
+
+    assert_json(y, "{'t': [true, true, true, false, false, false],"
+                   " 'n': [null, null, null, null, ''],"
+                   " 'empty': null,"
+                   " 'i': [42, -7, 3, 12, 31, 15, 0],"
+                   " 'f': [3.5, 1000, -0.25, 0.5, 1, 1.1],"
+                   " 's': ['true', 'null', '3', '1.5', 'yes', 'no', 'on', 'off', '1_000', '0x',"
+                   "       '.inf.x', '1.2.3', '~x'],"
+                   " 'on': 'push',"
+                   " 'block': 'folded text\\n',"
+                   " 'tagged': '42'}");
+    ck_assert(cJSON_IsString(cJSON_GetArrayItem(cJSON_GetObjectItem(y, "s"), 0)));
+    cJSON_Delete(y);
+
+    /* Not a whole document: only `len` bytes are read. */
+    spec_error_t err;
+    const char *text = "a: 1\nb: [";
+    y = spec_from_yaml(text, 5, &err);
+    ck_assert_ptr_nonnull(y);
+    assert_json(y, "{'a': 1}");
+    cJSON_Delete(y);
+}
+END_TEST
+
+START_TEST(test_yaml_syntax_error)
+{
+    spec_error_t err = yaml_error("kind: build\n"
+                                  "jobs:\n"
+                                  "  - name: a\n"
+                                  "   script: x\n");
+
+    ck_assert_int_eq(err.line, 4);
+    ck_assert_int_eq(err.column, 4);
+    ck_assert_str_eq(err.field, "");
+    ck_assert_str_eq(err.message, "invalid YAML: did not find expected '-' indicator (while "
+                                  "parsing a block collection that starts at line 3, column 3)");
+
+    err = yaml_error("kind: build\n"
+                     "jobs:\n"
+                     "  - name: a\n"
+                     "    script: [x, y\n");
+    ck_assert_int_eq(err.line, 5);
+    ck_assert_int_eq(err.column, 1);
+    ck_assert_str_eq(err.message, "invalid YAML: did not find expected ',' or ']' (while parsing "
+                                  "a flow sequence that starts at line 4, column 13)");
+
+    err = yaml_error("kind: build\n"
+                     "jobs: \"unclosed\n");
+    ck_assert_int_eq(err.line, 3);
+    ck_assert_int_eq(err.column, 1);
+    ck_assert(strncmp(err.message, "invalid YAML: found unexpected end of stream", 44) == 0);
+
+    err = yaml_error("a: 1\nb: \"\xff\"\n");
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.column, 5);
+    ck_assert_str_eq(err.message, "invalid YAML: invalid leading UTF-8 octet");
+}
+END_TEST
+
+START_TEST(test_yaml_duplicate_key)
+{
+    spec_error_t err = yaml_error("kind: build\n"
+                                  "jobs:\n"
+                                  "  - name: a\n"
+                                  "    script: [x]\n"
+                                  "    name: b\n");
+
+    ck_assert_str_eq(err.message, "duplicate key \"name\"");
+    ck_assert_str_eq(err.field, "jobs[0].name");
+    ck_assert_int_eq(err.line, 5);
+    ck_assert_int_eq(err.column, 5);
+
+    err = yaml_error("kind: build\nkind: test\n");
+    ck_assert_str_eq(err.field, "kind");
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.column, 1);
+}
+END_TEST
+
+START_TEST(test_yaml_refused)
+{
+    spec_error_t err = yaml_error("base: &b {image: gcc}\njob: *b\n");
+
+    ck_assert_str_eq(err.message, "anchors (&b) are not allowed");
+    ck_assert_str_eq(err.field, "base");
+    ck_assert_int_eq(err.line, 1);
+    ck_assert_int_eq(err.column, 7);
+
+    err = yaml_error("a: 1\nb: [x, *y]\n");
+    ck_assert_str_eq(err.message, "aliases (*y) are not allowed");
+    ck_assert_str_eq(err.field, "b[1]");
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.column, 8);
+
+    err = yaml_error("a: 1\n---\nb: 2\n");
+    ck_assert_str_eq(err.message, "multiple documents are not allowed");
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.column, 1);
+
+    err = yaml_error("? [a, b]\n: 1\n");
+    ck_assert_str_eq(err.message, "a mapping key must be a scalar");
+
+    err = yaml_error("a: !!int 3\n");
+    ck_assert_str_eq(err.message, "the tag tag:yaml.org,2002:int is not supported (only !!str)");
+
+    err = yaml_error("a: [1, .inf]\n");
+    ck_assert_str_eq(err.field, "a[1]");
+    ck_assert_str_eq(err.message, "infinite and NaN numbers are not supported in JSON");
+
+    err = yaml_error("id: 9007199254740993\n");
+    ck_assert_str_eq(err.message,
+                     "the integer 9007199254740993 is too large (quote it for a string)");
+
+    buf_t deep;
+    buf_init(&deep);
+    for (int i = 0; i < 1000; i++)
+        buf_puts(&deep, "[");
+    err = yaml_error(deep.data);
+    ck_assert_str_eq(err.message, "nesting is deeper than 64 levels");
+    buf_free(&deep);
+}
+END_TEST
+
+START_TEST(test_yaml_empty)
+{
+    const char *texts[] = {"", "\n", "# nothing here\n", "---\n", "--- # c\n...\n"};
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(texts); i++) {
+        spec_error_t err = yaml_error(texts[i]);
+
+        ck_assert_str_eq(err.message, "empty document");
+        ck_assert_str_eq(err.field, "");
+    }
+}
+END_TEST
+
+/* A YAML template straight into validation: `on` is a key, not true. */
+START_TEST(test_yaml_validate)
+{
+    cJSON *y = yaml("kind: test\non: [manual]\njobs:\n  - name: a\n    script:\n      - 42\n");
+    spec_error_t err;
+    cJSON *t = spec_validate(y, &err);
+
+    ck_assert_ptr_null(t);
+    ck_assert_str_eq(err.field, "jobs[0].script[0]");
+    ck_assert_str_eq(err.message, "must be a string");
+    cJSON_Delete(y);
+}
+END_TEST
+
+static Suite *
+spec_suite(void)
+{
+    Suite *s = suite_create("spec");
+    TCase *tc;
+
+    tc = tcase_create("validate");
+    tcase_add_test(tc, test_validate_minimal);
+    tcase_add_test(tc, test_validate_full);
+    tcase_add_test(tc, test_validate_idempotent);
+    tcase_add_test(tc, test_validate_on_forms);
+    tcase_add_test(tc, test_validate_defaults_fit);
+    tcase_add_loop_test(tc, test_validate_invalid, 0, (int)GW_ARRAY_LEN(invalid_cases));
+    tcase_add_test(tc, test_validate_messages_style);
+    tcase_add_test(tc, test_validate_long_field);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("resolve");
+    tcase_add_test(tc, test_resolve_precedence);
+    tcase_add_test(tc, test_resolve_stringify);
+    tcase_add_test(tc, test_resolve_required);
+    tcase_add_test(tc, test_resolve_undeclared);
+    tcase_add_loop_test(tc, test_resolve_types, 0, (int)GW_ARRAY_LEN(resolve_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("expand");
+    tcase_add_test(tc, test_expand_all_variables);
+    tcase_add_test(tc, test_expand_context);
+    tcase_add_test(tc, test_expand_null_context);
+    tcase_add_test(tc, test_expand_single_pass);
+    tcase_add_test(tc, test_expand_refuses_unknown);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("match");
+    tcase_add_test(tc, test_matches_event);
+    tcase_add_loop_test(tc, test_glob, 0, (int)GW_ARRAY_LEN(glob_cases));
+    tcase_add_test(tc, test_glob_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("yaml");
+    tcase_add_test(tc, test_yaml_same_as_json);
+    tcase_add_test(tc, test_yaml_scalar_types);
+    tcase_add_test(tc, test_yaml_syntax_error);
+    tcase_add_test(tc, test_yaml_duplicate_key);
+    tcase_add_test(tc, test_yaml_refused);
+    tcase_add_test(tc, test_yaml_empty);
+    tcase_add_test(tc, test_yaml_validate);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(spec_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

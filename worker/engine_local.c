@@ -1,0 +1,654 @@
+/*
+ * engine_local - jobs as child process groups on this machine, no isolation.
+ *
+ * A job is `/bin/sh -e -c SCRIPT` in a process group of its own, started in
+ * the workspace with exactly the spec's environment (plus a default PATH when
+ * the spec has none); the image is ignored. stdout and stderr share one pipe,
+ * so the output keeps the order in which it was written. The child's end is
+ * seen through a pidfd (or, where pidfd_open is missing, a 100 ms waitid
+ * poll); then whatever is left of the process group is killed and the pipe is
+ * read to its end before `done` is called.
+ *
+ * The parent waits for the child's exec on a close-on-exec status pipe (a
+ * local system call, as posix_spawn does), so a workspace that cannot be
+ * entered or a shell that cannot be run is reported by `done` with exit code
+ * -1 and an error, never as output of the job.
+ */
+#include "engine.h"
+
+#include "engine_internal.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOCAL_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Poll interval when the kernel has no pidfd_open. */
+#define LOCAL_POLL_MS 100
+/* How long the pipe may stay open after the process group was killed: only a
+ * process that left the group (setsid) can hold it that long. */
+#define LOCAL_DRAIN_MS 2000
+/* Reads per readiness callback, so that a chatty job cannot starve the loop. */
+#define LOCAL_READS_PER_EVENT 16
+#define LOCAL_READ_SIZE 65536
+
+struct local_engine {
+    struct engine base;
+    struct event_base *evbase;
+};
+
+struct local_job {
+    struct engine_job base;
+    struct event_base *evbase;
+    engine_callbacks_t cb;
+    void *arg;
+    char *job_id;
+
+    pid_t pid;  /* the shell, leader of the process group; -1 if none */
+    int out_fd; /* read end of the output pipe; -1 once closed */
+    int pidfd;  /* -1 when polling instead */
+    struct event *out_ev;
+    struct event *exit_ev;  /* on the pidfd, or the poll timer */
+    struct event *kill_ev;  /* SIGKILL after the grace period of a stop */
+    struct event *drain_ev; /* gives up on the pipe after LOCAL_DRAIN_MS */
+    struct event *done_ev;  /* calls `done` from the loop */
+
+    bool reaped; /* the shell was reaped (or never ran): nothing to signal */
+    bool stopping;
+    bool done_scheduled;
+    bool done_called;
+    bool in_output;      /* inside cb.output: a job_free there is deferred */
+    bool free_requested; /* job_free was called from inside cb.output */
+    int exit_code;
+    char *error;
+};
+
+/* Where the child failed before exec; sent through the status pipe. */
+enum local_stage { LOCAL_STAGE_PGID, LOCAL_STAGE_CHDIR, LOCAL_STAGE_FDS, LOCAL_STAGE_EXEC };
+
+struct local_child_error {
+    int stage;
+    int err;
+};
+
+/* libevent fails only when out of memory, which aborts like xmalloc does. */
+static struct event *
+local_event_new(struct event_base *base, evutil_socket_t fd, short what, event_callback_fn fn,
+                void *arg)
+{
+    struct event *ev = event_new(base, fd, what, fn, arg);
+    if (ev == NULL) {
+        log_error("engine", "could not allocate an event");
+        abort();
+    }
+    return ev;
+}
+
+static void
+local_event_free(struct event **ev)
+{
+    if (*ev != NULL) {
+        event_free(*ev);
+        *ev = NULL;
+    }
+}
+
+static void
+local_close(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void local_child_fail(int status_fd, enum local_stage stage) __attribute__((noreturn));
+static void local_child(int out_w, int status_w, int devnull, const char *workspace,
+                        char *const argv[], char *const envp[]) __attribute__((noreturn));
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void
+local_child_fail(int status_fd, enum local_stage stage)
+{
+    struct local_child_error ce = {.stage = (int)stage, .err = errno};
+    ssize_t n;
+
+    do {
+        n = write(status_fd, &ce, sizeof(ce));
+    } while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+static void
+local_child_close_from(int lowfd)
+{
+    struct rlimit rl;
+
+    if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
+        return;
+    /* Kernels before 5.9 have no close_range. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
+        rl.rlim_cur = 1048576;
+    for (int fd = lowfd; fd < (int)rl.rlim_cur; fd++)
+        close(fd);
+}
+
+static void
+local_child(int out_w, int status_w, int devnull, const char *workspace, char *const argv[],
+            char *const envp[])
+{
+    struct sigaction dfl;
+    sigset_t none;
+    int o, n, s;
+
+    /* Signals are blocked (see local_spawn) until exec, so no handler of the
+     * parent runs here; dispositions go back to the defaults, including what
+     * the parent ignored (SIGPIPE), since ignored signals survive exec. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)sigaction(sig, &dfl, NULL);
+
+    if (setpgid(0, 0) != 0)
+        local_child_fail(status_w, LOCAL_STAGE_PGID);
+    if (chdir(workspace) != 0)
+        local_child_fail(status_w, LOCAL_STAGE_CHDIR);
+
+    /* Move everything above 2 first, so that the dup2s below cannot clobber
+     * an fd still needed (the parent may have had stdio closed). */
+    o = fcntl(out_w, F_DUPFD_CLOEXEC, 3);
+    n = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
+    s = fcntl(status_w, F_DUPFD_CLOEXEC, 3);
+    if (s >= 0)
+        status_w = s;
+    if (o < 0 || n < 0 || s < 0)
+        local_child_fail(status_w, LOCAL_STAGE_FDS);
+    if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0)
+        local_child_fail(status_w, LOCAL_STAGE_FDS);
+    if (status_w != 3) {
+        if (dup3(status_w, 3, O_CLOEXEC) < 0)
+            local_child_fail(status_w, LOCAL_STAGE_FDS);
+        status_w = 3;
+    }
+    local_child_close_from(4);
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve("/bin/sh", argv, envp);
+    local_child_fail(status_w, LOCAL_STAGE_EXEC);
+}
+
+static char *
+local_child_error_text(const struct local_child_error *ce, const char *workspace)
+{
+    switch (ce->stage) {
+    case LOCAL_STAGE_PGID:
+        return xasprintf("could not create a process group: %s", strerror(ce->err));
+    case LOCAL_STAGE_CHDIR:
+        return xasprintf("could not enter workspace \"%s\": %s", workspace, strerror(ce->err));
+    case LOCAL_STAGE_FDS:
+        return xasprintf("could not set up the output of the job: %s", strerror(ce->err));
+    default:
+        return xasprintf("could not run /bin/sh: %s", strerror(ce->err));
+    }
+}
+
+static void
+local_waitpid_blocking(pid_t pid)
+{
+    int status;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * Fork and exec the shell of a job. On success j->pid and j->out_fd are set
+ * and 0 is returned; on failure -1 with *err set (caller frees), and no
+ * process is left behind.
+ */
+static int
+local_spawn(struct local_job *j, const engine_job_spec_t *spec, char **err)
+{
+    const char **envp = NULL;
+    const char *argv[5] = {"sh", "-e", "-c", spec->script, NULL};
+    int outp[2] = {-1, -1};
+    int statusp[2] = {-1, -1};
+    int devnull = -1;
+    size_t nenv = 0;
+    bool has_path = false;
+    sigset_t all, old;
+    struct local_child_error ce;
+    ssize_t n;
+    pid_t pid;
+    int rc = -1;
+
+    /* Everything the child needs is built here: after fork only
+     * async-signal-safe calls are allowed. */
+    while (spec->env != NULL && spec->env[nenv] != NULL) {
+        if (strncmp(spec->env[nenv], "PATH=", 5) == 0)
+            has_path = true;
+        nenv++;
+    }
+    envp = xcalloc(nenv + 2, sizeof(*envp));
+    for (size_t i = 0; i < nenv; i++)
+        envp[i] = spec->env[i];
+    if (!has_path)
+        envp[nenv] = LOCAL_DEFAULT_PATH;
+
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(statusp, O_CLOEXEC) != 0) {
+        *err = xasprintf("could not create a pipe: %s", strerror(errno));
+        goto fail;
+    }
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) {
+        *err = xasprintf("could not open \"/dev/null\": %s", strerror(errno));
+        goto fail;
+    }
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0)
+        local_child(outp[1], statusp[1], devnull, spec->workspace, (char *const *)argv,
+                    (char *const *)envp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        *err = xasprintf("could not start a process: %s", strerror(errno));
+        goto fail;
+    }
+    /* Also here, so that the group exists whichever process runs first. It
+     * fails with EACCES once the child has exec'd, which is fine. */
+    (void)setpgid(pid, pid);
+    local_close(&outp[1]);
+    local_close(&statusp[1]);
+    local_close(&devnull);
+
+    do {
+        n = read(statusp[0], &ce, sizeof(ce));
+    } while (n < 0 && errno == EINTR);
+    if (n != 0) {
+        if (n == (ssize_t)sizeof(ce)) {
+            *err = local_child_error_text(&ce, spec->workspace);
+        } else {
+            *err = xasprintf("could not learn whether the job started: %s",
+                             n < 0 ? strerror(errno) : "short read");
+            kill(pid, SIGKILL);
+        }
+        local_waitpid_blocking(pid);
+        goto fail;
+    }
+    if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0) {
+        *err = xasprintf("could not set up the output of the job: %s", strerror(errno));
+        kill(-pid, SIGKILL);
+        local_waitpid_blocking(pid);
+        goto fail;
+    }
+
+    j->pid = pid;
+    j->out_fd = outp[0];
+    outp[0] = -1;
+    rc = 0;
+fail:
+    local_close(&outp[0]);
+    local_close(&outp[1]);
+    local_close(&statusp[0]);
+    local_close(&statusp[1]);
+    local_close(&devnull);
+    free(envp);
+    return rc;
+}
+
+static void
+local_job_schedule_done(struct local_job *j)
+{
+    if (j->done_scheduled)
+        return;
+    j->done_scheduled = true;
+    event_active(j->done_ev, EV_TIMEOUT, 0);
+}
+
+static void
+local_job_maybe_finish(struct local_job *j)
+{
+    if (j->reaped && j->out_fd < 0)
+        local_job_schedule_done(j);
+}
+
+static void
+local_job_close_output(struct local_job *j)
+{
+    local_event_free(&j->out_ev);
+    local_event_free(&j->drain_ev);
+    local_close(&j->out_fd);
+}
+
+/*
+ * Kill what is left of the job and release its resources, without calling
+ * `done`. Idempotent.
+ */
+static void
+local_job_teardown(struct local_job *j)
+{
+    if (!j->reaped && j->pid > 0) {
+        /* The unreaped shell keeps the group id taken, so this cannot hit
+         * another group. */
+        kill(-j->pid, SIGKILL);
+        local_waitpid_blocking(j->pid);
+        j->reaped = true;
+    }
+    local_job_close_output(j);
+    local_event_free(&j->exit_ev);
+    local_event_free(&j->kill_ev);
+    local_event_free(&j->done_ev);
+    local_close(&j->pidfd);
+}
+
+static void
+local_job_destroy(struct local_job *j)
+{
+    local_job_teardown(j);
+    free(j->error);
+    free(j->job_id);
+    free(j);
+}
+
+/* Hand output to the caller. Returns false when the caller freed the job. */
+static bool
+local_job_deliver(struct local_job *j, const char *data, size_t len)
+{
+    if (j->cb.output == NULL)
+        return true;
+    j->in_output = true;
+    j->cb.output(j->arg, data, len);
+    j->in_output = false;
+    if (j->free_requested) {
+        local_job_destroy(j);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Read what the pipe holds, at most max_reads times. Returns 1 at the end of
+ * the output (EOF or a read error), 0 when the pipe is empty for now or the
+ * read budget is spent, -1 when the caller freed the job.
+ */
+static int
+local_job_read(struct local_job *j, int max_reads)
+{
+    char buf[LOCAL_READ_SIZE];
+
+    for (int i = 0; i < max_reads && j->out_fd >= 0; i++) {
+        ssize_t n = read(j->out_fd, buf, sizeof(buf));
+        if (n > 0) {
+            if (!local_job_deliver(j, buf, (size_t)n))
+                return -1;
+            continue;
+        }
+        if (n == 0)
+            return 1;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        log_warn("engine", "could not read the output of a job: %s job=%s", strerror(errno),
+                 j->job_id);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+local_on_output(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+    int r = local_job_read(j, LOCAL_READS_PER_EVENT);
+
+    if (r < 0)
+        return;
+    if (r > 0) {
+        local_job_close_output(j);
+        local_job_maybe_finish(j);
+    }
+}
+
+static void
+local_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+    int r = local_job_read(j, 4 * LOCAL_READS_PER_EVENT);
+
+    if (r < 0)
+        return;
+    if (r == 0)
+        log_warn("engine", "output still open after the job ended, dropping it job=%s", j->job_id);
+    local_job_close_output(j);
+    local_job_maybe_finish(j);
+}
+
+static int
+local_job_waitid(struct local_job *j, siginfo_t *info, int flags)
+{
+    memset(info, 0, sizeof(*info));
+    if (j->pidfd >= 0)
+        return waitid(P_PIDFD, (id_t)j->pidfd, info, flags);
+    return waitid(P_PID, (id_t)j->pid, info, flags);
+}
+
+/* The shell is gone: wait for the rest of the output, then `done`. */
+static void
+local_job_reaped(struct local_job *j)
+{
+    j->reaped = true;
+    local_event_free(&j->exit_ev);
+    local_event_free(&j->kill_ev);
+    local_close(&j->pidfd);
+    if (j->out_fd >= 0) {
+        struct timeval tv = {LOCAL_DRAIN_MS / 1000, (LOCAL_DRAIN_MS % 1000) * 1000};
+        j->drain_ev = local_event_new(j->evbase, -1, 0, local_on_drain_timeout, j);
+        evtimer_add(j->drain_ev, &tv);
+    }
+    local_job_maybe_finish(j);
+}
+
+static void
+local_on_exit(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+    siginfo_t info, reap;
+
+    if (j->reaped)
+        return;
+    /* Look without reaping: while the shell is a zombie its pid keeps the
+     * group id from being reused, so the group can be killed safely. */
+    if (local_job_waitid(j, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno == EINTR)
+            return;
+        /* Someone else reaped it (SIGCHLD ignored?): the group id is no
+         * longer ours to signal. */
+        j->exit_code = -1;
+        free(j->error);
+        j->error = xasprintf("lost the job process: %s", strerror(errno));
+        local_job_reaped(j);
+        return;
+    }
+    if (info.si_pid == 0)
+        return;
+
+    /* Background processes of the script must not outlive it or keep the
+     * pipe open. */
+    kill(-j->pid, SIGKILL);
+    if (info.si_code == CLD_EXITED)
+        j->exit_code = info.si_status;
+    else
+        j->exit_code = 128 + info.si_status;
+    if (local_job_waitid(j, &reap, WEXITED | WNOHANG) != 0 || reap.si_pid == 0)
+        local_waitpid_blocking(j->pid);
+    log_debug("engine", "job process ended job=%s pid=%d exit=%d", j->job_id, (int)j->pid,
+              j->exit_code);
+    local_job_reaped(j);
+}
+
+static void
+local_on_kill_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+
+    if (!j->reaped) {
+        log_info("engine", "job did not stop in time, killing it job=%s pid=%d", j->job_id,
+                 (int)j->pid);
+        kill(-j->pid, SIGKILL);
+    }
+}
+
+static void
+local_on_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+    void (*done)(void *, int, const char *) = j->cb.done;
+    void *cbarg = j->arg;
+    int code = j->exit_code;
+    /* Owned here, so that it stays valid even if `done` frees the job. */
+    char *error = j->error;
+
+    j->error = NULL;
+    j->done_called = true;
+    done(cbarg, code, error);
+    free(error);
+}
+
+/* ops->start: NULL only when the spec has no script or workspace, or there is
+ * no `done`; every other failure is reported by `done` from the loop. */
+static engine_job_t *
+local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t *cb, void *arg)
+{
+    struct local_engine *le = (struct local_engine *)e;
+    struct local_job *j;
+    struct timeval poll_tv = {0, LOCAL_POLL_MS * 1000};
+    char *err = NULL;
+
+    if (spec->script == NULL || spec->workspace == NULL || cb->done == NULL)
+        return NULL;
+
+    j = xcalloc(1, sizeof(*j));
+    j->evbase = le->evbase;
+    j->cb = *cb;
+    j->arg = arg;
+    j->job_id = xstrdup(spec->job_id != NULL ? spec->job_id : "");
+    j->pid = -1;
+    j->out_fd = -1;
+    j->pidfd = -1;
+    j->done_ev = local_event_new(j->evbase, -1, 0, local_on_done, j);
+    j->kill_ev = local_event_new(j->evbase, -1, 0, local_on_kill_timeout, j);
+
+    if (local_spawn(j, spec, &err) != 0) {
+        /* The caller logs it when `done` reports it. */
+        log_debug("engine", "could not start job: %s job=%s", err, j->job_id);
+        j->exit_code = -1;
+        j->error = err;
+        j->reaped = true;
+        /* `done` comes from the loop, never from inside start. */
+        local_job_schedule_done(j);
+        return &j->base;
+    }
+
+    j->out_ev = local_event_new(j->evbase, j->out_fd, EV_READ | EV_PERSIST, local_on_output, j);
+    event_add(j->out_ev, NULL);
+
+    j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+    if (j->pidfd >= 0) {
+        /* Level-triggered: stays readable until the shell is reaped. */
+        j->exit_ev = local_event_new(j->evbase, j->pidfd, EV_READ | EV_PERSIST, local_on_exit, j);
+        event_add(j->exit_ev, NULL);
+    } else {
+        j->pidfd = -1;
+        j->exit_ev = local_event_new(j->evbase, -1, EV_PERSIST, local_on_exit, j);
+        event_add(j->exit_ev, &poll_tv);
+    }
+    log_debug("engine", "job started job=%s pid=%d pidfd=%s", j->job_id, (int)j->pid,
+              j->pidfd >= 0 ? "yes" : "no");
+    return &j->base;
+}
+
+static void
+local_stop(engine_job_t *job, int grace_seconds)
+{
+    struct local_job *j = (struct local_job *)job;
+    struct timeval tv = {grace_seconds > 0 ? grace_seconds : 0, 0};
+
+    if (j->reaped || j->stopping)
+        return;
+    j->stopping = true;
+    kill(-j->pid, SIGTERM);
+    if (grace_seconds <= 0)
+        kill(-j->pid, SIGKILL);
+    else
+        evtimer_add(j->kill_ev, &tv);
+}
+
+static void
+local_job_free(engine_job_t *job)
+{
+    struct local_job *j = (struct local_job *)job;
+
+    if (j->in_output) {
+        /* Freed from inside cb.output: stop everything now, release the
+         * memory once the callback has returned (local_job_deliver). */
+        local_job_teardown(j);
+        j->free_requested = true;
+        return;
+    }
+    local_job_destroy(j);
+}
+
+static int
+local_cleanup(engine_t *e, const char *const *live_job_ids)
+{
+    /* A local job leaves nothing behind once its process group is gone. */
+    return 0;
+}
+
+static void
+local_destroy(engine_t *e)
+{
+    free(e);
+}
+
+static const engine_ops_t local_ops = {
+    .name = "local",
+    .start = local_start,
+    .stop = local_stop,
+    .job_free = local_job_free,
+    .cleanup = local_cleanup,
+    .destroy = local_destroy,
+};
+
+/*
+ * A new local engine driven by base (borrowed; it must outlive the engine and
+ * its jobs). Free it with engine_free after freeing its jobs.
+ */
+engine_t *
+engine_local_new(struct event_base *base)
+{
+    struct local_engine *le;
+
+    if (base == NULL)
+        return NULL;
+    le = xcalloc(1, sizeof(*le));
+    le->base.ops = &local_ops;
+    le->evbase = base;
+    return &le->base;
+}

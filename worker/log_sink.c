@@ -1,0 +1,131 @@
+/*
+ * log_sink - chunked job output with a queue of chunks not yet stored.
+ */
+#include "log_sink.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logchunk.h"
+
+typedef struct chunk {
+    struct chunk *next;
+    int64_t offset;
+    size_t len;
+    char data[]; /* NUL-terminated */
+} chunk_t;
+
+struct log_sink {
+    q_fence_t fence;
+    char job_id[37];
+    logchunk_t *lc;
+    chunk_t *head;
+    chunk_t **tail;
+};
+
+static void
+sink_emit(void *arg, int64_t offset, const char *data, size_t len)
+{
+    log_sink_t *s = arg;
+    chunk_t *c = xmalloc(sizeof(*c) + len + 1);
+
+    c->next = NULL;
+    c->offset = offset;
+    c->len = len;
+    memcpy(c->data, data, len);
+    c->data[len] = '\0';
+    *s->tail = c;
+    s->tail = &c->next;
+}
+
+log_sink_t *
+log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_chunk, int max_delay_ms,
+             size_t cap)
+{
+    log_sink_t *s = xcalloc(1, sizeof(*s));
+
+    s->fence = *fence;
+    snprintf(s->job_id, sizeof(s->job_id), "%s", job_id);
+    s->lc = logchunk_new(max_chunk, max_delay_ms, cap, sink_emit, s);
+    s->tail = &s->head;
+    return s;
+}
+
+void
+log_sink_free(log_sink_t *s)
+{
+    if (s == NULL)
+        return;
+    logchunk_free(s->lc);
+    while (s->head) {
+        chunk_t *c = s->head;
+        s->head = c->next;
+        free(c);
+    }
+    free(s);
+}
+
+void
+log_sink_write(log_sink_t *s, const char *data, size_t len)
+{
+    logchunk_write(s->lc, data, len, gw_now_ms());
+}
+
+void
+log_sink_notef(log_sink_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    char line[1024];
+
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    log_sink_write(s, line, (size_t)n);
+}
+
+void
+log_sink_tick(log_sink_t *s)
+{
+    logchunk_tick(s->lc, gw_now_ms());
+}
+
+int64_t
+log_sink_deadline(const log_sink_t *s)
+{
+    return logchunk_deadline(s->lc);
+}
+
+void
+log_sink_finish(log_sink_t *s)
+{
+    logchunk_finish(s->lc);
+}
+
+q_result_t
+log_sink_flush(log_sink_t *s, PGconn *c)
+{
+    while (s->head) {
+        chunk_t *ch = s->head;
+        if (c == NULL || q_log_insert(c, &s->fence, s->job_id, ch->offset, ch->data, ch->len) ==
+                             Q_ERROR)
+            return Q_ERROR;
+        s->head = ch->next;
+        if (s->head == NULL)
+            s->tail = &s->head;
+        free(ch);
+    }
+    return Q_OK;
+}
+
+bool
+log_sink_pending(const log_sink_t *s)
+{
+    return s->head != NULL;
+}

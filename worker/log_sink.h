@@ -1,0 +1,40 @@
+/*
+ * log_sink - a job's output on its way into the logs table.
+ *
+ * Output goes through the chunker (logchunk.h); finished chunks wait in a
+ * queue until they are stored, so that a dropped database connection loses
+ * nothing: log_sink_flush stores what it can, in order, and leaves the rest
+ * for the next call.
+ */
+#ifndef GW_LOG_SINK_H
+#define GW_LOG_SINK_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+typedef struct log_sink log_sink_t;
+
+/* A sink for one job; the fence is copied. Free with log_sink_free. */
+log_sink_t *log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_chunk,
+                         int max_delay_ms, size_t cap);
+void log_sink_free(log_sink_t *s);
+
+/* Output of the job (or a line of the runner's own about the job). */
+void log_sink_write(log_sink_t *s, const char *data, size_t len);
+/* printf-style line of the runner's own, e.g. "[gitweave] timed out". */
+void log_sink_notef(log_sink_t *s, const char *fmt, ...) GW_PRINTF(2, 3);
+/* Cut a chunk if the time bound says so. */
+void log_sink_tick(log_sink_t *s);
+/* When log_sink_tick must next run (monotonic ms), or -1. */
+int64_t log_sink_deadline(const log_sink_t *s);
+/* The job is over: cut everything that is pending. */
+void log_sink_finish(log_sink_t *s);
+/* Store the queued chunks in order. Returns Q_OK when none is left,
+ * Q_ERROR when one failed (it stays queued). */
+q_result_t log_sink_flush(log_sink_t *s, PGconn *c);
+bool log_sink_pending(const log_sink_t *s);
+
+#endif
