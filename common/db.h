@@ -30,7 +30,7 @@ PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 /* Like db_exec for statements whose result is not needed; returns the
  * number of affected rows, or -1. */
 int db_command(PGconn *conn, const char *what, const char *sql, int nparams,
-               const char *const *params) GW_MUST_CHECK;
+               const char *const *params);
 
 /* Whether the connection is usable (it may have been lost). */
 bool db_alive(PGconn *conn);

@@ -363,7 +363,7 @@ reap(PGconn *c, const char *runner_id, const char *why)
         " runs AS ("
         "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"
         "         lease_expires_at = NULL,"
-        "         error = format('runner lost: %s %s', COALESCE(lost.runner_name, 'a runner'), $2)"
+        "         error = format('runner lost: %s %s', COALESCE(lost.runner_name, 'a runner'), $2::text)"
         "    FROM lost WHERE p.id = lost.id RETURNING p.id),"
         " fj AS ("
         "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"
