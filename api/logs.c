@@ -1,0 +1,89 @@
+/*
+ * logs - reading a job's log a page at a time, by byte offset.
+ *
+ * A page holds the chunks from `offset` on until about `limit` bytes (at
+ * least one chunk if there is any); next_offset is where the next page
+ * starts. complete says that nothing more will come: the job is final and
+ * no chunk follows. The job's status is read before its chunks: a worker
+ * writes the last chunk before the final status, so a final status seen
+ * first means every chunk is already there.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "queries.h"
+#include "status.h"
+
+#define LOGS_LIMIT_DEFAULT 1048576
+#define LOGS_LIMIT_MAX (8 * 1048576)
+
+void
+logs_get(http_req_t *r)
+{
+    const char *id = r->params[0];
+    const char *offset_s = request_query_get(&r->query, "offset");
+    const char *limit_s = request_query_get(&r->query, "limit");
+    long long offset = 0, limit = LOGS_LIMIT_DEFAULT, next, total = 0;
+    char offset_p[24], limit_p[24];
+    cJSON *reply = NULL, *chunks;
+    PGresult *res = NULL;
+    bool final;
+    int st, n;
+
+    if (offset_s != NULL && request_parse_int(offset_s, 0, 2147483647LL, &offset) < 0) {
+        http_reply_error(r, 400, "invalid offset", "offset is a byte offset (an integer >= 0)");
+        goto fail;
+    }
+    if (limit_s != NULL && request_parse_int(limit_s, 1, LOGS_LIMIT_MAX, &limit) < 0) {
+        http_reply_error(r, 400, "invalid limit", "limit is a number of bytes from 1 to %d",
+                         LOGS_LIMIT_MAX);
+        goto fail;
+    }
+    const char *job_params[] = {id};
+    res = http_db(r, "read job status", SQL_JOB_STATUS, 1, job_params);
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        goto fail;
+    }
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "job not found", "there is no job with id %s", id);
+        goto fail;
+    }
+    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, 0));
+    final = st >= 0 && status_is_final((gw_status_t)st);
+    reply = cJSON_CreateObject();
+    cJSON_AddStringToObject(reply, "job_id", id);
+    cJSON_AddStringToObject(reply, "status", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    snprintf(offset_p, sizeof(offset_p), "%lld", offset);
+    snprintf(limit_p, sizeof(limit_p), "%lld", limit);
+    const char *params[] = {id, offset_p, limit_p};
+    res = http_db(r, "read logs", SQL_LOGS_PAGE, 3, params);
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        goto fail;
+    }
+    chunks = cJSON_AddArrayToObject(reply, "chunks");
+    next = offset;
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        long long at = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        cJSON_AddNumberToObject(c, "offset", (double)at);
+        cJSON_AddStringToObject(c, "chunk", PQgetvalue(res, i, 1));
+        cJSON_AddItemToArray(chunks, c);
+        next = at + PQgetlength(res, i, 1);
+        total = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    }
+    cJSON_AddNumberToObject(reply, "next_offset", (double)next);
+    cJSON_AddBoolToObject(reply, "complete", final && total <= n);
+    http_reply_json(r, 200, reply);
+    reply = NULL;
+fail:
+    PQclear(res);
+    cJSON_Delete(reply);
+}

@@ -1,0 +1,745 @@
+/*
+ * request - parsing client input: paths, queries, numbers, cursors, bodies.
+ */
+#include "request.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void request_err(char *err, size_t errlen, const char *fmt, ...) GW_PRINTF(3, 4);
+
+static void
+request_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int
+request_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* ---- paths and queries --------------------------------------------- */
+
+char *
+request_percent_decode(const char *s, size_t len, bool plus_space)
+{
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (len - i < 3)
+                goto fail;
+            hi = request_hex_value(s[i + 1]);
+            lo = request_hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                goto fail;
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            out[o++] = ' ';
+        } else if (c == '\0') {
+            goto fail;
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+void
+request_path_free(request_path_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->seg[i]);
+    p->n = 0;
+}
+
+int
+request_path_split(const char *raw, request_path_t *out)
+{
+    const char *s;
+
+    out->n = 0;
+    if (raw == NULL || raw[0] != '/')
+        return -1;
+    s = raw + 1;
+    for (;;) {
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        char *seg;
+
+        if (out->n == REQUEST_MAX_SEGMENTS)
+            goto fail;
+        seg = request_percent_decode(s, len, false);
+        if (seg == NULL)
+            goto fail;
+        out->seg[out->n++] = seg;
+        if (slash == NULL)
+            break;
+        s = slash + 1;
+    }
+    return 0;
+fail:
+    request_path_free(out);
+    return -1;
+}
+
+void
+request_query_free(request_query_t *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        free(q->name[i]);
+        free(q->value[i]);
+    }
+    q->n = 0;
+}
+
+int
+request_query_parse(const char *raw, request_query_t *out, char *err, size_t errlen)
+{
+    const char *s = raw;
+
+    out->n = 0;
+    if (raw == NULL || *raw == '\0')
+        return 0;
+    for (;;) {
+        const char *amp = strchr(s, '&');
+        size_t len = amp ? (size_t)(amp - s) : strlen(s);
+        const char *eq = memchr(s, '=', len);
+        size_t nlen = eq ? (size_t)(eq - s) : len;
+        char *name, *value;
+
+        if (len == 0)
+            goto next; /* "a=1&&b=2": tolerated */
+        if (out->n == REQUEST_MAX_PARAMS) {
+            request_err(err, errlen, "more than %d query parameters", REQUEST_MAX_PARAMS);
+            goto fail;
+        }
+        name = request_percent_decode(s, nlen, true);
+        value = eq ? request_percent_decode(eq + 1, len - nlen - 1, true) : xstrdup("");
+        if (name == NULL || value == NULL) {
+            free(name);
+            free(value);
+            request_err(err, errlen, "the query string has a malformed percent-encoding");
+            goto fail;
+        }
+        if (request_query_get(out, name) != NULL) {
+            request_err(err, errlen, "the query parameter \"%.64s\" is given more than once",
+                        request_utf8_valid(name, strlen(name)) ? name : "?");
+            free(name);
+            free(value);
+            goto fail;
+        }
+        out->name[out->n] = name;
+        out->value[out->n] = value;
+        out->n++;
+    next:
+        if (amp == NULL)
+            break;
+        s = amp + 1;
+    }
+    return 0;
+fail:
+    request_query_free(out);
+    return -1;
+}
+
+const char *
+request_query_get(const request_query_t *q, const char *name)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->name[i], name) == 0)
+            return q->value[i];
+    return NULL;
+}
+
+/* ---- numbers and cursors ------------------------------------------- */
+
+int
+request_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    long long v;
+    char *end;
+
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+char *
+request_cursor_encode(long long micros, const char *id)
+{
+    return xasprintf("%lld_%s", micros, id);
+}
+
+int
+request_cursor_decode(const char *s, long long *micros, char id[37])
+{
+    const char *sep;
+    char num[24];
+    size_t n;
+
+    if (s == NULL)
+        return -1;
+    sep = strchr(s, '_');
+    if (sep == NULL)
+        return -1;
+    n = (size_t)(sep - s);
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    /* 0 .. year 9999 in microseconds: what a timestamptz can hold here. */
+    if (request_parse_int(num, 0, 253402300799999999LL, micros) < 0)
+        return -1;
+    if (!gw_uuid_valid(sep + 1))
+        return -1;
+    memcpy(id, sep + 1, 37);
+    return 0;
+}
+
+int
+request_parse_addr(const char *addr, char **host, int *port)
+{
+    const char *colon, *h;
+    size_t hlen;
+    long long p;
+
+    *host = NULL;
+    if (addr == NULL || *addr == '\0')
+        return -1;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL)
+            return -1;
+        h = addr;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen == 0 || request_parse_int(colon + 1, 0, 65535, &p) < 0)
+        return -1;
+    for (size_t i = 0; i < hlen; i++)
+        if (!isgraph((unsigned char)h[i]))
+            return -1;
+    *host = xstrndup(h, hlen);
+    *port = (int)p;
+    return 0;
+}
+
+/* ---- headers and text ---------------------------------------------- */
+
+bool
+request_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n;
+        unsigned min, cp;
+
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+        if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* Copy the media type of a header element ("Type/Sub ; q=1") lowercased
+ * and trimmed into out; returns its length (0 if it does not fit). */
+static size_t
+request_media_name(const char *s, size_t len, char *out, size_t outlen)
+{
+    const char *semi = memchr(s, ';', len);
+    size_t n = semi ? (size_t)(semi - s) : len;
+
+    while (n > 0 && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    if (n >= outlen) {
+        out[0] = '\0';
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[n] = '\0';
+    return n;
+}
+
+static bool
+request_is_yaml_type(const char *t)
+{
+    return strcmp(t, "application/yaml") == 0 || strcmp(t, "application/x-yaml") == 0 ||
+           strcmp(t, "text/yaml") == 0 || strcmp(t, "text/x-yaml") == 0;
+}
+
+request_media_t
+request_media_type(const char *content_type)
+{
+    char t[128];
+    size_t n;
+
+    if (content_type == NULL)
+        return REQUEST_MEDIA_NONE;
+    n = request_media_name(content_type, strlen(content_type), t, sizeof(t));
+    if (n == 0)
+        return REQUEST_MEDIA_OTHER;
+    if (strcmp(t, "application/json") == 0 ||
+        (n > 5 && strcmp(t + n - 5, "+json") == 0 && strchr(t, '/') != NULL))
+        return REQUEST_MEDIA_JSON;
+    if (request_is_yaml_type(t))
+        return REQUEST_MEDIA_YAML;
+    return REQUEST_MEDIA_OTHER;
+}
+
+/* The q value of one Accept element (1000 = 1.0); -1 if malformed. */
+static int
+request_accept_q(const char *s, size_t len)
+{
+    const char *p = memchr(s, ';', len);
+    const char *end = s + len;
+
+    while (p != NULL && p < end) {
+        const char *next = memchr(p + 1, ';', (size_t)(end - p - 1));
+        const char *e = next ? next : end;
+        const char *k = p + 1;
+
+        while (k < e && isspace((unsigned char)*k))
+            k++;
+        if (e - k >= 2 && (k[0] == 'q' || k[0] == 'Q') && k[1] == '=') {
+            /* q = 0(.ddd) | 1(.000) */
+            const char *v = k + 2;
+            int q = 0, scale = 100;
+            if (v >= e || (*v != '0' && *v != '1'))
+                return -1;
+            q = (*v - '0') * 1000;
+            v++;
+            if (v < e && *v == '.') {
+                for (v++; v < e && isdigit((unsigned char)*v) && scale > 0; v++, scale /= 10)
+                    q += (*v - '0') * scale;
+            }
+            while (v < e && isspace((unsigned char)*v))
+                v++;
+            if (v != e || q > 1000)
+                return -1;
+            return q;
+        }
+        p = next;
+    }
+    return 1000;
+}
+
+bool
+request_accept_prefers_yaml(const char *accept)
+{
+    int yaml_q = 0, json_q = -1, wild_q = -1;
+    int yaml_pos = -1, json_pos = -1, wild_pos = -1;
+    const char *s = accept;
+    int pos = 0;
+
+    if (accept == NULL)
+        return false;
+    for (;; pos++) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        char t[128];
+        int q;
+
+        if (request_media_name(s, len, t, sizeof(t)) > 0) {
+            q = request_accept_q(s, len);
+            if (q < 0)
+                q = 0;
+            if (request_is_yaml_type(t)) {
+                if (yaml_pos < 0 || q > yaml_q) {
+                    yaml_q = q;
+                    yaml_pos = pos;
+                }
+            } else if (strcmp(t, "application/json") == 0) {
+                if (q > json_q) {
+                    json_q = q;
+                    json_pos = pos;
+                }
+            } else if (strcmp(t, "*/*") == 0 || strcmp(t, "application/*") == 0) {
+                if (q > wild_q) {
+                    wild_q = q;
+                    wild_pos = pos;
+                }
+            }
+        }
+        if (comma == NULL)
+            break;
+        s = comma + 1;
+    }
+    if (yaml_pos < 0 || yaml_q <= 0)
+        return false;
+    if (json_pos < 0) {
+        /* JSON is only reachable through a wildcard (or not at all). */
+        json_q = wild_q;
+        json_pos = wild_pos;
+    }
+    if (json_pos < 0)
+        return true;
+    if (yaml_q != json_q)
+        return yaml_q > json_q;
+    return yaml_pos < json_pos;
+}
+
+/* ---- refs and commits ---------------------------------------------- */
+
+bool
+request_ref_valid(const char *s)
+{
+    size_t n;
+
+    if (s == NULL)
+        return false;
+    n = strlen(s);
+    if (n == 0 || n > 255 || s[0] == '/' || s[n - 1] == '/' || s[n - 1] == '.')
+        return false;
+    if (n >= 5 && strcmp(s + n - 5, ".lock") == 0)
+        return false;
+    if (strstr(s, "..") != NULL || strstr(s, "@{") != NULL || strstr(s, "//") != NULL ||
+        strstr(s, "/.") != NULL || strstr(s, ".lock/") != NULL || s[0] == '.' ||
+        strcmp(s, "@") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == ' ' || strchr("~^:?*[\\", c) != NULL)
+            return false;
+    }
+    return true;
+}
+
+char *
+request_ref_normalise(const char *ref)
+{
+    if (!request_ref_valid(ref))
+        return NULL;
+    if (strncmp(ref, "refs/", 5) == 0)
+        return xstrdup(ref);
+    /* "refs/heads/" + 255 bytes is still a sane ref. */
+    return xasprintf("refs/heads/%s", ref);
+}
+
+static bool
+request_hex_run(const char *s, size_t min, size_t max)
+{
+    size_t n;
+
+    if (s == NULL)
+        return false;
+    n = strlen(s);
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+bool
+request_commit_valid(const char *s)
+{
+    return request_hex_run(s, 4, 64);
+}
+
+/* ---- bodies -------------------------------------------------------- */
+
+/* Whether every key of obj is one of known (NULL-terminated); on failure
+ * err names the first unknown key. */
+static bool
+request_known_keys(const cJSON *obj, const char *const *known, char *err, size_t errlen)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, obj)
+    {
+        bool found = false;
+        for (size_t i = 0; known[i] != NULL; i++)
+            if (it->string != NULL && strcmp(it->string, known[i]) == 0)
+                found = true;
+        if (!found) {
+            const char *k = it->string ? it->string : "";
+            request_err(err, errlen, "unknown field \"%.64s\"",
+                        request_utf8_valid(k, strlen(k)) ? k : "?");
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *const trigger_keys[] = {"template", "inputs",       "ref",
+                                           "commit",   "triggered_by", NULL};
+
+void
+request_trigger_free(request_trigger_t *t)
+{
+    free(t->ref);
+    memset(t, 0, sizeof(*t));
+}
+
+int
+request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size_t errlen)
+{
+    const cJSON *v;
+
+    memset(out, 0, sizeof(*out));
+    if (body == NULL)
+        return 0;
+    if (!cJSON_IsObject(body)) {
+        request_err(err, errlen, "the body must be a JSON object");
+        goto fail;
+    }
+    if (!request_known_keys(body, trigger_keys, err, errlen))
+        goto fail;
+
+    v = cJSON_GetObjectItemCaseSensitive(body, "template");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !gw_name_valid(v->valuestring)) {
+            request_err(err, errlen, "template must be a template name");
+            goto fail;
+        }
+        out->template = v->valuestring;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsObject(v)) {
+            request_err(err, errlen, "inputs must be an object");
+            goto fail;
+        }
+        out->inputs = v;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "ref");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) {
+            request_err(err, errlen, "ref must be a string");
+            goto fail;
+        }
+        out->ref = request_ref_normalise(v->valuestring);
+        if (out->ref == NULL) {
+            request_err(err, errlen, "ref is not a valid git ref or branch name");
+            goto fail;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "commit");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !request_commit_valid(v->valuestring)) {
+            request_err(err, errlen, "commit must be a commit id (4 to 64 hex digits)");
+            goto fail;
+        }
+        out->commit = v->valuestring;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "triggered_by");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !gw_uuid_valid(v->valuestring)) {
+            request_err(err, errlen, "triggered_by must be a uuid");
+            goto fail;
+        }
+        out->triggered_by = v->valuestring;
+    }
+    return 0;
+fail:
+    request_trigger_free(out);
+    return -1;
+}
+
+void
+request_push_free(request_push_t *p)
+{
+    free(p->branch);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+request_push_parse(const cJSON *body, request_push_t *out, char *err, size_t errlen)
+{
+    const cJSON *ref, *after, *before;
+    bool zeros = true;
+
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsObject(body)) {
+        request_err(err, errlen, "the body must be a JSON object (a push event)");
+        return -1;
+    }
+    ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
+    after = cJSON_GetObjectItemCaseSensitive(body, "after");
+    before = cJSON_GetObjectItemCaseSensitive(body, "before");
+    if (!cJSON_IsString(ref) || !request_ref_valid(ref->valuestring)) {
+        request_err(err, errlen, "ref is required and must be a git ref");
+        return -1;
+    }
+    if (!cJSON_IsString(after) ||
+        !(strlen(after->valuestring) == 40 || strlen(after->valuestring) == 64) ||
+        !request_hex_run(after->valuestring, 40, 64)) {
+        request_err(err, errlen, "after is required and must be a commit id (40 or 64 hex digits)");
+        return -1;
+    }
+    if (before != NULL && !cJSON_IsNull(before) && !cJSON_IsString(before)) {
+        request_err(err, errlen, "before must be a string");
+        return -1;
+    }
+    out->ref = ref->valuestring;
+    out->after = after->valuestring;
+    for (const char *p = after->valuestring; *p; p++)
+        if (*p != '0')
+            zeros = false;
+    if (zeros)
+        out->kind = REQUEST_PUSH_DELETE;
+    else if (strncmp(ref->valuestring, "refs/heads/", 11) == 0 && ref->valuestring[11] != '\0') {
+        out->kind = REQUEST_PUSH_BRANCH;
+        out->branch = xstrdup(ref->valuestring + 11);
+    } else
+        out->kind = REQUEST_PUSH_OTHER;
+    return 0;
+}
+
+static const char *const repo_keys[] = {"clone_url", "default_branch", NULL};
+
+int
+request_repo_parse(const cJSON *body, request_repo_t *out, char *err, size_t errlen)
+{
+    const cJSON *v;
+
+    memset(out, 0, sizeof(*out));
+    if (body == NULL)
+        return 0;
+    if (!cJSON_IsObject(body)) {
+        request_err(err, errlen, "the body must be a JSON object");
+        return -1;
+    }
+    if (!request_known_keys(body, repo_keys, err, errlen))
+        return -1;
+    v = cJSON_GetObjectItemCaseSensitive(body, "clone_url");
+    if (v != NULL) {
+        out->has_clone_url = true;
+        if (!cJSON_IsNull(v)) {
+            size_t n;
+            if (!cJSON_IsString(v)) {
+                request_err(err, errlen, "clone_url must be a string or null");
+                return -1;
+            }
+            n = strlen(v->valuestring);
+            if (n == 0 || n > 2048) {
+                request_err(err, errlen, "clone_url must be 1 to 2048 bytes long");
+                return -1;
+            }
+            for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)v->valuestring[i];
+                if (c < 0x20 || c == 0x7f) {
+                    request_err(err, errlen, "clone_url must not contain control characters");
+                    return -1;
+                }
+            }
+            out->clone_url = v->valuestring;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "default_branch");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || strncmp(v->valuestring, "refs/", 5) == 0 ||
+            !request_ref_valid(v->valuestring)) {
+            request_err(err, errlen, "default_branch must be a branch name (without refs/heads/)");
+            return -1;
+        }
+        out->default_branch = v->valuestring;
+    }
+    return 0;
+}
+
+static const char *const attach_keys[] = {"inputs", NULL};
+
+int
+request_attach_parse(const cJSON *body, const cJSON **inputs, char *err, size_t errlen)
+{
+    const cJSON *v;
+
+    *inputs = NULL;
+    if (body == NULL)
+        return 0;
+    if (!cJSON_IsObject(body)) {
+        request_err(err, errlen, "the body must be a JSON object");
+        return -1;
+    }
+    if (!request_known_keys(body, attach_keys, err, errlen))
+        return -1;
+    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsObject(v)) {
+            request_err(err, errlen, "inputs must be an object");
+            return -1;
+        }
+        *inputs = v;
+    }
+    return 0;
+}

@@ -1,0 +1,191 @@
+/*
+ * request - pure parsing of what a client sends to the API.
+ *
+ * Paths, query strings, integers, list cursors, header values and the
+ * bodies of the trigger and push endpoints are parsed here, with no I/O and
+ * no libevent, so that every rule about client input can be unit-tested
+ * (tests/unit/check_api_request.c). Error messages written to `err` are
+ * meant for the client: lowercase, no final period, no internals.
+ */
+#ifndef GW_API_REQUEST_H
+#define GW_API_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+/* The most path segments a request may have (more is never a route). */
+#define REQUEST_MAX_SEGMENTS 16
+/* The most parameters a query string may have. */
+#define REQUEST_MAX_PARAMS 32
+/* Room for an error message written by the parsers. */
+#define REQUEST_ERR_LEN 256
+
+/* A path split into percent-decoded segments. */
+typedef struct {
+    char *seg[REQUEST_MAX_SEGMENTS];
+    size_t n;
+} request_path_t;
+
+/*
+ * Percent-decode len bytes of s; with plus_space, '+' decodes to a space
+ * (query strings). Returns a new NUL-terminated string (caller frees), or
+ * NULL if s holds a malformed escape or an escape of NUL.
+ */
+char *request_percent_decode(const char *s, size_t len, bool plus_space) GW_MUST_CHECK;
+
+/*
+ * Split a raw (still encoded) path such as "/api/v1/repos/a%2Db" into its
+ * decoded segments. Empty segments ("//", a trailing "/") are kept as "" so
+ * that they never match a route by accident. Returns 0, or -1 if the path
+ * does not start with '/', has too many segments or a malformed escape
+ * (out is then empty). Free with request_path_free.
+ */
+int request_path_split(const char *raw, request_path_t *out) GW_MUST_CHECK;
+void request_path_free(request_path_t *p);
+
+/* A parsed query string: decoded names and values, in order. */
+typedef struct {
+    char *name[REQUEST_MAX_PARAMS];
+    char *value[REQUEST_MAX_PARAMS];
+    size_t n;
+} request_query_t;
+
+/*
+ * Parse a raw query string (without '?'; NULL or "" is empty). "a" alone
+ * has the value "". Returns 0, or -1 with err filled for a malformed
+ * escape, too many parameters, or a name given twice. Free with
+ * request_query_free (also after a failure).
+ */
+int request_query_parse(const char *raw, request_query_t *out, char *err,
+                        size_t errlen) GW_MUST_CHECK;
+void request_query_free(request_query_t *q);
+/* The value of a parameter, or NULL if absent (borrowed from q). */
+const char *request_query_get(const request_query_t *q, const char *name);
+
+/*
+ * Parse a decimal integer made only of digits (no sign, no spaces, no
+ * leading '+') within [min, max]. Returns 0, or -1 for anything else,
+ * including an overflow.
+ */
+int request_parse_int(const char *s, long long min, long long max, long long *out) GW_MUST_CHECK;
+
+/*
+ * The cursor of a run list: the position just after the last run of a page,
+ * made of the run's created_at (microseconds since the Unix epoch) and id,
+ * written "<micros>_<uuid>". Clients treat it as opaque.
+ * request_cursor_encode returns a new string (caller frees);
+ * request_cursor_decode returns 0, or -1 for a malformed cursor.
+ */
+char *request_cursor_encode(long long micros, const char *id);
+int request_cursor_decode(const char *s, long long *micros, char id[37]) GW_MUST_CHECK;
+
+/*
+ * Split a listen address "host:port" or "[v6]:port" (port 0..65535; 0 means
+ * any free port). Returns 0 with *host newly allocated (caller frees), or
+ * -1 for a malformed address.
+ */
+int request_parse_addr(const char *addr, char **host, int *port) GW_MUST_CHECK;
+
+/* Whether len bytes of s are valid UTF-8 without NUL bytes. */
+bool request_utf8_valid(const char *s, size_t len);
+
+typedef enum {
+    REQUEST_MEDIA_NONE,  /* no Content-Type */
+    REQUEST_MEDIA_JSON,  /* application/json, anything +json */
+    REQUEST_MEDIA_YAML,  /* application/yaml, application/x-yaml, text/yaml */
+    REQUEST_MEDIA_OTHER, /* anything else */
+} request_media_t;
+
+/* Classify a Content-Type header value (NULL when absent); parameters such
+ * as "; charset=utf-8" are ignored, case does not matter. */
+request_media_t request_media_type(const char *content_type);
+
+/*
+ * Whether an Accept header prefers YAML over JSON: the best q of the YAML
+ * types is above 0 and above that of application/json (or, when JSON is
+ * not named, of the wildcards); on a tie the type listed first wins.
+ */
+bool request_accept_prefers_yaml(const char *accept);
+
+/*
+ * Whether s looks like a git ref or branch name: 1..255 bytes, no control
+ * characters, spaces or any of ~^:?*[\, no "..", "@{" or "//", no
+ * component starting with '.', not ending with '/', '.' or ".lock".
+ */
+bool request_ref_valid(const char *s);
+
+/*
+ * Normalise a ref given by a client: "refs/..." is kept, a bare branch name
+ * "main" becomes "refs/heads/main". Returns a new string (caller frees), or
+ * NULL if the ref is not valid.
+ */
+char *request_ref_normalise(const char *ref);
+
+/* Whether s is a commit id: 4 to 64 hexadecimal digits. */
+bool request_commit_valid(const char *s);
+
+/*
+ * The body of POST /repos/{repo}/pipelines/run. Strings are borrowed from
+ * the cJSON body, except ref, which is normalised (owned).
+ */
+typedef struct {
+    const char *template;     /* NULL: pick the one attached */
+    const cJSON *inputs;      /* an object, or NULL */
+    char *ref;                /* normalised, or NULL: the default branch */
+    const char *commit;       /* or NULL */
+    const char *triggered_by; /* a uuid, or NULL */
+} request_trigger_t;
+
+/*
+ * Check and take apart a trigger body (NULL = empty body = {}). Refuses a
+ * body that is not an object, unknown fields, and fields of the wrong type
+ * or form. Returns 0, or -1 with err filled. Free with request_trigger_free.
+ */
+int request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err,
+                          size_t errlen) GW_MUST_CHECK;
+void request_trigger_free(request_trigger_t *t);
+
+typedef enum {
+    REQUEST_PUSH_BRANCH, /* a push to refs/heads/<branch> */
+    REQUEST_PUSH_DELETE, /* a branch or tag deleted (after = zeros) */
+    REQUEST_PUSH_OTHER,  /* tags and other refs: no runs */
+} request_push_kind_t;
+
+/* The parts of a push hook payload (GitHub, Gitea) that matter. */
+typedef struct {
+    request_push_kind_t kind;
+    const char *ref;   /* borrowed from the body */
+    const char *after; /* borrowed: the pushed commit */
+    char *branch;      /* owned: ref without refs/heads/ (BRANCH only) */
+} request_push_t;
+
+/*
+ * Check and take apart a push payload: "ref" and "after" are required
+ * strings (a valid ref; 40 or 64 hex digits), other fields are ignored.
+ * Returns 0, or -1 with err filled. Free with request_push_free.
+ */
+int request_push_parse(const cJSON *body, request_push_t *out, char *err,
+                       size_t errlen) GW_MUST_CHECK;
+void request_push_free(request_push_t *p);
+
+/* The body of PUT /repos/{repo}: which fields were given, and their values. */
+typedef struct {
+    bool has_clone_url;
+    const char *clone_url;      /* borrowed; NULL clears it */
+    const char *default_branch; /* borrowed; NULL: keep / default */
+} request_repo_t;
+
+/* Check a repo body (NULL = {}). Returns 0, or -1 with err filled. */
+int request_repo_parse(const cJSON *body, request_repo_t *out, char *err,
+                       size_t errlen) GW_MUST_CHECK;
+
+/* Check an attachment body {"inputs": {...}|null} (NULL = {}); *inputs is
+ * the borrowed inputs object or NULL. Returns 0, or -1 with err filled. */
+int request_attach_parse(const cJSON *body, const cJSON **inputs, char *err,
+                         size_t errlen) GW_MUST_CHECK;
+
+#endif

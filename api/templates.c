@@ -1,0 +1,193 @@
+/*
+ * templates - pipeline templates: store (JSON or YAML), read, list.
+ *
+ * A template is validated and normalised by spec_validate before it is
+ * stored; the text as sent is kept too (source), so that a YAML template
+ * can be read back as the user wrote it, comments included.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "queries.h"
+#include "spec.h"
+
+#define TEMPLATES_YAML_TYPE "application/yaml"
+#define TEMPLATES_JSON_TYPE "application/json"
+
+int
+templates_find(http_req_t *r, const char *name, char id[37], int *version, cJSON **doc)
+{
+    const char *params[] = {name};
+    PGresult *res = http_db(r, "find template", SQL_TEMPLATE_DOC, 1, params);
+    int rc = -1;
+
+    *doc = NULL;
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        goto fail;
+    }
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "template not found", "there is no template named \"%s\"", name);
+        goto fail;
+    }
+    *doc = http_json_from_db(PQgetvalue(res, 0, 2));
+    if (*doc == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored template could not be read");
+        goto fail;
+    }
+    snprintf(id, 37, "%s", PQgetvalue(res, 0, 0));
+    *version = atoi(PQgetvalue(res, 0, 1));
+    rc = 0;
+fail:
+    PQclear(res);
+    return rc;
+}
+
+void
+templates_list(http_req_t *r)
+{
+    PGresult *res = http_db(r, "list templates", SQL_TEMPLATES_LIST, 0, NULL);
+
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        return;
+    }
+    http_reply_rows(r, res, "templates");
+}
+
+void
+templates_get(http_req_t *r)
+{
+    const char *params[] = {r->params[0]};
+    PGresult *res = http_db(r, "get template", SQL_TEMPLATE_GET, 1, params);
+    cJSON *o;
+
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        return;
+    }
+    http_set_header(r, "Vary", "Accept");
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        http_reply_error(r, 404, "template not found", "there is no template named \"%s\"",
+                         r->params[0]);
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 2), TEMPLATES_YAML_TYPE) == 0 &&
+        request_accept_prefers_yaml(http_header(r, "Accept"))) {
+        http_reply_raw(r, 200, TEMPLATES_YAML_TYPE, PQgetvalue(res, 0, 1),
+                       (size_t)PQgetlength(res, 0, 1));
+        PQclear(res);
+        return;
+    }
+    o = http_json_from_db(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (o == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored value could not be read");
+        return;
+    }
+    http_reply_json(r, 200, o);
+}
+
+/* Reply 422 for a template that spec_validate refused. */
+static void
+templates_reply_invalid(http_req_t *r, const spec_error_t *err)
+{
+    char *detail =
+        err->field[0] ? xasprintf("%s: %s", err->field, err->message) : xstrdup(err->message);
+    cJSON *o = http_error_new("invalid template", detail);
+
+    cJSON_AddStringToObject(o, "field", err->field);
+    free(detail);
+    http_reply_json(r, 422, o);
+}
+
+/* Reply 422 for YAML that spec_from_yaml could not read. */
+static void
+templates_reply_bad_yaml(http_req_t *r, const spec_error_t *err)
+{
+    char *detail = err->line > 0
+                       ? xasprintf("line %d, column %d: %s", err->line, err->column, err->message)
+                       : xstrdup(err->message);
+    cJSON *o = http_error_new("invalid YAML", detail);
+
+    cJSON_AddNumberToObject(o, "line", err->line);
+    cJSON_AddNumberToObject(o, "column", err->column);
+    free(detail);
+    http_reply_json(r, 422, o);
+}
+
+void
+templates_put(http_req_t *r)
+{
+    request_media_t media = request_media_type(http_header(r, "Content-Type"));
+    cJSON *doc = NULL, *norm = NULL, *o;
+    const cJSON *kind;
+    char *doc_text = NULL;
+    PGresult *res = NULL;
+    spec_error_t err;
+    char id[37];
+
+    memset(&err, 0, sizeof(err));
+    if (media == REQUEST_MEDIA_OTHER) {
+        http_reply_error(
+            r, 415, "unsupported media type",
+            "send the template with Content-Type: application/json or application/yaml");
+        goto fail;
+    }
+    if (r->body_len == 0) {
+        http_reply_error(r, 400, "missing body", "the body is the template document");
+        goto fail;
+    }
+    if (media == REQUEST_MEDIA_YAML) {
+        if (!request_utf8_valid(r->body, r->body_len)) {
+            http_reply_error(r, 400, "invalid body", "the body is not valid UTF-8 text");
+            goto fail;
+        }
+        doc = spec_from_yaml(r->body, r->body_len, &err);
+        if (doc == NULL) {
+            templates_reply_bad_yaml(r, &err);
+            goto fail;
+        }
+    } else if (http_read_json(r, &doc) < 0) {
+        goto fail;
+    }
+    norm = spec_validate(doc, &err);
+    if (norm == NULL) {
+        templates_reply_invalid(r, &err);
+        goto fail;
+    }
+    kind = cJSON_GetObjectItemCaseSensitive(norm, "kind");
+    doc_text = cJSON_PrintUnformatted(norm);
+    if (!cJSON_IsString(kind) || doc_text == NULL) {
+        http_reply_error(r, 500, "internal error", "the template could not be encoded");
+        goto fail;
+    }
+    gw_uuid_new(id);
+    const char *params[] = {
+        id,
+        r->params[0],
+        kind->valuestring,
+        doc_text,
+        r->body,
+        media == REQUEST_MEDIA_YAML ? TEMPLATES_YAML_TYPE : TEMPLATES_JSON_TYPE};
+    res = http_db(r, "put template", SQL_TEMPLATE_PUT, 6, params);
+    if (res == NULL) {
+        http_reply_db_failure(r);
+        goto fail;
+    }
+    o = http_json_from_db(PQgetvalue(res, 0, 1));
+    if (o == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored value could not be read");
+        goto fail;
+    }
+    http_reply_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200, o);
+fail:
+    PQclear(res);
+    cJSON_free(doc_text);
+    cJSON_Delete(norm);
+    cJSON_Delete(doc);
+}
