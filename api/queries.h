@@ -126,12 +126,19 @@
     " ref, commit_sha, inputs, spec, triggered_by)"                                                \
     " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9::jsonb, $10)"
 
-/* Its jobs, one per element of the expanded list. $1 run id, $2 the list */
+/* Its jobs, one per element of the expanded list, after a `checkout` job
+ * when the repo has a clone_url (the worker clones or fetches into the
+ * workspace there). Runs after SQL_RUN_INSERT. $1 run id, $2 the list */
 #define SQL_JOBS_INSERT                                                                            \
-    "INSERT INTO jobs (id, run_id, position, name, image, status)"                                 \
-    " SELECT gen_random_uuid(), $1::uuid, (j.ord - 1)::integer, j.job->>'name',"                   \
+    "WITH c AS (SELECT (p.clone_url IS NOT NULL AND p.clone_url <> '')::int AS n"                  \
+    "             FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id WHERE r.id = $1::uuid)"     \
+    " INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                          \
+    " SELECT gen_random_uuid(), $1::uuid, 0, 'checkout', 'checkout', NULL, 'queued'"               \
+    "   FROM c WHERE c.n = 1"                                                                      \
+    " UNION ALL"                                                                                   \
+    " SELECT gen_random_uuid(), $1::uuid, (j.ord - 1 + c.n)::integer, j.job->>'name', 'script',"   \
     "  j.job->>'image', 'queued'"                                                                  \
-    " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS j(job, ord)"
+    " FROM c, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS j(job, ord)"
 
 /* $1 payload */
 #define SQL_NOTIFY "SELECT pg_notify('" DB_EVENTS_CHANNEL "', $1)"
@@ -152,7 +159,8 @@
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"
 
 #define SQL_JOB_JSON                                                                               \
-    "json_build_object('id', j.id, 'name', j.name, 'position', j.position, 'image', j.image,"      \
+    "json_build_object('id', j.id, 'name', j.name, 'kind', j.kind, 'position', j.position,"      \
+    " 'image', j.image,"      \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
