@@ -133,11 +133,11 @@
     "WITH c AS (SELECT (p.clone_url IS NOT NULL AND p.clone_url <> '')::int AS n"                  \
     "             FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id WHERE r.id = $1::uuid)"     \
     " INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                          \
-    " SELECT gen_random_uuid(), $1::uuid, 0, 'checkout', 'checkout', NULL, 'queued'"               \
+    " SELECT gen_random_uuid(), $1::uuid, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status" \
     "   FROM c WHERE c.n = 1"                                                                      \
     " UNION ALL"                                                                                   \
     " SELECT gen_random_uuid(), $1::uuid, (j.ord - 1 + c.n)::integer, j.job->>'name', 'script',"   \
-    "  j.job->>'image', 'queued'"                                                                  \
+    "  j.job->>'image', 'queued'::job_status"                                                                  \
     " FROM c, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS j(job, ord)"
 
 /* $1 payload */

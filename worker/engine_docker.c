@@ -64,6 +64,8 @@
 #define DOCKER_LOGS_DRAIN_MS 10000
 /* The whole of engine_cleanup, which blocks. */
 #define DOCKER_CLEANUP_TIMEOUT_MS 5000
+/* How long a ping (before claiming work) may take. */
+#define DOCKER_PING_TIMEOUT_MS 3000
 /* The most of an unexpected response body quoted in an error. */
 #define DOCKER_QUOTE_MAX 300
 
@@ -582,10 +584,16 @@ docker_job_create_body(const struct docker_job *j)
      * ENTRYPOINT: [""] resets it (an absent one would keep the image's). */
     arr = cJSON_AddArrayToObject(root, "Entrypoint");
     cJSON_AddItemToArray(arr, cJSON_CreateString(""));
+    /* `sh -e -c SCRIPT` with stderr joined to stdout inside the container:
+     * the engine carries the two streams separately, and lines written to
+     * both within a few milliseconds could otherwise swap in the log. The
+     * outer shell only sets up the redirection, so the script's own line
+     * numbers stay as written. */
     arr = cJSON_AddArrayToObject(root, "Cmd");
     cJSON_AddItemToArray(arr, cJSON_CreateString("sh"));
-    cJSON_AddItemToArray(arr, cJSON_CreateString("-e"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("-c"));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("exec sh -e -c \"$1\" 2>&1"));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("sh"));
     cJSON_AddItemToArray(arr, cJSON_CreateString(j->script));
     arr = cJSON_AddArrayToObject(root, "Env");
     for (char **p = j->env; p != NULL && *p != NULL; p++)
@@ -932,6 +940,43 @@ fail:
     return removed;
 }
 
+/* GET /_ping on a private event base: whether the engine answers at all. */
+static int
+docker_ping(engine_t *eng, char **problem)
+{
+    struct docker_engine *e = (struct docker_engine *)eng;
+    struct event_base *base = event_base_new();
+    struct docker_sync ping = {0};
+    int pending = 1, rc = -1;
+
+    if (base == NULL) {
+        *problem = xstrdup("could not create an event base");
+        return -1;
+    }
+    docker_http_t *http = docker_http_new(base, e->socket_path);
+    ping.pending = &pending;
+    ping.base = base;
+    docker_http_request(http, DOCKER_HTTP_GET, "/_ping", NULL, DOCKER_PING_TIMEOUT_MS / 1000 + 1,
+                        NULL, docker_sync_done, &ping);
+    docker_sync_run(base, &pending, gw_now_ms() + DOCKER_PING_TIMEOUT_MS);
+    if (!ping.finished)
+        *problem = xasprintf("container engine at %s did not answer in time", e->host);
+    else if (ping.status == 200)
+        rc = 0;
+    else if (ping.error != NULL)
+        *problem = xasprintf("container engine %s at %s: %s",
+                             ping.unreachable ? "unreachable" : "did not answer", e->host,
+                             ping.error);
+    else
+        *problem = xasprintf("container engine at %s answered HTTP %d to a ping", e->host,
+                             ping.status);
+    docker_http_free(http);
+    event_base_free(base);
+    free(ping.body);
+    free(ping.error);
+    return rc;
+}
+
 static void
 docker_destroy(engine_t *eng)
 {
@@ -955,6 +1000,7 @@ static const engine_ops_t docker_ops = {
     .job_free = docker_job_free,
     .cleanup = docker_cleanup,
     .destroy = docker_destroy,
+    .ping = docker_ping,
 };
 
 /*

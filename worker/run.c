@@ -62,6 +62,12 @@ run_exec_id(const run_exec_t *r)
     return r->q->fence.run_id;
 }
 
+const char *
+run_exec_job_id(const run_exec_t *r)
+{
+    return r->state == RS_JOB_RUNNING ? r->q->jobs[r->cur].id : NULL;
+}
+
 static void
 set_str(char **dst, char *src)
 {

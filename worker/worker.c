@@ -132,6 +132,10 @@ worker_engine_ready(worker_t *w)
 {
     if (gw_now_ms() < w->engine_retry_at)
         return false;
+    /* A known-good engine is asked again at most every few seconds. */
+    if (w->engine_ok && gw_now_ms() - w->engine_checked_at < 5000)
+        return true;
+    w->engine_checked_at = gw_now_ms();
     char *problem = NULL;
     if (engine_ping(w->engine, &problem) == 0) {
         if (!w->engine_ok)
@@ -241,6 +245,21 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     worker_try_claim(arg);
 }
 
+/* Remove containers of this runner whose job is not running any more (a
+ * job whose removal failed, or one started by an earlier life). */
+static void
+cleanup_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    const char *live[2] = {w->run ? run_exec_job_id(w->run) : NULL, NULL};
+
+    if (!w->engine_ok)
+        return;
+    int n = engine_cleanup(w->engine, live);
+    if (n > 0)
+        log_info("worker", "removed containers left behind count=%d", n);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -331,6 +350,7 @@ worker_new(const gw_config_t *cfg)
     w->claim_ev = evtimer_new(w->base, claim_cb, w);
     w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, heartbeat_cb, w);
     w->poll_ev = event_new(w->base, -1, EV_PERSIST, poll_cb, w);
+    w->cleanup_ev = event_new(w->base, -1, EV_PERSIST, cleanup_cb, w);
     w->sigterm_ev = evsignal_new(w->base, SIGTERM, signal_cb, w);
     w->sigint_ev = evsignal_new(w->base, SIGINT, signal_cb, w);
     int hb_ms = cfg->lease_seconds * 1000 / 3;
@@ -338,6 +358,8 @@ worker_new(const gw_config_t *cfg)
     struct timeval poll = {cfg->poll_seconds, 0};
     event_add(w->heartbeat_ev, &hb);
     event_add(w->poll_ev, &poll);
+    struct timeval every_minute = {60, 0};
+    event_add(w->cleanup_ev, &every_minute);
     event_add(w->sigterm_ev, NULL);
     event_add(w->sigint_ev, NULL);
     w->engine_ok = true;
@@ -382,6 +404,8 @@ worker_free(worker_t *w)
         event_free(w->heartbeat_ev);
     if (w->poll_ev)
         event_free(w->poll_ev);
+    if (w->cleanup_ev)
+        event_free(w->cleanup_ev);
     if (w->sigterm_ev)
         event_free(w->sigterm_ev);
     if (w->sigint_ev)

@@ -25,6 +25,7 @@ struct worker {
     struct event *reconnect_ev;
     struct event *heartbeat_ev;
     struct event *poll_ev;
+    struct event *cleanup_ev;
     struct event *claim_ev;
     struct event *sigterm_ev;
     struct event *sigint_ev;
@@ -35,6 +36,7 @@ struct worker {
     bool engine_ok;
     int engine_backoff;     /* seconds, while the engine is unreachable */
     int64_t engine_retry_at;
+    int64_t engine_checked_at;
     char *engine_problem;
     run_exec_t *run;        /* the claimed run, or NULL */
     int exit_status;
@@ -63,5 +65,7 @@ void run_exec_shutdown(run_exec_t *r);
 /* Renew the lease (heartbeat). */
 void run_exec_renew(run_exec_t *r);
 const char *run_exec_id(const run_exec_t *r);
+/* The id of the job running now, or NULL. */
+const char *run_exec_job_id(const run_exec_t *r);
 
 #endif

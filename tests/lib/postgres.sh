@@ -122,6 +122,7 @@ gw_cleanup() {
         done
     fi
     gw_pg_stop
+    if declare -F gw_dockerd_stop >/dev/null; then gw_dockerd_stop; fi
     rm -rf "$GW_TMP"
 }
 trap gw_cleanup EXIT
