@@ -105,7 +105,7 @@ wait_for() {
     return 1
 }
 # events_of ID: the statuses NOTIFYed for a run or job id, space-separated.
-events_of() { jq -r --arg id "$1" 'select(.id == $id) | .status' "$GW_TMP/events" | tr '\n' ' '; }
+events_of() { jq -r --arg id "$1" 'select(.id == $id and .type != "cancel") | .status' "$GW_TMP/events" | tr '\n' ' '; }
 
 run_status() { gw_psql -c "SELECT status FROM pipeline_runs WHERE id = '$1'"; }
 run_is_final() {
