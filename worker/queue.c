@@ -310,11 +310,11 @@ q_run_end(PGconn *c, const q_fence_t *f, gw_status_t run_status, gw_status_t res
         "     j AS (UPDATE jobs SET status = $5::job_status,"
         "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"
         "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"
-        "           RETURNING id, run_id, position)"
+        "           RETURNING id, run_id)"
         " SELECT kind FROM ("
-        "   SELECT 'job' AS kind, j.position AS ord, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+        "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
         "   UNION ALL"
-        "   SELECT 'run', 2147483647, " NOTIFY_RUN("r.id", "$4") " FROM r) e",
+        "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e",
         6, p);
     if (res == NULL)
         return Q_ERROR;
