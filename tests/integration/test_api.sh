@@ -197,15 +197,17 @@ expect_status "trigger with one attached 201" 201
 run=$(jqv .id)
 expect_eq "Location header" "/api/v1/pipelines/runs/$run" "$(header Location)"
 expect_eq "run queued" queued "$(jqv .status)"
-expect_eq "jobs queued" "queued queued" "$(jqv '[.jobs[].status] | join(" ")')"
-expect_eq "jobs in position order" "compile:0 package:1" "$(jqv '[.jobs[] | "\(.name):\(.position)"] | join(" ")')"
-expect_eq "job image" "alpine:3.19 null" "$(jqv '[.jobs[].image] | map(tostring) | join(" ")')"
+expect_eq "jobs queued" "queued queued queued" "$(jqv '[.jobs[].status] | join(" ")')"
+# The repo has a clone_url, so the run starts with its checkout.
+expect_eq "jobs in position order, checkout first" "checkout:0:checkout compile:1:script package:2:script" \
+    "$(jqv '[.jobs[] | "\(.name):\(.position):\(.kind)"] | join(" ")')"
+expect_eq "job image" "null alpine:3.19 null" "$(jqv '[.jobs[].image] | map(tostring) | join(" ")')"
 expect_eq "run template and version" "build 2 manual" "$(jqv '"\(.template) \(.template_version) \(.trigger)"')"
 expect_eq "default ref" refs/heads/trunk "$(jqv .ref)"
 expect_eq "resolved inputs" '{"MODE":"fast","VERSION":"1.2.3"}' "$(jqv '.inputs | tojson')"
 expect_eq "run id expanded in the stored spec" "echo 1.2.3 $run" \
     "$(gw_psql -c "SELECT spec->0->'script'->>0 FROM pipeline_runs WHERE id = '$run'")"
-expect_eq "jobs rows" "0 compile alpine:3.19|1 package " \
+expect_eq "jobs rows" "0 checkout |1 compile alpine:3.19|2 package " \
     "$(gw_psql -c "SELECT string_agg(position || ' ' || name || ' ' || coalesce(image, ''), '|' ORDER BY position) FROM jobs WHERE run_id = '$run'")"
 check "queued event published" saw_event ".type == \"run\" and .id == \"$run\" and .status == \"queued\""
 
@@ -280,7 +282,7 @@ api GET "/pipelines/runs/$run" >/dev/null
 expect_status "GET run 200" 200
 expect_eq "run object fields" "attempt cancel_requested_at commit created_at ended_at error id inputs jobs ref repo runner started_at status template template_version trigger triggered_by" \
     "$(jqv 'keys | join(" ")')"
-expect_eq "job object fields" "ended_at error exit_code id image name position started_at status" \
+expect_eq "job object fields" "ended_at error exit_code id image kind name position started_at status" \
     "$(jqv '.jobs[0] | keys | join(" ")')"
 api GET /pipelines/runs/not-a-uuid >/dev/null
 expect_error "bad run uuid 400" 400
@@ -368,7 +370,7 @@ expect_status "cancel queued run 202" 202
 expect_eq "run canceled" canceled "$(jqv .status)"
 expect_eq "cancel reason" "canceled before it started" "$(jqv .error)"
 check "ended_at set" jqe '.ended_at != null' "$GW_TMP/body"
-expect_eq "jobs canceled" "canceled canceled" "$(jqv '[.jobs[].status] | join(" ")')"
+expect_eq "jobs canceled" "canceled canceled canceled" "$(jqv '[.jobs[].status] | join(" ")')"
 check "run canceled event" saw_event ".type == \"run\" and .id == \"$run2\" and .status == \"canceled\""
 check "job canceled events" saw_event ".type == \"job\" and .run_id == \"$run2\" and .status == \"canceled\""
 api POST "/pipelines/runs/$run2/cancel" >/dev/null

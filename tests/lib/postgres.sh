@@ -116,6 +116,12 @@ gw_cleanup() {
     local rc=$?
     for pid in "${GW_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${GW_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # A sanitizer build reports into the programs' logs: any report fails the test.
+    if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$GW_TMP"/*.log 2>/dev/null; then
+        echo "FAIL: a sanitizer reported a problem (log above)"
+        GW_FAILS=$((GW_FAILS + 1))
+        rc=1
+    fi
     if [ "$rc" != 0 ] || [ "$GW_FAILS" != 0 ]; then
         for f in "$GW_TMP"/*.log; do
             [ -f "$f" ] && { echo "---- $f (last 40 lines)"; tail -n 40 "$f"; }
@@ -124,6 +130,7 @@ gw_cleanup() {
     gw_pg_stop
     if declare -F gw_dockerd_stop >/dev/null; then gw_dockerd_stop; fi
     rm -rf "$GW_TMP"
+    exit "$rc"
 }
 trap gw_cleanup EXIT
 
