@@ -41,7 +41,8 @@ gw_psql -c "SELECT 'pickup latency, idle workers, 50 runs: avg ' || round(avg(ms
               FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM pipeline_runs
                      ORDER BY created_at DESC LIMIT 50) s"
 
-# --- 1. API
+# --- 1. API (after the runs above; autovacuum may not have caught up, so analyze once)
+gw_psql -c "VACUUM ANALYZE" >/dev/null
 run=$(gw_psql -c "SELECT id FROM pipeline_runs LIMIT 1")
 job=$(gw_psql -c "SELECT id FROM jobs LIMIT 1")
 for path in /healthz "/pipelines/runs/$run" "/jobs/$job/logs"; do
@@ -70,7 +71,7 @@ done | sort -u
 if [ "$(id -u)" = 0 ]; then
     source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
     gw_dockerd_start >/dev/null && gw_busybox_image gwbench-busybox >/dev/null
-    for pid in "${GW_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${GW_PIDS[@]}"; do [ "$pid" != "$GW_API_PID" ] && kill "$pid" 2>/dev/null; done
     gw_worker_start d1 RUNNER_CONTAINER_ENGINE=docker RUNNER_DEFAULT_IMAGE=gwbench-busybox
     gw_repo dbench tiny
     for i in $(seq 20); do r=$(gw_trigger dbench); wait_for 60 run_is_final "$r"; done
