@@ -19,6 +19,11 @@ API_ROOT=${API%/api/v1}
 api PUT /templates/build -H 'Content-Type: application/yaml' \
     --data-binary @"$GW_SOURCE_DIR/docs/examples/templates/build.yaml" >/dev/null
 check "example build template stored ($(status))" test "$(status)" = 201
+for t in test release; do
+    api PUT "/templates/$t" -H 'Content-Type: application/yaml' \
+        --data-binary @"$GW_SOURCE_DIR/docs/examples/templates/$t.yaml" >/dev/null
+    check "example $t template stored ($(status))" test "$(status)" = 201
+done
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 
 runs_of() { gw_psql -c "SELECT count(*) FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id WHERE p.name = '$1'"; }
@@ -109,6 +114,15 @@ SH
     body=$(api GET "/pipelines/runs/$run")
     expect_eq "[$engine] unknown commit fails the checkout, the rest skipped" "failed failed skipped skipped" \
         "$(echo "$body" | jq -r '[.status, .jobs[].status] | join(" ")')"
+    # The example release template, by hand, with its required input.
+    api PUT "/repos/$repo/templates/release" >/dev/null
+    run=$(gw_trigger "$repo" '{"template": "release"}')
+    expect_eq "[$engine] release without its required VERSION: 422" 422 "$(status)"
+    run=$(gw_trigger "$repo" '{"template": "release", "inputs": {"VERSION": "1.2.3"}, "ref": "main"}')
+    check "[$engine] release run finishes" wait_for 60 run_is_final "$run"
+    body=$(api GET "/pipelines/runs/$run")
+    expect_eq "[$engine] release run succeeded" success "$(echo "$body" | jq -r .status)"
+    check "[$engine] release packaged the version" grep -q "$repo-1.2.3.tar" <<<"$(gw_logs "$(echo "$body" | jq -r '.jobs[2].id')")"
     kill "$worker"; wait "$worker" 2>/dev/null
 done
 expect_eq "no container left behind" 0 "$(docker ps -aq | wc -l)"
