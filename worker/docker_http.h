@@ -1,19 +1,18 @@
 /*
  * docker_http - HTTP requests to a container engine's unix socket, driven by
- * a libevent base, with libevent's HTTP client doing all of the HTTP.
+ * a libevent base, with libcurl's multi interface doing all of the HTTP.
  *
  * Every request gets a connection of its own (so that a long-lived one, like
  * a followed log, never holds up another), sends "Connection: close", and ends
  * with exactly one call of its `done` callback, always from the event loop,
  * never from inside docker_http_request.
  *
- * libevent 2.1's HTTP client can only connect to a host and port itself: it
- * resets the fd of any bufferevent it is given (2.2 adds
- * evhttp_connection_base_bufferevent_unix_new for this). So each request
- * connects the unix socket first, then lets evhttp connect to a one-shot
- * listener on 127.0.0.1 that accepts evhttp's own connection (checked by its
- * address and port; anything else is closed) and relays bytes between the two
- * sockets unchanged.
+ * libcurl connects to the unix socket itself (CURLOPT_UNIX_SOCKET_PATH): no
+ * port is opened anywhere. Each client is one curl multi handle whose sockets
+ * and timeout are events on the caller's base (curl's socket_action pattern).
+ * Handing a request to curl, taking it back and calling `done` each happen in
+ * an event of their own, so docker_http_request, docker_http_cancel and
+ * docker_http_free may all be called from inside a `chunk` callback.
  */
 #ifndef GW_DOCKER_HTTP_H
 #define GW_DOCKER_HTTP_H
