@@ -162,8 +162,11 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
         evbuffer_add(buf, data, len);
     evhttp_send_reply(r->ev, status, http_reason(status), buf);
     evbuffer_free(buf);
-    log_info("http", "%s %s status=%d ms=%lld", r->method, r->log_path, status,
-             (long long)(gw_now_ms() - r->start_ms));
+    /* Health probes (a compose healthcheck every few seconds) log at debug. */
+    bool probe = status == 200 && (strstr(r->log_path, "/healthz") != NULL ||
+                                   strstr(r->log_path, "/readyz") != NULL);
+    gw_log(probe ? GW_LOG_DEBUG : GW_LOG_INFO, "http", "%s %s status=%d ms=%lld", r->method,
+           r->log_path, status, (long long)(gw_now_ms() - r->start_ms));
 }
 
 void
