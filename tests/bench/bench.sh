@@ -13,7 +13,7 @@ GW_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 GW_BUILD_DIR=${1:-$GW_SOURCE_DIR/build}
 export GW_SOURCE_DIR GW_BUILD_DIR
 source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+for tool in wrk hyperfine; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null 2>&1; done
 
 gw_pg_start
 gw_api_start
