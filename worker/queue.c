@@ -395,7 +395,9 @@ q_reap(PGconn *c)
 }
 
 int
-q_reap_own(PGconn *c, const char *runner_id)
+q_reap_own(PGconn *c, const char *runner_id, bool restarted)
 {
-    return reap(c, runner_id, "was restarted while the run was in progress");
+    return reap(c, runner_id,
+                restarted ? "was restarted while the run was in progress"
+                          : "lost the run when its database connection dropped");
 }

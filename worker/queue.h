@@ -98,8 +98,10 @@ q_result_t q_log_insert(PGconn *c, const q_fence_t *f, const char *job_id, int64
  * rest skipped, the run failed with the reason. Returns the number reaped,
  * or -1. */
 int q_reap(PGconn *c);
-/* End the running runs still assigned to this runner (used at start: a
- * previous life of this runner died with them). Returns the number, or -1. */
-int q_reap_own(PGconn *c, const char *runner_id);
+/* End the running runs still assigned to this runner while it has none: at
+ * start (restarted: a previous life died with them), or after a reconnect
+ * (a claim whose reply was lost with the connection). Returns the number, or
+ * -1. */
+int q_reap_own(PGconn *c, const char *runner_id, bool restarted);
 
 #endif

@@ -82,6 +82,9 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (w->run)
         run_exec_resume(w->run);
+    else if (q_reap_own(w->conn, w->runner_id, false) > 0)
+        /* A claim committed, but its reply was lost with the connection. */
+        log_warn("worker", "ended a run claimed just before the connection dropped");
     worker_schedule_claim(w);
 }
 
@@ -337,7 +340,7 @@ worker_new(const gw_config_t *cfg)
         }
     }
     /* Runs of an earlier life of this runner died with it. */
-    int n = q_reap_own(w->conn, w->runner_id);
+    int n = q_reap_own(w->conn, w->runner_id, true);
     if (n > 0)
         log_warn("worker", "ended runs of an earlier life of this runner count=%d", n);
     n = engine_cleanup(w->engine, NULL);
