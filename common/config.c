@@ -41,7 +41,8 @@ static const cf_entry_t config_table[] = {
     INT("RUNNER_STOP_GRACE_SECONDS", stop_grace, "10", 0, 600),
     INT("RUNNER_LOG_CHUNK_BYTES", log_chunk_bytes, "65536", 64, 8 << 20),
     INT("RUNNER_LOG_FLUSH_MS", log_flush_ms, "500", 10, 60000),
-    INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 0, INT_MAX),
+    /* Offsets are stored as integers: the cap keeps them far below 2^31. */
+    INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 1024, 1 << 30),
     INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", engine_backoff_max, "60", 1, 3600),
 };
 

@@ -14,10 +14,12 @@
 #include "log.h"
 
 /* The fence every write about a claimed run carries: $1 run, $2 runner,
- * $3 attempt. */
+ * $3 attempt. FOR SHARE holds the run row until the write commits, so a
+ * reaper (FOR UPDATE SKIP LOCKED) cannot end the run between the check and
+ * the write; one that got there first makes the check fail. */
 #define FENCE                                                                                  \
     "EXISTS (SELECT 1 FROM pipeline_runs WHERE id = $1 AND runner_id = $2"                     \
-    " AND attempt = $3::int AND status = 'running')"
+    " AND attempt = $3::int AND status = 'running' FOR SHARE)"
 
 #define NOTIFY_JOB(id, run, st)                                                                \
     "pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'job', 'id', " id            \
@@ -302,17 +304,28 @@ q_run_end(PGconn *c, const q_fence_t *f, gw_status_t run_status, gw_status_t res
                        status_name(rest_status), error};
     PGresult *res = db_exec(
         c, "end run",
-        "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status, ended_at = now(),"
+        /* 'running' or already $4: a retry after a lost reply is safe. */
+        "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status,"
+        "                  ended_at = COALESCE(ended_at, now()),"
         "                  error = $6, lease_expires_at = NULL"
         "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"
-        "              AND status = 'running'"
+        "              AND status IN ('running', $4::run_status)"
         "           RETURNING id),"
         "     j AS (UPDATE jobs SET status = $5::job_status,"
         "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"
         "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"
-        "           RETURNING id, run_id)"
+        "           RETURNING id, run_id),"
+        /* A job whose start committed but whose reply was lost. */
+        "     rj AS (UPDATE jobs SET status = CASE WHEN $5 = 'canceled' THEN 'canceled'"
+        "                                          ELSE 'failed' END::job_status,"
+        "                   ended_at = now(),"
+        "                   error = COALESCE(error, 'the run ended while the job was starting')"
+        "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"
+        "            RETURNING id, run_id, status)"
         " SELECT kind FROM ("
-        "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+        "   SELECT 'job' AS kind, " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"
+        "   UNION ALL"
+        "   SELECT 'job', " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
         "   UNION ALL"
         "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e",
         6, p);

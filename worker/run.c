@@ -29,6 +29,10 @@ typedef enum {
 
 typedef enum { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_SHUTDOWN } stop_reason_t;
 
+/* Consecutive failures of statements (with the connection up) before the
+ * run is given up. */
+#define RUN_MAX_DB_FAILURES 30
+
 struct run_exec {
     worker_t *w;
     q_run_t *q;
@@ -41,6 +45,7 @@ struct run_exec {
     struct event *timeout_ev;
     struct event *flush_ev;
     struct event *retry_ev;
+    int db_failures;
     stop_reason_t stop;
     bool cancel_requested;
     bool shutdown;
@@ -91,17 +96,32 @@ static void
 run_retry_later(run_exec_t *r)
 {
     worker_db_failed(r->w);
-    if (r->w->conn != NULL) {
-        struct timeval tv = {1, 0};
-        evtimer_add(r->retry_ev, &tv);
+    if (r->w->conn == NULL)
+        return;
+    /* The connection is up, yet the statement keeps failing: give the run
+     * up rather than renew its lease forever; the reaper then ends it. */
+    if (++r->db_failures > RUN_MAX_DB_FAILURES) {
+        log_error("worker", "a statement failed %d times; giving the run up run=%s",
+                  r->db_failures, r->q->fence.run_id);
+        engine_job_free(r->job);
+        r->job = NULL;
+        worker_run_finished(r->w);
+        return;
     }
+    struct timeval tv = {1, 0};
+    evtimer_add(r->retry_ev, &tv);
 }
 
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-    run_step(arg);
-    /* r may be gone here */
+    run_exec_t *r = arg;
+    worker_t *w = r->w;
+
+    run_step(r);
+    /* r may be gone here. A statement may have read a notification (a
+     * cancel) into libpq's buffer, where the socket event will not see it. */
+    worker_drain_notifies(w);
 }
 
 /* Store what the sink has ready; failures leave it queued. */
@@ -281,6 +301,9 @@ job_env(run_exec_t *r, const q_job_t *j, bool local)
         extra[nextra++] = xasprintf("GW_REF=%s", q->ref ? q->ref : "");
         extra[nextra++] = xasprintf("GW_COMMIT=%s", q->commit ? q->commit : "");
         extra[nextra++] = xasprintf("GW_CLEAN=%s", q->clean ? "1" : "0");
+        char *git_dir = workspace_git_dir(r->w->cfg->workdir, r->w->cfg->runner_name, q->repo);
+        extra[nextra++] = xasprintf("GW_GIT_DIR=%s", git_dir);
+        free(git_dir);
     }
     for (size_t i = 0; i < nextra; i++) {
         size_t klen = strcspn(extra[i], "=") + 1;
@@ -379,6 +402,7 @@ run_start_job(run_exec_t *r)
         run_abandon(r, "starting a job");
         return false;
     case Q_OK:
+        r->db_failures = 0;
         break;
     }
     log_info("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
@@ -452,6 +476,7 @@ run_end_job(run_exec_t *r)
         run_abandon(r, "ending a job");
         return false;
     }
+    r->db_failures = 0;
     log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
              j->id, status_name(st), r->exit_code, err ? " error=" : "", err ? err : "");
     free(err);

@@ -85,6 +85,7 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
     else if (q_reap_own(w->conn, w->runner_id, false) > 0)
         /* A claim committed, but its reply was lost with the connection. */
         log_warn("worker", "ended a run claimed just before the connection dropped");
+    worker_drain_notifies(w);
     worker_schedule_claim(w);
 }
 
@@ -297,7 +298,7 @@ worker_check_name(worker_t *w)
     sleep((unsigned)w->cfg->lease_seconds + 1);
     if (q_runner_state(w->conn, w->cfg->runner_name, &exists, &live, &seen2) != Q_OK)
         return -1;
-    if (exists && seen2 != seen1) {
+    if (exists && live && seen2 != seen1) {
         log_error("worker",
                   "another runner named %s is alive; give each runner its own RUNNER_NAME",
                   w->cfg->runner_name);

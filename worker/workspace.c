@@ -29,6 +29,12 @@ mkdir_p(const char *path)
 }
 
 char *
+workspace_git_dir(const char *workdir, const char *runner, const char *repo)
+{
+    return xasprintf("%s/%s/.git-repos/%s.git", workdir, runner, repo);
+}
+
+char *
 workspace_prepare(const char *workdir, const char *runner, const char *repo, char **err)
 {
     struct stat st;
@@ -51,8 +57,8 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo, cha
 /* Each command is echoed before it runs, so the log reads like a terminal. */
 static const char checkout_script[] =
     "run() { echo \"\\$ $*\"; \"$@\"; }\n"
-    "export GIT_TERMINAL_PROMPT=0\n"
-    "if [ ! -d .git ]; then run git init -q .; fi\n"
+    "export GIT_TERMINAL_PROMPT=0 GIT_DIR=\"$GW_GIT_DIR\" GIT_WORK_TREE=\"$PWD\"\n"
+    "if [ ! -d \"$GIT_DIR\" ]; then mkdir -p \"$GIT_DIR\" && run git init -q; fi\n"
     "if git remote get-url origin >/dev/null 2>&1; then\n"
     "  run git remote set-url origin \"$GW_CLONE_URL\"\n"
     "else\n"

@@ -20,9 +20,21 @@
 char *workspace_prepare(const char *workdir, const char *runner, const char *repo,
                         char **err) GW_MUST_CHECK;
 
-/* The checkout script. It reads GW_CLONE_URL, GW_REF (may be empty),
- * GW_COMMIT (may be empty) and GW_CLEAN ("1" to remove untracked files) from
- * its environment, so no value is ever spliced into shell text. Borrowed. */
+/*
+ * The git directory of repo's workspace: RUNNER_WORKDIR/<runner>/.git-repos/
+ * <repo>.git, outside the workspace. The workspace is mounted into the job
+ * containers, and the checkout runs git on this host: a git directory inside
+ * the workspace would let a job plant hooks or configuration (core.fsmonitor,
+ * core.sshCommand, ...) that the next checkout would run here, outside its
+ * container. So jobs see the commit's files, not its history. Names must be
+ * valid (workspace_prepare checks them). The caller frees the result.
+ */
+char *workspace_git_dir(const char *workdir, const char *runner, const char *repo);
+
+/* The checkout script. It reads GW_CLONE_URL, GW_GIT_DIR, GW_REF (may be
+ * empty), GW_COMMIT (may be empty) and GW_CLEAN ("1" to remove untracked
+ * files) from its environment, so no value is ever spliced into shell text.
+ * It runs in the workspace. Borrowed. */
 const char *workspace_checkout_script(void);
 
 #endif

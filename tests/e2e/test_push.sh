@@ -54,6 +54,11 @@ if [ -f out/artifact.txt ]; then echo "REUSED $(cat out/artifact.txt)"; fi
 mkdir -p out
 echo "$GITWEAVE_COMMIT" > out/artifact.txt
 echo "MARKER $(cat version.txt)"
+# A hostile job plants a git hook: the next checkout runs git on the runner's
+# host, and must not run it.
+mkdir -p .git/hooks
+printf '#!/bin/sh\ntouch "$PWD/PWNED"\n' > .git/hooks/post-checkout
+chmod +x .git/hooks/post-checkout
 SH
     chmod +x "$work/build.sh"
     echo out/ >"$work/.gitignore"
@@ -90,6 +95,9 @@ SH
     check "[$engine] workspace reused: the first run's output is there" grep -q "REUSED $c1" <<<"$build_log"
     check "[$engine] the new commit is checked out" grep -q "MARKER two" <<<"$build_log"
     check "[$engine] checkout says the new commit" grep -q "HEAD is now at $c2" <<<"$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+    ws=$GW_TMP/work/w-$engine/$repo
+    check "[$engine] a hook planted by a job did not run at the next checkout" test ! -e "$ws/PWNED"
+    check "[$engine] the git directory is outside the workspace" test -d "$GW_TMP/work/w-$engine/.git-repos/$repo.git"
 
     git -C "$work" checkout -q -b feature/x
     echo three >"$work/version.txt"
