@@ -123,8 +123,9 @@
  */
 #define SQL_RUN_INSERT                                                                             \
     "INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status, trigger,"      \
-    " ref, commit_sha, inputs, spec, triggered_by)"                                                \
-    " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9::jsonb, $10)"
+    " ref, commit_sha, inputs, spec, triggered_by, clean)"                                         \
+    " SELECT $1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9::jsonb, $10,"                     \
+    "  COALESCE((t.document->>'clean')::boolean, false) FROM templates t WHERE t.id = $3"
 
 /* Its jobs, one per element of the expanded list, after a `checkout` job
  * when the repo has a clone_url (the worker clones or fetches into the

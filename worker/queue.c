@@ -192,12 +192,11 @@ q_claim(PGconn *c, const char *runner_id, int lease_seconds, q_run_t **out)
         "         lease_expires_at = now() + $2::int * interval '1 second'"
         "   WHERE r.id = (SELECT id FROM pipeline_runs WHERE status = 'queued'"
         "                  ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        "  RETURNING r.id, r.attempt, r.repo_id, r.template_id, r.ref, r.commit_sha, r.spec)"
+        "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean)"
         " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"
-        "        c.spec::text, COALESCE((t.document->>'clean')::boolean, false),"
+        "        c.spec::text, c.clean,"
         "        " NOTIFY_RUN("c.id", "'running'")
-        "   FROM c JOIN repos ON repos.id = c.repo_id"
-        "          JOIN templates t ON t.id = c.template_id",
+        "   FROM c JOIN repos ON repos.id = c.repo_id",
         2, p);
     if (res == NULL)
         return Q_ERROR;

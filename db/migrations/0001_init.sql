@@ -58,6 +58,7 @@ CREATE TABLE pipeline_runs (
     commit_sha          text,
     inputs              jsonb NOT NULL DEFAULT '{}',
     spec                jsonb NOT NULL,        -- the expanded jobs, frozen at trigger time
+    clean               boolean NOT NULL DEFAULT false,  -- the template's clean, frozen too
     triggered_by        uuid,
     created_at          timestamptz NOT NULL DEFAULT now(),
     started_at          timestamptz,
