@@ -342,6 +342,23 @@ join_script(const q_job_t *j)
     return buf_steal(&b);
 }
 
+/* The run ends because the runner is stopping or the run was canceled:
+ * set its final status, that of the jobs not started, and its error. */
+static void
+run_end_stopped(run_exec_t *r, stop_reason_t why)
+{
+    if (why == STOP_SHUTDOWN) {
+        r->run_status = ST_FAILED;
+        r->rest_status = ST_SKIPPED;
+        set_str(&r->run_error, xasprintf("runner %s was stopped while the run was in progress",
+                                         r->w->cfg->runner_name));
+    } else {
+        r->run_status = ST_CANCELED;
+        r->rest_status = ST_CANCELED;
+        set_str(&r->run_error, xstrdup("canceled"));
+    }
+}
+
 /* Decide how the run ends after the current job. Returns true when it ends
  * now; false to go on with the next job. */
 static bool
@@ -353,18 +370,12 @@ run_judge_job(run_exec_t *r, gw_status_t *job_status, char **job_error)
     if (r->stop == STOP_SHUTDOWN) {
         *job_status = ST_FAILED;
         set_str(job_error, xstrdup("the runner was stopped"));
-        r->run_status = ST_FAILED;
-        r->rest_status = ST_SKIPPED;
-        set_str(&r->run_error,
-                xasprintf("runner %s was stopped while the run was in progress",
-                          r->w->cfg->runner_name));
+        run_end_stopped(r, STOP_SHUTDOWN);
         return true;
     }
     if (r->stop == STOP_CANCEL) {
         *job_status = ST_CANCELED;
-        r->run_status = ST_CANCELED;
-        r->rest_status = ST_CANCELED;
-        set_str(&r->run_error, xstrdup("canceled"));
+        run_end_stopped(r, STOP_CANCEL);
         return true;
     }
     if (r->stop == STOP_TIMEOUT) {
@@ -518,17 +529,8 @@ run_step(run_exec_t *r)
         }
         case RS_START_JOB:
             if (r->cur >= r->q->njobs || r->cancel_requested || r->shutdown) {
-                if (r->shutdown) {
-                    r->run_status = ST_FAILED;
-                    r->rest_status = ST_SKIPPED;
-                    set_str(&r->run_error,
-                            xasprintf("runner %s was stopped while the run was in progress",
-                                      w->cfg->runner_name));
-                } else if (r->cancel_requested) {
-                    r->run_status = ST_CANCELED;
-                    r->rest_status = ST_CANCELED;
-                    set_str(&r->run_error, xstrdup("canceled"));
-                }
+                if (r->shutdown || r->cancel_requested)
+                    run_end_stopped(r, r->shutdown ? STOP_SHUTDOWN : STOP_CANCEL);
                 r->state = RS_FINISH;
                 break;
             }
