@@ -49,6 +49,10 @@ attach_put(http_req_t *r)
 
     if (http_read_json(r, &body) < 0)
         return;
+    if (request_json_find_nul(r->body, r->body_len, err, sizeof(err))) {
+        http_reply_error(r, 422, "invalid attachment", "%s: " REQUEST_NUL_MESSAGE, err);
+        goto fail;
+    }
     if (request_attach_parse(body, &inputs, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid attachment", "%s", err);
         goto fail;

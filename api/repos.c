@@ -80,6 +80,10 @@ repos_put(http_req_t *r)
 
     if (http_read_json(r, &body) < 0)
         return;
+    if (request_json_find_nul(r->body, r->body_len, err, sizeof(err))) {
+        http_reply_error(r, 422, "invalid repo", "%s: " REQUEST_NUL_MESSAGE, err);
+        goto fail;
+    }
     if (request_repo_parse(body, &in, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid repo", "%s", err);
         goto fail;

@@ -314,6 +314,110 @@ request_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+/* ---- NUL characters in JSON ------------------------------------------ */
+
+/* One open object or array of the JSON text being scanned. */
+typedef struct {
+    bool object;
+    int index;       /* array: the current item */
+    const char *key; /* object: the current key as written (not decoded) */
+    size_t keylen;
+} request_json_frame_t;
+
+/* Whether the escape \u0000 occurs in s at all (a quick way out). */
+static bool
+request_has_nul_escape(const char *s, size_t len)
+{
+    for (const char *p = memchr(s, '\\', len); p != NULL;
+         p = memchr(p + 1, '\\', len - (size_t)(p + 1 - s))) {
+        if ((size_t)(p - s) + 6 <= len && memcmp(p, "\\u0000", 6) == 0)
+            return true;
+        if ((size_t)(p + 1 - s) >= len)
+            break;
+    }
+    return false;
+}
+
+static void
+request_json_path(const request_json_frame_t *stack, size_t depth, char *field, size_t fieldlen)
+{
+    buf_t b;
+    int w;
+
+    buf_init(&b);
+    for (size_t i = 0; i < depth; i++) {
+        const request_json_frame_t *f = &stack[i];
+
+        if (!f->object)
+            buf_printf(&b, "[%d]", f->index);
+        else if (f->key != NULL)
+            buf_printf(&b, "%s%.*s", b.len ? "." : "", (int)(f->keylen < 64 ? f->keylen : 64),
+                       f->key);
+    }
+    w = snprintf(field, fieldlen, "%s", b.data ? b.data : "");
+    if ((w < 0 || (size_t)w >= fieldlen) && fieldlen >= 4)
+        memcpy(field + fieldlen - 4, "...", 4);
+    buf_free(&b);
+}
+
+bool
+request_json_find_nul(const char *text, size_t len, char *field, size_t fieldlen)
+{
+    request_json_frame_t *stack = NULL;
+    size_t depth = 0, cap = 0, i = 0;
+    bool want_key = false, found = false;
+
+    if (!request_has_nul_escape(text, len))
+        return false;
+    while (i < len && !found) {
+        char c = text[i];
+
+        if (c == '{' || c == '[') {
+            if (depth == cap)
+                stack = xrealloc(stack, (cap = cap ? 2 * cap : 16) * sizeof(*stack));
+            memset(&stack[depth], 0, sizeof(stack[depth]));
+            stack[depth++].object = c == '{';
+            want_key = c == '{';
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (depth > 0)
+                depth--;
+            i++;
+        } else if (c == ',') {
+            if (depth > 0 && stack[depth - 1].object)
+                want_key = true;
+            else if (depth > 0)
+                stack[depth - 1].index++;
+            i++;
+        } else if (c == '"') {
+            size_t start = ++i;
+            bool nul = false;
+
+            for (; i < len && text[i] != '"'; i++) {
+                if (text[i] != '\\')
+                    continue;
+                if (i + 6 <= len && memcmp(text + i, "\\u0000", 6) == 0)
+                    nul = true;
+                i++; /* the escaped character */
+            }
+            if (want_key && depth > 0 && stack[depth - 1].object) {
+                stack[depth - 1].key = text + start;
+                stack[depth - 1].keylen = (i < len ? i : len) - start;
+                want_key = false;
+            }
+            if (nul) {
+                request_json_path(stack, depth, field, fieldlen);
+                found = true;
+            }
+            i++; /* the closing quote */
+        } else {
+            i++;
+        }
+    }
+    free(stack);
+    return found;
+}
+
 /* Copy the media type of a header element ("Type/Sub ; q=1") lowercased
  * and trimmed into out; returns its length (0 if it does not fit). */
 static size_t

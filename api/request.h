@@ -93,6 +93,19 @@ int request_parse_addr(const char *addr, char **host, int *port) GW_MUST_CHECK;
 /* Whether len bytes of s are valid UTF-8 without NUL bytes. */
 bool request_utf8_valid(const char *s, size_t len);
 
+/* The message for a string that holds a NUL character, after its field. */
+#define REQUEST_NUL_MESSAGE "contains a NUL character (\\u0000), which is not allowed"
+
+/*
+ * Find a NUL character written as the escape \u0000 in a string of a JSON
+ * text that has parsed (cJSON cuts the decoded string there, so the value
+ * would silently differ from what was sent). Returns true with field set
+ * to the path of the first such string ("inputs.MSG", "jobs[0].script[1]";
+ * for a key, the path ends with the key as written; "" for the whole
+ * text), or false.
+ */
+bool request_json_find_nul(const char *text, size_t len, char *field, size_t fieldlen);
+
 typedef enum {
     REQUEST_MEDIA_NONE,  /* no Content-Type */
     REQUEST_MEDIA_JSON,  /* application/json, anything +json */

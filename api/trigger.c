@@ -202,6 +202,19 @@ fail:
     return -1;
 }
 
+/* Refuse (422) a JSON body with a string that holds a NUL character,
+ * which the parsed body would have cut. Returns 0, or -1 after replying. */
+static int
+trigger_refuse_nul(http_req_t *r)
+{
+    char field[160];
+
+    if (!request_json_find_nul(r->body, r->body_len, field, sizeof(field)))
+        return 0;
+    http_reply_error(r, 422, "invalid request", "%s: " REQUEST_NUL_MESSAGE, field);
+    return -1;
+}
+
 /* Reply 422 for a run that could not be prepared. */
 static void
 trigger_reply_refused(http_req_t *r, const char *stage, const spec_error_t *err)
@@ -256,7 +269,7 @@ trigger_manual(http_req_t *r)
     int version, found;
 
     memset(&in, 0, sizeof(in));
-    if (http_read_json(r, &body) < 0)
+    if (http_read_json(r, &body) < 0 || trigger_refuse_nul(r) < 0)
         goto fail;
     if (request_trigger_parse(body, &in, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid request", "%s", err);
@@ -362,7 +375,7 @@ trigger_push(http_req_t *r)
         reply = NULL;
         goto fail;
     }
-    if (http_read_json(r, &body) < 0)
+    if (http_read_json(r, &body) < 0 || trigger_refuse_nul(r) < 0)
         goto fail;
     if (body == NULL) {
         http_reply_error(r, 400, "missing body", "the body is a push event (JSON)");

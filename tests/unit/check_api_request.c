@@ -554,6 +554,70 @@ START_TEST(test_repo_and_attach_parse)
 }
 END_TEST
 
+/* A \u0000 escape is found in any string, key or value, with its path;
+ * everything that only looks like one is not. */
+typedef struct {
+    const char *json;
+    bool found;
+    const char *field;
+} nul_case_t;
+
+static const nul_case_t nul_cases[] = {
+    {"{\"a\": \"plain\"}", false, NULL},
+    {"{\"a\": \"x\\\\u0000\"}", false, NULL}, /* an escaped backslash, then text */
+    {"{\"a\": \"x\\u00001\"}", true, "a"},
+    {"{\"a\": \"\\u0041\\u0000\"}", true, "a"},
+    {"\"\\u0000\"", true, ""},
+    {"{\"inputs\": {\"MSG\": \"shown\\u0000hidden\"}}", true, "inputs.MSG"},
+    {"{\"jobs\": [{\"name\": \"a\", \"script\": [\"x\", \"echo \\\"q\\\" \\u0000\"]}]}", true,
+     "jobs[0].script[1]"},
+    {"{\"a\": [1, {\"b\": null}, [true, \"\\u0000\"]]}", true, "a[2][1]"},
+    {"{\"a\": {\"b\": 1}, \"c\": \"\\u0000\"}", true, "c"},
+    {"{\"env\": {\"A\\u0000B\": \"x\"}}", true, "env.A\\u0000B"},
+    {"[\"a\", \"b\", \"c\\u0000\"]", true, "[2]"},
+    {"{\"k\\\"\": \"v\", \"x\": [\"\\\\\", \"\\u0000\"]}", true, "x[1]"},
+};
+
+START_TEST(test_json_find_nul)
+{
+    const nul_case_t *c = &nul_cases[_i];
+    char field[64];
+    cJSON *parsed = cJSON_Parse(c->json);
+    bool found;
+
+    ck_assert_msg(parsed != NULL, "case %d is not JSON", _i);
+    cJSON_Delete(parsed);
+    memset(field, 'Z', sizeof(field));
+    found = request_json_find_nul(c->json, strlen(c->json), field, sizeof(field));
+    ck_assert_msg(found == c->found, "case %d: %s", _i, c->json);
+    if (c->found)
+        ck_assert_str_eq(field, c->field);
+}
+END_TEST
+
+/* A path that does not fit ends in "..."; a long body is scanned once. */
+START_TEST(test_json_find_nul_long)
+{
+    buf_t b;
+    char field[16];
+
+    buf_init(&b);
+    buf_puts(&b, "{\"inputs\": {\"A_LONG_NAME_FOR_AN_INPUT\": \"\\u0000\"}}");
+    ck_assert(request_json_find_nul(b.data, b.len, field, sizeof(field)));
+    ck_assert_str_eq(field, "inputs.A_LON...");
+    buf_free(&b);
+
+    buf_init(&b);
+    buf_puts(&b, "[");
+    for (int i = 0; i < 200000; i++)
+        buf_puts(&b, "\"\\\\u0000\",");
+    buf_puts(&b, "\"\\u0000\"]");
+    ck_assert(request_json_find_nul(b.data, b.len, field, sizeof(field)));
+    ck_assert_str_eq(field, "[200000]");
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *
 request_suite(void)
 {
@@ -577,6 +641,8 @@ request_suite(void)
     tcase_add_test(tc, test_push_parse);
     tcase_add_test(tc, test_push_parse_bad);
     tcase_add_test(tc, test_repo_and_attach_parse);
+    tcase_add_loop_test(tc, test_json_find_nul, 0, (int)GW_ARRAY_LEN(nul_cases));
+    tcase_add_test(tc, test_json_find_nul_long);
     suite_add_tcase(s, tc);
     return s;
 }
