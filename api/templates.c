@@ -92,6 +92,23 @@ templates_get(http_req_t *r)
     http_reply_json(r, 200, o);
 }
 
+/* Whether len bytes of s are UTF-8 text, NUL bytes apart. */
+static bool
+templates_utf8_valid(const char *s, size_t len)
+{
+    for (;;) {
+        const char *nul = memchr(s, '\0', len);
+        size_t n = nul ? (size_t)(nul - s) : len;
+
+        if (!request_utf8_valid(s, n))
+            return false;
+        if (nul == NULL)
+            return true;
+        s = nul + 1;
+        len -= n + 1;
+    }
+}
+
 /* Reply 422 for a template that spec_validate refused. */
 static void
 templates_reply_invalid(http_req_t *r, const spec_error_t *err)
@@ -105,15 +122,20 @@ templates_reply_invalid(http_req_t *r, const spec_error_t *err)
     http_reply_json(r, 422, o);
 }
 
-/* Reply 422 for YAML that spec_from_yaml could not read. */
+/* Reply 422 for YAML that spec_from_yaml refused; the detail names the
+ * field too when it is known. */
 static void
 templates_reply_bad_yaml(http_req_t *r, const spec_error_t *err)
 {
-    char *detail = err->line > 0
-                       ? xasprintf("line %d, column %d: %s", err->line, err->column, err->message)
-                       : xstrdup(err->message);
+    char *what =
+        err->field[0] ? xasprintf("%s: %s", err->field, err->message) : xstrdup(err->message);
+    char *detail = err->line > 0 ? xasprintf("line %d, column %d: %s", err->line, err->column, what)
+                                 : xstrdup(what);
     cJSON *o = http_error_new("invalid YAML", detail);
 
+    free(what);
+    if (err->field[0])
+        cJSON_AddStringToObject(o, "field", err->field);
     cJSON_AddNumberToObject(o, "line", err->line);
     cJSON_AddNumberToObject(o, "column", err->column);
     free(detail);
@@ -142,8 +164,15 @@ templates_put(http_req_t *r)
         http_reply_error(r, 400, "missing body", "the body is the template document");
         goto fail;
     }
+    if (r->body_len > SPEC_MAX_DOCUMENT) {
+        http_reply_error(r, 413, "template too large",
+                         "a template document may have at most %d bytes (this one has %zu)",
+                         SPEC_MAX_DOCUMENT, r->body_len);
+        goto fail;
+    }
     if (media == REQUEST_MEDIA_YAML) {
-        if (!request_utf8_valid(r->body, r->body_len)) {
+        /* NUL bytes are left to spec_from_yaml, which names their field. */
+        if (!templates_utf8_valid(r->body, r->body_len)) {
             http_reply_error(r, 400, "invalid body", "the body is not valid UTF-8 text");
             goto fail;
         }
@@ -152,8 +181,14 @@ templates_put(http_req_t *r)
             templates_reply_bad_yaml(r, &err);
             goto fail;
         }
-    } else if (http_read_json(r, &doc) < 0) {
-        goto fail;
+    } else {
+        if (http_read_json(r, &doc) < 0)
+            goto fail;
+        if (request_json_find_nul(r->body, r->body_len, err.field, sizeof(err.field))) {
+            snprintf(err.message, sizeof(err.message), "%s", REQUEST_NUL_MESSAGE);
+            templates_reply_invalid(r, &err);
+            goto fail;
+        }
     }
     norm = spec_validate(doc, &err);
     if (norm == NULL) {

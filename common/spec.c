@@ -173,6 +173,58 @@ spec_find_dup(const char **names, size_t n, size_t *first)
     return dup;
 }
 
+/* The members of an object sorted by name, for lookups in O(log n). */
+typedef struct {
+    const cJSON **item;
+    size_t n;
+} spec_index_t;
+
+static int
+spec_item_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* Index obj (NULL or not an object: an empty index); free with
+ * spec_index_free. */
+static void
+spec_index_build(spec_index_t *ix, const cJSON *obj)
+{
+    const cJSON *it;
+
+    ix->n = 0;
+    ix->item = xmalloc(((size_t)cJSON_GetArraySize(obj) + 1) * sizeof(*ix->item));
+    if (!cJSON_IsObject(obj))
+        return;
+    cJSON_ArrayForEach(it, obj)
+    {
+        ix->item[ix->n++] = it;
+    }
+    qsort(ix->item, ix->n, sizeof(*ix->item), spec_item_cmp);
+}
+
+/* The member called name, like spec_get: NULL if absent or null. */
+static const cJSON *
+spec_index_get(const spec_index_t *ix, const char *name)
+{
+    cJSON key;
+    const cJSON *k = &key;
+    const cJSON **found;
+
+    memset(&key, 0, sizeof(key));
+    key.string = (char *)name;
+    found = bsearch(&k, ix->item, ix->n, sizeof(*ix->item), spec_item_cmp);
+    return found == NULL || cJSON_IsNull(*found) ? NULL : *found;
+}
+
+static void
+spec_index_free(spec_index_t *ix)
+{
+    free(ix->item);
+    ix->item = NULL;
+    ix->n = 0;
+}
+
 /* Refuse keys not in `known` (NULL: any key is allowed) and keys given
  * twice (cJSON keeps both copies of a repeated key). `what` names a key
  * in the message ("key", "event"). */
@@ -359,19 +411,82 @@ spec_or_empty(const char *s)
     return s ? s : "";
 }
 
+/* Whether an env name is one that holds expression values. */
+static bool
+spec_env_reserved(const char *name)
+{
+    return strncmp(name, SPEC_INPUT_PREFIX, strlen(SPEC_INPUT_PREFIX)) == 0 ||
+           strncmp(name, SPEC_EXPR_PREFIX, strlen(SPEC_EXPR_PREFIX)) == 0;
+}
+
+/* The shell quoting in force at a point of a script line: inside single
+ * quotes, double quotes or neither, and whether a backslash escapes the
+ * next character. Nested $(...) and here-documents are not followed; at
+ * worst a reference there is split into words, never run. */
+typedef struct {
+    char quote; /* '\'', '"' or 0 */
+    bool escaped;
+} spec_shell_t;
+
+static void
+spec_shell_scan(spec_shell_t *sh, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (sh->escaped) {
+            sh->escaped = false;
+        } else if (sh->quote == '\'') {
+            if (c == '\'')
+                sh->quote = 0;
+        } else if (c == '\\') {
+            sh->escaped = true;
+        } else if (sh->quote == '"') {
+            if (c == '"')
+                sh->quote = 0;
+        } else if (c == '\'' || c == '"') {
+            sh->quote = c;
+        }
+    }
+}
+
+/* Append a reference to variable var that reads as its value, as one
+ * word, in the quoting context sh (which it leaves as it was). */
+static void
+spec_shell_ref(buf_t *out, spec_shell_t *sh, const char *var)
+{
+    /* A backslash the user put right before the expression would escape
+     * our first character; a newline after it makes a line continuation,
+     * which the shell removes, outside quotes and inside double quotes. */
+    if (sh->escaped) {
+        buf_puts(out, "\n");
+        sh->escaped = false;
+    }
+    if (sh->quote == '\'')
+        buf_printf(out, "'\"${%s}\"'", var);
+    else if (sh->quote == '"')
+        buf_printf(out, "${%s}", var);
+    else
+        buf_printf(out, "\"${%s}\"", var);
+}
+
 /* Check the expressions in text and, when out is non-NULL, append text with
- * each expression replaced by its value (values are not scanned again).
- * declared is the template's inputs object; values and ctx are only read
- * when expanding. Returns 0, or -1 with *err naming `field`. */
+ * each expression replaced (values are not scanned again): by its value,
+ * or, when vars is non-NULL (script lines), by a reference to a variable
+ * that vars then holds with the value. declared is the template's inputs
+ * object; values and ctx are only read when expanding. Returns 0, or -1
+ * with *err naming `field`. */
 static int
 spec_expand_text(const char *text, const char *field, const cJSON *declared, const cJSON *values,
-                 const spec_context_t *ctx, buf_t *out, spec_error_t *err)
+                 const spec_context_t *ctx, buf_t *out, cJSON *vars, spec_error_t *err)
 {
+    spec_shell_t sh = {0, false};
     const char *p = text;
 
     for (;;) {
         const char *open = strstr(p, "${{");
         const char *s, *close, *value = NULL;
+        char *var = NULL;
         size_t n;
 
         if (open == NULL) {
@@ -381,6 +496,8 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
         }
         if (out)
             buf_append(out, p, (size_t)(open - p));
+        if (vars)
+            spec_shell_scan(&sh, p, (size_t)(open - p));
         s = open + 3;
         close = strstr(s, "}}");
         if (close == NULL) {
@@ -405,24 +522,87 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
             if (out) {
                 const cJSON *v = spec_find_input(values, s + 7, n - 7);
                 value = cJSON_IsString(v) ? v->valuestring : "";
+                var = xasprintf("%s%.*s", SPEC_INPUT_PREFIX, (int)(n - 7), s + 7);
             }
         } else if (spec_token_is(s, n, "repo.name")) {
             value = ctx ? spec_or_empty(ctx->repo_name) : "";
+            var = xstrdup(SPEC_EXPR_PREFIX "REPO_NAME");
         } else if (spec_token_is(s, n, "run.id")) {
             value = ctx ? spec_or_empty(ctx->run_id) : "";
+            var = xstrdup(SPEC_EXPR_PREFIX "RUN_ID");
         } else if (spec_token_is(s, n, "commit.sha")) {
             value = ctx ? spec_or_empty(ctx->commit_sha) : "";
+            var = xstrdup(SPEC_EXPR_PREFIX "COMMIT_SHA");
         } else if (spec_token_is(s, n, "ref")) {
             value = ctx ? spec_or_empty(ctx->ref) : "";
+            var = xstrdup(SPEC_EXPR_PREFIX "REF");
         } else {
             spec_fail(err, field, "references unknown variable \"%.*s\"",
                       (int)(n < SPEC_QUOTE_MAX ? n : SPEC_QUOTE_MAX), s);
             return -1;
         }
-        if (out)
+        if (out && vars) {
+            if (cJSON_GetObjectItemCaseSensitive(vars, var) == NULL)
+                cJSON_AddStringToObject(vars, var, value);
+            spec_shell_ref(out, &sh, var);
+        } else if (out) {
             buf_puts(out, value);
+        }
+        free(var);
         p = close + 2;
     }
+}
+
+/* Refuse what goes beyond the caps on nesting, keys per mapping, items
+ * per list and string size, naming the first such value; one pass over the
+ * document. depth is the number of mappings and lists around v. */
+static int
+spec_check_shape(const cJSON *v, const char *path, int depth, spec_error_t *err)
+{
+    bool object = cJSON_IsObject(v);
+    char child[160];
+    const cJSON *it;
+    int n = 0;
+
+    if (cJSON_IsString(v) && strlen(v->valuestring) > SPEC_MAX_STRING) {
+        spec_fail(err, path, "is longer than %d bytes", SPEC_MAX_STRING);
+        return -1;
+    }
+    if (!object && !cJSON_IsArray(v))
+        return 0;
+    if (depth >= SPEC_MAX_DEPTH) {
+        spec_fail(err, path, "nesting is deeper than %d levels", SPEC_MAX_DEPTH);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (object && ++n > SPEC_MAX_KEYS) {
+            spec_fail(err, path,
+                      "has more than %d keys (at most %d keys are allowed in one mapping)",
+                      SPEC_MAX_KEYS, SPEC_MAX_KEYS);
+            return -1;
+        }
+        if (!object && ++n > SPEC_MAX_ITEMS) {
+            spec_fail(err, path,
+                      "has more than %d items (at most %d items are allowed in one list)",
+                      SPEC_MAX_ITEMS, SPEC_MAX_ITEMS);
+            return -1;
+        }
+        if (!cJSON_IsObject(it) && !cJSON_IsArray(it) && !cJSON_IsString(it) &&
+            !(object && strlen(it->string) > SPEC_MAX_STRING))
+            continue;
+        if (object)
+            spec_path_key(child, sizeof(child), path, it->string);
+        else
+            spec_path_index(child, sizeof(child), path, n - 1);
+        if (object && strlen(it->string) > SPEC_MAX_STRING) {
+            spec_fail(err, child, "is a key longer than %d bytes", SPEC_MAX_STRING);
+            return -1;
+        }
+        if (spec_check_shape(it, child, depth + 1, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- validation ----------------------------------------------------- */
@@ -654,6 +834,12 @@ spec_validate_inputs(const cJSON *inputs, spec_error_t *err)
         spec_fail(err, "inputs", "must be an object");
         return NULL;
     }
+    if (cJSON_GetArraySize(inputs) > SPEC_MAX_INPUTS) {
+        spec_fail(err, "inputs",
+                  "has more than %d inputs (a template may declare at most %d inputs)",
+                  SPEC_MAX_INPUTS, SPEC_MAX_INPUTS);
+        return NULL;
+    }
     if (inputs != NULL && spec_check_keys(inputs, "inputs", NULL, "key", err) < 0)
         return NULL;
     out = cJSON_CreateObject();
@@ -706,7 +892,7 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, path, "must be a non-empty string or null");
             return NULL;
         }
-        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, err) < 0)
             return NULL;
     }
 
@@ -727,7 +913,7 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, line, "must be a string");
             return NULL;
         }
-        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, err) < 0)
             return NULL;
     }
 
@@ -736,6 +922,11 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
     if (env != NULL) {
         if (!cJSON_IsObject(env)) {
             spec_fail(err, path, "must be an object");
+            return NULL;
+        }
+        if (cJSON_GetArraySize(env) > SPEC_MAX_ENV) {
+            spec_fail(err, path, "has more than %d entries (a job may set at most %d variables)",
+                      SPEC_MAX_ENV, SPEC_MAX_ENV);
             return NULL;
         }
         if (spec_check_keys(env, path, NULL, "key", err) < 0)
@@ -749,11 +940,17 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
                           "with a digit)");
                 return NULL;
             }
+            if (spec_env_reserved(it->string)) {
+                spec_fail(err, line,
+                          "is reserved: names starting with " SPEC_INPUT_PREFIX
+                          " or " SPEC_EXPR_PREFIX " hold the values of expressions");
+                return NULL;
+            }
             if (!cJSON_IsString(it)) {
                 spec_fail(err, line, "must be a string");
                 return NULL;
             }
-            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, err) < 0)
+            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, err) < 0)
                 return NULL;
         }
     }
@@ -808,6 +1005,11 @@ spec_validate_jobs(const cJSON *jobs, const cJSON *inputs, spec_error_t *err)
         spec_fail(err, "jobs", "must be a non-empty array");
         return NULL;
     }
+    if (cJSON_GetArraySize(jobs) > SPEC_MAX_JOBS) {
+        spec_fail(err, "jobs", "has more than %d jobs (a template may have at most %d jobs)",
+                  SPEC_MAX_JOBS, SPEC_MAX_JOBS);
+        return NULL;
+    }
     out = cJSON_CreateArray();
     cJSON_ArrayForEach(it, jobs)
     {
@@ -854,6 +1056,9 @@ spec_validate(const cJSON *doc, spec_error_t *err)
         spec_fail(err, "", "the template must be an object");
         return NULL;
     }
+    /* The caps first: every later check may then take its time. */
+    if (spec_check_shape(doc, "", 0, err) < 0)
+        return NULL;
     /* Unknown keys first: a misspelt "jbos" is better reported as such
      * than as a missing "jobs". */
     if (spec_check_keys(doc, "", spec_top_keys, "key", err) < 0)
@@ -916,6 +1121,7 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
     const cJSON *repo = cJSON_IsNull(repo_inputs) ? NULL : repo_inputs;
     const cJSON *it;
     char path[160], tmp[64], msg[200];
+    spec_index_t decl_ix, trigger_ix, repo_ix;
     cJSON *out;
 
     if (trigger != NULL && !cJSON_IsObject(trigger)) {
@@ -926,18 +1132,30 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
         spec_fail(err, "inputs", "must be an object (the repo's input values)");
         return NULL;
     }
+    /* The cap comes before any lookup, so that the work below is bounded
+     * by the size of the template. */
+    if (cJSON_GetArraySize(trigger) > SPEC_MAX_INPUTS) {
+        spec_fail(err, "inputs", "has more than %d inputs (at most %d inputs are allowed)",
+                  SPEC_MAX_INPUTS, SPEC_MAX_INPUTS);
+        return NULL;
+    }
     if (trigger != NULL && spec_check_keys(trigger, "inputs", NULL, "key", err) < 0)
         return NULL;
+    /* Lookups through sorted indexes keep this O(n log n) in the sizes of
+     * the template and of the repo's values, whatever was stored. */
+    spec_index_build(&decl_ix, declared);
+    spec_index_build(&trigger_ix, trigger);
+    spec_index_build(&repo_ix, repo);
+    out = cJSON_CreateObject();
     cJSON_ArrayForEach(it, trigger)
     {
-        if (cJSON_GetObjectItemCaseSensitive(declared, it->string) == NULL) {
+        if (spec_index_get(&decl_ix, it->string) == NULL) {
             spec_path_key(path, sizeof(path), "inputs", it->string);
             spec_fail(err, path, "is not declared by the template");
-            return NULL;
+            goto fail;
         }
     }
 
-    out = cJSON_CreateObject();
     cJSON_ArrayForEach(it, declared)
     {
         const cJSON *type = spec_get(it, "type");
@@ -948,9 +1166,9 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
 
         /* Repo values for names the template no longer declares are never
          * looked at: an attachment may outlive edits of its template. */
-        v = spec_get(trigger, it->string);
+        v = spec_index_get(&trigger_ix, it->string);
         if (v == NULL) {
-            v = spec_get(repo, it->string);
+            v = spec_index_get(&repo_ix, it->string);
             source = " (the repo's value)";
         }
         if (v == NULL) {
@@ -970,6 +1188,10 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
             spec_fail(err, path, "must be a string, number or boolean%s", source);
             goto fail;
         }
+        if (strlen(s) > SPEC_MAX_STRING) {
+            spec_fail(err, path, "is longer than %d bytes%s", SPEC_MAX_STRING, source);
+            goto fail;
+        }
         if (!spec_value_fits(cJSON_IsString(type) ? type->valuestring : "string",
                              spec_get(it, "options"), s, msg, sizeof(msg))) {
             spec_fail(err, path, "%s%s", msg, source);
@@ -977,24 +1199,32 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
         }
         cJSON_AddStringToObject(out, it->string, s);
     }
+    spec_index_free(&decl_ix);
+    spec_index_free(&trigger_ix);
+    spec_index_free(&repo_ix);
     return out;
 
 fail:
+    spec_index_free(&decl_ix);
+    spec_index_free(&trigger_ix);
+    spec_index_free(&repo_ix);
     cJSON_Delete(out);
     return NULL;
 }
 
 /* ---- expansion ------------------------------------------------------ */
 
+/* text expanded into a new string (caller frees), or NULL with *err; vars
+ * as for spec_expand_text. */
 static cJSON *
 spec_expand_string(const char *text, const char *field, const cJSON *declared, const cJSON *inputs,
-                   const spec_context_t *ctx, spec_error_t *err)
+                   const spec_context_t *ctx, cJSON *vars, spec_error_t *err)
 {
     buf_t b;
     cJSON *s;
 
     buf_init(&b);
-    if (spec_expand_text(text, field, declared, inputs, ctx, &b, err) < 0) {
+    if (spec_expand_text(text, field, declared, inputs, ctx, &b, vars, err) < 0) {
         buf_free(&b);
         return NULL;
     }
@@ -1004,7 +1234,8 @@ spec_expand_string(const char *text, const char *field, const cJSON *declared, c
 }
 
 /* The jobs of one run with every expression replaced, in a single pass
- * (caller frees), or NULL with *err. */
+ * (caller frees), or NULL with *err. Script lines refer to variables that
+ * are added to the job's env after its own entries. */
 cJSON *
 spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, spec_error_t *err)
 {
@@ -1020,7 +1251,7 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
         const cJSON *image = spec_get(job, "image");
         const cJSON *timeout = spec_get(job, "timeout");
         const cJSON *it;
-        cJSON *o = cJSON_CreateObject(), *v, *list;
+        cJSON *o = cJSON_CreateObject(), *v, *script, *env;
         int i = 0;
 
         cJSON_AddItemToArray(out, o);
@@ -1029,31 +1260,19 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
 
         if (cJSON_IsString(image)) {
             spec_path_key(path, sizeof(path), base, "image");
-            v = spec_expand_string(image->valuestring, path, declared, inputs, ctx, err);
+            v = spec_expand_string(image->valuestring, path, declared, inputs, ctx, NULL, err);
             if (v == NULL)
                 goto fail;
             cJSON_AddItemToObject(o, "image", v);
         } else {
             cJSON_AddNullToObject(o, "image");
         }
+        script = cJSON_AddArrayToObject(o, "script");
 
-        spec_path_key(path, sizeof(path), base, "script");
-        list = cJSON_AddArrayToObject(o, "script");
-        cJSON_ArrayForEach(it, spec_get(job, "script"))
-        {
-            spec_path_index(line, sizeof(line), path, i++);
-            if (!cJSON_IsString(it)) {
-                spec_fail(err, line, "must be a string");
-                goto fail;
-            }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, err);
-            if (v == NULL)
-                goto fail;
-            cJSON_AddItemToArray(list, v);
-        }
-
+        /* The job's own env first; the variables its script lines refer
+         * to are added after it (their names cannot clash). */
         spec_path_key(path, sizeof(path), base, "env");
-        list = cJSON_AddObjectToObject(o, "env");
+        env = cJSON_AddObjectToObject(o, "env");
         cJSON_ArrayForEach(it, spec_get(job, "env"))
         {
             spec_path_key(line, sizeof(line), path, it->string);
@@ -1061,10 +1280,28 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
                 spec_fail(err, line, "must be a string");
                 goto fail;
             }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, err);
+            if (spec_env_reserved(it->string)) {
+                spec_fail(err, line, "is reserved for the values of expressions");
+                goto fail;
+            }
+            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, NULL, err);
             if (v == NULL)
                 goto fail;
-            cJSON_AddItemToObject(list, it->string, v);
+            cJSON_AddItemToObject(env, it->string, v);
+        }
+
+        spec_path_key(path, sizeof(path), base, "script");
+        cJSON_ArrayForEach(it, spec_get(job, "script"))
+        {
+            spec_path_index(line, sizeof(line), path, i++);
+            if (!cJSON_IsString(it)) {
+                spec_fail(err, line, "must be a string");
+                goto fail;
+            }
+            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, env, err);
+            if (v == NULL)
+                goto fail;
+            cJSON_AddItemToArray(script, v);
         }
 
         if (cJSON_IsNumber(timeout))

@@ -23,6 +23,18 @@
  * An unknown X, or inputs.NAME of an undeclared input, is an error when the
  * template is validated (so it is refused when it is stored).
  *
+ * In image and env values an expression is replaced by its value. In script
+ * lines it is never: the value goes into a variable of the job's env
+ * (GITWEAVE_INPUT_NAME, GITWEAVE_EXPR_REPO_NAME, GITWEAVE_EXPR_RUN_ID,
+ * GITWEAVE_EXPR_COMMIT_SHA, GITWEAVE_EXPR_REF) and the expression becomes a
+ * quoted reference to it that fits the shell quoting at that point:
+ * "${V}" outside quotes, ${V} inside double quotes, '"${V}"' inside single
+ * quotes. So a value is never read as shell code. Env names starting with
+ * GITWEAVE_INPUT_ or GITWEAVE_EXPR_ are reserved for this.
+ *
+ * Caps (SPEC_MAX_*, below) bound what a template or a set of input values
+ * may hold; every check is linear (or n log n) in the size of the document.
+ *
  * Errors fill a spec_error_t: `field` is the path of the offending value
  * ("jobs[1].script", "inputs.VERSION.type"), `message` says what is wrong,
  * and line/column are set (1-based) for YAML syntax errors, else 0.
@@ -34,6 +46,27 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+
+/* The largest template document, in bytes. */
+#define SPEC_MAX_DOCUMENT 1048576
+/* How deeply mappings and lists may nest. */
+#define SPEC_MAX_DEPTH 32
+/* Keys in any one mapping. */
+#define SPEC_MAX_KEYS 256
+/* Items in any one list (script lines, choice options, branch filters). */
+#define SPEC_MAX_ITEMS 1000
+/* Inputs a template declares, or a trigger or an attachment gives. */
+#define SPEC_MAX_INPUTS 100
+/* Jobs in a template. */
+#define SPEC_MAX_JOBS 100
+/* Entries of one job's env. */
+#define SPEC_MAX_ENV 100
+/* Bytes of any one string, key or value (input values included). */
+#define SPEC_MAX_STRING 65536
+
+/* Env name prefixes that hold the values of expressions in script lines. */
+#define SPEC_INPUT_PREFIX "GITWEAVE_INPUT_"
+#define SPEC_EXPR_PREFIX "GITWEAVE_EXPR_"
 
 typedef struct {
     char field[160];
@@ -56,8 +89,8 @@ cJSON *spec_validate(const cJSON *doc, spec_error_t *err);
  * boolean true/false, one of the choice's options). Returns an object of
  * NAME -> string for every declared input that has a value (caller frees), or
  * NULL with *err filled (field "inputs.NAME"). */
-cJSON *spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs,
-                           const cJSON *repo_inputs, spec_error_t *err);
+cJSON *spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON *repo_inputs,
+                           spec_error_t *err);
 
 typedef struct {
     const char *repo_name;
@@ -69,7 +102,8 @@ typedef struct {
 /* Expand a validated template for one run. Returns an array of jobs
  * [{"name", "image": str|null, "script": [str...], "env": {..},
  *   "timeout": int|null, "allow_failure": bool}] (caller frees), or NULL with
- * *err filled. inputs is the result of spec_resolve_inputs. */
+ * *err filled. inputs is the result of spec_resolve_inputs. Each job's env
+ * is its own env followed by the variables its script lines refer to. */
 cJSON *spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx,
                    spec_error_t *err);
 
@@ -87,8 +121,10 @@ bool spec_glob_match(const char *pattern, const char *s);
 /* Parse YAML text (libyaml) into the equivalent JSON value: mappings become
  * objects, sequences arrays, plain scalars true/false/null/numbers become
  * those JSON types (YAML 1.2 core schema), quoted scalars stay strings.
- * Anchors/aliases are refused, as are multiple documents and duplicate keys.
- * Returns NULL with *err (message, line, column) on a syntax error. */
+ * Anchors/aliases are refused, as are multiple documents, duplicate keys,
+ * NUL characters (raw or escaped) and anything beyond the caps above.
+ * Returns NULL with *err (message, line, column, and the field where it is
+ * known) on an error. */
 cJSON *spec_from_yaml(const char *text, size_t len, spec_error_t *err);
 
 #endif

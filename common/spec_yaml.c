@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,8 @@
 
 #include "util.h"
 
-/* Templates are a few levels deep; the limit keeps cJSON_Delete's recursion
- * (and ours) bounded on hostile input. */
-#define SPEC_YAML_MAX_DEPTH 64
+/* Templates are a few levels deep; the limit (SPEC_MAX_DEPTH) keeps
+ * cJSON_Delete's recursion (and ours) bounded on hostile input. */
 /* Integers from 2^53 on may silently lose digits as a JSON number. */
 #define SPEC_YAML_MAX_INT 9007199254740991.0
 
@@ -28,9 +28,19 @@
 #define SPEC_YAML_TAG_MAP "tag:yaml.org,2002:map"
 #define SPEC_YAML_TAG_SEQ "tag:yaml.org,2002:seq"
 
+/* The keys of one mapping, for finding a repeated key in constant time:
+ * open addressing, at most half full. */
 typedef struct {
-    cJSON *node; /* the object or array being filled (owned by the tree) */
-    char *key;   /* object: the key waiting for its value, else NULL */
+    char **slot; /* owned copies of the keys */
+    size_t cap;  /* a power of two, or 0 */
+    size_t n;
+} spec_yaml_keys_t;
+
+typedef struct {
+    cJSON *node;           /* the object or array being filled (owned by the tree) */
+    char *key;             /* object: the key waiting for its value, else NULL */
+    size_t count;          /* keys or items so far */
+    spec_yaml_keys_t keys; /* object: the keys so far */
 } spec_yaml_frame_t;
 
 typedef struct {
@@ -40,7 +50,61 @@ typedef struct {
     cJSON *root;
     int documents;
     spec_error_t *err;
+    /* Raw NUL bytes of the text, as libyaml marks count (characters),
+     * ascending; the parser read them as 'x'. */
+    size_t *nuls;
+    size_t nnuls;
 } spec_yaml_t;
+
+static uint64_t
+spec_yaml_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Insert a copy of key; false (and nothing inserted) if it is there. */
+static bool
+spec_yaml_keys_add(spec_yaml_keys_t *k, const char *key)
+{
+    size_t i;
+
+    if (2 * (k->n + 1) > k->cap) {
+        spec_yaml_keys_t g = {xcalloc(k->cap ? 2 * k->cap : 16, sizeof(char *)),
+                              k->cap ? 2 * k->cap : 16, k->n};
+
+        for (size_t j = 0; j < k->cap; j++) {
+            if (k->slot[j] == NULL)
+                continue;
+            for (i = spec_yaml_hash(k->slot[j]) & (g.cap - 1); g.slot[i] != NULL;
+                 i = (i + 1) & (g.cap - 1))
+                ;
+            g.slot[i] = k->slot[j];
+        }
+        free(k->slot);
+        *k = g;
+    }
+    for (i = spec_yaml_hash(key) & (k->cap - 1); k->slot[i] != NULL; i = (i + 1) & (k->cap - 1))
+        if (strcmp(k->slot[i], key) == 0)
+            return false;
+    k->slot[i] = xstrdup(key);
+    k->n++;
+    return true;
+}
+
+static void
+spec_yaml_keys_free(spec_yaml_keys_t *k)
+{
+    for (size_t i = 0; i < k->cap; i++)
+        free(k->slot[i]);
+    free(k->slot);
+    memset(k, 0, sizeof(*k));
+}
 
 /* The path of the value being parsed ("jobs[1].script"), with `leaf` as the
  * last key when it is a key being read. */
@@ -245,6 +309,52 @@ spec_yaml_scalar(spec_yaml_t *st, const yaml_event_t *ev)
     return v;
 }
 
+/* Whether a scalar holds a NUL character: escaped ("\0") in its value, or
+ * a raw NUL byte of the text within its marks. */
+static bool
+spec_yaml_has_nul(const spec_yaml_t *st, const yaml_event_t *ev)
+{
+    size_t lo = 0, hi = st->nnuls;
+
+    if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL)
+        return true;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (st->nuls[mid] < ev->start_mark.index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < st->nnuls && st->nuls[lo] < ev->end_mark.index;
+}
+
+/* Refuse a scalar (a key when key is non-NULL) that holds a NUL or is too
+ * long, and a value that would put its list past the cap. */
+static int
+spec_yaml_check_scalar(spec_yaml_t *st, const yaml_event_t *ev, const char *key)
+{
+    const spec_yaml_frame_t *f = st->depth ? &st->stack[st->depth - 1] : NULL;
+
+    if (spec_yaml_has_nul(st, ev)) {
+        /* A key is named by its mapping: the key itself is not readable. */
+        spec_yaml_fail(st, &ev->start_mark, NULL, "%s a NUL character, which is not allowed",
+                       key ? "a key contains" : "contains");
+        return -1;
+    }
+    if (ev->data.scalar.length > SPEC_MAX_STRING) {
+        spec_yaml_fail(st, &ev->start_mark, key, "is longer than %d bytes", SPEC_MAX_STRING);
+        return -1;
+    }
+    if (key == NULL && f != NULL && cJSON_IsArray(f->node) && f->count >= SPEC_MAX_ITEMS) {
+        spec_yaml_fail(st, &ev->start_mark, NULL,
+                       "is one item too many: at most %d items are allowed in one list",
+                       SPEC_MAX_ITEMS);
+        return -1;
+    }
+    return 0;
+}
+
 /* Place a new value in the current container (or as the root); the tree
  * owns it from here on. */
 static void
@@ -259,6 +369,7 @@ spec_yaml_place(spec_yaml_t *st, cJSON *v)
     f = &st->stack[st->depth - 1];
     if (cJSON_IsArray(f->node)) {
         cJSON_AddItemToArray(f->node, v);
+        f->count++;
         return;
     }
     cJSON_AddItemToObject(f->node, f->key, v);
@@ -298,15 +409,22 @@ spec_yaml_start(spec_yaml_t *st, const yaml_event_t *ev, bool mapping)
         spec_yaml_fail(st, &ev->start_mark, NULL, "a mapping key must be a scalar");
         return -1;
     }
-    if (st->depth >= SPEC_YAML_MAX_DEPTH) {
+    if (st->depth >= SPEC_MAX_DEPTH) {
         spec_yaml_fail(st, &ev->start_mark, NULL, "nesting is deeper than %d levels",
-                       SPEC_YAML_MAX_DEPTH);
+                       SPEC_MAX_DEPTH);
+        return -1;
+    }
+    if (st->depth > 0 && cJSON_IsArray(st->stack[st->depth - 1].node) &&
+        st->stack[st->depth - 1].count >= SPEC_MAX_ITEMS) {
+        spec_yaml_fail(st, &ev->start_mark, NULL,
+                       "is one item too many: at most %d items are allowed in one list",
+                       SPEC_MAX_ITEMS);
         return -1;
     }
     node = mapping ? cJSON_CreateObject() : cJSON_CreateArray();
     spec_yaml_place(st, node);
+    memset(&st->stack[st->depth], 0, sizeof(st->stack[st->depth]));
     st->stack[st->depth].node = node;
-    st->stack[st->depth].key = NULL;
     st->depth++;
     return 0;
 }
@@ -340,6 +458,7 @@ spec_yaml_event(spec_yaml_t *st, const yaml_event_t *ev, bool *done)
         st->depth--;
         free(st->stack[st->depth].key);
         st->stack[st->depth].key = NULL;
+        spec_yaml_keys_free(&st->stack[st->depth].keys);
         return 0;
     case YAML_SCALAR_EVENT:
         if (ev->data.scalar.anchor != NULL) {
@@ -351,10 +470,19 @@ spec_yaml_event(spec_yaml_t *st, const yaml_event_t *ev, bool *done)
             const char *key = (const char *)ev->data.scalar.value;
 
             f = &st->stack[st->depth - 1];
-            if (cJSON_GetObjectItemCaseSensitive(f->node, key) != NULL) {
+            if (spec_yaml_check_scalar(st, ev, key) < 0)
+                return -1;
+            if (f->count >= SPEC_MAX_KEYS) {
+                spec_yaml_fail(st, &ev->start_mark, key,
+                               "is one key too many: at most %d keys are allowed in one mapping",
+                               SPEC_MAX_KEYS);
+                return -1;
+            }
+            if (!spec_yaml_keys_add(&f->keys, key)) {
                 spec_yaml_fail(st, &ev->start_mark, key, "duplicate key \"%s\"", key);
                 return -1;
             }
+            f->count++;
             f->key = xstrdup(key);
             return 0;
         }
@@ -362,6 +490,8 @@ spec_yaml_event(spec_yaml_t *st, const yaml_event_t *ev, bool *done)
         if (st->depth == 0 && ev->data.scalar.length == 0 && ev->data.scalar.tag == NULL &&
             ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
             return 0;
+        if (spec_yaml_check_scalar(st, ev, NULL) < 0)
+            return -1;
         v = spec_yaml_scalar(st, ev);
         if (v == NULL)
             return -1;
@@ -375,27 +505,89 @@ spec_yaml_event(spec_yaml_t *st, const yaml_event_t *ev, bool *done)
 /* Parse YAML text into a JSON value (caller frees with cJSON_Delete), or
  * NULL with *err: message, line and column (1-based) of the problem, and
  * the field path for refused constructs such as a duplicate key. */
+/* Note where the raw NUL bytes of text are (st->nuls, in characters as
+ * libyaml counts them) and return a copy with each read as 'x', so that
+ * the parser gets past them and the scalar holding one can be named.
+ * NULL (nothing to do) if there are none. */
+static char *
+spec_yaml_mask_nuls(spec_yaml_t *st, const char *text, size_t len)
+{
+    size_t chars = 0, cap = 0;
+    char *copy;
+
+    if (memchr(text, '\0', len) == NULL)
+        return NULL;
+    copy = xmalloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    /* A byte order mark is not counted by libyaml. */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        chars = (size_t)-1;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\0') {
+            if (st->nnuls == cap)
+                st->nuls = xrealloc(st->nuls, (cap = cap ? 2 * cap : 8) * sizeof(*st->nuls));
+            st->nuls[st->nnuls++] = chars;
+            copy[i] = 'x';
+        }
+        if (((unsigned char)text[i] & 0xC0) != 0x80)
+            chars++;
+    }
+    return copy;
+}
+
+/* Refuse a text with a NUL byte that no scalar was found to hold (in a
+ * comment, or where it broke the syntax), at its line and column. */
+static void
+spec_yaml_nul_fail(spec_yaml_t *st, const char *text)
+{
+    yaml_mark_t mark;
+    const char *nul = text + strlen(text);
+
+    memset(&mark, 0, sizeof(mark));
+    for (const char *p = text; p < nul; p++) {
+        if (*p == '\n') {
+            mark.line++;
+            mark.column = 0;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) {
+            mark.column++;
+        }
+    }
+    spec_yaml_fail(st, &mark, NULL, "a NUL character is not allowed");
+    if (st->err != NULL)
+        st->err->field[0] = '\0';
+}
+
 cJSON *
 spec_from_yaml(const char *text, size_t len, spec_error_t *err)
 {
     spec_yaml_t st;
     bool done = false;
+    char *masked;
 
     memset(&st, 0, sizeof(st));
     st.err = err;
+    if (len > SPEC_MAX_DOCUMENT) {
+        spec_yaml_fail(&st, NULL, NULL, "the document is larger than %d bytes", SPEC_MAX_DOCUMENT);
+        return NULL;
+    }
     if (!yaml_parser_initialize(&st.parser)) {
         spec_yaml_fail(&st, NULL, NULL, "out of memory parsing YAML");
         return NULL;
     }
-    yaml_parser_set_input_string(&st.parser, (const unsigned char *)text, len);
-    st.stack = xcalloc(SPEC_YAML_MAX_DEPTH, sizeof(*st.stack));
+    masked = spec_yaml_mask_nuls(&st, text, len);
+    yaml_parser_set_input_string(&st.parser, (const unsigned char *)(masked ? masked : text), len);
+    st.stack = xcalloc(SPEC_MAX_DEPTH, sizeof(*st.stack));
 
     while (!done) {
         yaml_event_t ev;
         int rc;
 
         if (!yaml_parser_parse(&st.parser, &ev)) {
-            spec_yaml_parser_fail(&st, text, len);
+            if (st.nnuls > 0)
+                spec_yaml_nul_fail(&st, text);
+            else
+                spec_yaml_parser_fail(&st, text, len);
             goto fail;
         }
         rc = spec_yaml_event(&st, &ev, &done);
@@ -403,18 +595,27 @@ spec_from_yaml(const char *text, size_t len, spec_error_t *err)
         if (rc < 0)
             goto fail;
     }
+    if (st.nnuls > 0) {
+        spec_yaml_nul_fail(&st, text);
+        goto fail;
+    }
     if (st.root == NULL) {
         spec_yaml_fail(&st, NULL, NULL, "empty document");
         goto fail;
     }
     free(st.stack);
+    free(masked);
     yaml_parser_delete(&st.parser);
     return st.root;
 
 fail:
-    for (size_t i = 0; i < st.depth; i++)
+    for (size_t i = 0; i < st.depth; i++) {
         free(st.stack[i].key);
+        spec_yaml_keys_free(&st.stack[i].keys);
+    }
     free(st.stack);
+    free(st.nuls);
+    free(masked);
     cJSON_Delete(st.root);
     yaml_parser_delete(&st.parser);
     return NULL;

@@ -205,8 +205,11 @@ expect_eq "job image" "null alpine:3.19 null" "$(jqv '[.jobs[].image] | map(tost
 expect_eq "run template and version" "build 2 manual" "$(jqv '"\(.template) \(.template_version) \(.trigger)"')"
 expect_eq "default ref" refs/heads/trunk "$(jqv .ref)"
 expect_eq "resolved inputs" '{"MODE":"fast","VERSION":"1.2.3"}' "$(jqv '.inputs | tojson')"
-expect_eq "run id expanded in the stored spec" "echo 1.2.3 $run" \
-    "$(gw_psql -c "SELECT spec->0->'script'->>0 FROM pipeline_runs WHERE id = '$run'")"
+# Script lines refer to variables of the job's env, which hold the values.
+expect_eq "run id expanded in the stored spec" \
+    "echo \"\${GITWEAVE_INPUT_VERSION}\" \"\${GITWEAVE_EXPR_RUN_ID}\"|1.2.3|$run" \
+    "$(gw_psql -c "SELECT concat_ws('|', spec->0->'script'->>0, spec->0->'env'->>'GITWEAVE_INPUT_VERSION',
+                                   spec->0->'env'->>'GITWEAVE_EXPR_RUN_ID') FROM pipeline_runs WHERE id = '$run'")"
 expect_eq "jobs rows" "0 checkout |1 compile alpine:3.19|2 package " \
     "$(gw_psql -c "SELECT string_agg(position || ' ' || name || ' ' || coalesce(image, ''), '|' ORDER BY position) FROM jobs WHERE run_id = '$run'")"
 check "queued event published" saw_event ".type == \"run\" and .id == \"$run\" and .status == \"queued\""
@@ -217,8 +220,10 @@ expect_status "trigger with everything 201" 201
 run2=$(jqv .id)
 expect_eq "bare branch normalised" refs/heads/feature/x "$(jqv .ref)"
 expect_eq "commit and triggered_by" "abc1234 123e4567-e89b-12d3-a456-426614174000" "$(jqv '"\(.commit) \(.triggered_by)"')"
-expect_eq "inputs expanded in the stored spec" "echo slow demo refs/heads/feature/x abc1234" \
-    "$(gw_psql -c "SELECT spec->1->'script'->>0 FROM pipeline_runs WHERE id = '$run2'")"
+expect_eq "inputs expanded in the stored spec" "slow demo refs/heads/feature/x abc1234" \
+    "$(gw_psql -c "SELECT concat_ws(' ', e->>'GITWEAVE_INPUT_MODE', e->>'GITWEAVE_EXPR_REPO_NAME',
+                                   e->>'GITWEAVE_EXPR_REF', e->>'GITWEAVE_EXPR_COMMIT_SHA')
+                   FROM (SELECT spec->1->'env' AS e FROM pipeline_runs WHERE id = '$run2') s")"
 expect_eq "trigger input wins over the repo's" 7 "$(jqv .inputs.VERSION)"
 
 api POST /repos/demo/pipelines/run -d '{"ref": "refs/tags/v1.0"}' >/dev/null

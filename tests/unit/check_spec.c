@@ -7,8 +7,10 @@
  * turns into double quotes, so that they stay readable.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "spec.h"
 #include "util.h"
@@ -259,6 +261,14 @@ static const invalid_case_t invalid_cases[] = {
      "is not a valid variable name (letters, digits and '_', not starting with a digit)"},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'FOO': 1}}]}", "jobs[0].env.FOO",
      "must be a string"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'GITWEAVE_INPUT_X': '1'}}]}",
+     "jobs[0].env.GITWEAVE_INPUT_X",
+     "is reserved: names starting with GITWEAVE_INPUT_ or GITWEAVE_EXPR_ hold the values of "
+     "expressions"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'GITWEAVE_EXPR_REF': '1'}}]}",
+     "jobs[0].env.GITWEAVE_EXPR_REF",
+     "is reserved: names starting with GITWEAVE_INPUT_ or GITWEAVE_EXPR_ hold the values of "
+     "expressions"},
     /* expressions */
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['a', 'b', 'echo ${{ inputs.X }}']}]}",
      "jobs[0].script[2]", "references undeclared input \"X\""},
@@ -568,15 +578,37 @@ START_TEST(test_expand_all_variables)
     const spec_context_t ctx = {"web", "6f1c", "abc123", "refs/heads/main"};
     cJSON *jobs = expand(full_template, "{'VERSION': '12', 'COUNT': 4}", &ctx);
 
-    assert_json(jobs, "[{'name': 'build', 'image': 'gcc:12',"
-                      "  'script': ['make V=info', 'echo abc123'],"
-                      "  'env': {'REF': 'refs/heads/main', 'N': '4'},"
-                      "  'timeout': 600, 'allow_failure': true},"
-                      " {'name': 'test.unit-1', 'image': null, 'script': ['make test'],"
-                      "  'env': {}, 'timeout': 86400, 'allow_failure': false}]");
+    /* Script lines refer to variables that follow the job's own env;
+     * image and env values are plain text. */
+    assert_json(jobs,
+                "[{'name': 'build', 'image': 'gcc:12',"
+                "  'script': ['make V=\\'${GITWEAVE_INPUT_LEVEL}\\'',"
+                "             'echo \\'${GITWEAVE_EXPR_COMMIT_SHA}\\''],"
+                "  'env': {'REF': 'refs/heads/main', 'N': '4',"
+                "          'GITWEAVE_INPUT_LEVEL': 'info', 'GITWEAVE_EXPR_COMMIT_SHA': 'abc123'},"
+                "  'timeout': 600, 'allow_failure': true},"
+                " {'name': 'test.unit-1', 'image': null, 'script': ['make test'],"
+                "  'env': {}, 'timeout': 86400, 'allow_failure': false}]");
     cJSON_Delete(jobs);
 }
 END_TEST
+
+/* Line i of job j's script, and a value of its env. */
+static const char *
+script_line(const cJSON *jobs, int j, int i)
+{
+    const cJSON *v =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, j), "script"), i);
+
+    ck_assert_msg(cJSON_IsString(v), "no script line %d of job %d", i, j);
+    return v->valuestring;
+}
+
+static const char *
+env_value(const cJSON *jobs, int j, const char *name)
+{
+    return get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, j), "env"), name);
+}
 
 START_TEST(test_expand_context)
 {
@@ -591,22 +623,36 @@ START_TEST(test_expand_context)
     cJSON *jobs = expand(tmpl, "{'X': 'val'}", &ctx);
 
     assert_json(jobs, "[{'name': 'a', 'image': null, 'script': ["
-                      "   'my-repo|my-repo|run-42|deadbeef|refs/tags/v1',"
-                      "   'val/val/val', '[]', 'plain $ {{ and }} text', 'refs/tags/v1}'],"
-                      "  'env': {'X': 'x=val'}, 'timeout': null, 'allow_failure': false}]");
+                      "   '\\'${GITWEAVE_EXPR_REPO_NAME}\\'|\\'${GITWEAVE_EXPR_REPO_NAME}\\'|"
+                      "\\'${GITWEAVE_EXPR_RUN_ID}\\'|\\'${GITWEAVE_EXPR_COMMIT_SHA}\\'|"
+                      "\\'${GITWEAVE_EXPR_REF}\\'',"
+                      "   '\\'${GITWEAVE_INPUT_X}\\'/\\'${GITWEAVE_INPUT_X}\\'/"
+                      "\\'${GITWEAVE_INPUT_X}\\'',"
+                      "   '[\\'${GITWEAVE_INPUT_EMPTY}\\']', 'plain $ {{ and }} text',"
+                      "   '\\'${GITWEAVE_EXPR_REF}\\'}'],"
+                      "  'env': {'X': 'x=val', 'GITWEAVE_EXPR_REPO_NAME': 'my-repo',"
+                      "          'GITWEAVE_EXPR_RUN_ID': 'run-42',"
+                      "          'GITWEAVE_EXPR_COMMIT_SHA': 'deadbeef',"
+                      "          'GITWEAVE_EXPR_REF': 'refs/tags/v1', 'GITWEAVE_INPUT_X': 'val',"
+                      "          'GITWEAVE_INPUT_EMPTY': ''},"
+                      "  'timeout': null, 'allow_failure': false}]");
     cJSON_Delete(jobs);
 }
 END_TEST
 
 START_TEST(test_expand_null_context)
 {
-    const char *tmpl = "{'kind': 'test',"
-                       " 'jobs': [{'name': 'a', 'script': ['<${{ commit.sha }}><${{ ref }}>']}]}";
+    const char *tmpl = "{'kind': 'test', 'jobs': [{'name': 'a',"
+                       " 'image': 'i<${{ commit.sha }}><${{ ref }}>',"
+                       " 'script': ['<${{ commit.sha }}><${{ ref }}>']}]}";
     const spec_context_t ctx = {"r", "1", NULL, NULL};
     cJSON *jobs = expand(tmpl, NULL, &ctx);
 
-    assert_json(jobs, "[{'name': 'a', 'image': null, 'script': ['<><>'], 'env': {},"
-                      "  'timeout': null, 'allow_failure': false}]");
+    assert_json(jobs,
+                "[{'name': 'a', 'image': 'i<><>',"
+                "  'script': ['<\\'${GITWEAVE_EXPR_COMMIT_SHA}\\'><\\'${GITWEAVE_EXPR_REF}\\'>'],"
+                "  'env': {'GITWEAVE_EXPR_COMMIT_SHA': '', 'GITWEAVE_EXPR_REF': ''},"
+                "  'timeout': null, 'allow_failure': false}]");
     cJSON_Delete(jobs);
 }
 END_TEST
@@ -616,15 +662,145 @@ START_TEST(test_expand_single_pass)
 {
     const char *tmpl = "{'kind': 'test', 'inputs': {'X': {}, 'Y': {'default': '${{ inputs.X }}'}},"
                        " 'jobs': [{'name': 'a', 'script': ['${{ inputs.X }} ${{ inputs.Y }}'],"
-                       "           'image': '${{ inputs.X }}'}]}";
+                       "           'image': '${{ inputs.X }}', 'env': {'E': '${{ inputs.Y }}'}}]}";
     const spec_context_t ctx = {"r", "1", "c", "m"};
     cJSON *jobs = expand(tmpl, "{'X': '${{ run.id }} ${{ inputs.X }} ${{'}", &ctx);
     const cJSON *job = cJSON_GetArrayItem(jobs, 0);
 
-    ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(job, "script"), 0)->valuestring,
-                     "${{ run.id }} ${{ inputs.X }} ${{ ${{ inputs.X }}");
+    ck_assert_str_eq(script_line(jobs, 0, 0), "\"${GITWEAVE_INPUT_X}\" \"${GITWEAVE_INPUT_Y}\"");
+    ck_assert_str_eq(env_value(jobs, 0, "GITWEAVE_INPUT_X"), "${{ run.id }} ${{ inputs.X }} ${{");
+    ck_assert_str_eq(env_value(jobs, 0, "GITWEAVE_INPUT_Y"), "${{ inputs.X }}");
+    ck_assert_str_eq(env_value(jobs, 0, "E"), "${{ inputs.X }}");
     ck_assert_str_eq(get_str(job, "image"), "${{ run.id }} ${{ inputs.X }} ${{");
     cJSON_Delete(jobs);
+}
+END_TEST
+
+/* The reference fits the shell quoting where the expression stands. */
+typedef struct {
+    const char *line;
+    const char *want;
+} quote_case_t;
+
+static const quote_case_t quote_cases[] = {
+    {"echo ${{ inputs.V }}", "echo \"${GITWEAVE_INPUT_V}\""},
+    {"echo \"v=${{ inputs.V }}.\"", "echo \"v=${GITWEAVE_INPUT_V}.\""},
+    {"echo 'v=${{ inputs.V }}.'", "echo 'v='\"${GITWEAVE_INPUT_V}\"'.'"},
+    {"echo \"it's ${{ inputs.V }}\"", "echo \"it's ${GITWEAVE_INPUT_V}\""},
+    {"echo 'say \"${{ inputs.V }}\"'", "echo 'say \"'\"${GITWEAVE_INPUT_V}\"'\"'"},
+    {"echo \"a\\\"${{ inputs.V }}\"", "echo \"a\\\"${GITWEAVE_INPUT_V}\""},
+    {"echo 'a'${{ inputs.V }}\"b\"${{ ref }}",
+     "echo 'a'\"${GITWEAVE_INPUT_V}\"\"b\"\"${GITWEAVE_EXPR_REF}\""},
+    {"echo \\${{ inputs.V }}", "echo \\\n\"${GITWEAVE_INPUT_V}\""},
+    {"echo \"\\${{ inputs.V }}\"", "echo \"\\\n${GITWEAVE_INPUT_V}\""},
+    {"echo 'a\\'${{ inputs.V }}", "echo 'a\\'\"${GITWEAVE_INPUT_V}\""},
+};
+
+START_TEST(test_expand_quoting)
+{
+    const quote_case_t *c = &quote_cases[_i];
+    cJSON *doc = cJSON_CreateObject(), *job, *t, *in, *jobs;
+    const spec_context_t ctx = {"r", "1", "c", "refs/heads/m"};
+    spec_error_t err;
+
+    cJSON_AddStringToObject(doc, "kind", "test");
+    cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "inputs"), "V");
+    job = cJSON_CreateObject();
+    cJSON_AddStringToObject(job, "name", "a");
+    cJSON_AddItemToObject(job, "script", cJSON_CreateStringArray(&c->line, 1));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "jobs"), job);
+    t = spec_validate(doc, &err);
+    ck_assert_msg(t != NULL, "%s: %s", err.field, err.message);
+    in = spec_resolve_inputs(t, NULL, NULL, &err);
+    jobs = spec_expand(t, in, &ctx, &err);
+    ck_assert_ptr_nonnull(jobs);
+    ck_assert_str_eq(script_line(jobs, 0, 0), c->want);
+    cJSON_Delete(jobs);
+    cJSON_Delete(in);
+    cJSON_Delete(t);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+/* The expanded lines run by sh print hostile values as they are, in every
+ * quoting context: nothing of a value is ever read as shell code. */
+START_TEST(test_expand_shell_runs)
+{
+    static const char *const values[] = {
+        "x\"; echo INJECTED; echo \"",
+        "$(echo INJECTED)",
+        "`echo INJECTED`",
+        "it's; echo INJECTED '",
+        "a\\b \\\" * ?",
+        "line1\nline2 $HOME ${PATH}",
+        "",
+    };
+    /* Each prints the value between known text; want is the output with
+     * V standing for the value. */
+    static const quote_case_t lines[] = {
+        {"printf '%s|' ${{ inputs.V }}", "V|"},
+        {"printf '%s|' \"<${{ inputs.V }}>\"", "<V>|"},
+        {"printf '%s|' '<${{ inputs.V }}>'", "<V>|"},
+        {"printf '%s|' '<'${{ inputs.V }}\">\"", "<V>|"},
+        {"printf '%s|' \\${{ inputs.V }}", "V|"},
+        {"printf '%s|' \"\\${{ inputs.V }}\"", "V|"},
+        {"printf '%s|' \"${{ inputs.V }}\" '${{ inputs.V }}' ${{ inputs.V }}", "V|V|V|"},
+    };
+    const spec_context_t ctx = {"r", "1", "c", "refs/heads/m"};
+
+    for (size_t v = 0; v < GW_ARRAY_LEN(values); v++) {
+        for (size_t l = 0; l < GW_ARRAY_LEN(lines); l++) {
+            cJSON *doc = cJSON_CreateObject(), *job, *trig, *t, *in, *jobs;
+            const cJSON *it;
+            spec_error_t err;
+            char out[4096];
+            size_t n = 0;
+            buf_t want;
+            FILE *f;
+
+            cJSON_AddStringToObject(doc, "kind", "test");
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "inputs"), "V");
+            job = cJSON_CreateObject();
+            cJSON_AddStringToObject(job, "name", "a");
+            cJSON_AddItemToObject(job, "script", cJSON_CreateStringArray(&lines[l].line, 1));
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "jobs"), job);
+            t = spec_validate(doc, &err);
+            ck_assert_ptr_nonnull(t);
+            trig = cJSON_CreateObject();
+            cJSON_AddStringToObject(trig, "V", values[v]);
+            in = spec_resolve_inputs(t, trig, NULL, &err);
+            ck_assert_ptr_nonnull(in);
+            jobs = spec_expand(t, in, &ctx, &err);
+            ck_assert_ptr_nonnull(jobs);
+
+            /* The job's env, then its line, as the engines run it. */
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "env"))
+                ck_assert_int_eq(setenv(it->string, it->valuestring, 1), 0);
+            f = popen(script_line(jobs, 0, 0), "r");
+            ck_assert_ptr_nonnull(f);
+            n = fread(out, 1, sizeof(out) - 1, f);
+            out[n] = '\0';
+            ck_assert_int_eq(pclose(f), 0);
+
+            buf_init(&want);
+            for (const char *p = lines[l].want; *p; p++) {
+                if (*p == 'V')
+                    buf_puts(&want, values[v]);
+                else
+                    buf_append(&want, p, 1);
+            }
+            ck_assert_msg(strcmp(out, want.data) == 0, "line %s with value %s: got [%s] want [%s]",
+                          script_line(jobs, 0, 0), values[v], out, want.data);
+            ck_assert_msg(strstr(out, "INJECTED") == NULL || strstr(values[v], "INJECTED"),
+                          "injected");
+            buf_free(&want);
+            cJSON_Delete(jobs);
+            cJSON_Delete(in);
+            cJSON_Delete(trig);
+            cJSON_Delete(t);
+            cJSON_Delete(doc);
+        }
+    }
 }
 END_TEST
 
@@ -952,7 +1128,7 @@ START_TEST(test_yaml_refused)
     for (int i = 0; i < 1000; i++)
         buf_puts(&deep, "[");
     err = yaml_error(deep.data);
-    ck_assert_str_eq(err.message, "nesting is deeper than 64 levels");
+    ck_assert_str_eq(err.message, "nesting is deeper than 32 levels");
     buf_free(&deep);
 }
 END_TEST
@@ -981,6 +1157,297 @@ START_TEST(test_yaml_validate)
     ck_assert_str_eq(err.field, "jobs[0].script[0]");
     ck_assert_str_eq(err.message, "must be a string");
     cJSON_Delete(y);
+}
+END_TEST
+
+/* ---- caps ----------------------------------------------------------------- */
+
+/* A template {"kind": "build", "jobs": [{"name": "a", "script": ["x"]}]}
+ * with key set to value (taken) in the job, or at the top when job is
+ * false; the caller frees it. */
+static cJSON *
+template_with(const char *key, cJSON *value, bool job)
+{
+    cJSON *doc = js("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}");
+
+    if (job) {
+        cJSON *j = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "jobs"), 0);
+        cJSON_DeleteItemFromObject(j, key);
+        cJSON_AddItemToObject(j, key, value);
+    } else {
+        cJSON_DeleteItemFromObject(doc, key);
+        cJSON_AddItemToObject(doc, key, value);
+    }
+    return doc;
+}
+
+/* An object of n members NAME<i>: value (a copy each). */
+static cJSON *
+many_members(int n, const char *prefix, const cJSON *value)
+{
+    cJSON *o = cJSON_CreateObject();
+    char name[32];
+
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%s%d", prefix, i);
+        cJSON_AddItemToObject(o, name, cJSON_Duplicate(value, true));
+    }
+    return o;
+}
+
+static void
+assert_refused(cJSON *doc, const char *field, const char *message)
+{
+    spec_error_t err;
+    cJSON *t = spec_validate(doc, &err);
+
+    ck_assert_msg(t == NULL, "accepted");
+    ck_assert_str_eq(err.field, field);
+    ck_assert_str_eq(err.message, message);
+    cJSON_Delete(doc);
+}
+
+START_TEST(test_caps)
+{
+    cJSON *str = cJSON_CreateString("v"), *decl = cJSON_CreateObject(), *list, *deep, *job;
+    char *big = xmalloc(SPEC_MAX_STRING + 2);
+    spec_error_t err;
+    cJSON *t;
+
+    /* At the caps: accepted. */
+    deep = template_with("env", many_members(SPEC_MAX_ENV, "E", str), true);
+    cJSON_AddItemToObject(deep, "inputs", many_members(SPEC_MAX_INPUTS, "I", decl));
+    t = spec_validate(deep, &err);
+    ck_assert_msg(t != NULL, "%s: %s", err.field, err.message);
+    cJSON_Delete(t);
+    cJSON_Delete(deep);
+
+    assert_refused(template_with("env", many_members(SPEC_MAX_ENV + 1, "E", str), true),
+                   "jobs[0].env",
+                   "has more than 100 entries (a job may set at most 100 variables)");
+    assert_refused(template_with("env", many_members(SPEC_MAX_KEYS + 1, "E", str), true),
+                   "jobs[0].env",
+                   "has more than 256 keys (at most 256 keys are allowed in one mapping)");
+    assert_refused(template_with("inputs", many_members(SPEC_MAX_INPUTS + 1, "I", decl), false),
+                   "inputs",
+                   "has more than 100 inputs (a template may declare at most 100 inputs)");
+
+    list = cJSON_CreateArray();
+    for (int i = 0; i <= SPEC_MAX_ITEMS; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateString("x"));
+    assert_refused(template_with("script", list, true), "jobs[0].script",
+                   "has more than 1000 items (at most 1000 items are allowed in one list)");
+
+    list = cJSON_CreateArray();
+    for (int i = 0; i <= SPEC_MAX_JOBS; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "j%d", i);
+        job = js("{'script': ['x']}");
+        cJSON_AddStringToObject(job, "name", name);
+        cJSON_AddItemToArray(list, job);
+    }
+    assert_refused(template_with("jobs", list, false), "jobs",
+                   "has more than 100 jobs (a template may have at most 100 jobs)");
+
+    memset(big, 'a', SPEC_MAX_STRING + 1);
+    big[SPEC_MAX_STRING + 1] = '\0';
+    list = cJSON_CreateArray();
+    cJSON_AddItemToArray(list, cJSON_CreateString("x"));
+    cJSON_AddItemToArray(list, cJSON_CreateString(big));
+    assert_refused(template_with("script", list, true), "jobs[0].script[1]",
+                   "is longer than 65536 bytes");
+
+    deep = cJSON_CreateArray();
+    for (int i = 0; i < 40; i++) {
+        cJSON *outer = cJSON_CreateArray();
+        cJSON_AddItemToArray(outer, deep);
+        deep = outer;
+    }
+    assert_refused(template_with("env", deep, true),
+                   "jobs[0].env[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+                   "[0][0][0][0][0][0][0]",
+                   "nesting is deeper than 32 levels");
+    free(big);
+    cJSON_Delete(str);
+    cJSON_Delete(decl);
+}
+END_TEST
+
+/* The values of a run: too many, or too long. */
+START_TEST(test_resolve_caps)
+{
+    cJSON *t =
+        valid("{'kind': 'build', 'inputs': {'A': {}}, 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    cJSON *str = cJSON_CreateString("v");
+    cJSON *many = many_members(SPEC_MAX_INPUTS + 1, "I", str);
+    cJSON *one = cJSON_CreateObject();
+    char *big = xmalloc(SPEC_MAX_STRING + 2);
+    spec_error_t err;
+
+    ck_assert_ptr_null(spec_resolve_inputs(t, many, NULL, &err));
+    ck_assert_str_eq(err.field, "inputs");
+    ck_assert_str_eq(err.message, "has more than 100 inputs (at most 100 inputs are allowed)");
+
+    memset(big, 'a', SPEC_MAX_STRING + 1);
+    big[SPEC_MAX_STRING + 1] = '\0';
+    cJSON_AddStringToObject(one, "A", big);
+    ck_assert_ptr_null(spec_resolve_inputs(t, one, NULL, &err));
+    ck_assert_str_eq(err.field, "inputs.A");
+    ck_assert_str_eq(err.message, "is longer than 65536 bytes");
+    ck_assert_ptr_null(spec_resolve_inputs(t, NULL, one, &err));
+    ck_assert_str_eq(err.message, "is longer than 65536 bytes (the repo's value)");
+
+    free(big);
+    cJSON_Delete(one);
+    cJSON_Delete(many);
+    cJSON_Delete(str);
+    cJSON_Delete(t);
+}
+END_TEST
+
+/* Far beyond the caps, refusing takes no longer than reading: 60,000 keys
+ * in one mapping (JSON and YAML), 30,000 values against a template stored
+ * with 30,000 inputs. */
+START_TEST(test_caps_linear)
+{
+    cJSON *str = cJSON_CreateString("v"), *decl = js("{'type': 'string'}");
+    cJSON *doc = template_with("env", many_members(60000, "E", str), true);
+    cJSON *wide = many_members(30000, "I", decl), *values = many_members(30000, "I", str);
+    cJSON *t = js("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    struct timespec t0, t1;
+    spec_error_t err;
+    buf_t y;
+    double secs;
+
+    buf_init(&y);
+    buf_puts(&y, "kind: build\njobs:\n  - name: a\n    script: [x]\n    env:\n");
+    for (int i = 0; i < 60000; i++)
+        buf_printf(&y, "      E%d: v\n", i);
+    cJSON_AddItemToObject(t, "inputs", wide);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_ptr_null(spec_validate(doc, &err));
+    ck_assert_ptr_null(spec_from_yaml(y.data, y.len, &err));
+    ck_assert_str_eq(err.field, "jobs[0].env.E256");
+    ck_assert_str_eq(err.message,
+                     "is one key too many: at most 256 keys are allowed in one mapping");
+    ck_assert_ptr_null(spec_resolve_inputs(t, values, NULL, &err));
+    /* Without trigger values the work is linear in the template. */
+    cJSON *in = spec_resolve_inputs(t, NULL, values, &err);
+    ck_assert_ptr_nonnull(in);
+    cJSON_Delete(in);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(secs < 1.0, "took %.2f s", secs);
+
+    buf_free(&y);
+    cJSON_Delete(t);
+    cJSON_Delete(values);
+    cJSON_Delete(doc);
+    cJSON_Delete(decl);
+    cJSON_Delete(str);
+}
+END_TEST
+
+START_TEST(test_yaml_caps)
+{
+    buf_t y;
+    spec_error_t err;
+    cJSON *j;
+    char *big;
+
+    /* A mapping at the cap, with a repeat found by the hash set. */
+    buf_init(&y);
+    for (int i = 0; i < SPEC_MAX_KEYS; i++)
+        buf_printf(&y, "k%d: %d\n", i, i);
+    j = spec_from_yaml(y.data, y.len, &err);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(cJSON_GetArraySize(j), SPEC_MAX_KEYS);
+    cJSON_Delete(j);
+    buf_free(&y);
+    buf_init(&y);
+    for (int i = 0; i < SPEC_MAX_KEYS - 1; i++)
+        buf_printf(&y, "k%d: %d\n", i, i);
+    buf_puts(&y, "k17: again\n");
+    err = yaml_error(y.data);
+    ck_assert_str_eq(err.field, "k17");
+    ck_assert_str_eq(err.message, "duplicate key \"k17\"");
+    ck_assert_int_eq(err.line, SPEC_MAX_KEYS);
+    buf_free(&y);
+
+    buf_init(&y);
+    buf_puts(&y, "list:\n");
+    for (int i = 0; i <= SPEC_MAX_ITEMS; i++)
+        buf_puts(&y, i % 2 ? "  - x\n" : "  - [x]\n");
+    err = yaml_error(y.data);
+    ck_assert_str_eq(err.field, "list[1000]");
+    ck_assert_str_eq(err.message,
+                     "is one item too many: at most 1000 items are allowed in one list");
+    buf_free(&y);
+
+    big = xmalloc(SPEC_MAX_DOCUMENT + 16);
+    memset(big, ' ', SPEC_MAX_DOCUMENT + 15);
+    memcpy(big, "a: \"", 4);
+    big[SPEC_MAX_STRING + 5] = '"';
+    big[SPEC_MAX_STRING + 6] = '\n';
+    big[SPEC_MAX_STRING + 7] = '\0';
+    err = yaml_error(big);
+    ck_assert_str_eq(err.field, "a");
+    ck_assert_str_eq(err.message, "is longer than 65536 bytes");
+    big[SPEC_MAX_STRING + 7] = ' ';
+    big[SPEC_MAX_DOCUMENT + 1] = '\0';
+    err = yaml_error(big);
+    ck_assert_str_eq(err.message, "the document is larger than 1048576 bytes");
+    free(big);
+}
+END_TEST
+
+/* A NUL character, escaped or raw, is refused naming its field. */
+typedef struct {
+    const char *text;
+    size_t len;
+    const char *field;
+    const char *message;
+    int line, column;
+} yaml_nul_case_t;
+
+#define NUL_CASE(text, field, message, line, column)                                               \
+    {                                                                                              \
+        text, sizeof(text) - 1, field, message, line, column                                       \
+    }
+#define CONTAINS "contains a NUL character, which is not allowed"
+
+static const yaml_nul_case_t yaml_nul_cases[] = {
+    NUL_CASE("a: \"shown\\0hidden\"\n", "a", CONTAINS, 1, 4),
+    NUL_CASE("a: \"shown\\x00hidden\"\n", "a", CONTAINS, 1, 4),
+    NUL_CASE("a: [x, \"shown\\u0000hidden\"]\n", "a[1]", CONTAINS, 1, 8),
+    NUL_CASE("jobs:\n  - script:\n      - echo shown\0; echo hidden\n", "jobs[0].script[0]",
+             CONTAINS, 3, 9),
+    NUL_CASE("a: 'shown\0'\n", "a", CONTAINS, 1, 4),
+    NUL_CASE("\xc3\xa9\xc3\xa9: x\nb: |\n  \xc3\xa9 line\n  shown\0hidden\n", "b", CONTAINS, 2, 4),
+    NUL_CASE("\xef\xbb\xbf"
+             "a: x\0\n",
+             "a", CONTAINS, 1, 4),
+    NUL_CASE("k\0ey: x\n", "", "a key contains a NUL character, which is not allowed", 1, 1),
+    NUL_CASE("a:\n  \"k\\0\": x\n", "a", "a key contains a NUL character, which is not allowed", 2,
+             3),
+    NUL_CASE("a: x # comment\0\n", "", "a NUL character is not allowed", 1, 15),
+    NUL_CASE("a: [x,\0\n", "a[1]", CONTAINS, 1, 7),
+    NUL_CASE("a: 1\n\0\n", "", "a NUL character is not allowed", 2, 1),
+};
+
+START_TEST(test_yaml_nul)
+{
+    const yaml_nul_case_t *c = &yaml_nul_cases[_i];
+    spec_error_t err;
+    cJSON *j = spec_from_yaml(c->text, c->len, &err);
+
+    ck_assert_msg(j == NULL, "accepted case %d", _i);
+    ck_assert_str_eq(err.field, c->field);
+    ck_assert_str_eq(err.message, c->message);
+    ck_assert_int_eq(err.line, c->line);
+    ck_assert_int_eq(err.column, c->column);
 }
 END_TEST
 
@@ -1014,6 +1481,8 @@ spec_suite(void)
     tcase_add_test(tc, test_expand_context);
     tcase_add_test(tc, test_expand_null_context);
     tcase_add_test(tc, test_expand_single_pass);
+    tcase_add_loop_test(tc, test_expand_quoting, 0, (int)GW_ARRAY_LEN(quote_cases));
+    tcase_add_test(tc, test_expand_shell_runs);
     tcase_add_test(tc, test_expand_refuses_unknown);
     suite_add_tcase(s, tc);
 
@@ -1031,6 +1500,14 @@ spec_suite(void)
     tcase_add_test(tc, test_yaml_refused);
     tcase_add_test(tc, test_yaml_empty);
     tcase_add_test(tc, test_yaml_validate);
+    tcase_add_test(tc, test_yaml_caps);
+    tcase_add_loop_test(tc, test_yaml_nul, 0, (int)GW_ARRAY_LEN(yaml_nul_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("caps");
+    tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_resolve_caps);
+    tcase_add_test(tc, test_caps_linear);
     suite_add_tcase(s, tc);
     return s;
 }
