@@ -88,6 +88,11 @@ repos_put(http_req_t *r)
         http_reply_error(r, 400, "invalid repo", "%s", err);
         goto fail;
     }
+    /* git would read such a URL as an option. */
+    if (in.has_clone_url && in.clone_url != NULL && in.clone_url[0] == '-') {
+        http_reply_error(r, 422, "invalid repo", "clone_url must not start with \"-\"");
+        goto fail;
+    }
     gw_uuid_new(id);
     const char *params[] = {id, r->params[0], in.has_clone_url ? "t" : "f", in.clone_url,
                             in.default_branch};

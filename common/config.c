@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -44,7 +45,89 @@ static const cf_entry_t config_table[] = {
     /* Offsets are stored as integers: the cap keeps them far below 2^31. */
     INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 1024, 1 << 30),
     INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", engine_backoff_max, "60", 1, 3600),
+    INT("RUNNER_CHECKOUT_TIMEOUT_SECONDS", checkout_timeout, "600", 1, 7 * 86400),
+    INT("RUNNER_JOB_PIDS_LIMIT", job_pids_limit, "1024", 16, 1 << 22),
+    STR("RUNNER_JOB_MEMORY", job_memory_text, ""),
+    STR("RUNNER_JOB_CPUS", job_cpus_text, ""),
+    STR("RUNNER_JOB_USER", job_user, ""),
 };
+
+/* The smallest memory limit the container engines accept (Docker: 6 MiB). */
+#define CONFIG_MIN_JOB_MEMORY (6LL << 20)
+
+/* "512m"-style sizes: decimal digits, then one of k, m, g (binary units, any
+ * case) or nothing for bytes. Returns the bytes, or -1 when malformed or
+ * above 2^50. */
+long long
+config_parse_bytes(const char *text)
+{
+    long long n = 0;
+    const char *p = text;
+
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (n > (1LL << 50) / 10)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    int shift = 0;
+    switch (*p) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
+    }
+    if (*p != '\0' && p[1] != '\0')
+        return -1;
+    if (n > (1LL << 50) >> shift)
+        return -1;
+    return n << shift;
+}
+
+/* A decimal number of CPUs ("2", "0.5", at most 9 decimals) as billionths
+ * of a CPU. Returns -1 when malformed, 0 or above 4096 CPUs. */
+long long
+config_parse_cpus(const char *text)
+{
+    long long whole = 0, frac = 0, scale = 1000000000LL;
+    const char *p = text;
+
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > 4096)
+            return -1;
+    }
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        for (; isdigit((unsigned char)*p); p++) {
+            if (scale == 1)
+                return -1;
+            scale /= 10;
+            frac += (*p - '0') * scale;
+        }
+    }
+    if (*p != '\0')
+        return -1;
+    long long nano = whole * 1000000000LL + frac;
+    return nano > 0 && nano <= 4096LL * 1000000000LL ? nano : -1;
+}
 
 int
 config_load(gw_config_t *cfg)
@@ -105,6 +188,35 @@ config_load(gw_config_t *cfg)
                 cfg->workdir);
         errors++;
     }
+    if (cfg->job_memory_text[0] != '\0') {
+        cfg->job_memory = config_parse_bytes(cfg->job_memory_text);
+        if (cfg->job_memory < CONFIG_MIN_JOB_MEMORY) {
+            fprintf(stderr,
+                    "configuration error: RUNNER_JOB_MEMORY=\"%s\" is not a size of at least "
+                    "6m (bytes, or a number with k, m or g)\n",
+                    cfg->job_memory_text);
+            errors++;
+        }
+    }
+    if (cfg->job_cpus_text[0] != '\0') {
+        cfg->job_nano_cpus = config_parse_cpus(cfg->job_cpus_text);
+        if (cfg->job_nano_cpus < 0) {
+            fprintf(stderr,
+                    "configuration error: RUNNER_JOB_CPUS=\"%s\" is not a number of CPUs "
+                    "above 0 (such as 2 or 0.5)\n",
+                    cfg->job_cpus_text);
+            errors++;
+        }
+    }
+    for (const char *p = cfg->job_user; *p; p++)
+        if (!isalnum((unsigned char)*p) && strchr("._:-", *p) == NULL) {
+            fprintf(stderr,
+                    "configuration error: RUNNER_JOB_USER=\"%s\" is not a user[:group] name "
+                    "or id\n",
+                    cfg->job_user);
+            errors++;
+            break;
+        }
     return errors ? -1 : 0;
 }
 

@@ -32,11 +32,26 @@ typedef struct {
     int log_flush_ms;       /* RUNNER_LOG_FLUSH_MS */
     int log_max_bytes;      /* RUNNER_LOG_MAX_BYTES */
     int engine_backoff_max; /* RUNNER_ENGINE_BACKOFF_MAX_SECONDS */
+    int checkout_timeout;   /* RUNNER_CHECKOUT_TIMEOUT_SECONDS */
+    /* limits of job containers (docker engine) */
+    int job_pids_limit;     /* RUNNER_JOB_PIDS_LIMIT */
+    char *job_memory_text;  /* RUNNER_JOB_MEMORY as given ("" = no limit) */
+    long long job_memory;   /* ... in bytes; 0 = no limit */
+    char *job_cpus_text;    /* RUNNER_JOB_CPUS as given ("" = no limit) */
+    long long job_nano_cpus; /* ... in billionths of a CPU; 0 = no limit */
+    char *job_user;         /* RUNNER_JOB_USER: user[:group] ("" = the image's) */
 } gw_config_t;
 
 /* Read the environment into cfg. Returns 0, or -1 after printing every
  * problem to stderr. Free with config_free. */
 int config_load(gw_config_t *cfg) GW_MUST_CHECK;
 void config_free(gw_config_t *cfg);
+
+/* "512m"-style sizes (digits, then k, m, g in binary units, or nothing for
+ * bytes) in bytes; -1 when malformed. */
+long long config_parse_bytes(const char *text);
+/* A decimal number of CPUs ("0.5") in billionths of a CPU; -1 when
+ * malformed, not above 0, or above 4096. */
+long long config_parse_cpus(const char *text);
 
 #endif

@@ -107,6 +107,7 @@ q_run_free(q_run_t *run)
     free(run->clone_url);
     free(run->ref);
     free(run->commit);
+    free(run->spec_error);
     free(run);
 }
 
@@ -116,8 +117,10 @@ dup_or_null(const PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
-/* Fill a script job from its entry in the frozen spec. */
-static void
+/* Fill a script job from its entry in the frozen spec. Returns NULL, or
+ * what is wrong with the entry (caller frees); the job is filled either way
+ * so that it can be freed. */
+static char *
 job_from_spec(q_job_t *j, const cJSON *s)
 {
     const cJSON *script = cJSON_GetObjectItemCaseSensitive(s, "script");
@@ -125,17 +128,41 @@ job_from_spec(q_job_t *j, const cJSON *s)
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(s, "timeout");
     const cJSON *e;
     size_t n = 0;
+    char *problem = NULL;
 
+    if (!cJSON_IsObject(s))
+        problem = xstrdup("it has no entry in the spec");
+    else if (!cJSON_IsArray(script))
+        problem = xstrdup("its script is not a list");
+    else if (env != NULL && !cJSON_IsNull(env) && !cJSON_IsObject(env))
+        problem = xstrdup("its env is not an object");
+    else if (timeout != NULL && !cJSON_IsNull(timeout) &&
+             (!cJSON_IsNumber(timeout) || timeout->valuedouble < 0 ||
+              timeout->valuedouble > 7 * 86400))
+        problem = xstrdup("its timeout is not a number of seconds");
     j->nscript = (size_t)cJSON_GetArraySize(script);
     j->script = xcalloc(j->nscript + 1, sizeof(char *));
-    cJSON_ArrayForEach(e, script) j->script[n++] = xstrdup(cJSON_IsString(e) ? e->valuestring : "");
+    cJSON_ArrayForEach(e, script)
+    {
+        if (!cJSON_IsString(e) && problem == NULL)
+            problem = xstrdup("its script has an entry that is not a string");
+        j->script[n++] = xstrdup(cJSON_IsString(e) ? e->valuestring : "");
+    }
     j->nscript = n;
     n = 0;
     j->env = xcalloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
-    cJSON_ArrayForEach(e, env) if (cJSON_IsString(e))
+    cJSON_ArrayForEach(e, env)
+    {
+        if (!cJSON_IsString(e)) {
+            if (problem == NULL)
+                problem = xasprintf("its env value %s is not a string", e->string);
+            continue;
+        }
         j->env[n++] = xasprintf("%s=%s", e->string, e->valuestring);
+    }
     j->timeout = cJSON_IsNumber(timeout) ? (int)timeout->valuedouble : 0;
     j->allow_failure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "allow_failure"));
+    return problem;
 }
 
 /* Load the run's jobs and join them with the frozen spec, in position order. */
@@ -164,9 +191,13 @@ load_jobs(PGconn *c, q_run_t *run, const char *spec_text)
         j->name = xstrdup(PQgetvalue(res, i, 2));
         j->kind = xstrdup(PQgetvalue(res, i, 3));
         j->image = dup_or_null(res, i, 4);
-        if (strcmp(j->kind, "script") == 0)
-            job_from_spec(j, cJSON_GetArrayItem(list, script_index++));
-        else {
+        if (strcmp(j->kind, "script") == 0) {
+            char *problem = job_from_spec(j, cJSON_GetArrayItem(list, script_index++));
+            if (problem != NULL && run->spec_error == NULL)
+                run->spec_error =
+                    xasprintf("the run's frozen spec is corrupt: job %s: %s", j->name, problem);
+            free(problem);
+        } else {
             j->script = xcalloc(1, sizeof(char *));
             j->env = xcalloc(1, sizeof(char *));
         }

@@ -53,6 +53,9 @@ typedef struct {
     bool clean;
     q_job_t *jobs;
     size_t njobs;
+    /* Set when the frozen spec does not say how to run the jobs (it was
+     * changed behind the API's back): the run must fail with it. */
+    char *spec_error;
 } q_run_t;
 
 void q_run_free(q_run_t *run);

@@ -32,6 +32,10 @@ typedef enum { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_SHUTDOWN } stop_reason
 /* Consecutive failures of statements (with the connection up) before the
  * run is given up. */
 #define RUN_MAX_DB_FAILURES 30
+/* How long past its stop grace a stopped job may take to end before it is
+ * dropped (its container force-removed) and ends without waiting for the
+ * engine, however much output is still on its way. */
+#define RUN_STOP_SLACK_S 3
 
 struct run_exec {
     worker_t *w;
@@ -45,6 +49,7 @@ struct run_exec {
     struct event *timeout_ev;
     struct event *flush_ev;
     struct event *retry_ev;
+    struct event *kill_ev; /* a stopped job that does not end is dropped */
     int db_failures;
     stop_reason_t stop;
     bool cancel_requested;
@@ -53,6 +58,7 @@ struct run_exec {
     int exit_code;
     char *job_error;
     int job_timeout;
+    bool checkout; /* the current job is the checkout */
     /* the run's end */
     gw_status_t run_status;
     gw_status_t rest_status;
@@ -177,6 +183,7 @@ job_done(void *arg, int exit_code, const char *error)
     r->exit_code = exit_code;
     set_str(&r->job_error, error ? xstrdup(error) : NULL);
     evtimer_del(r->timeout_ev);
+    evtimer_del(r->kill_ev);
     r->state = RS_JOB_DONE;
     /* Not from inside the engine's callback: it frees the job next. */
     struct timeval tv = {0, 0};
@@ -188,8 +195,36 @@ run_stop_job(run_exec_t *r, stop_reason_t why)
 {
     if (r->stop == STOP_NONE || why == STOP_SHUTDOWN)
         r->stop = why;
-    if (r->state == RS_JOB_RUNNING && r->job != NULL)
+    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
         engine_job_stop(r->job, r->w->cfg->stop_grace);
+        if (!evtimer_pending(r->kill_ev, NULL)) {
+            struct timeval tv = {r->w->cfg->stop_grace + RUN_STOP_SLACK_S, 0};
+            evtimer_add(r->kill_ev, &tv);
+        }
+    }
+}
+
+/* A stopped job did not end in time (the engine is slow, or still busy with
+ * its output): drop it, which removes it at once, and end it here. */
+static void
+kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+    run_exec_t *r = arg;
+
+    if (r->state != RS_JOB_RUNNING || r->job == NULL)
+        return;
+    log_warn("worker", "a stopped job did not end in time; removing it run=%s job=%s",
+             r->q->fence.run_id, r->q->jobs[r->cur].id);
+    engine_job_free(r->job);
+    r->job = NULL;
+    job_done(r, -1, "the job did not end after it was stopped");
+}
+
+/* "checkout timed out" or "timed out", as the current job is. */
+static const char *
+run_timed_out_text(const run_exec_t *r)
+{
+    return r->checkout ? "checkout timed out" : "timed out";
 }
 
 static void
@@ -200,7 +235,8 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
         return;
     log_info("worker", "job timed out run=%s job=%s timeout=%d", r->q->fence.run_id,
              r->q->jobs[r->cur].id, r->job_timeout);
-    log_sink_notef(r->sink, "[gitweave] job timed out after %d s; stopping it", r->job_timeout);
+    log_sink_notef(r->sink, "[gitweave] %s %s after %d s; stopping it",
+                   r->checkout ? "the" : "job", run_timed_out_text(r), r->job_timeout);
     run_flush_logs(r);
     run_stop_job(r, STOP_TIMEOUT);
 }
@@ -380,7 +416,7 @@ run_judge_job(run_exec_t *r, gw_status_t *job_status, char **job_error)
     }
     if (r->stop == STOP_TIMEOUT) {
         *job_status = ST_FAILED;
-        set_str(job_error, xasprintf("timed out after %d s", r->job_timeout));
+        set_str(job_error, xasprintf("%s after %d s", run_timed_out_text(r), r->job_timeout));
     } else if (r->exit_code == 0) {
         *job_status = ST_SUCCESS;
         return false;
@@ -423,7 +459,11 @@ run_start_job(run_exec_t *r)
     r->stop = STOP_NONE;
     r->exit_code = -1;
     set_str(&r->job_error, NULL);
-    r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
+    r->checkout = checkout;
+    if (checkout)
+        r->job_timeout = cfg->checkout_timeout;
+    else
+        r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
 
     engine_t *e = checkout ? r->w->local : r->w->engine;
     char **env = job_env(r, j, e == r->w->local);
@@ -514,6 +554,14 @@ run_step(run_exec_t *r)
         switch (r->state) {
         case RS_PREPARE: {
             char *err = NULL;
+            if (r->q->spec_error != NULL) {
+                log_error("worker", "%s run=%s", r->q->spec_error, r->q->fence.run_id);
+                r->run_status = ST_FAILED;
+                r->rest_status = ST_SKIPPED;
+                set_str(&r->run_error, xstrdup(r->q->spec_error));
+                r->state = RS_FINISH;
+                break;
+            }
             r->workspace =
                 workspace_prepare(w->cfg->workdir, w->cfg->runner_name, r->q->repo, &err);
             if (r->workspace == NULL) {
@@ -576,6 +624,7 @@ run_exec_start(worker_t *w, q_run_t *q)
     r->timeout_ev = evtimer_new(w->base, timeout_cb, r);
     r->flush_ev = evtimer_new(w->base, flush_cb, r);
     r->retry_ev = evtimer_new(w->base, retry_cb, r);
+    r->kill_ev = evtimer_new(w->base, kill_cb, r);
     log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu", q->fence.run_id, q->repo,
              q->fence.attempt, q->njobs);
     struct timeval tv = {0, 0};
@@ -593,6 +642,7 @@ run_exec_free(run_exec_t *r)
     event_free(r->timeout_ev);
     event_free(r->flush_ev);
     event_free(r->retry_ev);
+    event_free(r->kill_ev);
     q_run_free(r->q);
     free(r->workspace);
     free(r->job_error);

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "worker_internal.h"
+#include "workspace.h"
 
 static void db_read_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -317,6 +318,11 @@ worker_new(const gw_config_t *cfg)
     w->exit_status = 0;
     if (gethostname(w->hostname, sizeof(w->hostname)) != 0)
         snprintf(w->hostname, sizeof(w->hostname), "unknown");
+    /* Before anything else: a work directory others control is a way in. */
+    if (workspace_init(cfg->workdir, cfg->runner_name, &err) != 0) {
+        log_error("worker", "%s", err);
+        goto fail;
+    }
     w->base = event_base_new();
     w->local = engine_local_new(w->base);
     if (strcmp(cfg->engine, "local") == 0) {

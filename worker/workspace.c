@@ -7,24 +7,98 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-static int
-mkdir_p(const char *path)
+/* Create the missing parents of path (not path itself), 0755 like mkdir -p.
+ * Errors show up when path itself is made. */
+static void
+mkdir_parents(const char *path)
 {
     char *p = xstrdup(path);
-    int rc = 0;
 
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            rc = -1;
+        (void)mkdir(p, 0755);
         *s = '/';
     }
-    if (rc == 0 && mkdir(p, 0755) != 0 && errno != EEXIST)
-        rc = -1;
     free(p);
+}
+
+/*
+ * Check that path is a directory this process may trust: not a symbolic
+ * link, owned by our effective uid, writable by nobody else. With create, a
+ * missing one is made 0700 first. One readable by others is made 0700 (it is
+ * ours). what names it in messages ("work directory"). Returns 0, or -1 with
+ * *err set (caller frees), in the manner of sshd's StrictModes.
+ */
+static int
+workspace_check_dir(const char *path, const char *what, bool create, char **err)
+{
+    struct stat st;
+    uid_t uid = geteuid();
+
+    if (lstat(path, &st) != 0 && errno == ENOENT && create) {
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            *err = xasprintf("could not create %s \"%s\": %s", what, path, strerror(errno));
+            return -1;
+        }
+    }
+    if (lstat(path, &st) != 0) {
+        *err = xasprintf("could not stat %s \"%s\": %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        *err = xasprintf("refusing %s \"%s\": it is a symbolic link", what, path);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *err = xasprintf("refusing %s \"%s\": it is not a directory", what, path);
+        return -1;
+    }
+    if (st.st_uid != uid) {
+        *err = xasprintf("refusing %s \"%s\": it is owned by uid %ld, not by this worker's "
+                         "uid %ld",
+                         what, path, (long)st.st_uid, (long)uid);
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        *err = xasprintf("refusing %s \"%s\": it is writable by group or others (mode %04o)", what,
+                         path, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0) {
+        *err = xasprintf("could not make %s \"%s\" private: %s", what, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+workspace_init(const char *workdir, const char *runner, char **err)
+{
+    char *dir = NULL;
+    int rc = -1;
+
+    *err = NULL;
+    if (!gw_name_valid(runner)) {
+        *err = xasprintf("refusing runner name \"%s\": invalid name", runner);
+        return -1;
+    }
+    mkdir_parents(workdir);
+    if (workspace_check_dir(workdir, "work directory", true, err) != 0)
+        goto fail;
+    dir = xasprintf("%s/%s", workdir, runner);
+    if (workspace_check_dir(dir, "runner directory", true, err) != 0)
+        goto fail;
+    free(dir);
+    dir = xasprintf("%s/%s/.git-repos", workdir, runner);
+    if (workspace_check_dir(dir, "git directory", true, err) != 0)
+        goto fail;
+    rc = 0;
+fail:
+    free(dir);
     return rc;
 }
 
@@ -37,6 +111,7 @@ workspace_git_dir(const char *workdir, const char *runner, const char *repo)
 char *
 workspace_prepare(const char *workdir, const char *runner, const char *repo, char **err)
 {
+    char *path = NULL, *git_dir = NULL;
     struct stat st;
 
     *err = NULL;
@@ -45,30 +120,58 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo, cha
                          runner, repo);
         return NULL;
     }
-    char *path = xasprintf("%s/%s/%s", workdir, runner, repo);
-    if (mkdir_p(path) != 0 || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        *err = xasprintf("could not create workspace \"%s\": %s", path, strerror(errno));
-        free(path);
+    /* Checked again: they may have changed since the start. */
+    if (workspace_init(workdir, runner, err) != 0)
         return NULL;
-    }
+    path = xasprintf("%s/%s/%s", workdir, runner, repo);
+    if (workspace_check_dir(path, "workspace", true, err) != 0)
+        goto fail;
+    /* A git directory that is not ours could carry hooks or configuration
+     * that the checkout would run on this host: git's own ownership check
+     * does not apply, as the checkout names its GIT_DIR. One that does not
+     * exist yet is made by the checkout, inside our private directory. */
+    git_dir = workspace_git_dir(workdir, runner, repo);
+    if ((lstat(git_dir, &st) == 0 || errno != ENOENT) &&
+        workspace_check_dir(git_dir, "git directory", false, err) != 0)
+        goto fail;
+    free(git_dir);
     return path;
+fail:
+    free(git_dir);
+    free(path);
+    return NULL;
 }
 
-/* Each command is echoed before it runs, so the log reads like a terminal. */
+/*
+ * Each command is echoed before it runs, so the log reads like a terminal.
+ * First, FIFOs, sockets and devices a job left in the workspace go: git
+ * would block opening one (an untracked .gitattributes that is a FIFO) or
+ * read a device; git never tracks such files. Hooks and fsmonitor are off
+ * whatever the git directory says. `--` or --end-of-options keeps a value
+ * that starts with "-" from being read as an option.
+ */
 static const char checkout_script[] =
     "run() { echo \"\\$ $*\"; \"$@\"; }\n"
+    "find . -xdev \\( -type p -o -type s -o -type b -o -type c \\) -exec sh -c "
+    "'for f; do echo \"removing special file $f left in the workspace\"; rm -f -- \"$f\"; done' "
+    "sh {} +\n"
     "export GIT_TERMINAL_PROMPT=0 GIT_DIR=\"$GW_GIT_DIR\" GIT_WORK_TREE=\"$PWD\"\n"
-    "if [ ! -d \"$GIT_DIR\" ]; then mkdir -p \"$GIT_DIR\" && run git init -q; fi\n"
+    "export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null "
+    "GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1=false\n"
+    "if [ ! -d \"$GIT_DIR\" ]; then mkdir -p -m 0700 \"$GIT_DIR\" && run git init -q; fi\n"
     "if git remote get-url origin >/dev/null 2>&1; then\n"
-    "  run git remote set-url origin \"$GW_CLONE_URL\"\n"
+    "  run git remote set-url -- origin \"$GW_CLONE_URL\"\n"
     "else\n"
-    "  run git remote add origin \"$GW_CLONE_URL\"\n"
+    "  run git remote add -- origin \"$GW_CLONE_URL\"\n"
     "fi\n"
     "src=${GW_REF:-HEAD}\n"
-    "run git fetch --prune --tags origin \"+refs/heads/*:refs/remotes/origin/*\" "
+    "run git fetch --prune --tags -- origin \"+refs/heads/*:refs/remotes/origin/*\" "
     "\"+$src:refs/gitweave/head\"\n"
-    "run git -c advice.detachedHead=false checkout -q -f --detach "
-    "\"${GW_COMMIT:-refs/gitweave/head}\" --\n"
+    "want=${GW_COMMIT:-refs/gitweave/head}\n"
+    "if ! target=$(git rev-parse --verify --quiet --end-of-options \"$want^{commit}\"); then\n"
+    "  echo \"commit $want not found\" >&2; exit 1\n"
+    "fi\n"
+    "run git -c advice.detachedHead=false checkout -q -f --detach \"$target\" --\n"
     "if [ \"$GW_CLEAN\" = 1 ]; then run git clean -ffdxq; fi\n"
     "run git log -1 --format='HEAD is now at %H %s'\n";
 

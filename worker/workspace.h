@@ -15,8 +15,20 @@
 
 #include "util.h"
 
-/* Create (if needed) and return the workspace of repo for runner; the caller
- * frees it. Returns NULL with *err set (caller frees) when it cannot. */
+/*
+ * Make sure the work directory and the runner's directory in it (and its
+ * .git-repos) exist and are private: each is created 0700 when missing, and
+ * refused when it is a symbolic link, is owned by another uid, or is
+ * writable by group or others (one that others can only read is made 0700).
+ * Returns 0, or -1 with *err set (caller frees) naming the path and why.
+ */
+int workspace_init(const char *workdir, const char *runner, char **err) GW_MUST_CHECK;
+
+/* Create (if needed, 0700) and return the workspace of repo for runner; the
+ * caller frees it. The directories above it are checked as workspace_init
+ * does, and so are the workspace and an existing git directory of the repo
+ * (one the worker did not create is refused). Returns NULL with *err set
+ * (caller frees) when it cannot. */
 char *workspace_prepare(const char *workdir, const char *runner, const char *repo,
                         char **err) GW_MUST_CHECK;
 
