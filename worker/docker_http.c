@@ -294,12 +294,28 @@ docker_req_write_fn(char *data, size_t size, size_t nmemb, void *arg)
     return r->cancelled || r->finishing ? DOCKER_HTTP_WRITE_ABORT : len;
 }
 
-/* curl's header callback: only a sign of life here. */
+/* curl's header callback: a sign of life, and at the blank line that ends
+ * the headers of a 2xx response, the announcement to `chunk` (len 0). */
 static size_t
 docker_req_header_fn(char *data, size_t size, size_t nmemb, void *arg)
 {
-    docker_req_touch(arg);
-    return size * nmemb;
+    docker_req_t *r = arg;
+    size_t len = size * nmemb;
+    long code = 0;
+
+    if (r->cancelled || r->finishing)
+        return DOCKER_HTTP_WRITE_ABORT;
+    docker_req_touch(r);
+    bool blank = (len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n');
+    if (!blank || r->chunk == NULL)
+        return len;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code / 100 != 2)
+        return len;
+    r->status = (int)code;
+    r->chunk(r->arg, "", 0);
+    /* The callback may have cancelled r (or freed the client). */
+    return r->cancelled || r->finishing ? DOCKER_HTTP_WRITE_ABORT : len;
 }
 
 /* Why a transfer that ended with result has no response; the caller frees

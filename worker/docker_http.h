@@ -53,7 +53,9 @@ void docker_http_free(docker_http_t *h);
 /*
  * Send a request: path is the absolute path with query ("/v1.41/..."), body a
  * JSON text or NULL, timeout_s how long the connection may stay idle. With
- * `chunk`, the body of a 2xx response goes there instead of to `done`.
+ * `chunk`, the body of a 2xx response goes there instead of to `done`, after
+ * one call with len 0 as soon as the response's headers are in (so a stream
+ * that stays quiet, like an attached container's, is known to have begun).
  * Returns a handle for docker_http_cancel, valid until `done` is called.
  * With `done` NULL the request is fire-and-forget: the client owns it until it
  * ends, and logs it when it fails (other than with 404 or 409: gone, or

@@ -87,10 +87,27 @@ void engine_free(engine_t *e);
 /* engine_local.c: jobs as child process groups. */
 engine_t *engine_local_new(struct event_base *base);
 
+/* What a job container may use (docker engine). */
+typedef struct {
+    int pids_limit;      /* the most processes at once; 0 = no limit */
+    long long memory;    /* bytes of memory (and no swap beyond); 0 = no limit */
+    long long nano_cpus; /* billionths of a CPU; 0 = no limit */
+    const char *user;    /* user[:group] to run as; NULL or "" = the image's */
+} engine_docker_limits_t;
+
 /* engine_docker.c: jobs as containers. docker_host is "unix:///path";
  * default_image is used for jobs that name none; runner_id labels the
- * containers. Returns NULL with *err set (caller frees) on bad arguments. */
+ * containers; limits (copied, may be NULL) apply to each. Returns NULL with
+ * *err set (caller frees) on bad arguments. */
 engine_t *engine_docker_new(struct event_base *base, const char *docker_host,
-                            const char *default_image, const char *runner_id, char **err);
+                            const char *default_image, const char *runner_id,
+                            const engine_docker_limits_t *limits, char **err);
+
+/* The body of POST /containers/create for spec, with image (the one to use)
+ * and the runner's label and limits: the job's command, environment,
+ * workspace mount, labels, and its containment (no new privileges, reduced
+ * capabilities, no engine-side log, limits). The caller frees it. */
+char *engine_docker_create_body(const engine_job_spec_t *spec, const char *image,
+                                const char *runner_id, const engine_docker_limits_t *limits);
 
 #endif

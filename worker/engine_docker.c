@@ -4,20 +4,26 @@
  *
  * A job is one container running `sh -e -c SCRIPT` (the image's entrypoint is
  * cleared) in /workspace, a bind mount of the job's workspace, labelled with
- * its job, run and runner. Its life, each step a request of its own:
+ * its job, run and runner. It is contained: no new privileges, a reduced
+ * capability set (see docker_caps), a pids limit and, when configured, memory
+ * and CPU limits and a user of its own. Its life, each step a request of its
+ * own:
  *
  *   POST /containers/create
+ *   POST /containers/{id}/attach?stream=1&stdout=1&stderr=1, and once its
+ *        response has begun (the stream is attached, nothing can be missed):
  *   POST /containers/{id}/start
- *   GET  /containers/{id}/logs?follow=1  and  POST /containers/{id}/wait,
- *        side by side; logs only after start, as Podman sends nothing to a
- *        follow that began before
+ *   POST /containers/{id}/wait, beside the attached stream
  *   DELETE /containers/{id}?force=1&v=1, once both have ended
  *   done(exit code from wait)
  *
- * The logs arrive multiplexed (docker_frames). Output of stdout and stderr
- * keeps the order in which the engine logged it; lines written to the two
- * streams within a few milliseconds of each other can swap, as the engine
- * reads each stream on its own.
+ * The engine keeps no log of its own (LogConfig "none"): the output is read
+ * from the attached stream only, so a job printing without end fills no disk,
+ * and when the reader is slower than the job, the job waits. After the
+ * container has exited, the stream gets DOCKER_ATTACH_DRAIN_MS to end (it
+ * only holds what was in the pipes), so the end of a stopped job never waits
+ * for its output. The stream arrives multiplexed (docker_frames); stderr is
+ * joined to stdout inside the container, so lines keep their order.
  *
  * Images are never pulled: an image must already be present on the engine
  * (a pull policy can come later). A missing one fails the job with
@@ -59,9 +65,10 @@
 /* ... and of the long-lived ones (logs, wait), which are quiet while the job
  * is: longer than any job may run. */
 #define DOCKER_LONG_TIMEOUT_S (30 * 24 * 3600)
-/* How long the log stream may stay quiet after wait has returned (the
- * engine may still be sending what a chatty job wrote before it exited). */
-#define DOCKER_LOGS_DRAIN_MS 10000
+/* How long the attached stream may go on after wait has returned (it holds
+ * what was still in the pipes when the container exited); counted from
+ * wait, not re-armed by output. */
+#define DOCKER_ATTACH_DRAIN_MS 5000
 /* The whole of engine_cleanup, which blocks. */
 #define DOCKER_CLEANUP_TIMEOUT_MS 5000
 /* How long a ping (before claiming work) may take. */
@@ -79,13 +86,15 @@ struct docker_engine {
     char *socket_path;
     char *default_image; /* NULL when there is none */
     char *runner_id;
+    engine_docker_limits_t limits; /* user copied */
     struct docker_job *jobs; /* every job not yet freed, orphans included */
 };
 
 enum docker_job_state {
     DOCKER_JOB_CREATING,
+    DOCKER_JOB_ATTACHING, /* attach sent, its response not begun */
     DOCKER_JOB_STARTING,
-    DOCKER_JOB_RUNNING, /* logs and wait in flight */
+    DOCKER_JOB_RUNNING, /* attached stream and wait in flight */
     DOCKER_JOB_ENDING,  /* removing the container, then done */
 };
 
@@ -100,21 +109,18 @@ struct docker_job {
     char *job_id;
     char *run_id;
     char *image;
-    char *script;
-    char **env;
-    char *workspace;
     char *container_id; /* after create */
 
     enum docker_job_state state;
     docker_req_t *create_req;
     docker_req_t *start_req;
-    docker_req_t *logs_req;
+    docker_req_t *attach_req;
     docker_req_t *wait_req;
     docker_req_t *remove_req;
     docker_frames_t *frames;
-    struct event *drain_ev; /* gives up on quiet logs after wait returned */
+    struct event *drain_ev; /* gives up on the stream after wait returned */
     struct event *done_ev;  /* calls `done` from the loop */
-    bool logs_ended;
+    bool attach_ended;
     bool waited;
     bool stop_requested;
     int stop_grace;
@@ -218,7 +224,7 @@ docker_job_destroy(struct docker_job *j)
     docker_job_unlink(j);
     docker_http_cancel(j->create_req);
     docker_http_cancel(j->start_req);
-    docker_http_cancel(j->logs_req);
+    docker_http_cancel(j->attach_req);
     docker_http_cancel(j->wait_req);
     docker_http_cancel(j->remove_req);
     docker_frames_free(j->frames);
@@ -229,12 +235,6 @@ docker_job_destroy(struct docker_job *j)
     free(j->job_id);
     free(j->run_id);
     free(j->image);
-    free(j->script);
-    if (j->env != NULL)
-        for (char **p = j->env; *p != NULL; p++)
-            free(*p);
-    free(j->env);
-    free(j->workspace);
     free(j->container_id);
     free(j->error);
     free(j->early_error);
@@ -317,9 +317,9 @@ static void
 docker_job_end(struct docker_job *j)
 {
     j->state = DOCKER_JOB_ENDING;
-    docker_http_cancel(j->logs_req);
+    docker_http_cancel(j->attach_req);
     docker_http_cancel(j->wait_req);
-    j->logs_req = j->wait_req = NULL;
+    j->attach_req = j->wait_req = NULL;
     event_del(j->drain_ev);
     if (j->container_id == NULL) {
         event_active(j->done_ev, EV_TIMEOUT, 0);
@@ -357,19 +357,20 @@ docker_job_send_stop(struct docker_job *j)
     free(path);
 }
 
-/* (Re)start the wait for the end of the log stream. */
+/* Start the wait for the end of the attached stream, once. */
 static void
 docker_job_arm_drain(struct docker_job *j)
 {
-    struct timeval tv = {DOCKER_LOGS_DRAIN_MS / 1000, (DOCKER_LOGS_DRAIN_MS % 1000) * 1000};
+    struct timeval tv = {DOCKER_ATTACH_DRAIN_MS / 1000, (DOCKER_ATTACH_DRAIN_MS % 1000) * 1000};
 
-    evtimer_add(j->drain_ev, &tv);
+    if (!evtimer_pending(j->drain_ev, NULL))
+        evtimer_add(j->drain_ev, &tv);
 }
 
 static void
 docker_job_maybe_end(struct docker_job *j)
 {
-    if (j->logs_ended && j->waited)
+    if (j->attach_ended && j->waited)
         docker_job_end(j);
     else if (j->waited)
         docker_job_arm_drain(j);
@@ -380,11 +381,12 @@ docker_job_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct docker_job *j = arg;
 
-    log_warn("docker", "the log stream of container %.12s did not end after it exited job=%s",
-             j->container_id, j->job_id);
-    docker_http_cancel(j->logs_req);
-    j->logs_req = NULL;
-    j->logs_ended = true;
+    log_warn("docker",
+             "the output stream of container %.12s did not end %d ms after it exited job=%s",
+             j->container_id, DOCKER_ATTACH_DRAIN_MS, j->job_id);
+    docker_http_cancel(j->attach_req);
+    j->attach_req = NULL;
+    j->attach_ended = true;
     docker_job_maybe_end(j);
 }
 
@@ -398,43 +400,67 @@ docker_job_on_frame(void *arg, int stream, const char *data, size_t len)
     docker_job_emit(j, data, len, false);
 }
 
-static void
-docker_job_on_logs_chunk(void *arg, const char *data, size_t len)
-{
-    struct docker_job *j = arg;
+static void docker_job_send_start(struct docker_job *j);
 
-    docker_frames_feed(j->frames, data, len);
-    if (j->free_requested) {
-        docker_job_release(j);
-        return;
-    }
-    if (j->waited)
-        docker_job_arm_drain(j);
+/* Stopped before its container started: end it without starting it. */
+static void
+docker_job_end_unstarted(struct docker_job *j)
+{
+    free(j->error);
+    j->error = xstrdup("stopped before the container started");
+    j->exit_code = -1;
+    docker_job_end(j);
 }
 
 static void
-docker_job_on_logs(void *arg, const docker_http_result_t *res)
+docker_job_on_attach_chunk(void *arg, const char *data, size_t len)
 {
     struct docker_job *j = arg;
 
-    j->logs_req = NULL;
-    j->logs_ended = true;
-    if (res->status != 200) {
+    if (len == 0) {
+        /* The response has begun: the stream is attached. */
+        if (j->state == DOCKER_JOB_ATTACHING)
+            docker_job_send_start(j);
+        return;
+    }
+    docker_frames_feed(j->frames, data, len);
+    if (j->free_requested)
+        docker_job_release(j);
+}
+
+static void
+docker_job_on_attach(void *arg, const docker_http_result_t *res)
+{
+    struct docker_job *j = arg;
+
+    j->attach_req = NULL;
+    j->attach_ended = true;
+    if (j->state == DOCKER_JOB_ATTACHING) {
+        /* Never attached, so never started. */
+        char *msg =
+            res->error != NULL ? docker_transport_error(j->engine, res) : docker_message(res);
+        char *error = xasprintf("could not attach to the container: %s", msg);
+        free(msg);
+        log_warn("docker", "%s job=%s", error, j->job_id);
+        docker_job_fail(j, error, NULL);
+        return;
+    }
+    if (res->status / 100 != 2 || res->error != NULL) {
         char *msg = docker_message(res);
-        log_warn("docker", "could not follow the output of container %.12s: %s job=%s",
+        log_warn("docker", "could not read the output of container %.12s: %s job=%s",
                  j->container_id, msg, j->job_id);
-        char *say = xasprintf("could not follow the output of the job: %s", msg);
+        char *say = xasprintf("could not read the output of the job: %s", msg);
         bool alive = docker_job_say(j, say);
         free(say);
         free(msg);
         if (!alive)
             return;
     } else if (docker_frames_partial(j->frames)) {
-        log_warn("docker", "the log stream of container %.12s ended inside a frame job=%s",
+        log_warn("docker", "the output stream of container %.12s ended inside a frame job=%s",
                  j->container_id, j->job_id);
     }
     if (docker_frames_raw(j->frames))
-        log_warn("docker", "the log stream of container %.12s was not multiplexed job=%s",
+        log_warn("docker", "the output stream of container %.12s was not multiplexed job=%s",
                  j->container_id, j->job_id);
     docker_job_maybe_end(j);
 }
@@ -493,11 +519,6 @@ docker_job_on_start(void *arg, const docker_http_result_t *res)
         return;
     }
     j->state = DOCKER_JOB_RUNNING;
-    path = xasprintf(DOCKER_API "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->container_id);
-    j->logs_req =
-        docker_http_request(j->engine->http, DOCKER_HTTP_GET, path, NULL, DOCKER_LONG_TIMEOUT_S,
-                            docker_job_on_logs_chunk, docker_job_on_logs, j);
-    free(path);
     path = xasprintf(DOCKER_API "/containers/%s/wait", j->container_id);
     j->wait_req = docker_http_request(j->engine->http, DOCKER_HTTP_POST, path, NULL,
                                       DOCKER_LONG_TIMEOUT_S, NULL, docker_job_on_wait, j);
@@ -557,10 +578,28 @@ docker_job_on_create(void *arg, const docker_http_result_t *res)
     }
     log_debug("docker", "created container %.12s job=%s", j->container_id, j->job_id);
     if (j->stop_requested) {
-        free(j->error);
-        j->error = xstrdup("stopped before the container started");
-        j->exit_code = -1;
-        docker_job_end(j);
+        docker_job_end_unstarted(j);
+        return;
+    }
+    /* Attached before it starts, so that no output is missed: the engine
+     * keeps none to read later. */
+    j->state = DOCKER_JOB_ATTACHING;
+    path = xasprintf(DOCKER_API "/containers/%s/attach?stream=1&stdout=1&stderr=1",
+                     j->container_id);
+    j->attach_req =
+        docker_http_request(j->engine->http, DOCKER_HTTP_POST, path, NULL, DOCKER_LONG_TIMEOUT_S,
+                            docker_job_on_attach_chunk, docker_job_on_attach, j);
+    free(path);
+}
+
+/* The stream is attached: start the container (or end a stopped job). */
+static void
+docker_job_send_start(struct docker_job *j)
+{
+    char *path;
+
+    if (j->stop_requested) {
+        docker_job_end_unstarted(j);
         return;
     }
     j->state = DOCKER_JOB_STARTING;
@@ -570,16 +609,25 @@ docker_job_on_create(void *arg, const docker_http_result_t *res)
     free(path);
 }
 
-/* The body of POST /containers/create; the caller frees it. */
-static char *
-docker_job_create_body(const struct docker_job *j)
+/*
+ * The capabilities a job keeps: Docker's default set without MKNOD (device
+ * nodes in the bind-mounted workspace), NET_RAW (forged packets), SETFCAP,
+ * AUDIT_WRITE and SYS_CHROOT. What remains lets a root job manage files and
+ * users inside its container (package managers need that).
+ */
+static const char *const docker_caps[] = {"CHOWN",  "DAC_OVERRIDE", "FOWNER", "FSETID",
+                                          "KILL",   "SETGID",       "SETUID", "NET_BIND_SERVICE",
+                                          NULL};
+
+char *
+engine_docker_create_body(const engine_job_spec_t *spec, const char *image,
+                          const char *runner_id, const engine_docker_limits_t *limits)
 {
-    const struct docker_engine *e = j->engine;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr, *obj, *host;
     char *bind, *text;
 
-    cJSON_AddStringToObject(root, "Image", j->image);
+    cJSON_AddStringToObject(root, "Image", image);
     /* Cleared, so that the job is `sh -e -c SCRIPT` whatever the image's
      * ENTRYPOINT: [""] resets it (an absent one would keep the image's). */
     arr = cJSON_AddArrayToObject(root, "Entrypoint");
@@ -594,15 +642,17 @@ docker_job_create_body(const struct docker_job *j)
     cJSON_AddItemToArray(arr, cJSON_CreateString("-c"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("exec sh -e -c \"$1\" 2>&1"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("sh"));
-    cJSON_AddItemToArray(arr, cJSON_CreateString(j->script));
+    cJSON_AddItemToArray(arr, cJSON_CreateString(spec->script != NULL ? spec->script : ""));
     arr = cJSON_AddArrayToObject(root, "Env");
-    for (char **p = j->env; p != NULL && *p != NULL; p++)
+    for (const char *const *p = spec->env; p != NULL && *p != NULL; p++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(*p));
     cJSON_AddStringToObject(root, "WorkingDir", "/workspace");
+    if (limits->user != NULL && limits->user[0] != '\0')
+        cJSON_AddStringToObject(root, "User", limits->user);
     obj = cJSON_AddObjectToObject(root, "Labels");
-    cJSON_AddStringToObject(obj, DOCKER_LABEL_JOB, j->job_id);
-    cJSON_AddStringToObject(obj, DOCKER_LABEL_RUN, j->run_id);
-    cJSON_AddStringToObject(obj, DOCKER_LABEL_RUNNER, e->runner_id);
+    cJSON_AddStringToObject(obj, DOCKER_LABEL_JOB, spec->job_id != NULL ? spec->job_id : "");
+    cJSON_AddStringToObject(obj, DOCKER_LABEL_RUN, spec->run_id != NULL ? spec->run_id : "");
+    cJSON_AddStringToObject(obj, DOCKER_LABEL_RUNNER, runner_id);
     cJSON_AddBoolToObject(root, "Tty", false);
     cJSON_AddBoolToObject(root, "OpenStdin", false);
     cJSON_AddBoolToObject(root, "AttachStdin", false);
@@ -610,11 +660,32 @@ docker_job_create_body(const struct docker_job *j)
     cJSON_AddBoolToObject(root, "AttachStderr", true);
     host = cJSON_AddObjectToObject(root, "HostConfig");
     arr = cJSON_AddArrayToObject(host, "Binds");
-    bind = xasprintf("%s:/workspace", j->workspace);
+    bind = xasprintf("%s:/workspace", spec->workspace != NULL ? spec->workspace : "");
     cJSON_AddItemToArray(arr, cJSON_CreateString(bind));
     free(bind);
-    /* Removed by us after the logs were read, never by the engine. */
+    /* Removed by us after its output was read, never by the engine. */
     cJSON_AddBoolToObject(host, "AutoRemove", false);
+    /* The output is read through attach only: nothing kept on the engine's
+     * disk, however much a job prints. */
+    obj = cJSON_AddObjectToObject(host, "LogConfig");
+    cJSON_AddStringToObject(obj, "Type", "none");
+    cJSON_AddObjectToObject(obj, "Config");
+    arr = cJSON_AddArrayToObject(host, "SecurityOpt");
+    cJSON_AddItemToArray(arr, cJSON_CreateString("no-new-privileges"));
+    arr = cJSON_AddArrayToObject(host, "CapDrop");
+    cJSON_AddItemToArray(arr, cJSON_CreateString("ALL"));
+    arr = cJSON_AddArrayToObject(host, "CapAdd");
+    for (const char *const *c = docker_caps; *c != NULL; c++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(*c));
+    if (limits->pids_limit > 0)
+        cJSON_AddNumberToObject(host, "PidsLimit", limits->pids_limit);
+    if (limits->memory > 0) {
+        /* Swap as much as memory: no swap beyond the limit. */
+        cJSON_AddNumberToObject(host, "Memory", (double)limits->memory);
+        cJSON_AddNumberToObject(host, "MemorySwap", (double)limits->memory);
+    }
+    if (limits->nano_cpus > 0)
+        cJSON_AddNumberToObject(host, "NanoCpus", (double)limits->nano_cpus);
 
     text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -639,7 +710,7 @@ docker_start(engine_t *eng, const engine_job_spec_t *spec, const engine_callback
 {
     struct docker_engine *e = (struct docker_engine *)eng;
     struct docker_job *j = xcalloc(1, sizeof(*j));
-    size_t n = 0;
+    const char *workspace = spec->workspace != NULL ? spec->workspace : "";
     char *body;
 
     j->engine = e;
@@ -651,13 +722,6 @@ docker_start(engine_t *eng, const engine_job_spec_t *spec, const engine_callback
         j->image = xstrdup(spec->image);
     else if (e->default_image != NULL)
         j->image = xstrdup(e->default_image);
-    j->script = docker_dup_or_empty(spec->script);
-    j->workspace = docker_dup_or_empty(spec->workspace);
-    while (spec->env != NULL && spec->env[n] != NULL)
-        n++;
-    j->env = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        j->env[i] = xstrdup(spec->env[i]);
     j->exit_code = -1;
     j->state = DOCKER_JOB_CREATING;
     j->frames = docker_frames_new(docker_job_on_frame, j);
@@ -675,15 +739,15 @@ docker_start(engine_t *eng, const engine_job_spec_t *spec, const engine_callback
         event_active(j->done_ev, EV_TIMEOUT, 0);
         return &j->base;
     }
-    if (j->workspace[0] != '/' || strchr(j->workspace, ':') != NULL) {
+    if (workspace[0] != '/' || strchr(workspace, ':') != NULL) {
         j->early_error =
             xasprintf("workspace \"%s\" cannot be bind-mounted: it must be an absolute "
                       "path without ':'",
-                      j->workspace);
+                      workspace);
         event_active(j->done_ev, EV_TIMEOUT, 0);
         return &j->base;
     }
-    body = docker_job_create_body(j);
+    body = engine_docker_create_body(spec, j->image, e->runner_id, &e->limits);
     j->create_req =
         docker_http_request(e->http, DOCKER_HTTP_POST, DOCKER_API "/containers/create", body,
                             DOCKER_SHORT_TIMEOUT_S, NULL, docker_job_on_create, j);
@@ -726,10 +790,10 @@ docker_job_release(struct docker_job *j)
          * callbacks or events) until then; see docker_job_on_create. */
         j->orphan = true;
         docker_http_cancel(j->start_req);
-        docker_http_cancel(j->logs_req);
+        docker_http_cancel(j->attach_req);
         docker_http_cancel(j->wait_req);
         docker_http_cancel(j->remove_req);
-        j->start_req = j->logs_req = j->wait_req = j->remove_req = NULL;
+        j->start_req = j->attach_req = j->wait_req = j->remove_req = NULL;
         event_del(j->done_ev);
         event_del(j->drain_ev);
         return;
@@ -990,6 +1054,7 @@ docker_destroy(engine_t *eng)
     free(e->socket_path);
     free(e->default_image);
     free(e->runner_id);
+    free((char *)e->limits.user);
     free(e);
 }
 
@@ -1007,14 +1072,15 @@ static const engine_ops_t docker_ops = {
  * A new docker engine driven by base (borrowed; it must outlive the engine
  * and its jobs). docker_host must be "unix:///absolute/path"; default_image
  * (may be NULL) serves jobs that name none; runner_id labels the containers
- * and scopes engine_cleanup. Nothing is contacted here: an unreachable engine
+ * and scopes engine_cleanup; limits (copied; NULL: none) apply to every job
+ * container. Nothing is contacted here: an unreachable engine
  * fails the jobs (and engine_cleanup returns -1). Returns NULL with *err set
  * (the caller frees it) on bad arguments. Free with engine_free after
  * freeing its jobs.
  */
 engine_t *
 engine_docker_new(struct event_base *base, const char *docker_host, const char *default_image,
-                  const char *runner_id, char **err)
+                  const char *runner_id, const engine_docker_limits_t *limits, char **err)
 {
     static const char scheme[] = "unix://";
     struct docker_engine *e;
@@ -1056,5 +1122,9 @@ engine_docker_new(struct event_base *base, const char *docker_host, const char *
     if (default_image != NULL && default_image[0] != '\0')
         e->default_image = xstrdup(default_image);
     e->runner_id = xstrdup(runner_id);
+    if (limits != NULL) {
+        e->limits = *limits;
+        e->limits.user = limits->user != NULL ? xstrdup(limits->user) : NULL;
+    }
     return &e->base;
 }

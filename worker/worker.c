@@ -339,8 +339,14 @@ worker_new(const gw_config_t *cfg)
                    w->runner_id) != Q_OK)
         goto fail;
     if (w->engine == NULL) {
+        engine_docker_limits_t limits = {
+            .pids_limit = cfg->job_pids_limit,
+            .memory = cfg->job_memory,
+            .nano_cpus = cfg->job_nano_cpus,
+            .user = cfg->job_user,
+        };
         w->engine = engine_docker_new(w->base, cfg->docker_host, cfg->default_image, w->runner_id,
-                                      &err);
+                                      &limits, &err);
         if (w->engine == NULL) {
             log_error("worker", "could not set up the docker engine: %s", err);
             goto fail;

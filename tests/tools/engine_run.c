@@ -261,7 +261,7 @@ make_engine(struct event_base *base, const char *name, const char *host, const c
         if (e == NULL)
             fprintf(stderr, "engine_run: could not make the local engine\n");
     } else if (strcmp(name, "docker") == 0) {
-        e = engine_docker_new(base, host, image, runner_id, &err);
+        e = engine_docker_new(base, host, image, runner_id, NULL, &err);
         if (e == NULL)
             fprintf(stderr, "engine_run: %s\n", err);
         free(err);

@@ -13,7 +13,9 @@ static void
 clear_env(void)
 {
     const char *vars[] = {"RUNNER_LEASE_SECONDS", "RUNNER_CONTAINER_ENGINE", "DOCKER_HOST",
-                          "RUNNER_WORKDIR", "RUNNER_NAME", "GITWEAVE_API_MAX_BODY_BYTES"};
+                          "RUNNER_WORKDIR", "RUNNER_NAME", "GITWEAVE_API_MAX_BODY_BYTES",
+                          "RUNNER_CHECKOUT_TIMEOUT_SECONDS", "RUNNER_JOB_PIDS_LIMIT",
+                          "RUNNER_JOB_MEMORY", "RUNNER_JOB_CPUS", "RUNNER_JOB_USER"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -30,7 +32,50 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.lease_seconds, 30);
     ck_assert_int_eq(cfg.log_flush_ms, 500);
     ck_assert_str_eq(cfg.runner_name, "r1");
+    ck_assert_int_eq(cfg.checkout_timeout, 600);
+    ck_assert_int_eq(cfg.job_pids_limit, 1024);
+    ck_assert(cfg.job_memory == 0);
+    ck_assert(cfg.job_nano_cpus == 0);
+    ck_assert_str_eq(cfg.job_user, "");
     config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_job_limits)
+{
+    gw_config_t cfg;
+    clear_env();
+    setenv("RUNNER_NAME", "r1", 1);
+    setenv("RUNNER_JOB_MEMORY", "512m", 1);
+    setenv("RUNNER_JOB_CPUS", "1.5", 1);
+    setenv("RUNNER_JOB_USER", "1000:1000", 1);
+    setenv("RUNNER_JOB_PIDS_LIMIT", "256", 1);
+    ck_assert_int_eq(config_load(&cfg), 0);
+    ck_assert(cfg.job_memory == 512LL << 20);
+    ck_assert(cfg.job_nano_cpus == 1500000000LL);
+    ck_assert_str_eq(cfg.job_user, "1000:1000");
+    ck_assert_int_eq(cfg.job_pids_limit, 256);
+    config_free(&cfg);
+    clear_env();
+}
+END_TEST
+
+START_TEST(test_sizes_and_cpus)
+{
+    ck_assert(config_parse_bytes("0") == 0);
+    ck_assert(config_parse_bytes("6291456") == 6291456);
+    ck_assert(config_parse_bytes("64k") == 64LL << 10);
+    ck_assert(config_parse_bytes("64M") == 64LL << 20);
+    ck_assert(config_parse_bytes("2g") == 2LL << 30);
+    const char *bad_bytes[] = {"", "m", "-1", "1.5g", "1mb", "1 m", "99999999999999999999", "1t"};
+    for (size_t i = 0; i < sizeof(bad_bytes) / sizeof(bad_bytes[0]); i++)
+        ck_assert_msg(config_parse_bytes(bad_bytes[i]) == -1, "\"%s\" accepted", bad_bytes[i]);
+    ck_assert(config_parse_cpus("2") == 2000000000LL);
+    ck_assert(config_parse_cpus("0.5") == 500000000LL);
+    ck_assert(config_parse_cpus("0.000000001") == 1);
+    const char *bad_cpus[] = {"", "0", "0.0", "-1", ".5", "1.", "1.0000000001", "4097", "1e3", "2x"};
+    for (size_t i = 0; i < sizeof(bad_cpus) / sizeof(bad_cpus[0]); i++)
+        ck_assert_msg(config_parse_cpus(bad_cpus[i]) == -1, "\"%s\" accepted", bad_cpus[i]);
 }
 END_TEST
 
@@ -44,6 +89,10 @@ START_TEST(test_every_problem_reported)
     setenv("RUNNER_WORKDIR", "relative/dir", 1);
     setenv("RUNNER_NAME", "../escape", 1);
     setenv("GITWEAVE_API_MAX_BODY_BYTES", "999999999999", 1);
+    setenv("RUNNER_JOB_MEMORY", "1m", 1); /* below the engines' least */
+    setenv("RUNNER_JOB_CPUS", "0", 1);
+    setenv("RUNNER_JOB_USER", "a b", 1);
+    setenv("RUNNER_CHECKOUT_TIMEOUT_SECONDS", "0", 1);
     /* Capture stderr to count the lines. */
     char path[] = "/tmp/check_config.XXXXXX";
     int fd = mkstemp(path);
@@ -65,7 +114,7 @@ START_TEST(test_every_problem_reported)
     fclose(f);
     unlink(path);
     close(fd);
-    ck_assert_int_eq(lines, 6);
+    ck_assert_int_eq(lines, 10);
     clear_env();
 }
 END_TEST
@@ -101,6 +150,66 @@ START_TEST(test_workspace_names)
 }
 END_TEST
 
+static mode_t
+mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* Work, runner and workspace directories are private; ones others could
+ * have planted things in are refused, naming the path. */
+START_TEST(test_workspace_private)
+{
+    char dir[] = "/tmp/check_ws.XXXXXX";
+    char *err = NULL, *p, *ws;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+
+    p = NULL;
+    ck_assert_int_ge(asprintf(&p, "%s/work", dir), 0);
+    ws = workspace_prepare(p, "r1", "app", &err);
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_uint_eq(mode_of(p), 0700);
+    ck_assert_uint_eq(mode_of(ws), 0700);
+    free(ws);
+    /* Readable by others: made private again. */
+    ck_assert_int_eq(chmod(p, 0755), 0);
+    ck_assert_int_eq(workspace_init(p, "r1", &err), 0);
+    ck_assert_uint_eq(mode_of(p), 0700);
+    /* Writable by others: refused. */
+    ck_assert_int_eq(chmod(p, 0777), 0);
+    ck_assert_int_eq(workspace_init(p, "r1", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "writable by group or others"));
+    ck_assert_ptr_nonnull(strstr(err, p));
+    free(err);
+    ck_assert_int_eq(chmod(p, 0700), 0);
+    /* A symbolic link: refused. */
+    char *link = NULL;
+    ck_assert_int_ge(asprintf(&link, "%s/link", dir), 0);
+    ck_assert_int_eq(symlink(p, link), 0);
+    ck_assert_int_eq(workspace_init(link, "r1", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+    free(err);
+    /* A git directory writable by others: the workspace is refused. */
+    char *git = workspace_git_dir(p, "r1", "app");
+    ck_assert_int_eq(mkdir(git, 0700), 0);
+    ck_assert_int_eq(chmod(git, 0777), 0);
+    ws = workspace_prepare(p, "r1", "app", &err);
+    ck_assert_ptr_null(ws);
+    ck_assert_ptr_nonnull(strstr(err, git));
+    free(err);
+    free(git);
+    free(link);
+    free(p);
+
+    char *cmd = NULL;
+    ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", dir), 0);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -109,6 +218,9 @@ main(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_every_problem_reported);
     tcase_add_test(tc, test_workspace_names);
+    tcase_add_test(tc, test_workspace_private);
+    tcase_add_test(tc, test_job_limits);
+    tcase_add_test(tc, test_sizes_and_cpus);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
