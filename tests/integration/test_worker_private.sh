@@ -116,7 +116,8 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$port" &
 GW_PIDS+=($!)
-sleep 0.3
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+check "the silent server listens" wait_for 10 listening
 api PUT /repos/hang -H 'Content-Type: application/json' -d "{\"clone_url\": \"http://127.0.0.1:$port/x.git\"}" >/dev/null
 api PUT /repos/hang/templates/one >/dev/null
 t0=$(date +%s%3N)
