@@ -6,10 +6,16 @@
 # the example templates, pushes a commit to it (which starts the build
 # pipeline through the post-receive hook), and prints the run's logs.
 #
-#   scripts/quickstart.sh          set up, run the sample, leave the stack running
-#   scripts/quickstart.sh stop     stop everything it started and remove its state
+#   scripts/quickstart.sh           set up, run the sample, leave the stack running
+#   scripts/quickstart.sh db-start  only start the Postgres and print its DATABASE_URL
+#   scripts/quickstart.sh stop      stop everything it started and remove its state
 #
-# State lives in $GITWEAVE_STATE (default /tmp/gitweave-quickstart).
+# State lives in $GITWEAVE_STATE (default /tmp/gitweave-quickstart), a
+# directory of the user running this script. Postgres listens on no TCP port:
+# only on a unix socket in $GITWEAVE_STATE/pg, a directory private to the
+# server's user, with peer authentication that lets in this script's user
+# (as the superuser gitweave) and nobody else. The API needs a random token,
+# kept in $GITWEAVE_STATE/api-token (0600); see docs/security.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -17,11 +23,28 @@ STATE=${GITWEAVE_STATE:-/tmp/gitweave-quickstart}
 PG_BIN=/usr/lib/postgresql/15/bin
 API_ADDR=${GITWEAVE_API_ADDR:-127.0.0.1:8080}
 API=http://$API_ADDR/api/v1
+# Names the socket (.s.PGSQL.<port>); there is no TCP listener.
 PGPORT=${GITWEAVE_PGPORT:-55432}
+ME=$(id -un)
 AS_PG=()
-[ "$(id -u)" = 0 ] && AS_PG=(runuser -u postgres --)
+PG_OWNER=$ME
+if [ "$(id -u)" = 0 ]; then
+    AS_PG=(runuser -u postgres --)
+    PG_OWNER=postgres
+fi
+
+die() { echo "quickstart: $*" >&2; exit 1; }
+
+# The state directory is ours or absent: in /tmp, another user may have
+# created it first (with pid files to kill, or links to follow).
+check_state() {
+    if [ -L "$STATE" ] || { [ -e "$STATE" ] && [ ! -O "$STATE" ]; }; then
+        die "$STATE exists and is not a directory of $ME; remove it or set GITWEAVE_STATE"
+    fi
+}
 
 stop() {
+    check_state
     for f in "$STATE"/*.pid; do
         [ -f "$f" ] || continue
         kill "$(cat "$f")" 2>/dev/null || true
@@ -31,12 +54,60 @@ stop() {
         "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -m fast stop >/dev/null 2>&1 || true
     fi
 }
-if [ "${1:-}" = stop ]; then
+
+# A new state directory: fails if one appeared since it was removed. Others
+# may pass through it (the server's user must reach pg/), not list it.
+new_state() {
+    check_state
+    [ -e "$STATE" ] || mkdir -m 0711 "$STATE"
+}
+
+# Initialise and start the Postgres cluster in $STATE/pg; sets DATABASE_URL.
+db_start() {
+    local pg=$STATE/pg
+    [ -x "$PG_BIN/initdb" ] || die "no $PG_BIN/initdb: run scripts/deps.sh first"
+    [ ! -e "$pg" ] || die "$pg exists: run scripts/quickstart.sh stop first"
+    mkdir -m 0700 "$pg"
+    [ "$PG_OWNER" = "$ME" ] || chown "$PG_OWNER" "$pg"
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$pg/data" -U gitweave --auth-local=peer --auth-host=reject \
+        -E UTF8 >"$pg/initdb.log" 2>&1 || { cat "$pg/initdb.log" >&2; die "initdb failed"; }
+    # No TCP at all; the socket in the private directory; peer authentication
+    # of the OS user, mapped: this script's user and the server's own become
+    # the role gitweave, nobody else becomes anything.
+    cat >>"$pg/data/postgresql.conf" <<CONF
+
+# scripts/quickstart.sh
+listen_addresses = ''
+unix_socket_directories = '$pg'
+port = $PGPORT
+CONF
+    printf '# scripts/quickstart.sh: the socket only, peer authentication, mapped\nlocal all all peer map=gitweave\n' \
+        >"$pg/data/pg_hba.conf"
+    {
+        echo "# scripts/quickstart.sh: OS user -> role"
+        echo "gitweave $ME gitweave"
+        [ "$PG_OWNER" = "$ME" ] || echo "gitweave $PG_OWNER gitweave"
+    } >"$pg/data/pg_ident.conf"
+    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$pg/data" -l "$pg/log" -w start >/dev/null ||
+        { cat "$pg/log" >&2; die "Postgres did not start"; }
+    "$PG_BIN/createdb" -h "$pg" -p "$PGPORT" -U gitweave gitweave
+    export DATABASE_URL="host=$pg port=$PGPORT dbname=gitweave user=gitweave"
+}
+
+case ${1:-} in
+stop)
     stop
     rm -rf "$STATE"
     echo "stopped; removed $STATE"
-    exit 0
-fi
+    exit 0 ;;
+db-start)
+    new_state
+    db_start
+    echo "DATABASE_URL=$DATABASE_URL"
+    exit 0 ;;
+"") ;;
+*) die "unknown command \"$1\" (none, db-start or stop)" ;;
+esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "installing packages and building"
@@ -45,21 +116,26 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 stop
 rm -rf "$STATE"
-mkdir -p "$STATE/pg" "$STATE/work"
-chmod 755 "$STATE"
+new_state
+mkdir -m 0700 "$STATE/work"
 
-say "starting a throwaway Postgres on 127.0.0.1:$PGPORT"
-[ "$(id -u)" = 0 ] && chown postgres "$STATE/pg"
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$STATE/pg/data" -U gitweave --auth=trust -E UTF8 >/dev/null
-"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/log" -w \
-    -o "-p $PGPORT -k $STATE/pg -c listen_addresses=127.0.0.1" start >/dev/null
-"$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U gitweave gitweave
-export DATABASE_URL="postgresql://gitweave@127.0.0.1:$PGPORT/gitweave"
+say "starting a throwaway Postgres on a unix socket in $STATE/pg"
+db_start
 build/gitweave-api migrate
 
-say "starting the API on $API_ADDR"
-GITWEAVE_API_ADDR=$API_ADDR nohup build/gitweave-api >"$STATE/api.log" 2>&1 &
+say "starting the API on $API_ADDR, with a random token in $STATE/api-token"
+# Written by shell builtins: the token is on no command line.
+token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+(
+    umask 077
+    printf '%s\n' "$token" >"$STATE/api-token"
+    printf 'Authorization: Bearer %s\n' "$token" >"$STATE/api-auth-header"
+)
+GITWEAVE_API_TOKEN=$token GITWEAVE_API_ADDR=$API_ADDR nohup build/gitweave-api >"$STATE/api.log" 2>&1 &
 echo $! >"$STATE/api.pid"
+unset token
+# Every call of this script carries the token in a header file.
+acurl() { curl -sf -H @"$STATE/api-auth-header" "$@"; }
 for _ in $(seq 50); do curl -sf "$API/../../healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 engine=local
@@ -83,16 +159,19 @@ echo $! >"$STATE/worker.pid"
 
 say "registering the example templates and a sample repository"
 for t in build test release; do
-    curl -sf -X PUT "$API/templates/$t" -H 'Content-Type: application/yaml' \
+    acurl -X PUT "$API/templates/$t" -H 'Content-Type: application/yaml' \
         --data-binary @"docs/examples/templates/$t.yaml" | jq -c '{name, kind, version}'
 done
 git init -q --bare -b main "$STATE/git/hello.git"
-cp docs/examples/git-hooks/post-receive "$STATE/git/hello.git/hooks/"
+install -m 755 docs/examples/git-hooks/post-receive "$STATE/git/hello.git/hooks/post-receive"
+chmod 600 "$STATE/git/hello.git/config"
 git -C "$STATE/git/hello.git" config gitweave.url "http://$API_ADDR"
-curl -sf -X PUT "$API/repos/hello" -H 'Content-Type: application/json' \
-    -d "{\"clone_url\": \"$STATE/git/hello.git\"}" | jq -c '{name, clone_url}'
-curl -sf -X PUT "$API/repos/hello/templates/build" >/dev/null
-curl -sf -X PUT "$API/repos/hello/templates/release" >/dev/null
+git -C "$STATE/git/hello.git" config gitweave.tokenfile "$STATE/api-token"
+jq -n --arg url "$STATE/git/hello.git" '{clone_url: $url}' |
+    acurl -X PUT "$API/repos/hello" -H 'Content-Type: application/json' --data-binary @- |
+    jq -c '{name, clone_url}'
+acurl -X PUT "$API/repos/hello/templates/build" >/dev/null
+acurl -X PUT "$API/repos/hello/templates/release" >/dev/null
 
 say "pushing a commit: the post-receive hook starts the build pipeline"
 export GIT_AUTHOR_NAME=quickstart GIT_AUTHOR_EMAIL=quickstart@example.com
@@ -106,34 +185,40 @@ git -C "$STATE/hello" push -q "$STATE/git/hello.git" main
 
 run=""
 for _ in $(seq 50); do
-    run=$(curl -sf "$API/repos/hello/pipelines/runs?limit=1" | jq -r '.runs[0].id // empty')
+    run=$(acurl "$API/repos/hello/pipelines/runs?limit=1" | jq -r '.runs[0].id // empty')
     [ -n "$run" ] && break
     sleep 0.2
 done
 [ -n "$run" ] || { echo "no run was started; see $STATE/api.log"; exit 1; }
 echo "run $run"
 while :; do
-    st=$(curl -sf "$API/pipelines/runs/$run" | jq -r .status)
+    st=$(acurl "$API/pipelines/runs/$run" | jq -r .status)
     case $st in success | failed | canceled) break ;; esac
     sleep 0.5
 done
-body=$(curl -sf "$API/pipelines/runs/$run")
+body=$(acurl "$API/pipelines/runs/$run")
 echo "$body" | jq -r '"run \(.status): \(.jobs | map("\(.name)=\(.status)") | join(" "))"'
 for job in $(echo "$body" | jq -r '.jobs[].id'); do
     name=$(echo "$body" | jq -r --arg j "$job" '.jobs[] | select(.id == $j) | .name')
     say "log of $name"
-    curl -sf "$API/jobs/$job/logs" | jq -j '.chunks[].chunk'
+    acurl "$API/jobs/$job/logs" | jq -j '.chunks[].chunk'
 done
 
 cat <<TXT
 
 The stack is running (state in $STATE):
   API      http://$API_ADDR/api/v1        log: $STATE/api.log
+  token    $STATE/api-token (0600): every call but /healthz and /readyz needs it
   worker   engine $engine                 log: $STATE/worker.log
   Postgres psql "$DATABASE_URL"
+           (a unix socket in $STATE/pg, no TCP; only $ME may connect)
 Try:
-  curl -s -X POST $API/repos/hello/pipelines/run -H 'Content-Type: application/json' \\
+  export GITWEAVE_API_TOKEN=\$(cat $STATE/api-token)
+  curl -s -H "Authorization: Bearer \$GITWEAVE_API_TOKEN" $API/runners | jq
+  curl -s -H @$STATE/api-auth-header -X POST $API/repos/hello/pipelines/run \\
+       -H 'Content-Type: application/json' \\
        -d '{"template": "release", "inputs": {"VERSION": "1.0.0"}}' | jq
+  (-H @file keeps the token off the command line, where other local users can see it)
   psql "$DATABASE_URL" -c 'SELECT * FROM run_queue' -c 'SELECT * FROM run_activity'
 Stop it with: scripts/quickstart.sh stop
 TXT

@@ -10,7 +10,8 @@
 # into the same-path workspace, `--scale worker=2` with both runners claiming
 # runs of one queue, psql in the postgres container. Prints image sizes and
 # the time taken; everything (containers, volumes, the daemon) goes away in
-# the EXIT trap, pass or fail.
+# the EXIT trap, pass or fail. The API needs GITWEAVE_API_TOKEN: the file is
+# refused without it, and the test makes a random one.
 #
 # Env: GW_COMPOSE (default docker-compose, installed with apt if missing),
 # GW_CI_CACHE (default /var/cache/gitweave-ci, see debian_image.sh).
@@ -78,6 +79,26 @@ compose() {
         -p "$PROJECT" "$@"
 }
 
+# The API needs a token and compose cannot make one: without
+# GITWEAVE_API_TOKEN (from the shell or compose/.env) the file is refused,
+# saying which variable is missing.
+: >"$GW_TMP/empty.env"
+# shellcheck disable=SC2086
+if env -u GITWEAVE_API_TOKEN $GW_COMPOSE -f "$COMPOSE_DIR/docker-compose.yml" \
+    --env-file "$GW_TMP/empty.env" config -q >"$GW_TMP/notoken.out" 2>&1; then
+    fail "compose accepts a stack without GITWEAVE_API_TOKEN"
+else
+    check "compose refuses a stack without GITWEAVE_API_TOKEN, naming it" \
+        grep -q GITWEAVE_API_TOKEN "$GW_TMP/notoken.out"
+fi
+# A random token, as docs/compose.md makes one; every call of this test
+# carries it in a header file.
+GITWEAVE_API_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export GITWEAVE_API_TOKEN
+AUTH=$GW_TMP/auth-header
+(umask 077 && printf 'Authorization: Bearer %s\n' "$GITWEAVE_API_TOKEN" >"$AUTH")
+curl() { command curl -H @"$AUTH" "$@"; }
+
 # GW_COMPOSE unquoted on purpose: it may be "docker compose".
 # shellcheck disable=SC2086
 check "docker-compose.yml is valid on its own" \
@@ -144,6 +165,9 @@ expect_eq "GET /healthz on the published port" '200 {"status":"ok"}' \
     "$(curl -s -w ' %{http_code}' "http://127.0.0.1:$PORT/healthz" | awk '{ print $2, $1 }')"
 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" >"$GW_STATUS_FILE"
 expect_eq "GET /readyz (the api reaches postgres)" 200 "$(status)"
+expect_eq "the API refuses a call without the token" 401 \
+    "$(command curl -s -o /dev/null -w '%{http_code}' "$API/runners")"
+expect_eq "and answers one with it" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$API/runners")"
 
 # ---- a pipeline in containers ----
 # Through the API only: the stack's postgres is not published to the host.

@@ -5,7 +5,8 @@
 # checkout is the run's first entry, with its own log); a second push reuses
 # the workspace (the first run's untracked output is still there) and checks
 # the new commit out; a push to a branch outside the filter starts nothing; a
-# commit whose build fails gives a failed run.
+# commit whose build fails gives a failed run. The API has a token, which
+# the hook reads from a 0600 file as the README installs it.
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
 
@@ -13,8 +14,13 @@ gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
 IMAGE=gwtest-busybox
 gw_busybox_image "$IMAGE" || { fail "could not build the busybox image"; exit 1; }
 gw_pg_start
-gw_api_start
+TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+GITWEAVE_API_TOKEN=$TOKEN gw_api_start
 API_ROOT=${API%/api/v1}
+# Every call of this test carries the token in a header file.
+(umask 077 && printf '%s\n' "$TOKEN" >"$GW_TMP/api-token" &&
+    printf 'Authorization: Bearer %s\n' "$TOKEN" >"$GW_TMP/auth-header")
+curl() { command curl -H @"$GW_TMP/auth-header" "$@"; }
 
 api PUT /templates/build -H 'Content-Type: application/yaml' \
     --data-binary @"$GW_SOURCE_DIR/docs/examples/templates/build.yaml" >/dev/null
@@ -35,10 +41,11 @@ for engine in local docker; do
     bare=$GW_TMP/git/$repo.git
     work=$GW_TMP/clone-$repo
     git init -q --bare -b main "$bare"
-    cp "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
-    chmod +x "$bare/hooks/post-receive"
+    install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
+    chmod 600 "$bare/config"
     git -C "$bare" config gitweave.url "$API_ROOT"
     git -C "$bare" config gitweave.repo "$repo"
+    git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
     api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
     api PUT "/repos/$repo/templates/build" >/dev/null
     check "[$engine] repo registered and template attached" test "$(status)" = 201
@@ -69,6 +76,7 @@ SH
     check "[$engine] the hook reports a started run" grep -q "1 pipeline run(s) started" "$GW_TMP/push.err"
     check "[$engine] a push starts a run by itself" wait_for 10 runs_are "$repo" 1
     run=$(latest_run "$repo")
+    check "[$engine] the hook prints the run's id" grep -q "run $run (build)" "$GW_TMP/push.err"
     check "[$engine] first run finishes" wait_for 90 run_is_final "$run"
     body=$(api GET "/pipelines/runs/$run")
     c1=$(git -C "$work" rev-parse HEAD)

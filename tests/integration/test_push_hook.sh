@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The shipped post-receive hook against an API that needs a token, with the
+# local engine: the token is read from a file and reaches curl only as a
+# header file (-H @file, mode 0600, removed afterwards), never on a command
+# line (a curl shim on the PATH records every argument and the mode of every
+# @file); a token left in a git config that others can read is refused; the
+# body is built with jq, so a branch named feat"x starts its run; the hook
+# prints the ids of the runs it started.
+source "$(dirname "$0")/../lib/postgres.sh"
+
+TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+gw_pg_start
+GITWEAVE_API_TOKEN=$TOKEN gw_api_start
+API_ROOT=${API%/api/v1}
+AUTH=$GW_TMP/auth-header
+(umask 077 && printf 'Authorization: Bearer %s\n' "$TOKEN" >"$AUTH")
+# The test's own calls carry the token in a header file too.
+api() {
+    local method=$1 path=$2; shift 2
+    curl -s -H @"$AUTH" -o "$GW_TMP/body" -w '%{http_code}' -X "$method" "$API$path" "$@" >"$GW_STATUS_FILE"
+    cat "$GW_TMP/body"
+}
+expect_eq "the API needs the token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$API/repos")"
+
+gw_template feat '{"kind": "build", "on": {"push": {"branches": ["feat*", "main"]}},
+  "jobs": [{"name": "b", "script": ["echo \"built $GITWEAVE_REF\""]}]}' || exit 1
+repo=hooked
+bare=$GW_TMP/git/$repo.git
+work=$GW_TMP/clone
+git init -q --bare -b main "$bare"
+install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
+api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
+api PUT "/repos/$repo/templates/feat" >/dev/null
+check "repo registered and template attached ($(status))" test "$(status)" = 201
+
+# A curl on the PATH of the push that records its arguments and the mode of
+# every file handed to it with @.
+SHIM=$GW_TMP/shim
+ARGV=$GW_TMP/curl-argv
+mkdir -p "$SHIM"
+cat >"$SHIM/curl" <<SH
+#!/bin/sh
+for a in "\$@"; do
+    printf 'arg %s\n' "\$a" >>"$ARGV"
+    case \$a in @*) f=\${a#@}; [ -f "\$f" ] && printf 'file %s %s\n' "\$(stat -c %a "\$f")" "\$f" >>"$ARGV" ;; esac
+done
+exec $(command -v curl) "\$@"
+SH
+chmod +x "$SHIM/curl"
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+git init -q -b main "$work"
+echo one >"$work/f"
+git -C "$work" add f && git -C "$work" commit -qm one
+git -C "$work" remote add origin "$bare"
+push() { PATH=$SHIM:$PATH git -C "$work" push -q origin "$@" 2>"$GW_TMP/push.err"; }
+
+runs_of() { gw_psql -c "SELECT count(*) FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id WHERE p.name = '$repo'"; }
+runs_are() { [ "$(runs_of)" = "$1" ]; }
+no_token_in_argv() { ! grep -qsF -- "$TOKEN" "$ARGV"; }
+
+# 1. The token in the repository's config, readable by every local user:
+# refused, and said so.
+git -C "$bare" config gitweave.url "$API_ROOT"
+git -C "$bare" config gitweave.token "$TOKEN"
+chmod 644 "$bare/config"
+push main
+sleep 1
+expect_eq "a token in a config others can read starts nothing" 0 "$(runs_of)"
+check "the hook says why it refused the token" grep -q "config.*readable" "$GW_TMP/push.err"
+check "the token was not sent" no_token_in_argv
+git -C "$bare" config --unset gitweave.token
+
+# 2. The documented set-up: the token in a file only its owner can read,
+# named by gitweave.tokenfile in a config that is 0600.
+chmod 600 "$bare/config"
+(umask 077 && printf '%s\n' "$TOKEN" >"$GW_TMP/api-token")
+git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
+expect_eq "git keeps the config at 0600" 600 "$(stat -c %a "$bare/config")"
+rm -f "$ARGV"
+echo two >"$work/f"
+git -C "$work" commit -qam two
+push main
+check "a push to main starts a run" wait_for 10 runs_are 1
+check "curl was called" test -s "$ARGV"
+check "the token is on no curl command line" no_token_in_argv
+check "the header went through a file (-H @file)" grep -q '^arg @' "$ARGV"
+check "that file was 0600" grep -q '^file 600 ' "$ARGV"
+expect_eq "no file but 0600 ones" 0 "$(grep '^file ' "$ARGV" | grep -vc '^file 600 ')"
+hdr=$(sed -n 's/^file 600 //p' "$ARGV" | head -n 1)
+check "the header file is gone after the hook" test -n "$hdr" -a ! -e "$hdr"
+run=$(gw_psql -c "SELECT id FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")
+check "the hook prints the started run's id" grep -q "$run" "$GW_TMP/push.err"
+
+# 3. A branch whose name needs quoting in JSON.
+git -C "$work" checkout -q -b 'feat"x'
+echo three >"$work/f"
+git -C "$work" commit -qam three
+push 'feat"x'
+check "a push to feat\"x starts a run" wait_for 10 runs_are 2
+run=$(gw_psql -c "SELECT id FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")
+expect_eq "its ref is the branch, quote and all" 'refs/heads/feat"x' "$(gw_psql -c "SELECT ref FROM pipeline_runs WHERE id = '$run'")"
+check "the hook prints that run's id" grep -q "$run" "$GW_TMP/push.err"
+gw_worker_start w1
+check "the feat\"x run finishes" wait_for 60 run_is_final "$run"
+expect_eq "the feat\"x run succeeded" success "$(run_status "$run")"
+check "the token is on no curl command line" no_token_in_argv
+
+# 4. A token file others can read is refused too.
+chmod 644 "$GW_TMP/api-token"
+echo four >"$work/f"
+git -C "$work" commit -qam four
+push 'feat"x'
+sleep 1
+expect_eq "a token file others can read starts nothing" 2 "$(runs_of)"
+check "the hook says why" grep -q "api-token.*readable" "$GW_TMP/push.err"
+
+# 5. The token from the environment (GITWEAVE_API_TOKEN), as for any client.
+git -C "$bare" config --unset gitweave.tokenfile
+echo five >"$work/f"
+git -C "$work" commit -qam five
+GITWEAVE_API_TOKEN=$TOKEN push 'feat"x'
+check "GITWEAVE_API_TOKEN in the environment is used" wait_for 10 runs_are 3
+check "the token is on no curl command line" no_token_in_argv
+gw_finish
