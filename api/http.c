@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "httpd.h"
 #include "log.h"
 
 /* The longest path kept for the access log. */
@@ -26,14 +26,21 @@ static const struct {
     {204, "No Content"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
+    {403, "Forbidden"},
     {404, "Not Found"},
     {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
     {409, "Conflict"},
     {413, "Payload Too Large"},
     {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
     {422, "Unprocessable Entity"},
+    {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"},
+    {501, "Not Implemented"},
     {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
 };
 
 static const char *
@@ -45,30 +52,22 @@ http_reason(int code)
     return "Unknown";
 }
 
-static const char *
-http_method_name(enum evhttp_cmd_type m)
+static const struct {
+    const char *name;
+    int bit;
+} http_methods[] = {
+    {"GET", EVHTTP_REQ_GET},     {"HEAD", EVHTTP_REQ_GET},      {"POST", EVHTTP_REQ_POST},
+    {"PUT", EVHTTP_REQ_PUT},     {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS},
+    {"PATCH", EVHTTP_REQ_PATCH}, {"TRACE", EVHTTP_REQ_TRACE},   {"CONNECT", EVHTTP_REQ_CONNECT},
+};
+
+int
+http_method_bit(const char *method)
 {
-    switch (m) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    }
-    return "?";
+    for (size_t i = 0; i < GW_ARRAY_LEN(http_methods); i++)
+        if (strcmp(http_methods[i].name, method) == 0)
+            return http_methods[i].bit;
+    return 0;
 }
 
 /* A printable copy of a client-controlled string for the log. */
@@ -88,28 +87,33 @@ http_printable(const char *s)
 }
 
 http_req_t *
-http_req_new(struct evhttp_request *ev, dbconn_t *db, const gw_config_t *cfg)
+http_req_new(char *head_buf, const httpparse_head_t *h)
 {
     http_req_t *r = xcalloc(1, sizeof(*r));
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
-    enum evhttp_cmd_type m = evhttp_request_get_command(ev);
+    char *raw_path = NULL;
 
-    r->ev = ev;
-    r->db = db;
-    r->cfg = cfg;
     r->start_ms = gw_now_ms();
-    r->method = http_method_name(m);
-    r->method_bit = m == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (int)m;
-    r->log_path = http_printable(raw_path ? raw_path : evhttp_request_get_uri(ev));
-    r->path_ok = raw_path != NULL && request_path_split(raw_path, &r->path) == 0;
-
-    r->body_len = in ? evbuffer_get_length(in) : 0;
-    r->body = xmalloc(r->body_len + 1);
-    if (r->body_len > 0 && evbuffer_copyout(in, r->body, r->body_len) != (ev_ssize_t)r->body_len)
-        r->body_len = 0;
-    r->body[r->body_len] = '\0';
+    r->head_buf = head_buf;
+    buf_init(&r->out_headers);
+    r->body = xstrdup("");
+    r->keep_alive = false;
+    if (h == NULL) {
+        r->method = "-";
+        r->log_path = xstrdup("-");
+        return r;
+    }
+    r->head = *h;
+    r->method = r->head.method;
+    r->method_bit = http_method_bit(r->method);
+    r->head_only = strcmp(r->method, "HEAD") == 0;
+    r->keep_alive = r->head.keep_alive;
+    /* The target is "/path?query"; a fragment is never sent. */
+    const char *q = strchr(r->head.target, '?');
+    raw_path = xstrndup(r->head.target, q ? (size_t)(q - r->head.target) : strlen(r->head.target));
+    r->raw_query = q ? q + 1 : NULL;
+    r->log_path = http_printable(raw_path);
+    r->path_ok = request_path_split(raw_path, &r->path) == 0;
+    free(raw_path);
     return r;
 }
 
@@ -120,29 +124,50 @@ http_req_free(http_req_t *r)
         return;
     request_path_free(&r->path);
     request_query_free(&r->query);
+    buf_free(&r->out_headers);
     free(r->log_path);
     free(r->body);
+    free(r->head_buf);
     free(r);
+}
+
+void
+http_req_hold(http_req_t *r)
+{
+    r->held = true;
+}
+
+bool
+http_req_client_gone(const http_req_t *r)
+{
+    return r->conn == NULL;
 }
 
 const char *
 http_header(const http_req_t *r, const char *name)
 {
-    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+    return httpparse_header(&r->head, name);
 }
 
 void
 http_set_header(http_req_t *r, const char *name, const char *value)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+    size_t at = r->out_headers.len;
+
+    buf_printf(&r->out_headers, "%s: %s\r\n", name, value);
+    /* A value must not end the header line early (header injection). */
+    for (size_t i = at; i + 2 < r->out_headers.len; i++)
+        if (r->out_headers.data[i] == '\r' || r->out_headers.data[i] == '\n')
+            r->out_headers.data[i] = ' ';
 }
 
-/* Send the reply; data (len bytes) may be NULL. The one place that calls
- * evhttp_send_reply, so the one place that counts replies. */
+/* Send the reply; data (len bytes) may be NULL. The one place that
+ * serialises a reply, so the one place that counts replies. */
 static void
 http_send(http_req_t *r, int status, const char *content_type, const char *data, size_t len)
 {
-    struct evbuffer *buf;
+    buf_t wire;
+    bool sent;
 
     if (r->status != 0) {
         log_error("http", "bug: second reply %d to %s %s (already %d)", status, r->method,
@@ -150,23 +175,28 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
         return;
     }
     r->status = status;
+    buf_init(&wire);
+    buf_printf(&wire, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
     if (content_type != NULL)
-        http_set_header(r, "Content-Type", content_type);
-    http_set_header(r, "Cache-Control", "no-store");
-    buf = evbuffer_new();
-    if (buf == NULL) {
-        log_error("http", "out of memory");
-        abort();
-    }
-    if (data != NULL && len > 0)
-        evbuffer_add(buf, data, len);
-    evhttp_send_reply(r->ev, status, http_reason(status), buf);
-    evbuffer_free(buf);
+        buf_printf(&wire, "Content-Type: %s\r\n", content_type);
+    buf_puts(&wire, "Cache-Control: no-store\r\n");
+    if (r->out_headers.len > 0)
+        buf_append(&wire, r->out_headers.data, r->out_headers.len);
+    if (status != 204 && status != 304)
+        buf_printf(&wire, "Content-Length: %zu\r\n", data != NULL ? len : 0);
+    if (!r->keep_alive)
+        buf_puts(&wire, "Connection: close\r\n");
+    buf_puts(&wire, "\r\n");
+    if (data != NULL && len > 0 && !r->head_only)
+        buf_append(&wire, data, len);
+    sent = httpd_send(r, &wire);
+    buf_free(&wire);
     /* Health probes (a compose healthcheck every few seconds) log at debug. */
     bool probe = status == 200 && (strstr(r->log_path, "/healthz") != NULL ||
                                    strstr(r->log_path, "/readyz") != NULL);
-    gw_log(probe ? GW_LOG_DEBUG : GW_LOG_INFO, "http", "%s %s status=%d ms=%lld", r->method,
-           r->log_path, status, (long long)(gw_now_ms() - r->start_ms));
+    gw_log(probe ? GW_LOG_DEBUG : GW_LOG_INFO, "http", "%s %s status=%d ms=%lld%s", r->method,
+           r->log_path, status, (long long)(gw_now_ms() - r->start_ms),
+           sent ? "" : " dropped=client-gone");
 }
 
 void
@@ -265,6 +295,11 @@ http_read_json(http_req_t *r, cJSON **out)
     *out = NULL;
     if (r->body_len == 0)
         return 0;
+    if (request_media_type(http_header(r, "Content-Type")) != REQUEST_MEDIA_JSON) {
+        http_reply_error(r, 415, "unsupported media type",
+                         "send the body with Content-Type: application/json");
+        return -1;
+    }
     if (!request_utf8_valid(r->body, r->body_len)) {
         http_reply_error(r, 400, "invalid body", "the body is not valid UTF-8 text");
         return -1;

@@ -1,11 +1,24 @@
 /*
  * http - one API request: what it asked for, and its one reply.
  *
- * The server builds an http_req_t for each evhttp request, the router fills
- * in the path parameters, and a handler answers with exactly one of the
- * http_reply_* calls (a second one is refused and logged; a handler that
- * sends none gets a 500 from the server). Every reply writes one access log
+ * The server (httpd) builds an http_req_t for each request once its head
+ * and body are read, the router fills in the path parameters, and a handler
+ * answers with exactly one of the http_reply_* calls (a second one is
+ * refused and logged; a handler that sends none and did not hold the
+ * request gets a 500 from the server). Every reply writes one access log
  * line: method, path, status and milliseconds.
+ *
+ * Replying later (the contract for handlers that wait on the database): a
+ * handler may call http_req_hold(r) and return without replying. The
+ * server then keeps r alive, and the handler replies from a callback with
+ * one http_reply_* call, after which it must not touch r again (the server
+ * frees it on a later turn of the loop, never inside the reply call). If
+ * the client closes its connection in the meantime, http_req_client_gone(r)
+ * turns true and the reply, when it comes, is dropped (and logged) and r
+ * freed; the handler may use that to skip work but must still reply. A
+ * held request must be answered: the server frees the database layer
+ * before itself so that pending callbacks answer first; a request still
+ * held when the server is freed is freed with it.
  *
  * Errors are JSON: {"error": "<what failed>", "detail": "<why>"}, plus
  * fields of their own where useful ("field", "line", "column").
@@ -20,15 +33,16 @@
 
 #include "config.h"
 #include "dbconn.h"
+#include "httpparse.h"
 #include "request.h"
 #include "util.h"
 
-struct evhttp_request;
+struct httpd;
+struct httpd_conn;
 
 #define HTTP_MAX_PARAMS 4
 
-typedef struct {
-    struct evhttp_request *ev;           /* borrowed from libevent */
+typedef struct http_req {
     dbconn_t *db;                        /* borrowed from the server */
     const gw_config_t *cfg;              /* borrowed from the server */
     const char *method;                  /* "GET", "POST", ... */
@@ -37,23 +51,50 @@ typedef struct {
     bool path_ok;                        /* whether path parsed */
     request_path_t path;                 /* decoded segments */
     const char *params[HTTP_MAX_PARAMS]; /* path parameters, borrowed from path */
+    const char *raw_query;               /* the query string as sent, or NULL */
     request_query_t query;               /* parsed by the router */
     char *body;                          /* NUL-terminated copy of the body */
     size_t body_len;
     int64_t start_ms;
     int status; /* 0 until replied */
+
+    /* Owned by the server (httpd); handlers use the functions below. */
+    struct httpd *server;    /* the server that made the request */
+    struct httpd_conn *conn; /* its connection; NULL once the client has gone */
+    char *head_buf;          /* the request head, split in place by httpparse */
+    httpparse_head_t head;   /* request line and header fields */
+    buf_t out_headers;       /* header lines of the reply */
+    bool head_only;          /* HEAD: the reply has no body */
+    bool keep_alive;         /* the connection serves another request after this */
+    bool held;               /* http_req_hold was called */
+    struct http_req *next;   /* in the server's list of held requests */
 } http_req_t;
 
 /*
- * Build the request context of an evhttp request: copies the body, splits
- * the path. Free with http_req_free (which does not reply).
+ * A request context for the head in head_buf (taken; parsed into *h, which
+ * is copied), or for a request whose head could not be parsed (head_buf and
+ * h NULL: method and path "-"). Splits the path and query. The body is
+ * empty until the server sets it. Free with http_req_free (which does not
+ * reply).
  */
-http_req_t *http_req_new(struct evhttp_request *ev, dbconn_t *db, const gw_config_t *cfg);
+http_req_t *http_req_new(char *head_buf, const httpparse_head_t *h);
 void http_req_free(http_req_t *r);
+
+/* The EVHTTP_REQ_* bit of a method name, HEAD as GET; 0 if unknown. */
+int http_method_bit(const char *method);
+
+/*
+ * Keep r after the handler returns without a reply: the handler (or its
+ * callback) replies later. See the file comment for the contract.
+ */
+void http_req_hold(http_req_t *r);
+/* Whether the client of r has closed its connection. */
+bool http_req_client_gone(const http_req_t *r);
 
 /* A request header (borrowed), or NULL. */
 const char *http_header(const http_req_t *r, const char *name);
-/* Add a header to the reply (copied). Call before the reply. */
+/* Add a header to the reply (copied; CR and LF become spaces). Call before
+ * the reply. */
 void http_set_header(http_req_t *r, const char *name, const char *value);
 
 /* Reply with a JSON value; takes ownership of body. */
@@ -78,8 +119,9 @@ void http_reply_db_failure(http_req_t *r);
 
 /*
  * The body as JSON: returns 0 with *out the parsed value (caller frees with
- * cJSON_Delete) or NULL for an empty body; or -1 after replying 400
- * (invalid UTF-8, malformed JSON, trailing bytes, nesting too deep).
+ * cJSON_Delete) or NULL for an empty body; or -1 after replying 415 (the
+ * body is not Content-Type application/json) or 400 (invalid UTF-8,
+ * malformed JSON, trailing bytes, nesting too deep).
  */
 int http_read_json(http_req_t *r, cJSON **out) GW_MUST_CHECK;
 

@@ -91,15 +91,15 @@ router_is_public(router_fn fn)
     return fn == health_live || fn == health_ready;
 }
 
-/* Compare without stopping at the first difference. */
+/* Compare in a time that depends only on the length of the secret b. */
 static bool
 router_token_equal(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
-    unsigned char diff = alen != blen;
+    volatile unsigned char diff = alen != blen;
 
-    for (size_t i = 0; i < alen && i < blen; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned char)((i < alen ? a[i] : 0) ^ b[i]);
     return diff == 0;
 }
 
@@ -172,6 +172,35 @@ router_reply_405(http_req_t *r, int methods)
     buf_free(&allow);
 }
 
+/* Whether some route of the path is open without a token (a malformed
+ * path matches none). */
+static bool
+router_path_public(const http_req_t *r)
+{
+    if (!r->path_ok)
+        return false;
+    for (size_t i = 0; i < GW_ARRAY_LEN(router_routes); i++) {
+        const char *p[HTTP_MAX_PARAMS], *nm[HTTP_MAX_PARAMS];
+        size_t np;
+
+        if (router_is_public(router_routes[i].fn) &&
+            router_match(router_routes[i].pattern, &r->path, p, nm, &np))
+            return true;
+    }
+    return false;
+}
+
+bool
+router_admit(http_req_t *r)
+{
+    if (router_path_public(r) || router_authorised(r))
+        return true;
+    http_set_header(r, "WWW-Authenticate", "Bearer realm=\"gitweave\"");
+    http_reply_error(r, 401, "unauthorized",
+                     "this API needs the header \"Authorization: Bearer <token>\"");
+    return false;
+}
+
 void
 router_dispatch(http_req_t *r)
 {
@@ -180,7 +209,6 @@ router_dispatch(http_req_t *r)
     const char *names[HTTP_MAX_PARAMS];
     size_t nparams = 0;
     int methods = 0;
-    bool public = false;
     char err[REQUEST_ERR_LEN];
 
     if (r->path_ok) {
@@ -192,7 +220,6 @@ router_dispatch(http_req_t *r)
             if (!router_match(rt->pattern, &r->path, p, nm, &np))
                 continue;
             methods |= rt->method;
-            public = public || router_is_public(rt->fn);
             if (found == NULL && rt->method == r->method_bit) {
                 found = rt;
                 nparams = np;
@@ -202,12 +229,6 @@ router_dispatch(http_req_t *r)
                 }
             }
         }
-    }
-    if (!public && !router_authorised(r)) {
-        http_set_header(r, "WWW-Authenticate", "Bearer realm=\"gitweave\"");
-        http_reply_error(r, 401, "unauthorized",
-                         "this API needs the header \"Authorization: Bearer <token>\"");
-        return;
     }
     if (!r->path_ok) {
         http_reply_error(r, 400, "invalid path",
@@ -227,8 +248,7 @@ router_dispatch(http_req_t *r)
             return;
         r->params[i] = params[i];
     }
-    if (request_query_parse(evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->ev)), &r->query,
-                            err, sizeof(err)) < 0) {
+    if (request_query_parse(r->raw_query, &r->query, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid query string", "%s", err);
         return;
     }

@@ -4,15 +4,20 @@
  * The routes are one table in router.c. A pattern is a path whose
  * segments are literals or parameters: {repo} and {template} are names
  * (gw_name_valid), {run} and {job} are uuids. The router answers by itself
- * when the request cannot reach a handler: 401 (a token is configured and
- * the request does not carry it; /healthz and /readyz are open), 400 (a
- * malformed path, parameter or query string), 404 (no route), 405 (a route,
- * but not for this method; with an Allow header).
+ * when the request cannot reach a handler: 401 from router_admit (a token is
+ * configured and the request does not carry it; /healthz and /readyz are
+ * open), and from router_dispatch 400 (a malformed path, parameter or query
+ * string), 404 (no route), 405 (a route, but not for this method; with an
+ * Allow header).
  */
 #ifndef GW_API_ROUTER_H
 #define GW_API_ROUTER_H
 
 #include "http.h"
+
+/* Check the token (before the body is read). Returns true, or false after
+ * replying 401. */
+bool router_admit(http_req_t *r);
 
 /* Route a request: either calls its handler or replies itself. */
 void router_dispatch(http_req_t *r);

@@ -1,6 +1,6 @@
 /*
- * server - evhttp setup, binding, the port file, signals, and the one
- * entry point of every request.
+ * server - the address, the limits, the port file, signals, and the two
+ * entry points of every request (admit before the body, handle after).
  */
 #include "server.h"
 
@@ -9,48 +9,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "dbconn.h"
 #include "http.h"
+#include "httpd.h"
 #include "log.h"
 #include "request.h"
 #include "router.h"
 
-/* Limits on what a client may hold: header bytes, idle seconds. */
-#define SERVER_MAX_HEADERS (64 * 1024)
-#define SERVER_TIMEOUT_SECONDS 60
+/* Descriptors kept for everything but client connections (the database,
+ * the listener, logs) when the connection cap is derived from the limit. */
+#define SERVER_RESERVED_FDS 32
+#define SERVER_DEFAULT_MAX_CONNECTIONS 1024
 
 struct server {
     const gw_config_t *cfg;
     struct event_base *base;
-    struct evhttp *http;
+    httpd_t *httpd;
     struct event *sigint;
     struct event *sigterm;
     dbconn_t *db;
     int port;
 };
 
-/* Every request comes here: build its context, route it, make sure it got
- * exactly one reply, and leave no transaction open. */
-static void
-server_on_request(struct evhttp_request *ev, void *arg)
+/* After the head, before the body: the token. */
+static bool
+server_on_admit(http_req_t *r, void *arg)
 {
     server_t *srv = arg;
-    http_req_t *r = http_req_new(ev, srv->db, srv->cfg);
+
+    r->db = srv->db;
+    r->cfg = srv->cfg;
+    return router_admit(r);
+}
+
+/* With the body: route it, and leave no transaction open. */
+static void
+server_on_request(http_req_t *r, void *arg)
+{
+    server_t *srv = arg;
 
     router_dispatch(r);
-    if (r->status == 0) {
-        log_error("http", "bug: no reply to %s %s", r->method, r->log_path);
-        http_reply_error(r, 500, "internal error", "the request was not answered");
-    }
     dbconn_cleanup(srv->db);
-    http_req_free(r);
 }
 
 static void
@@ -86,33 +93,46 @@ fail:
     return rc;
 }
 
-/* The port a socket is bound to, or -1. */
+/* GITWEAVE_API_MAX_CONNECTIONS, or by default what the descriptor limit
+ * leaves room for, at most SERVER_DEFAULT_MAX_CONNECTIONS. */
 static int
-server_bound_port(evutil_socket_t fd)
+server_max_connections(const gw_config_t *cfg)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
+    struct rlimit rl;
+    long n = SERVER_DEFAULT_MAX_CONNECTIONS;
 
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
+    if (cfg->api_max_connections > 0)
+        return cfg->api_max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur - SERVER_RESERVED_FDS < n)
+        n = (long)rl.rlim_cur - SERVER_RESERVED_FDS;
+    return n < 1 ? 1 : (int)n;
 }
 
 server_t *
 server_new(const gw_config_t *cfg)
 {
     server_t *srv = xcalloc(1, sizeof(*srv));
-    struct evhttp_bound_socket *sock;
+    struct addrinfo hints, *ai = NULL;
+    httpd_limits_t lim;
     char *host = NULL;
-    int port;
+    char portstr[16];
+    int port, rc;
 
     srv->cfg = cfg;
     if (request_parse_addr(cfg->api_addr, &host, &port) < 0) {
         log_error("api", "GITWEAVE_API_ADDR \"%s\" is not host:port", cfg->api_addr);
+        goto fail;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc != 0) {
+        log_error("api", "could not resolve GITWEAVE_API_ADDR \"%s\": %s", cfg->api_addr,
+                  gai_strerror(rc));
         goto fail;
     }
     srv->base = event_base_new();
@@ -120,36 +140,20 @@ server_new(const gw_config_t *cfg)
         log_error("api", "could not create the event loop");
         goto fail;
     }
-    srv->http = evhttp_new(srv->base);
-    if (srv->http == NULL) {
-        log_error("api", "could not create the HTTP server");
+    memset(&lim, 0, sizeof(lim));
+    lim.max_connections = server_max_connections(cfg);
+    lim.header_timeout = cfg->api_header_timeout;
+    lim.body_timeout = cfg->api_body_timeout;
+    lim.idle_timeout = cfg->api_idle_timeout;
+    lim.max_body = (size_t)cfg->api_max_body;
+    lim.allowed_origins = cfg->allowed_origins;
+    srv->httpd = httpd_new(srv->base, ai->ai_addr, ai->ai_addrlen, &lim, server_on_admit,
+                           server_on_request, srv);
+    if (srv->httpd == NULL) {
+        log_error("api", "could not listen on %s", cfg->api_addr);
         goto fail;
     }
-    /* Larger bodies are refused by evhttp itself with 413 (its own body,
-     * not JSON: libevent 2.1 calls no handler for them). Lingering close
-     * reads the rest of such a body first, so that the client sees the 413
-     * instead of a reset connection. */
-    evhttp_set_max_body_size(srv->http, cfg->api_max_body);
-    evhttp_set_max_headers_size(srv->http, SERVER_MAX_HEADERS);
-    evhttp_set_timeout(srv->http, SERVER_TIMEOUT_SECONDS);
-    evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
-    /* Every method reaches the router, which answers 405 with Allow. */
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(srv->http, server_on_request, srv);
-
-    sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
-    if (sock == NULL) {
-        log_error("api", "could not listen on %s: %s", cfg->api_addr, strerror(errno));
-        goto fail;
-    }
-    srv->port = server_bound_port(evhttp_bound_socket_get_fd(sock));
-    if (srv->port < 0) {
-        log_error("api", "could not read the bound port: %s", strerror(errno));
-        goto fail;
-    }
+    srv->port = httpd_port(srv->httpd);
     if (cfg->api_port_file != NULL && cfg->api_port_file[0] != '\0' &&
         server_write_port(cfg->api_port_file, srv->port) < 0)
         goto fail;
@@ -164,10 +168,14 @@ server_new(const gw_config_t *cfg)
     /* After binding: a port already taken fails fast, without waiting for
      * the database. */
     srv->db = dbconn_new(srv->base, cfg->database_url);
-    log_info("api", "listening addr=%s port=%d", host, srv->port);
+    log_info("api", "listening addr=%s port=%d max_connections=%d", host, srv->port,
+             lim.max_connections);
+    freeaddrinfo(ai);
     free(host);
     return srv;
 fail:
+    if (ai != NULL)
+        freeaddrinfo(ai);
     free(host);
     server_free(srv);
     return NULL;
@@ -188,13 +196,13 @@ server_free(server_t *srv)
 {
     if (srv == NULL)
         return;
-    if (srv->http != NULL)
-        evhttp_free(srv->http);
+    /* The database first: its pending callbacks answer held requests. */
+    dbconn_free(srv->db);
+    httpd_free(srv->httpd);
     if (srv->sigint != NULL)
         event_free(srv->sigint);
     if (srv->sigterm != NULL)
         event_free(srv->sigterm);
-    dbconn_free(srv->db);
     if (srv->base != NULL)
         event_base_free(srv->base);
     free(srv);

@@ -1,10 +1,11 @@
 /*
- * server - the API's HTTP server: libevent evhttp on one event loop.
+ * server - the API's HTTP server (httpd) on one event loop.
  *
  * Binds GITWEAVE_API_ADDR ("host:port"; port 0 picks a free port, which
- * is then written to GITWEAVE_API_PORT_FILE), limits request bodies to
- * GITWEAVE_API_MAX_BODY_BYTES, and hands each request to the router. Runs
- * until SIGINT or SIGTERM.
+ * is then written to GITWEAVE_API_PORT_FILE), sets httpd's limits from the
+ * configuration (body size, connection cap, deadlines, allowed origins),
+ * checks the token through the router before a body is read, and hands
+ * each request to the router. Runs until SIGINT or SIGTERM.
  */
 #ifndef GW_API_SERVER_H
 #define GW_API_SERVER_H

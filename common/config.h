@@ -18,6 +18,11 @@ typedef struct {
     char *api_token;        /* GITWEAVE_API_TOKEN: "" = no authentication */
     int api_max_body;       /* GITWEAVE_API_MAX_BODY_BYTES */
     char *api_port_file;    /* GITWEAVE_API_PORT_FILE: write the bound port here */
+    int api_max_connections; /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */
+    int api_header_timeout; /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
+    int api_body_timeout;   /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
+    int api_idle_timeout;   /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
+    char *allowed_origins;  /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
     /* worker */
     char *runner_name;      /* RUNNER_NAME (default: the host name) */
     char *engine;           /* RUNNER_CONTAINER_ENGINE: docker | local */

@@ -58,7 +58,7 @@ expect_eq "repo default branch" main "$(jqv .default_branch)"
 check "repo timestamps are RFC 3339 UTC" \
     jqe '.created_at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")' "$GW_TMP/body"
 repo_id=$(jqv .id)
-api PUT /repos/demo -d '{"default_branch": "trunk"}' >/dev/null
+api PUT /repos/demo "${J[@]}" -d '{"default_branch": "trunk"}' >/dev/null
 expect_status "repo updated 200" 200
 expect_eq "same repo id" "$repo_id" "$(jqv .id)"
 expect_eq "clone_url kept" "https://git.example.com/demo.git" "$(jqv .clone_url)"
@@ -76,11 +76,11 @@ api PUT '/repos/.hidden' >/dev/null
 expect_error "repo name starting with a dot 400" 400
 api PUT "/repos/$(printf 'x%.0s' {1..101})" >/dev/null
 expect_error "repo name too long 400" 400
-api PUT /repos/demo -d '{"clone_url": 5}' >/dev/null
+api PUT /repos/demo "${J[@]}" -d '{"clone_url": 5}' >/dev/null
 expect_error "repo clone_url wrong type 400" 400
-api PUT /repos/demo -d '{"owner": "x"}' >/dev/null
+api PUT /repos/demo "${J[@]}" -d '{"owner": "x"}' >/dev/null
 expect_error "repo unknown field 400" 400
-api PUT /repos/demo -d '[1, 2' >/dev/null
+api PUT /repos/demo "${J[@]}" -d '[1, 2' >/dev/null
 expect_error "repo malformed JSON 400" 400
 for r in multi bare hooks paging; do api PUT "/repos/$r" >/dev/null; done
 api GET /repos >/dev/null
@@ -102,7 +102,9 @@ api PUT /templates/build "${J[@]}" -d "$BUILD" >/dev/null
 expect_status "identical template PUT 200" 200
 expect_eq "identical PUT keeps the version" 1 "$(jqv .version)"
 api PUT /templates/build -H 'Content-Type:' -d "$(jq -c '.jobs[0].image = "alpine:3.19"' <<<"$BUILD")" >/dev/null
-expect_status "changed template PUT 200 (no Content-Type = JSON)" 200
+expect_error "template body without a Content-Type 415" 415
+api PUT /templates/build "${J[@]}" -d "$(jq -c '.jobs[0].image = "alpine:3.19"' <<<"$BUILD")" >/dev/null
+expect_status "changed template PUT 200" 200
 expect_eq "changed PUT bumps the version" 2 "$(jqv .version)"
 api PUT /templates/broken "${J[@]}" \
     -d '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}, {"name": "b", "script": []}]}' >/dev/null
@@ -160,17 +162,17 @@ api PUT /templates/needs "${J[@]}" -d '{"kind": "build", "on": {"push": {"branch
 expect_status "template needs created" 201
 
 gw_log "attachments"
-api PUT /repos/demo/templates/build -d '{"inputs": {"VERSION": "1.2.3"}}' >/dev/null
+api PUT /repos/demo/templates/build "${J[@]}" -d '{"inputs": {"VERSION": "1.2.3"}}' >/dev/null
 expect_status "attach 201" 201
 expect_eq "attach body" "demo build 1.2.3" "$(jqv '"\(.repo) \(.template) \(.inputs.VERSION)"')"
-api PUT /repos/demo/templates/build -d '{"inputs": {"VERSION": "1.2.3"}}' >/dev/null
+api PUT /repos/demo/templates/build "${J[@]}" -d '{"inputs": {"VERSION": "1.2.3"}}' >/dev/null
 expect_status "attach again 200" 200
-api PUT /repos/demo/templates/build -d '{"inputs": {"NOPE": "x"}}' >/dev/null
+api PUT /repos/demo/templates/build "${J[@]}" -d '{"inputs": {"NOPE": "x"}}' >/dev/null
 expect_error "attach with an undeclared input 422" 422
 expect_eq "attach undeclared field" inputs.NOPE "$(jqv .field)"
-api PUT /repos/demo/templates/build -d '{"inputs": {"MODE": "medium"}}' >/dev/null
+api PUT /repos/demo/templates/build "${J[@]}" -d '{"inputs": {"MODE": "medium"}}' >/dev/null
 expect_error "attach with a value not among the options 422" 422
-api PUT /repos/demo/templates/build -d '{"inputs": [1]}' >/dev/null
+api PUT /repos/demo/templates/build "${J[@]}" -d '{"inputs": [1]}' >/dev/null
 expect_error "attach inputs not an object 400" 400
 api PUT /repos/demo/templates/nothere >/dev/null
 expect_error "attach unknown template 404" 404
@@ -226,28 +228,28 @@ expect_eq "inputs expanded in the stored spec" "slow demo refs/heads/feature/x a
                    FROM (SELECT spec->1->'env' AS e FROM pipeline_runs WHERE id = '$run2') s")"
 expect_eq "trigger input wins over the repo's" 7 "$(jqv .inputs.VERSION)"
 
-api POST /repos/demo/pipelines/run -d '{"ref": "refs/tags/v1.0"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"ref": "refs/tags/v1.0"}' >/dev/null
 expect_eq "full ref kept" refs/tags/v1.0 "$(jqv .ref)"
 
-api PUT /repos/multi/templates/build -d '{"inputs": {"VERSION": "1"}}' >/dev/null
+api PUT /repos/multi/templates/build "${J[@]}" -d '{"inputs": {"VERSION": "1"}}' >/dev/null
 api PUT /repos/multi/templates/lint >/dev/null
 api POST /repos/multi/pipelines/run >/dev/null
 expect_error "trigger with two attached 422" 422
 check "ambiguity lists the templates" jqe '.detail | contains("build") and contains("lint")' "$GW_TMP/body"
-api POST /repos/multi/pipelines/run -d '{"template": "lint"}' >/dev/null
+api POST /repos/multi/pipelines/run "${J[@]}" -d '{"template": "lint"}' >/dev/null
 expect_status "trigger naming one of two 201" 201
 api POST /repos/bare/pipelines/run >/dev/null
 expect_error "trigger with none attached 422" 422
 api POST /repos/nothere/pipelines/run >/dev/null
 expect_error "trigger unknown repo 404" 404
-api POST /repos/demo/pipelines/run -d '{"template": "nothere"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"template": "nothere"}' >/dev/null
 expect_error "trigger unknown template 404" 404
-api POST /repos/demo/pipelines/run -d '{"template": "lint"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"template": "lint"}' >/dev/null
 expect_error "trigger template not attached 422" 422
-api POST /repos/demo/pipelines/run -d '{"inputs": {"NOPE": "1"}}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": {"NOPE": "1"}}' >/dev/null
 expect_error "trigger undeclared input 422" 422
 expect_eq "undeclared input field" inputs.NOPE "$(jqv .field)"
-api POST /repos/demo/pipelines/run -d '{"inputs": {"MODE": "medium"}}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": {"MODE": "medium"}}' >/dev/null
 expect_error "trigger input not among the options 422" 422
 expect_eq "choice input field" inputs.MODE "$(jqv .field)"
 api PUT /repos/bare/templates/build >/dev/null
@@ -258,28 +260,28 @@ api DELETE /repos/bare/templates/build >/dev/null
 api PUT /repos/bare/templates/pushonly >/dev/null
 api POST /repos/bare/pipelines/run >/dev/null
 expect_error "trigger of a push-only template 422" 422
-api POST /repos/demo/pipelines/run -d '{"inputs": ' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": ' >/dev/null
 expect_error "trigger malformed JSON 400" 400
-api POST /repos/demo/pipelines/run -d '{} trailing' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{} trailing' >/dev/null
 expect_error "trigger trailing bytes 400" 400
-api POST /repos/demo/pipelines/run -d '{"inputs": "x"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": "x"}' >/dev/null
 expect_error "trigger inputs not an object 400" 400
-api POST /repos/demo/pipelines/run -d '{"ref": 5}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"ref": 5}' >/dev/null
 expect_error "trigger ref not a string 400" 400
-api POST /repos/demo/pipelines/run -d '{"ref": "a..b"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"ref": "a..b"}' >/dev/null
 expect_error "trigger bad ref 400" 400
-api POST /repos/demo/pipelines/run -d '{"triggered_by": "bob"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"triggered_by": "bob"}' >/dev/null
 expect_error "trigger triggered_by not a uuid 400" 400
-api POST /repos/demo/pipelines/run -d '{"commit": "not-hex"}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"commit": "not-hex"}' >/dev/null
 expect_error "trigger bad commit 400" 400
-api POST /repos/demo/pipelines/run -d '{"priority": 1}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"priority": 1}' >/dev/null
 expect_error "trigger unknown field 400" 400
-api POST /repos/demo/pipelines/run -d '[]' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '[]' >/dev/null
 expect_error "trigger body not an object 400" 400
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$GW_TMP/big"
 api POST /repos/demo/pipelines/run "${J[@]}" --data-binary @"$GW_TMP/big" >/dev/null
 expect_status "oversize body 413" 413
-api POST /repos/demo/pipelines/run -H 'Transfer-Encoding: chunked' --data-binary @"$GW_TMP/big" >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$GW_TMP/big" >/dev/null
 expect_status "oversize chunked body 413" 413
 
 gw_log "runs"
@@ -415,58 +417,58 @@ gw_log "push hook"
 api PUT /repos/hooks/templates/pushonly >/dev/null
 api PUT /repos/hooks/templates/needs >/dev/null
 api PUT /repos/hooks/templates/lint >/dev/null
-api POST /repos/hooks/hooks/push -H 'X-GitHub-Event: push' \
+api POST /repos/hooks/hooks/push "${J[@]}" -H 'X-GitHub-Event: push' \
     -d "{\"ref\": \"refs/heads/main\", \"before\": \"$ZERO\", \"after\": \"$SHA\", \"commits\": [{\"id\": \"$SHA\"}], \"head_commit\": {\"id\": \"$SHA\"}, \"repository\": {\"full_name\": \"o/hooks\"}}" >/dev/null
 expect_status "push to main 201" 201
 expect_eq "push started the matching template" "pushonly" "$(jqv '[.runs[].template] | join(" ")')"
 expect_eq "push run fields" "push refs/heads/main $SHA queued" "$(jqv '.runs[0] | "\(.trigger) \(.ref) \(.commit) \(.status)"')"
 expect_eq "template lacking an input skipped" "needs" "$(jqv '[.skipped[].template] | join(" ")')"
 check "skipped has a detail" jqe '.skipped[0].detail | contains("inputs.TOKEN")' "$GW_TMP/body"
-api POST /repos/hooks/hooks/push -d "{\"ref\": \"refs/heads/release/2.0\", \"before\": \"$SHA\", \"after\": \"$SHA\"}" >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/release/2.0\", \"before\": \"$SHA\", \"after\": \"$SHA\"}" >/dev/null
 expect_status "push to release/2.0 201" 201
-api POST /repos/hooks/hooks/push -d "{\"ref\": \"refs/heads/feature/y\", \"before\": \"$SHA\", \"after\": \"$SHA\"}" >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/feature/y\", \"before\": \"$SHA\", \"after\": \"$SHA\"}" >/dev/null
 expect_status "push to a filtered-out branch 200" 200
 expect_eq "no runs" 0 "$(jqv '.runs | length')"
-api POST /repos/hooks/hooks/push -d "{\"ref\": \"refs/heads/main\", \"before\": \"$SHA\", \"after\": \"$ZERO\"}" >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/main\", \"before\": \"$SHA\", \"after\": \"$ZERO\"}" >/dev/null
 expect_status "branch delete push 200" 200
 expect_eq "branch delete: no runs" 0 "$(jqv '.runs | length')"
-api POST /repos/hooks/hooks/push -d "{\"ref\": \"refs/tags/v1\", \"before\": \"$ZERO\", \"after\": \"$SHA\"}" >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/tags/v1\", \"before\": \"$ZERO\", \"after\": \"$SHA\"}" >/dev/null
 expect_status "tag push 200" 200
 expect_eq "tag push: no runs" 0 "$(jqv '.runs | length')"
-api POST /repos/hooks/hooks/push -H 'X-GitHub-Event: ping' -d '{"zen": "x"}' >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -H 'X-GitHub-Event: ping' -d '{"zen": "x"}' >/dev/null
 expect_status "ping event 200" 200
-api POST /repos/hooks/hooks/push -d "{\"after\": \"$SHA\"}" >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"after\": \"$SHA\"}" >/dev/null
 expect_error "push without ref 400" 400
-api POST /repos/hooks/hooks/push -d '{"ref": "refs/heads/main"}' >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d '{"ref": "refs/heads/main"}' >/dev/null
 expect_error "push without after 400" 400
-api POST /repos/hooks/hooks/push -d '{"ref": "refs/heads/main", "after": 42}' >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d '{"ref": "refs/heads/main", "after": 42}' >/dev/null
 expect_error "push with after not a string 400" 400
-api POST /repos/hooks/hooks/push -d '{"ref": ' >/dev/null
+api POST /repos/hooks/hooks/push "${J[@]}" -d '{"ref": ' >/dev/null
 expect_error "push malformed JSON 400" 400
 api POST /repos/hooks/hooks/push >/dev/null
 expect_error "push without body 400" 400
-api POST /repos/nothere/hooks/push -d "{\"ref\": \"refs/heads/main\", \"after\": \"$SHA\"}" >/dev/null
+api POST /repos/nothere/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/main\", \"after\": \"$SHA\"}" >/dev/null
 expect_error "push to unknown repo 404" 404
 expect_eq "push runs stored" 2 "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE trigger = 'push'")"
 
 gw_log "hostile input"
 printf '\xff\xfe{}' >"$GW_TMP/bad-utf8"
-api POST /repos/demo/pipelines/run --data-binary @"$GW_TMP/bad-utf8" >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" --data-binary @"$GW_TMP/bad-utf8" >/dev/null
 expect_error "invalid UTF-8 body 400" 400
 printf '{"ref": "ma\xc3in"}' >"$GW_TMP/bad-utf8"
-api POST /repos/demo/pipelines/run --data-binary @"$GW_TMP/bad-utf8" >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" --data-binary @"$GW_TMP/bad-utf8" >/dev/null
 expect_error "invalid UTF-8 inside a string 400" 400
 printf '{"a": "x\0y"}' >"$GW_TMP/nul"
-api PUT /repos/demo --data-binary @"$GW_TMP/nul" >/dev/null
+api PUT /repos/demo "${J[@]}" --data-binary @"$GW_TMP/nul" >/dev/null
 expect_error "NUL byte in body 400" 400
 python3 -c 'print("[" * 100000 + "]" * 100000)' >"$GW_TMP/deep"
-api POST /repos/demo/pipelines/run --data-binary @"$GW_TMP/deep" >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" --data-binary @"$GW_TMP/deep" >/dev/null
 expect_error "deeply nested JSON 400" 400
-api POST /repos/demo/pipelines/run -d '{"inputs": {"VERSION": 1e999999}}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": {"VERSION": 1e999999}}' >/dev/null
 check "huge number answered" test "$(status)" = 201 -o "$(status)" = 422
-api POST /repos/demo/pipelines/run -d '{"inputs": {"VERSION": {"x": 1}}}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": {"VERSION": {"x": 1}}}' >/dev/null
 expect_error "input value not a scalar 422" 422
-api POST /repos/demo/pipelines/run -d '{"inputs": {"VERSION": "\ud800"}}' >/dev/null
+api POST /repos/demo/pipelines/run "${J[@]}" -d '{"inputs": {"VERSION": "\ud800"}}' >/dev/null
 expect_error "lone surrogate escape 400" 400
 api GET '/repos/%ff%fe' >/dev/null
 expect_error "invalid UTF-8 in a path parameter 400" 400

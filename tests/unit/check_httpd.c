@@ -1,0 +1,409 @@
+/* Unit tests of the HTTP server module (api/httpd.c) on a real loopback
+ * socket and event loop: held requests replied from a timer (and dropped
+ * when the client has gone), the 500 for a forgotten reply, refusal before
+ * the body, deadlines, the connection cap, keep-alive. */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+
+#include "httpd.h"
+
+static struct event_base *base;
+static httpd_t *srv;
+static struct event *later; /* the deferred reply */
+static http_req_t *held;    /* the request it answers */
+static int admitted, handled, late_replies, gone_at_reply;
+
+/* The timer of a held request: reply now. */
+static void
+reply_later(evutil_socket_t fd, short what, void *arg)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    gone_at_reply = http_req_client_gone(held);
+    cJSON_AddStringToObject(o, "late", "yes");
+    http_reply_json(held, 200, o);
+    held = NULL;
+    late_replies++;
+}
+
+static bool
+admit(http_req_t *r, void *arg)
+{
+    admitted++;
+    if (http_header(r, "X-Deny") != NULL) {
+        http_reply_error(r, 401, "unauthorized", "denied");
+        return false;
+    }
+    return true;
+}
+
+static void
+handle(http_req_t *r, void *arg)
+{
+    handled++;
+    if (strcmp(r->log_path, "/hold") == 0) {
+        struct timeval tv = {0, 200 * 1000};
+        http_req_hold(r);
+        held = r;
+        evtimer_add(later, &tv);
+        return;
+    }
+    if (strcmp(r->log_path, "/forget") == 0)
+        return;
+    http_reply_raw(r, 200, "text/plain", r->body, r->body_len);
+}
+
+static void
+start(int max_connections, int header_timeout)
+{
+    struct sockaddr_in sin;
+    httpd_limits_t lim = {
+        .max_connections = max_connections,
+        .header_timeout = header_timeout,
+        .body_timeout = 5,
+        .idle_timeout = 5,
+        .max_body = 1000,
+        .allowed_origins = "",
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    admitted = handled = late_replies = 0;
+    gone_at_reply = -1;
+    held = NULL;
+    base = event_base_new();
+    ck_assert_ptr_nonnull(base);
+    later = evtimer_new(base, reply_later, NULL);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    srv = httpd_new(base, (struct sockaddr *)&sin, sizeof(sin), &lim, admit, handle, NULL);
+    ck_assert_ptr_nonnull(srv);
+    ck_assert_int_gt(httpd_port(srv), 0);
+}
+
+static void
+stop(void)
+{
+    httpd_free(srv);
+    event_free(later);
+    event_base_free(base);
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+static int
+client(void)
+{
+    struct sockaddr_in sin;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)httpd_port(srv));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    return fd;
+}
+
+static void
+say(int fd, const char *text)
+{
+    ck_assert_int_eq(send(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+}
+
+/* What has arrived on fd so far (the loop is not running), NUL-terminated
+ * in a static buffer; *eof set if the server closed. */
+static const char *
+heard(int fd, bool *eof)
+{
+    static char buf[65536];
+    size_t len = 0;
+
+    *eof = false;
+    for (;;) {
+        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            *eof = true;
+        break;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Send a request on a new connection, run the loop for 50 ms, and return
+ * what came back (as heard). */
+static const char *
+exchange(const char *request)
+{
+    bool eof;
+    const char *out;
+    int fd = client();
+
+    say(fd, request);
+    run(50);
+    out = heard(fd, &eof);
+    close(fd);
+    return out;
+}
+
+START_TEST(test_held_reply)
+{
+    bool eof;
+    int fd;
+
+    start(10, 5);
+    fd = client();
+    say(fd, "GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_int_eq(handled, 1);
+    ck_assert_str_eq(heard(fd, &eof), "");
+    run(300);
+    ck_assert_int_eq(late_replies, 1);
+    ck_assert_int_eq(gone_at_reply, 0);
+    ck_assert_ptr_nonnull(strstr(heard(fd, &eof), "HTTP/1.1 200 OK\r\n"));
+    ck_assert(!eof);
+    /* The connection serves the next request. */
+    say(fd, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: 2\r\n\r\n{}");
+    run(50);
+    ck_assert_ptr_nonnull(strstr(heard(fd, &eof), "\r\n\r\n{}"));
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_held_client_gone)
+{
+    bool eof;
+    int fd;
+
+    start(10, 5);
+    fd = client();
+    say(fd, "GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_int_eq(handled, 1);
+    close(fd);
+    run(300);
+    /* Replied to a client that had gone: dropped, freed, no crash. */
+    ck_assert_int_eq(late_replies, 1);
+    ck_assert_int_eq(gone_at_reply, 1);
+    fd = client();
+    say(fd, "GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(strstr(heard(fd, &eof), "HTTP/1.1 200 OK\r\n"));
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_held_at_shutdown)
+{
+    int fd;
+
+    start(10, 5);
+    fd = client();
+    say(fd, "GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_int_eq(handled, 1);
+    /* Freed with the server (the leak checker of the sanitizer build
+     * would see it otherwise). */
+    evtimer_del(later);
+    stop();
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_forgotten_reply)
+{
+    const char *out;
+
+    start(10, 5);
+    out = exchange("GET /forget HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 500 Internal Server Error\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"error\":\"internal error\""));
+    stop();
+}
+END_TEST
+
+START_TEST(test_refused_before_body)
+{
+    bool eof;
+    const char *out;
+    int fd;
+
+    start(10, 5);
+    fd = client();
+    /* The head announces a body that never comes: the refusal is not
+     * waiting for it. */
+    say(fd, "POST /echo HTTP/1.1\r\nHost: localhost\r\nX-Deny: 1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 900\r\n\r\n");
+    run(50);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 401 Unauthorized\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "Connection: close\r\n"));
+    ck_assert_int_eq(handled, 0);
+    run(1200);
+    heard(fd, &eof);
+    ck_assert(eof);
+    close(fd);
+
+    /* Too large and the wrong type: also before the body. */
+    ck_assert_ptr_nonnull(strstr(
+        exchange("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 1001\r\n\r\n"),
+        "HTTP/1.1 413 Payload Too Large\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(exchange("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: 10\r\n\r\n"),
+               "HTTP/1.1 415 Unsupported Media Type\r\n"));
+    ck_assert_int_eq(handled, 0);
+    stop();
+}
+END_TEST
+
+START_TEST(test_expect_continue_and_chunked)
+{
+    bool eof;
+    const char *out;
+    int fd;
+
+    start(10, 5);
+    fd = client();
+    say(fd, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+    run(50);
+    ck_assert_str_eq(heard(fd, &eof), "HTTP/1.1 100 Continue\r\n\r\n");
+    say(fd, "3\r\n[1,\r\n");
+    run(20);
+    say(fd, "2\r\n2]\r\n0\r\n\r\n");
+    run(50);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\n\r\n[1,2]"));
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_header_deadline)
+{
+    bool eof;
+    const char *out;
+    int fd;
+
+    start(10, 1);
+    fd = client();
+    say(fd, "GET /x HTTP/1.1\r\n");
+    for (int i = 0; i < 6; i++) {
+        run(200);
+        say(fd, "X-Slow: 1\r\n");
+    }
+    run(100);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 408 Request Timeout\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"error\":\"request timeout\""));
+    ck_assert_int_eq(handled, 0);
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_connection_cap)
+{
+    bool eof;
+    int a, b, c;
+
+    start(2, 5);
+    a = client();
+    b = client();
+    run(50);
+    c = client();
+    run(50);
+    ck_assert_ptr_nonnull(strstr(heard(c, &eof), "HTTP/1.1 503 Service Unavailable\r\n"));
+    close(c);
+    close(a);
+    run(50);
+    c = client();
+    say(c, "GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(strstr(heard(c, &eof), "HTTP/1.1 200 OK\r\n"));
+    close(b);
+    close(c);
+    stop();
+}
+END_TEST
+
+START_TEST(test_head_and_errors)
+{
+    const char *out;
+
+    start(10, 5);
+    out = exchange("HEAD /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "Content-Length: 0\r\n"));
+    out = exchange("BREW /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 501 Not Implemented\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "Content-Type: application/json\r\n"));
+    out = exchange("GET /x HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 421 Misdirected Request\r\n"));
+    out = exchange("GET /x HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 403 Forbidden\r\n"));
+    ck_assert_int_eq(handled, 1); /* the HEAD only */
+    stop();
+}
+END_TEST
+
+static Suite *
+httpd_suite(void)
+{
+    Suite *s = suite_create("httpd");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_held_reply);
+    tcase_add_test(tc, test_held_client_gone);
+    tcase_add_test(tc, test_held_at_shutdown);
+    tcase_add_test(tc, test_forgotten_reply);
+    tcase_add_test(tc, test_refused_before_body);
+    tcase_add_test(tc, test_expect_continue_and_chunked);
+    tcase_add_test(tc, test_header_deadline);
+    tcase_add_test(tc, test_connection_cap);
+    tcase_add_test(tc, test_head_and_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(httpd_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
