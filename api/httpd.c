@@ -36,6 +36,8 @@
 /* Connections past the cap that are answered 503; past these, accepting
  * pauses until one closes. */
 #define HTTPD_REJECT_EXTRA 64
+/* Warnings about refused or paused accepting: at most one per this long. */
+#define HTTPD_WARN_EVERY_MS 60000
 /* The pause after a failed accept() doubles from the first to the last. */
 #define HTTPD_BACKOFF_FIRST_MS 100
 #define HTTPD_BACKOFF_MAX_MS 1000
@@ -71,8 +73,10 @@ struct httpd {
     struct event *reaper;
     struct event *backoff;
     int backoff_ms;
-    bool accept_failing; /* accept() failed; logged once until it works again */
+    bool accept_failing; /* accept() failed, not yet accepted since */
     bool paused_cap;     /* not accepting: too many connections */
+    int64_t warned_ms;   /* when a limit was last logged */
+    long unlogged;       /* limit events since then, not logged */
 };
 
 static void httpd_conn_read_head(httpd_conn_t *c);
@@ -86,15 +90,35 @@ httpd_arm(httpd_conn_t *c, int64_t ms)
     evtimer_add(c->timer, &tv);
 }
 
+/* Whether to log a limit event now: the first, then one a minute (with the
+ * count of those in between, returned in *skipped). */
+static bool
+httpd_warn_now(httpd_t *h, long *skipped)
+{
+    int64_t now = gw_now_ms();
+
+    if (h->warned_ms != 0 && now - h->warned_ms < HTTPD_WARN_EVERY_MS) {
+        h->unlogged++;
+        return false;
+    }
+    *skipped = h->unlogged;
+    h->unlogged = 0;
+    h->warned_ms = now;
+    return true;
+}
+
 static void
 httpd_update_listener(httpd_t *h)
 {
     bool full = h->nconns >= h->lim.max_connections + HTTPD_REJECT_EXTRA;
+    long skipped;
 
     if (full && !h->paused_cap) {
         h->paused_cap = true;
         evconnlistener_disable(h->lev);
-        log_warn("http", "not accepting connections: %d open", h->nconns);
+        if (httpd_warn_now(h, &skipped))
+            log_warn("http", "not accepting connections: %d open (%ld such events unlogged)",
+                     h->nconns, skipped);
     } else if (!full && h->paused_cap) {
         h->paused_cap = false;
         if (!h->accept_failing)
@@ -490,7 +514,7 @@ httpd_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
 
     if (h->accept_failing) {
         h->accept_failing = false;
-        log_info("http", "accepting connections again");
+        log_debug("http", "accepting connections again");
     }
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -541,12 +565,16 @@ httpd_on_accept_error(struct evconnlistener *lev, void *arg)
     httpd_t *h = arg;
     int err = EVUTIL_SOCKET_ERROR();
     struct timeval tv;
+    long skipped;
 
     if (!h->accept_failing) {
         h->accept_failing = true;
         h->backoff_ms = HTTPD_BACKOFF_FIRST_MS;
-        log_warn("http", "could not accept a connection: %s; pausing with back-off (%d open)",
-                 strerror(err), h->nconns);
+        if (httpd_warn_now(h, &skipped))
+            log_warn("http",
+                     "could not accept a connection: %s; pausing with back-off (%d open, %ld "
+                     "such events unlogged)",
+                     strerror(err), h->nconns, skipped);
     } else if (h->backoff_ms < HTTPD_BACKOFF_MAX_MS) {
         h->backoff_ms *= 2;
         if (h->backoff_ms > HTTPD_BACKOFF_MAX_MS)
