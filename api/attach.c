@@ -36,32 +36,65 @@ attach_check_inputs(const cJSON *doc, const cJSON *inputs, spec_error_t *err)
     return 0;
 }
 
-void
-attach_put(http_req_t *r)
-{
-    char err[REQUEST_ERR_LEN], repo_id[37], tmpl_id[37];
-    cJSON *body = NULL, *doc = NULL, *stored = NULL, *o;
-    const cJSON *inputs;
-    char *inputs_text = NULL;
-    PGresult *res = NULL;
-    spec_error_t serr;
-    int version;
+/* What attach_put knows between its two statements. */
+typedef struct {
+    cJSON *body;
+    const cJSON *inputs; /* borrowed from body, or NULL */
+    cJSON *stored;       /* the inputs as stored, for the reply */
+} attach_put_t;
 
-    if (http_read_json(r, &body) < 0)
-        return;
-    if (request_json_find_nul(r->body, r->body_len, err, sizeof(err))) {
-        http_reply_error(r, 422, "invalid attachment", "%s: " REQUEST_NUL_MESSAGE, err);
+static void
+attach_put_free(attach_put_t *a)
+{
+    cJSON_Delete(a->stored);
+    cJSON_Delete(a->body);
+    free(a);
+}
+
+static void
+attach_put_done(http_req_t *r, const PGresult *res, void *ctx)
+{
+    attach_put_t *a = ctx;
+    cJSON *o;
+
+    if (res != NULL) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "repo", r->params[0]);
+        cJSON_AddStringToObject(o, "template", r->params[1]);
+        cJSON_AddItemToObject(o, "inputs", a->stored);
+        a->stored = NULL;
+        http_reply_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200, o);
+    }
+    attach_put_free(a);
+}
+
+/* The repo and the template are known: check the inputs, then store. */
+static void
+attach_put_found(http_req_t *r, const PGresult *res, void *ctx)
+{
+    attach_put_t *a = ctx;
+    cJSON *doc = NULL, *o;
+    char *inputs_text = NULL;
+    spec_error_t serr;
+
+    if (res == NULL)
+        goto fail;
+    if (PQgetisnull(res, 0, 0)) {
+        http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         goto fail;
     }
-    if (request_attach_parse(body, &inputs, err, sizeof(err)) < 0) {
-        http_reply_error(r, 400, "invalid attachment", "%s", err);
+    if (PQgetisnull(res, 0, 1)) {
+        http_reply_error(r, 404, "template not found", "there is no template named \"%s\"",
+                         r->params[1]);
         goto fail;
     }
-    if (repos_find(r, r->params[0], repo_id, NULL) < 0 ||
-        templates_find(r, r->params[1], tmpl_id, &version, &doc) < 0)
+    doc = http_json_from_db(PQgetvalue(res, 0, 2));
+    if (doc == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored template could not be read");
         goto fail;
+    }
     memset(&serr, 0, sizeof(serr));
-    if (inputs != NULL && attach_check_inputs(doc, inputs, &serr) < 0) {
+    if (a->inputs != NULL && attach_check_inputs(doc, a->inputs, &serr) < 0) {
         char *detail = xasprintf("%s: %s", serr.field, serr.message);
         o = http_error_new("invalid inputs", detail);
         cJSON_AddStringToObject(o, "field", serr.field);
@@ -69,63 +102,91 @@ attach_put(http_req_t *r)
         http_reply_json(r, 422, o);
         goto fail;
     }
-    stored = inputs ? cJSON_Duplicate(inputs, true) : cJSON_CreateObject();
-    inputs_text = cJSON_PrintUnformatted(stored);
-    const char *params[] = {repo_id, tmpl_id, inputs_text};
-    res = http_db(r, "attach template", SQL_ATTACH_PUT, 3, params);
-    if (res == NULL) {
-        http_reply_db_failure(r);
+    a->stored = a->inputs ? cJSON_Duplicate(a->inputs, true) : cJSON_CreateObject();
+    inputs_text = cJSON_PrintUnformatted(a->stored);
+    const char *params[] = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), inputs_text};
+    http_db_async(r, "attach template", SQL_ATTACH_PUT, 3, params, attach_put_done, a);
+    a = NULL;
+fail:
+    cJSON_free(inputs_text);
+    cJSON_Delete(doc);
+    if (a != NULL)
+        attach_put_free(a);
+}
+
+void
+attach_put(http_req_t *r)
+{
+    char err[REQUEST_ERR_LEN];
+    attach_put_t *a = xcalloc(1, sizeof(*a));
+
+    if (http_read_json(r, &a->body) < 0)
+        goto fail;
+    if (request_json_find_nul(r->body, r->body_len, err, sizeof(err))) {
+        http_reply_error(r, 422, "invalid attachment", "%s: " REQUEST_NUL_MESSAGE, err);
         goto fail;
     }
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "repo", r->params[0]);
-    cJSON_AddStringToObject(o, "template", r->params[1]);
-    cJSON_AddItemToObject(o, "inputs", stored);
-    stored = NULL;
-    http_reply_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200, o);
+    if (request_attach_parse(a->body, &a->inputs, err, sizeof(err)) < 0) {
+        http_reply_error(r, 400, "invalid attachment", "%s", err);
+        goto fail;
+    }
+    const char *params[] = {r->params[0], r->params[1]};
+    http_db_async(r, "find repo and template", SQL_ATTACH_LOOKUP, 2, params, attach_put_found, a);
+    return;
 fail:
-    PQclear(res);
-    cJSON_free(inputs_text);
-    cJSON_Delete(stored);
-    cJSON_Delete(doc);
-    cJSON_Delete(body);
+    attach_put_free(a);
+}
+
+static void
+attach_list_done(http_req_t *r, const PGresult *res, void *ctx)
+{
+    cJSON *list, *o;
+
+    if (res == NULL)
+        return;
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
+        return;
+    }
+    list = http_json_from_db(PQgetvalue(res, 0, 0));
+    if (list == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored value could not be read");
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "templates", list);
+    http_reply_json(r, 200, o);
 }
 
 void
 attach_list(http_req_t *r)
 {
-    char repo_id[37];
-    PGresult *res;
+    const char *params[] = {r->params[0]};
 
-    if (repos_find(r, r->params[0], repo_id, NULL) < 0)
-        return;
-    const char *params[] = {repo_id};
-    res = http_db(r, "list attachments", SQL_ATTACH_LIST, 1, params);
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        return;
-    }
-    http_reply_rows(r, res, "templates");
+    http_db_async(r, "list attachments", SQL_ATTACH_LIST, 1, params, attach_list_done, NULL);
 }
 
-void
-attach_delete(http_req_t *r)
+static void
+attach_delete_done(http_req_t *r, const PGresult *res, void *ctx)
 {
-    char repo_id[37];
-    int rows;
-
-    if (repos_find(r, r->params[0], repo_id, NULL) < 0)
+    if (res == NULL)
         return;
-    const char *params[] = {repo_id, r->params[1]};
-    rows = http_db_command(r, "detach template", SQL_ATTACH_DELETE, 2, params);
-    if (rows < 0) {
-        http_reply_db_failure(r);
+    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         return;
     }
-    if (rows == 0) {
+    if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
         http_reply_error(r, 404, "not attached", "template \"%s\" is not attached to repo \"%s\"",
                          r->params[1], r->params[0]);
         return;
     }
     http_reply_empty(r, 204);
+}
+
+void
+attach_delete(http_req_t *r)
+{
+    const char *params[] = {r->params[0], r->params[1]};
+
+    http_db_async(r, "detach template", SQL_ATTACH_DELETE, 2, params, attach_delete_done, NULL);
 }

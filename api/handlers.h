@@ -19,20 +19,11 @@ void health_ready(http_req_t *r);
 void repos_list(http_req_t *r);
 void repos_get(http_req_t *r);
 void repos_put(http_req_t *r);
-/* Find a repo by name: returns 0 with id filled (and *default_branch, if
- * asked for, newly allocated: the caller frees it), or -1 after replying
- * (404, or a database failure). */
-int repos_find(http_req_t *r, const char *name, char id[37], char **default_branch) GW_MUST_CHECK;
 
 /* templates.c: GET /templates, GET|PUT /templates/{template} */
 void templates_list(http_req_t *r);
 void templates_get(http_req_t *r);
 void templates_put(http_req_t *r);
-/* Find a template by name: returns 0 with id, version and *doc (the stored
- * normalised document; the caller frees it) filled, or -1 after replying
- * (404, or a database failure). */
-int templates_find(http_req_t *r, const char *name, char id[37], int *version,
-                   cJSON **doc) GW_MUST_CHECK;
 
 /* attach.c: GET /repos/{repo}/templates, PUT|DELETE /repos/{repo}/templates/{template} */
 void attach_list(http_req_t *r);
@@ -49,12 +40,6 @@ void runs_list(http_req_t *r);
 void runs_get(http_req_t *r);
 void runs_cancel(http_req_t *r);
 
-/*
- * Load the JSON object of a run with its jobs. Returns 1 with *out set
- * (caller frees), 0 if there is no such run, or -1 if the query failed
- * (nothing replied yet).
- */
-int runs_load(http_req_t *r, const char *id, cJSON **out) GW_MUST_CHECK;
 
 /* logs.c: GET /jobs/{job}/logs */
 void logs_get(http_req_t *r);

@@ -117,11 +117,10 @@ http_req_new(char *head_buf, const httpparse_head_t *h)
     return r;
 }
 
-void
-http_req_free(http_req_t *r)
+/* Free r and what it owns. */
+static void
+http_req_destroy(http_req_t *r)
 {
-    if (r == NULL)
-        return;
     request_path_free(&r->path);
     request_query_free(&r->query);
     buf_free(&r->out_headers);
@@ -129,6 +128,22 @@ http_req_free(http_req_t *r)
     free(r->body);
     free(r->head_buf);
     free(r);
+}
+
+void
+http_req_free(http_req_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->in_flight > 0) {
+        /* A statement's callback still has r: the last one frees it. The
+         * server has let go of r, and of its connection. */
+        r->conn = NULL;
+        r->server = NULL;
+        r->free_due = true;
+        return;
+    }
+    http_req_destroy(r);
 }
 
 void
@@ -189,7 +204,9 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
     buf_puts(&wire, "\r\n");
     if (data != NULL && len > 0 && !r->head_only)
         buf_append(&wire, data, len);
-    sent = httpd_send(r, &wire);
+    /* A request the server has let go of (freed while a statement was in
+     * flight) has no connection nor server left to send on. */
+    sent = !r->free_due && httpd_send(r, &wire);
     buf_free(&wire);
     /* Health probes (a compose healthcheck every few seconds) log at debug. */
     bool probe = status == 200 && (strstr(r->log_path, "/healthz") != NULL ||
@@ -251,10 +268,9 @@ http_reply_error(http_req_t *r, int status, const char *error, const char *fmt, 
 }
 
 void
-http_reply_db_failure(http_req_t *r)
+http_reply_db_failure(http_req_t *r, const PGresult *res)
 {
-    dbconn_cleanup(r->db);
-    if (!dbconn_ready(r->db)) {
+    if (res == NULL) {
         http_set_header(r, "Retry-After", "1");
         http_reply_error(r, 503, "database unavailable",
                          "the database cannot be reached; try again shortly");
@@ -265,7 +281,7 @@ http_reply_db_failure(http_req_t *r)
 }
 
 void
-http_reply_rows(http_req_t *r, PGresult *res, const char *key)
+http_reply_rows(http_req_t *r, const PGresult *res, const char *key)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(o, key);
@@ -277,11 +293,9 @@ http_reply_rows(http_req_t *r, PGresult *res, const char *key)
             goto fail;
         cJSON_AddItemToArray(list, item);
     }
-    PQclear(res);
     http_reply_json(r, 200, o);
     return;
 fail:
-    PQclear(res);
     cJSON_Delete(o);
     http_reply_error(r, 500, "internal error", "a stored value could not be read");
 }
@@ -319,17 +333,82 @@ http_read_json(http_req_t *r, cJSON **out)
     return 0;
 }
 
-PGresult *
-http_db(http_req_t *r, const char *what, const char *sql, int nparams, const char *const *params)
+/* A statement in flight for a request. */
+typedef struct {
+    http_req_t *r;
+    const char *what; /* a string literal */
+    http_db_fn fn;
+    void *ctx;
+} http_db_call_t;
+
+/* A statement of r has run its callback. After the last one: free r if
+ * the server let go of it meanwhile; else, if nothing replied and no
+ * statement follows, answer 500 (a bug). */
+static void
+http_db_finished(http_req_t *r)
 {
-    return dbconn_exec(r->db, what, sql, nparams, params);
+    if (--r->in_flight > 0)
+        return;
+    if (r->status == 0)
+        log_error("http", "bug: no reply to %s %s after its last statement", r->method,
+                  r->log_path);
+    if (r->free_due) {
+        http_req_destroy(r);
+        return;
+    }
+    if (r->status == 0)
+        http_reply_error(r, 500, "internal error", "the request was not answered");
 }
 
-int
-http_db_command(http_req_t *r, const char *what, const char *sql, int nparams,
-                const char *const *params)
+static void
+http_db_done(const PGresult *res, void *arg)
 {
-    return dbconn_command(r->db, what, sql, nparams, params);
+    http_db_call_t *call = arg;
+    http_req_t *r = call->r;
+
+    if (!pg_result_ok(res)) {
+        char *msg = pg_result_error(res);
+        log_error("db", "%s failed: %s sqlstate=%s", call->what, msg, pg_result_sqlstate(res));
+        free(msg);
+        http_reply_db_failure(r, res);
+        res = NULL;
+    }
+    call->fn(r, res, call->ctx);
+    free(call);
+    http_db_finished(r);
+}
+
+void
+http_db_async(http_req_t *r, const char *what, const char *sql, int nparams,
+              const char *const *params, http_db_fn fn, void *ctx)
+{
+    http_db_call_t *call = xcalloc(1, sizeof(*call));
+
+    call->r = r;
+    call->what = what;
+    call->fn = fn;
+    call->ctx = ctx;
+    http_req_hold(r);
+    r->in_flight++;
+    if (dbconn_query(r->db, sql, nparams, params, http_db_done, call) < 0) {
+        log_debug("db", "%s refused: the database is unavailable", what);
+        http_db_done(NULL, call);
+    }
+}
+
+/* Each element of the reply is the JSON of a row; the key is the ctx. */
+static void
+http_db_rows_done(http_req_t *r, const PGresult *res, void *ctx)
+{
+    if (res != NULL)
+        http_reply_rows(r, res, ctx);
+}
+
+void
+http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int nparams,
+                   const char *const *params, const char *key)
+{
+    http_db_async(r, what, sql, nparams, params, http_db_rows_done, (void *)key);
 }
 
 cJSON *
@@ -340,4 +419,25 @@ http_json_from_db(const char *text)
     if (v == NULL)
         log_error("http", "could not parse JSON from the database");
     return v;
+}
+
+void
+http_reply_db_json(http_req_t *r, int status, const char *text)
+{
+    cJSON *o = http_json_from_db(text);
+
+    if (o == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored value could not be read");
+        return;
+    }
+    http_reply_json(r, status, o);
+}
+
+void
+http_db_upserted(http_req_t *r, const PGresult *res, void *ctx)
+{
+    if (res == NULL)
+        return;
+    http_reply_db_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200,
+                       PQgetvalue(res, 0, 1));
 }

@@ -20,6 +20,15 @@
  * before itself so that pending callbacks answer first; a request still
  * held when the server is freed is freed with it.
  *
+ * Statements: a handler that waits on the database starts its statement
+ * with http_db_async, which holds r and counts the statement in flight;
+ * the handler replies from the statement's callback (or starts the next
+ * statement from it). While a statement of r is in flight, r is not freed
+ * (http_req_free waits for its callback), so a reply sent early or a
+ * client that leaves never frees r under a pending callback. When the last
+ * statement of r has finished and nothing replied, r gets a 500 (logged
+ * as a bug).
+ *
  * Errors are JSON: {"error": "<what failed>", "detail": "<why>"}, plus
  * fields of their own where useful ("field", "line", "column").
  */
@@ -68,6 +77,10 @@ typedef struct http_req {
     bool keep_alive;         /* the connection serves another request after this */
     bool held;               /* http_req_hold was called */
     struct http_req *next;   /* in the server's list of held requests */
+
+    /* Owned by http.c: statements of http_db_async. */
+    int in_flight;  /* statements whose callback has not run yet */
+    bool free_due;  /* http_req_free was called while one was in flight */
 } http_req_t;
 
 /*
@@ -75,7 +88,8 @@ typedef struct http_req {
  * is copied), or for a request whose head could not be parsed (head_buf and
  * h NULL: method and path "-"). Splits the path and query. The body is
  * empty until the server sets it. Free with http_req_free (which does not
- * reply).
+ * reply); while a statement of r is in flight the free waits for its
+ * callback (r's connection is forgotten at once).
  */
 http_req_t *http_req_new(char *head_buf, const httpparse_head_t *h);
 void http_req_free(http_req_t *r);
@@ -111,11 +125,11 @@ void http_reply_error(http_req_t *r, int status, const char *error, const char *
  * with http_reply_json (the caller owns it until then). */
 cJSON *http_error_new(const char *error, const char *detail);
 /* Reply 200 {"<key>": [...]} with the JSON objects in column 0 of every
- * row of res (text from json_build_object); takes res. */
-void http_reply_rows(http_req_t *r, PGresult *res, const char *key);
-/* After a failed dbconn_exec: 503 if the database is unreachable, else 500.
- * Rolls back a transaction left open. Never echoes the libpq message. */
-void http_reply_db_failure(http_req_t *r);
+ * row of res (text from json_build_object); res is borrowed. */
+void http_reply_rows(http_req_t *r, const PGresult *res, const char *key);
+/* After a failed statement (res NULL: the database was unreachable or the
+ * connection lost): 503, else 500. Never echoes the libpq message. */
+void http_reply_db_failure(http_req_t *r, const PGresult *res);
 
 /*
  * The body as JSON: returns 0 with *out the parsed value (caller frees with
@@ -125,11 +139,37 @@ void http_reply_db_failure(http_req_t *r);
  */
 int http_read_json(http_req_t *r, cJSON **out) GW_MUST_CHECK;
 
-/* Shorthands for dbconn_exec / dbconn_command on the request's connection. */
-PGresult *http_db(http_req_t *r, const char *what, const char *sql, int nparams,
-                  const char *const *params) GW_MUST_CHECK;
-int http_db_command(http_req_t *r, const char *what, const char *sql, int nparams,
-                    const char *const *params) GW_MUST_CHECK;
+/*
+ * The continuation of a handler: res is the successful result (borrowed),
+ * or NULL when the statement failed, in which case the request has been
+ * answered already (503 or 500, logged) and fn only frees ctx.
+ */
+typedef void (*http_db_fn)(http_req_t *r, const PGresult *res, void *ctx);
+
+/*
+ * Run a statement for r on the pool (prepared when it is one of
+ * queries.h's): holds r (http_req_hold) and keeps it from being freed
+ * until fn has run. fn runs from the loop, or at once (with NULL, after a
+ * 503) when the database is unavailable: call this last in a handler.
+ * fn replies, or starts the next statement; if neither, r gets a 500.
+ * When the client has gone, fn still runs and its reply is dropped.
+ * Failures are logged under `what`.
+ */
+void http_db_async(http_req_t *r, const char *what, const char *sql, int nparams,
+                   const char *const *params, http_db_fn fn, void *ctx);
+
+/* A handler of one statement: reply 200 {"<key>": [...]} from its rows
+ * (see http_reply_rows). */
+void http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int nparams,
+                        const char *const *params, const char *key);
+
+/* An http_db_fn for an upsert whose row is (created, json): replies 201
+ * if created, else 200, with the JSON. */
+void http_db_upserted(http_req_t *r, const PGresult *res, void *ctx);
+
+/* Reply with the JSON text produced by Postgres (json_build_object), or
+ * 500 if it cannot be read. */
+void http_reply_db_json(http_req_t *r, int status, const char *text);
 
 /* Parse a JSON text produced by Postgres (json_build_object, jsonb::text).
  * Returns the value (caller frees), or NULL after logging. */

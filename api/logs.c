@@ -4,9 +4,9 @@
  * A page holds the chunks from `offset` on until about `limit` bytes (at
  * least one chunk if there is any); next_offset is where the next page
  * starts. complete says that nothing more will come: the job is final and
- * no chunk follows. The job's status is read before its chunks: a worker
- * writes the last chunk before the final status, so a final status seen
- * first means every chunk is already there.
+ * no chunk follows. The job's status and its chunks come from one
+ * statement (one snapshot): a worker writes the last chunk before the final
+ * status, so a final status means every chunk is there.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -20,70 +20,66 @@
 #define LOGS_LIMIT_DEFAULT 1048576
 #define LOGS_LIMIT_MAX (8 * 1048576)
 
-void
-logs_get(http_req_t *r)
+static void
+logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
 {
-    const char *id = r->params[0];
-    const char *offset_s = request_query_get(&r->query, "offset");
-    const char *limit_s = request_query_get(&r->query, "limit");
-    long long offset = 0, limit = LOGS_LIMIT_DEFAULT, next, total = 0;
-    char offset_p[24], limit_p[24];
-    cJSON *reply = NULL, *chunks;
-    PGresult *res = NULL;
+    long long offset = *(long long *)ctx, next, total = 0;
+    cJSON *reply, *chunks;
     bool final;
     int st, n;
 
-    if (offset_s != NULL && request_parse_int(offset_s, 0, 2147483647LL, &offset) < 0) {
-        http_reply_error(r, 400, "invalid offset", "offset is a byte offset (an integer >= 0)");
-        goto fail;
-    }
-    if (limit_s != NULL && request_parse_int(limit_s, 1, LOGS_LIMIT_MAX, &limit) < 0) {
-        http_reply_error(r, 400, "invalid limit", "limit is a number of bytes from 1 to %d",
-                         LOGS_LIMIT_MAX);
-        goto fail;
-    }
-    const char *job_params[] = {id};
-    res = http_db(r, "read job status", SQL_JOB_STATUS, 1, job_params);
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        goto fail;
-    }
+    free(ctx);
+    if (res == NULL)
+        return;
     if (PQntuples(res) == 0) {
-        http_reply_error(r, 404, "job not found", "there is no job with id %s", id);
-        goto fail;
+        http_reply_error(r, 404, "job not found", "there is no job with id %s", r->params[0]);
+        return;
     }
     st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, 0));
     final = st >= 0 && status_is_final((gw_status_t)st);
     reply = cJSON_CreateObject();
-    cJSON_AddStringToObject(reply, "job_id", id);
+    cJSON_AddStringToObject(reply, "job_id", r->params[0]);
     cJSON_AddStringToObject(reply, "status", PQgetvalue(res, 0, 0));
-    PQclear(res);
-
-    snprintf(offset_p, sizeof(offset_p), "%lld", offset);
-    snprintf(limit_p, sizeof(limit_p), "%lld", limit);
-    const char *params[] = {id, offset_p, limit_p};
-    res = http_db(r, "read logs", SQL_LOGS_PAGE, 3, params);
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        goto fail;
-    }
     chunks = cJSON_AddArrayToObject(reply, "chunks");
     next = offset;
-    n = PQntuples(res);
+    /* No chunk from offset on gives one row with a NULL offset. */
+    n = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
     for (int i = 0; i < n; i++) {
         cJSON *c = cJSON_CreateObject();
-        long long at = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
         cJSON_AddNumberToObject(c, "offset", (double)at);
-        cJSON_AddStringToObject(c, "chunk", PQgetvalue(res, i, 1));
+        cJSON_AddStringToObject(c, "chunk", PQgetvalue(res, i, 2));
         cJSON_AddItemToArray(chunks, c);
-        next = at + PQgetlength(res, i, 1);
-        total = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        next = at + PQgetlength(res, i, 2);
+        total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
     }
     cJSON_AddNumberToObject(reply, "next_offset", (double)next);
     cJSON_AddBoolToObject(reply, "complete", final && total <= n);
     http_reply_json(r, 200, reply);
-    reply = NULL;
-fail:
-    PQclear(res);
-    cJSON_Delete(reply);
+}
+
+void
+logs_get(http_req_t *r)
+{
+    const char *offset_s = request_query_get(&r->query, "offset");
+    const char *limit_s = request_query_get(&r->query, "limit");
+    long long offset = 0, limit = LOGS_LIMIT_DEFAULT;
+    char offset_p[24], limit_p[24];
+    long long *ctx;
+
+    if (offset_s != NULL && request_parse_int(offset_s, 0, 2147483647LL, &offset) < 0) {
+        http_reply_error(r, 400, "invalid offset", "offset is a byte offset (an integer >= 0)");
+        return;
+    }
+    if (limit_s != NULL && request_parse_int(limit_s, 1, LOGS_LIMIT_MAX, &limit) < 0) {
+        http_reply_error(r, 400, "invalid limit", "limit is a number of bytes from 1 to %d",
+                         LOGS_LIMIT_MAX);
+        return;
+    }
+    snprintf(offset_p, sizeof(offset_p), "%lld", offset);
+    snprintf(limit_p, sizeof(limit_p), "%lld", limit);
+    const char *params[] = {r->params[0], offset_p, limit_p};
+    ctx = xmalloc(sizeof(*ctx));
+    *ctx = offset;
+    http_db_async(r, "read logs", SQL_LOGS_PAGE, 3, params, logs_get_done, ctx);
 }

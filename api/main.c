@@ -40,6 +40,8 @@ usage(FILE *out)
           "  GITWEAVE_API_BODY_TIMEOUT_SECONDS    deadline for a request body (default 30)\n"
           "  GITWEAVE_API_IDLE_TIMEOUT_SECONDS    idle keep-alive connections (default 60)\n"
           "  GITWEAVE_ALLOWED_ORIGINS     web origins allowed to call the API (default none)\n"
+          "  GITWEAVE_API_DB_CONNECTIONS  database connections of the pool (default: twice the\n"
+          "                               cores, from 2 to 8)\n"
           "  GITWEAVE_MIGRATIONS_DIR      where migrations are (default: the installed ones)\n"
           "  GITWEAVE_LOG_LEVEL           debug, info, warn or error (default info)\n",
           out);

@@ -11,10 +11,6 @@
 
 #include "db.h"
 
-/* ---- health ---- */
-
-#define SQL_READY "SELECT 1"
-
 /* ---- repos ---- */
 
 #define SQL_REPO_JSON                                                                              \
@@ -26,9 +22,6 @@
 
 /* $1 name */
 #define SQL_REPO_GET "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.name = $1"
-
-/* $1 name -> id, default_branch */
-#define SQL_REPO_ID "SELECT id, default_branch FROM repos WHERE name = $1"
 
 /*
  * Create or update a repo. $1 new id, $2 name, $3 whether clone_url was
@@ -65,9 +58,6 @@
     "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ", 'source', t.source)::text,"                 \
     " t.source, t.source_type FROM templates t WHERE t.name = $1"
 
-/* $1 name -> id, version, document */
-#define SQL_TEMPLATE_DOC "SELECT id, version, document::text FROM templates WHERE name = $1"
-
 /*
  * Create or update a template. $1 new id, $2 name, $3 kind, $4 document
  * (normalised jsonb), $5 source, $6 source_type -> created, json. The
@@ -89,12 +79,20 @@
 
 /* ---- attachments (repo_templates) ---- */
 
-/* $1 repo id -> json {name, kind, version, inputs} */
+/* $1 repo name -> a JSON array of {name, kind, version, inputs} in name
+ * order; no row if there is no such repo */
 #define SQL_ATTACH_LIST                                                                            \
-    "SELECT json_build_object('name', t.name, 'kind', t.kind, 'version', t.version,"               \
-    " 'inputs', rt.inputs)::text"                                                                  \
-    " FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                            \
-    " WHERE rt.repo_id = $1 ORDER BY t.name"
+    "SELECT coalesce(json_agg(json_build_object('name', t.name, 'kind', t.kind,"                  \
+    "  'version', t.version, 'inputs', rt.inputs) ORDER BY t.name)"                                \
+    "  FILTER (WHERE t.id IS NOT NULL), '[]'::json)::text"                                         \
+    " FROM repos p LEFT JOIN (repo_templates rt JOIN templates t ON t.id = rt.template_id)"        \
+    "  ON rt.repo_id = p.id WHERE p.name = $1 GROUP BY p.id"
+
+/* $1 repo name, $2 template name -> repo id, template id, document (each
+ * NULL if not found); always one row */
+#define SQL_ATTACH_LOOKUP                                                                          \
+    "SELECT (SELECT id FROM repos WHERE name = $1::text), t.id, t.document::text"                  \
+    " FROM (SELECT 1) x LEFT JOIN templates t ON t.name = $2::text"
 
 /* $1 repo id, $2 template id, $3 inputs (jsonb) -> created */
 #define SQL_ATTACH_PUT                                                                             \
@@ -102,47 +100,14 @@
     " ON CONFLICT (repo_id, template_id) DO UPDATE SET inputs = EXCLUDED.inputs"                   \
     " RETURNING (a.xmax = 0) AS created"
 
-/* $1 repo id, $2 template name */
+/* $1 repo name, $2 template name -> whether the repo exists, rows deleted */
 #define SQL_ATTACH_DELETE                                                                          \
-    "DELETE FROM repo_templates rt USING templates t"                                              \
-    " WHERE rt.repo_id = $1 AND rt.template_id = t.id AND t.name = $2"
-
-/* The templates attached to a repo, for triggers. $1 repo id, $2 template
- * name or NULL for all -> id, name, version, document, inputs */
-#define SQL_ATTACHED                                                                               \
-    "SELECT t.id, t.name, t.version, t.document::text, rt.inputs::text"                            \
-    " FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                            \
-    " WHERE rt.repo_id = $1 AND ($2::text IS NULL OR t.name = $2::text) ORDER BY t.name"
+    "WITH p AS (SELECT id FROM repos WHERE name = $1::text),"                                      \
+    " d AS (DELETE FROM repo_templates rt USING templates t, p"                                    \
+    "  WHERE rt.repo_id = p.id AND rt.template_id = t.id AND t.name = $2::text RETURNING 1)"       \
+    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM d)"
 
 /* ---- runs ---- */
-
-/*
- * A new run. $1 id, $2 repo id, $3 template id, $4 template version,
- * $5 trigger, $6 ref, $7 commit, $8 inputs (jsonb), $9 expanded jobs
- * (jsonb), $10 triggered_by (uuid or NULL)
- */
-#define SQL_RUN_INSERT                                                                             \
-    "INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status, trigger,"      \
-    " ref, commit_sha, inputs, spec, triggered_by, clean)"                                         \
-    " SELECT $1, $2, $3, $4, 'queued', $5, $6, $7, $8::jsonb, $9::jsonb, $10,"                     \
-    "  COALESCE((t.document->>'clean')::boolean, false) FROM templates t WHERE t.id = $3"
-
-/* Its jobs, one per element of the expanded list, after a `checkout` job
- * when the repo has a clone_url (the worker clones or fetches into the
- * workspace there). Runs after SQL_RUN_INSERT. $1 run id, $2 the list */
-#define SQL_JOBS_INSERT                                                                            \
-    "WITH c AS (SELECT (p.clone_url IS NOT NULL AND p.clone_url <> '')::int AS n"                  \
-    "             FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id WHERE r.id = $1::uuid)"     \
-    " INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                          \
-    " SELECT gen_random_uuid(), $1::uuid, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status" \
-    "   FROM c WHERE c.n = 1"                                                                      \
-    " UNION ALL"                                                                                   \
-    " SELECT gen_random_uuid(), $1::uuid, (j.ord - 1 + c.n)::integer, j.job->>'name', 'script',"   \
-    "  j.job->>'image', 'queued'::job_status"                                                                  \
-    " FROM c, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS j(job, ord)"
-
-/* $1 payload */
-#define SQL_NOTIFY "SELECT pg_notify('" DB_EVENTS_CHANNEL "', $1)"
 
 #define SQL_RUN_FIELDS                                                                             \
     "'id', r.id, 'repo', p.name, 'template', t.name, 'template_version', r.template_version,"      \
@@ -173,60 +138,122 @@
     "  FROM jobs j WHERE j.run_id = r.id))::text" SQL_RUN_FROM " WHERE r.id = $1"
 
 /*
- * A page of a repo's runs, newest first. $1 repo id, $2 status or NULL,
- * $3 cursor micros or NULL, $4 cursor id, $5 how many
- * -> json (without jobs), created_at in microseconds since the epoch, id
+ * The templates attached to a repo, for a trigger. $1 repo name, $2 template
+ * name or NULL for all -> repo id, default_branch, the id of the template
+ * named $2 (NULL if none or unknown), and per attached template: id, name,
+ * version, document, inputs (NULL in a single row when none is attached).
+ * No row if there is no such repo.
+ */
+#define SQL_TRIGGER_READ                                                                           \
+    "SELECT p.id, p.default_branch, (SELECT t.id FROM templates t WHERE t.name = $2::text),"       \
+    " a.id, a.name, a.version, a.document, a.inputs"                                               \
+    " FROM repos p LEFT JOIN LATERAL ("                                                            \
+    "  SELECT t.id, t.name, t.version, t.document::text AS document, rt.inputs::text AS inputs"    \
+    "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
+    "  WHERE rt.repo_id = p.id AND ($2::text IS NULL OR t.name = $2::text)) a ON true"             \
+    " WHERE p.name = $1::text ORDER BY a.name"
+
+/*
+ * New runs with their jobs, in one statement (so one transaction), each
+ * with its NOTIFY, replying with the runs as created (RETURNING: queued,
+ * with their queued jobs) in the order given. A `checkout` job comes first
+ * when the repo has a clone_url (the worker clones or fetches into the
+ * workspace there).
+ * $1 repo id, $2 trigger, $3 ref, $4 commit, $5 triggered_by (uuid or
+ * NULL), $6 the runs: a JSON array of {id, template_id, template_version,
+ * inputs, spec} -> json of each run with its jobs, notify result
+ */
+#define SQL_TRIGGER_INSERT                                                                         \
+    "WITH src AS ("                                                                                \
+    "  SELECT (e->>'id')::uuid AS id, (e->>'template_id')::uuid AS template_id,"                   \
+    "   (e->>'template_version')::integer AS template_version, e->'inputs' AS inputs,"             \
+    "   e->'spec' AS spec, ord FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, ord)),"\
+    " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
+    "  FROM repos WHERE id = $1::uuid),"                                                           \
+    " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
+    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean)"                              \
+    "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
+    "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false)"    \
+    "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
+    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status"            \
+    "   FROM src s, repo WHERE repo.checkout = 1"                                                  \
+    "  UNION ALL"                                                                                  \
+    "  SELECT gen_random_uuid(), s.id, (x.ord - 1 + repo.checkout)::integer, x.job->>'name',"      \
+    "   'script', x.job->>'image', 'queued'::job_status"                                                     \
+    "   FROM src s, repo, jsonb_array_elements(s.spec) WITH ORDINALITY AS x(job, ord)"             \
+    "  RETURNING *)"                                                                               \
+    " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
+    "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
+    "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
+    " pg_notify('" DB_EVENTS_CHANNEL "',"                                                          \
+    "  json_build_object('type', 'run', 'id', r.id, 'status', 'queued')::text)"                    \
+    " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
+    " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
+    " ORDER BY s.ord"
+
+/*
+ * A page of a repo's runs, newest first. $1 repo name, $2 status or NULL,
+ * $3 cursor micros or NULL, $4 cursor id, $5 how many -> per run: json
+ * (without jobs), created_at in microseconds since the epoch, id (all NULL
+ * in a single row when there is none). No row if there is no such repo.
  */
 #define SQL_RUNS_PAGE                                                                              \
-    "SELECT json_build_object(" SQL_RUN_FIELDS ")::text,"                                          \
-    " (extract(epoch FROM r.created_at) * 1000000)::bigint, r.id" SQL_RUN_FROM                     \
-    " WHERE r.repo_id = $1 AND ($2::run_status IS NULL OR r.status = $2::run_status)"              \
-    " AND ($3::bigint IS NULL OR (r.created_at, r.id) <"                                           \
-    "      ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))"              \
-    " ORDER BY r.created_at DESC, r.id DESC LIMIT $5"
+    "SELECT x.json, x.micros, x.id FROM repos rp LEFT JOIN LATERAL ("                              \
+    " SELECT json_build_object(" SQL_RUN_FIELDS ")::text AS json,"                                 \
+    "  (extract(epoch FROM r.created_at) * 1000000)::bigint AS micros, r.id" SQL_RUN_FROM          \
+    "  WHERE r.repo_id = rp.id AND ($2::run_status IS NULL OR r.status = $2::run_status)"          \
+    "  AND ($3::bigint IS NULL OR (r.created_at, r.id) <"                                          \
+    "       ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))"             \
+    "  ORDER BY r.created_at DESC, r.id DESC LIMIT $5) x ON true"                                  \
+    " WHERE rp.name = $1::text ORDER BY x.micros DESC, x.id DESC"
 
-/* $1 run id -> status */
-#define SQL_RUN_STATUS "SELECT status FROM pipeline_runs WHERE id = $1"
-
-/* Cancel a queued run; no row if it is no longer queued (a worker claimed
- * it meanwhile). $1 run id */
-#define SQL_RUN_CANCEL_QUEUED                                                                      \
-    "UPDATE pipeline_runs SET status = 'canceled', ended_at = now(),"                              \
-    " error = 'canceled before it started' WHERE id = $1 AND status = 'queued' RETURNING id"
-
-/* Cancel the queued jobs of a run and publish each change. $1 run id */
-#define SQL_JOBS_CANCEL_QUEUED                                                                     \
-    "WITH j AS (UPDATE jobs SET status = 'canceled', ended_at = now()"                             \
-    "  WHERE run_id = $1 AND status = 'queued' RETURNING id, run_id)"                              \
-    " SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'job',"            \
-    "  'id', j.id, 'run_id', j.run_id, 'status', 'canceled')::text)) FROM j"
-
-/* Ask the worker of a running run to stop it, and ring its bell; no row if
- * the run is no longer running. $1 run id, $2 payload */
-#define SQL_RUN_CANCEL_REQUEST                                                                     \
-    "WITH u AS (UPDATE pipeline_runs SET cancel_requested_at ="                                    \
-    "  coalesce(cancel_requested_at, now()) WHERE id = $1 AND status = 'running' RETURNING id)"    \
-    " SELECT pg_notify('" DB_EVENTS_CHANNEL "', $2) FROM u"
+/*
+ * Cancel a run, in one statement with its events: a queued run is canceled
+ * with its queued jobs; a running one gets cancel_requested_at and a
+ * "cancel" event for its worker. $1 run id -> the status seen, runs
+ * canceled, cancels requested (0 and 0 when the run moved on meanwhile),
+ * and the number of events. No row if there is no such run.
+ */
+#define SQL_RUN_CANCEL                                                                             \
+    "WITH cur AS (SELECT status FROM pipeline_runs WHERE id = $1::uuid),"                          \
+    " q AS (UPDATE pipeline_runs SET status = 'canceled', ended_at = now(),"                       \
+    "  error = 'canceled before it started' WHERE id = $1::uuid AND status = 'queued'"             \
+    "  RETURNING id),"                                                                             \
+    " qj AS (UPDATE jobs SET status = 'canceled', ended_at = now()"                                \
+    "  WHERE run_id IN (SELECT id FROM q) AND status = 'queued' RETURNING id, run_id),"            \
+    " rr AS (UPDATE pipeline_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())"  \
+    "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"                                   \
+    " SELECT cur.status, (SELECT count(*) FROM q), (SELECT count(*) FROM rr),"                     \
+    "  (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'job',"          \
+    "    'id', qj.id, 'run_id', qj.run_id, 'status', 'canceled')::text)) FROM qj)"                 \
+    "  + (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'run',"        \
+    "    'id', q.id, 'status', 'canceled')::text)) FROM q)"                                        \
+    "  + (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'cancel',"     \
+    "    'id', rr.id)::text)) FROM rr)"                                                            \
+    " FROM cur"
 
 /* ---- logs ---- */
 
-/* $1 job id -> status */
-#define SQL_JOB_STATUS "SELECT status FROM jobs WHERE id = $1"
-
 /*
- * The chunks of a job from an offset on, until about a number of bytes:
- * every chunk that starts before the limit is reached (so at least one).
- * $1 job id, $2 offset, $3 byte limit -> offset, chunk, number of chunks
- * from $2 on (to tell whether more follow)
+ * A job's status and its chunks from an offset on, until about a number of
+ * bytes: every chunk that starts before the limit is reached (so at least
+ * one). Status and chunks come from one snapshot, so a final status means
+ * every chunk is there. $1 job id, $2 offset, $3 byte limit -> status,
+ * offset, chunk, number of chunks from $2 on (to tell whether more follow);
+ * offset NULL in a single row when there is no chunk. No row if there is
+ * no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
-    "SELECT s.\"offset\", s.chunk, s.total FROM ("                                                 \
-    " SELECT l.\"offset\", l.chunk,"                                                               \
-    "  sum(octet_length(l.chunk)) OVER (ORDER BY l.\"offset\") - octet_length(l.chunk)"            \
-    "   AS before,"                                                                                \
-    "  count(*) OVER () AS total"                                                                  \
-    " FROM logs l WHERE l.job_id = $1 AND l.\"offset\" >= $2::integer) s"                          \
-    " WHERE s.before < $3::bigint ORDER BY s.\"offset\""
+    "SELECT jb.status, s.\"offset\", s.chunk, s.total FROM jobs jb LEFT JOIN LATERAL ("            \
+    " SELECT w.\"offset\", w.chunk, w.total FROM ("                                                \
+    "  SELECT l.\"offset\", l.chunk,"                                                              \
+    "   sum(octet_length(l.chunk)) OVER (ORDER BY l.\"offset\") - octet_length(l.chunk)"           \
+    "    AS before,"                                                                               \
+    "   count(*) OVER () AS total"                                                                 \
+    "  FROM logs l WHERE l.job_id = jb.id AND l.\"offset\" >= $2::integer) w"                      \
+    " WHERE w.before < $3::bigint) s ON true"                                                      \
+    " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
 /* ---- runners ---- */
 

@@ -50,14 +50,12 @@ server_on_admit(http_req_t *r, void *arg)
     return router_admit(r);
 }
 
-/* With the body: route it, and leave no transaction open. */
+/* With the body: route it. The handler replies now, or holds the request
+ * and replies from a database callback (http.h). */
 static void
 server_on_request(http_req_t *r, void *arg)
 {
-    server_t *srv = arg;
-
     router_dispatch(r);
-    dbconn_cleanup(srv->db);
 }
 
 static void
@@ -165,9 +163,11 @@ server_new(const gw_config_t *cfg)
         log_error("api", "could not install signal handlers");
         goto fail;
     }
-    /* After binding: a port already taken fails fast, without waiting for
-     * the database. */
-    srv->db = dbconn_new(srv->base, cfg->database_url);
+    /* After binding: a port already taken fails fast. The pool connects
+     * in the background. */
+    srv->db =
+        dbconn_new(srv->base, cfg->database_url,
+                   cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size());
     log_info("api", "listening addr=%s port=%d max_connections=%d", host, srv->port,
              lim.max_connections);
     freeaddrinfo(ai);
@@ -196,9 +196,14 @@ server_free(server_t *srv)
 {
     if (srv == NULL)
         return;
-    /* The database first: its pending callbacks answer held requests. */
+    /* The pool first: statements still waiting fail, and their callbacks
+     * answer the held requests while the HTTP server still exists. */
     dbconn_free(srv->db);
     httpd_free(srv->httpd);
+    /* One more loop turn releases the pool's connections (nothing of the
+     * HTTP server is left to run in it). */
+    if (srv->base != NULL)
+        event_base_loop(srv->base, EVLOOP_NONBLOCK);
     if (srv->sigint != NULL)
         event_free(srv->sigint);
     if (srv->sigterm != NULL)

@@ -17,61 +17,19 @@
 #define TEMPLATES_YAML_TYPE "application/yaml"
 #define TEMPLATES_JSON_TYPE "application/json"
 
-int
-templates_find(http_req_t *r, const char *name, char id[37], int *version, cJSON **doc)
-{
-    const char *params[] = {name};
-    PGresult *res = http_db(r, "find template", SQL_TEMPLATE_DOC, 1, params);
-    int rc = -1;
-
-    *doc = NULL;
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        goto fail;
-    }
-    if (PQntuples(res) == 0) {
-        http_reply_error(r, 404, "template not found", "there is no template named \"%s\"", name);
-        goto fail;
-    }
-    *doc = http_json_from_db(PQgetvalue(res, 0, 2));
-    if (*doc == NULL) {
-        http_reply_error(r, 500, "internal error", "a stored template could not be read");
-        goto fail;
-    }
-    snprintf(id, 37, "%s", PQgetvalue(res, 0, 0));
-    *version = atoi(PQgetvalue(res, 0, 1));
-    rc = 0;
-fail:
-    PQclear(res);
-    return rc;
-}
-
 void
 templates_list(http_req_t *r)
 {
-    PGresult *res = http_db(r, "list templates", SQL_TEMPLATES_LIST, 0, NULL);
-
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        return;
-    }
-    http_reply_rows(r, res, "templates");
+    http_db_reply_rows(r, "list templates", SQL_TEMPLATES_LIST, 0, NULL, "templates");
 }
 
-void
-templates_get(http_req_t *r)
+static void
+templates_get_done(http_req_t *r, const PGresult *res, void *ctx)
 {
-    const char *params[] = {r->params[0]};
-    PGresult *res = http_db(r, "get template", SQL_TEMPLATE_GET, 1, params);
-    cJSON *o;
-
-    if (res == NULL) {
-        http_reply_db_failure(r);
+    if (res == NULL)
         return;
-    }
     http_set_header(r, "Vary", "Accept");
     if (PQntuples(res) == 0) {
-        PQclear(res);
         http_reply_error(r, 404, "template not found", "there is no template named \"%s\"",
                          r->params[0]);
         return;
@@ -80,16 +38,17 @@ templates_get(http_req_t *r)
         request_accept_prefers_yaml(http_header(r, "Accept"))) {
         http_reply_raw(r, 200, TEMPLATES_YAML_TYPE, PQgetvalue(res, 0, 1),
                        (size_t)PQgetlength(res, 0, 1));
-        PQclear(res);
         return;
     }
-    o = http_json_from_db(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (o == NULL) {
-        http_reply_error(r, 500, "internal error", "a stored value could not be read");
-        return;
-    }
-    http_reply_json(r, 200, o);
+    http_reply_db_json(r, 200, PQgetvalue(res, 0, 0));
+}
+
+void
+templates_get(http_req_t *r)
+{
+    const char *params[] = {r->params[0]};
+
+    http_db_async(r, "get template", SQL_TEMPLATE_GET, 1, params, templates_get_done, NULL);
 }
 
 /* Whether len bytes of s are UTF-8 text, NUL bytes apart. */
@@ -146,10 +105,9 @@ void
 templates_put(http_req_t *r)
 {
     request_media_t media = request_media_type(http_header(r, "Content-Type"));
-    cJSON *doc = NULL, *norm = NULL, *o;
+    cJSON *doc = NULL, *norm = NULL;
     const cJSON *kind;
     char *doc_text = NULL;
-    PGresult *res = NULL;
     spec_error_t err;
     char id[37];
 
@@ -209,19 +167,8 @@ templates_put(http_req_t *r)
         doc_text,
         r->body,
         media == REQUEST_MEDIA_YAML ? TEMPLATES_YAML_TYPE : TEMPLATES_JSON_TYPE};
-    res = http_db(r, "put template", SQL_TEMPLATE_PUT, 6, params);
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        goto fail;
-    }
-    o = http_json_from_db(PQgetvalue(res, 0, 1));
-    if (o == NULL) {
-        http_reply_error(r, 500, "internal error", "a stored value could not be read");
-        goto fail;
-    }
-    http_reply_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200, o);
+    http_db_async(r, "put template", SQL_TEMPLATE_PUT, 6, params, http_db_upserted, NULL);
 fail:
-    PQclear(res);
     cJSON_free(doc_text);
     cJSON_Delete(norm);
     cJSON_Delete(doc);

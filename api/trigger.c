@@ -2,9 +2,12 @@
  * trigger - starting runs: by hand (POST .../pipelines/run) and on a push
  * (POST .../hooks/push, GitHub and Gitea payloads).
  *
- * A run is prepared in C (id, input values, the jobs expanded from the
- * template for this run), then inserted with its jobs in one transaction
- * that also rings the workers' bell (NOTIFY); the expanded jobs are frozen
+ * Two statements: one reads the repo and its attached templates; a run is
+ * then prepared in C (id, input values, the jobs expanded from the template
+ * for this run); one more inserts the runs with their jobs and rings the
+ * workers' bell (NOTIFY), all in one statement, so one transaction. The
+ * reply is the runs as inserted (RETURNING), queued with queued jobs, not a
+ * later read that a worker could have changed. The expanded jobs are frozen
  * on the run, so later edits of the template never change it.
  */
 #include <libpq-fe.h>
@@ -66,41 +69,30 @@ trigger_runs_free(trigger_run_t *runs, size_t n)
 }
 
 /*
- * Read the templates attached to a repo (only `name`, if not NULL).
- * Returns 0 with *out (free with trigger_tmpls_free) and *n, or -1 after
- * replying.
+ * The attached templates in the rows of SQL_TRIGGER_READ (columns 3-7; a
+ * single row of NULLs when none is attached). Returns 0 with *out (free
+ * with trigger_tmpls_free) and *n, or -1 after replying.
  */
 static int
-trigger_load_attached(http_req_t *r, const char *repo_id, const char *name, trigger_tmpl_t **out,
-                      size_t *n)
+trigger_tmpls_from(http_req_t *r, const PGresult *res, trigger_tmpl_t **out, size_t *n)
 {
-    const char *params[] = {repo_id, name};
-    PGresult *res = http_db(r, "read attached templates", SQL_ATTACHED, 2, params);
-    trigger_tmpl_t *t = NULL;
-    size_t count = 0;
+    size_t count = PQgetisnull(res, 0, 3) ? 0 : (size_t)PQntuples(res);
+    trigger_tmpl_t *t = xcalloc(count > 0 ? count : 1, sizeof(*t));
 
     *out = NULL;
     *n = 0;
-    if (res == NULL) {
-        http_reply_db_failure(r);
-        return -1;
-    }
-    count = (size_t)PQntuples(res);
-    t = xcalloc(count, sizeof(*t));
     for (size_t i = 0; i < count; i++) {
-        snprintf(t[i].id, sizeof(t[i].id), "%s", PQgetvalue(res, (int)i, 0));
-        t[i].name = xstrdup(PQgetvalue(res, (int)i, 1));
-        snprintf(t[i].version, sizeof(t[i].version), "%s", PQgetvalue(res, (int)i, 2));
-        t[i].doc = http_json_from_db(PQgetvalue(res, (int)i, 3));
-        t[i].repo_inputs = http_json_from_db(PQgetvalue(res, (int)i, 4));
+        snprintf(t[i].id, sizeof(t[i].id), "%s", PQgetvalue(res, (int)i, 3));
+        t[i].name = xstrdup(PQgetvalue(res, (int)i, 4));
+        snprintf(t[i].version, sizeof(t[i].version), "%s", PQgetvalue(res, (int)i, 5));
+        t[i].doc = http_json_from_db(PQgetvalue(res, (int)i, 6));
+        t[i].repo_inputs = http_json_from_db(PQgetvalue(res, (int)i, 7));
         if (t[i].doc == NULL || t[i].repo_inputs == NULL) {
-            PQclear(res);
             trigger_tmpls_free(t, count);
             http_reply_error(r, 500, "internal error", "a stored template could not be read");
             return -1;
         }
     }
-    PQclear(res);
     *out = t;
     *n = count;
     return 0;
@@ -151,55 +143,39 @@ fail:
     return rc;
 }
 
-/* Notify one event; returns the result of the statement (-1 on failure). */
-static int
-trigger_notify_run(http_req_t *r, const char *id, const char *status)
-{
-    cJSON *ev = cJSON_CreateObject();
-    char *payload;
-    int rc;
-
-    cJSON_AddStringToObject(ev, "type", "run");
-    cJSON_AddStringToObject(ev, "id", id);
-    cJSON_AddStringToObject(ev, "status", status);
-    payload = cJSON_PrintUnformatted(ev);
-    cJSON_Delete(ev);
-    const char *params[] = {payload};
-    rc = http_db_command(r, "notify run", SQL_NOTIFY, 1, params);
-    cJSON_free(payload);
-    return rc;
-}
-
 /*
- * Insert runs and their jobs in one transaction, each with its NOTIFY.
- * Returns 0, or -1 after replying (the transaction rolled back).
+ * Insert the runs with their jobs and events (SQL_TRIGGER_INSERT); fn gets
+ * one row per run, the JSON of the run as created in column 0.
  */
-static int
-trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n)
+static void
+trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n,
+               http_db_fn fn, void *fn_ctx)
 {
-    if (http_db_command(r, "begin trigger", "BEGIN", 0, NULL) < 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        const trigger_run_t *run = &runs[i];
-        const char *run_params[] = {
-            run->id,  ctx->repo_id, run->tmpl->id,    run->tmpl->version, ctx->trigger,
-            ctx->ref, ctx->commit,  run->inputs_text, run->spec_text,     ctx->triggered_by};
-        const char *job_params[] = {run->id, run->spec_text};
+    cJSON *list = cJSON_CreateArray();
+    char *text;
 
-        if (http_db_command(r, "insert run", SQL_RUN_INSERT, 10, run_params) < 0 ||
-            http_db_command(r, "insert jobs", SQL_JOBS_INSERT, 2, job_params) < 0 ||
-            trigger_notify_run(r, run->id, "queued") < 0)
-            goto fail;
-    }
-    if (http_db_command(r, "commit trigger", "COMMIT", 0, NULL) < 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        log_info("trigger", "queued run run=%s repo=%s template=%s trigger=%s ref=%s", runs[i].id,
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", runs[i].id);
+        cJSON_AddStringToObject(o, "template_id", runs[i].tmpl->id);
+        cJSON_AddStringToObject(o, "template_version", runs[i].tmpl->version);
+        cJSON_AddRawToObject(o, "inputs", runs[i].inputs_text);
+        cJSON_AddRawToObject(o, "spec", runs[i].spec_text);
+        cJSON_AddItemToArray(list, o);
+        log_info("trigger", "queueing run run=%s repo=%s template=%s trigger=%s ref=%s", runs[i].id,
                  ctx->repo_name, runs[i].tmpl->name, ctx->trigger, ctx->ref);
-    return 0;
-fail:
-    http_reply_db_failure(r);
-    return -1;
+    }
+    text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    if (text == NULL) {
+        http_reply_error(r, 500, "internal error", "the run could not be encoded");
+        fn(r, NULL, fn_ctx);
+        return;
+    }
+    const char *params[] = {ctx->repo_id, ctx->trigger,      ctx->ref,
+                            ctx->commit,  ctx->triggered_by, text};
+    http_db_async(r, "insert runs", SQL_TRIGGER_INSERT, 6, params, fn, fn_ctx);
+    cJSON_free(text);
 }
 
 /* Refuse (422) a JSON body with a string that holds a NUL character,
@@ -253,49 +229,80 @@ trigger_reply_ambiguous(http_req_t *r, const trigger_tmpl_t *t, size_t n)
     buf_free(&names);
 }
 
-void
-trigger_manual(http_req_t *r)
+/* What a manual trigger knows between its statements. */
+typedef struct {
+    cJSON *body;
+    request_trigger_t in;
+} trigger_manual_t;
+
+static void
+trigger_manual_free(trigger_manual_t *m)
 {
-    char err[REQUEST_ERR_LEN], repo_id[37], tmpl_id[37];
-    char *default_branch = NULL, *ref = NULL, *location = NULL;
-    cJSON *body = NULL, *doc = NULL, *run_obj = NULL;
+    request_trigger_free(&m->in);
+    cJSON_Delete(m->body);
+    free(m);
+}
+
+static void
+trigger_manual_done(http_req_t *r, const PGresult *res, void *ctx)
+{
+    char *location;
+
+    if (res == NULL)
+        return;
+    if (PQntuples(res) != 1) {
+        http_reply_error(r, 500, "internal error", "the new run could not be stored");
+        return;
+    }
+    location = xasprintf("/api/v1/pipelines/runs/%s", (const char *)ctx);
+    http_set_header(r, "Location", location);
+    free(location);
+    http_reply_db_json(r, 201, PQgetvalue(res, 0, 0));
+}
+
+/* The run id travels to the reply; the rest is done. */
+static void
+trigger_manual_inserted(http_req_t *r, const PGresult *res, void *ctx)
+{
+    trigger_manual_done(r, res, ctx);
+    free(ctx);
+}
+
+static void
+trigger_manual_read(http_req_t *r, const PGresult *res, void *arg)
+{
+    trigger_manual_t *m = arg;
     trigger_tmpl_t *tmpls = NULL;
     trigger_run_t *run = NULL;
     size_t ntmpls = 0;
-    request_trigger_t in;
+    char *ref = NULL;
     trigger_ctx_t ctx;
     spec_error_t serr;
     const char *stage = "";
-    int version, found;
 
-    memset(&in, 0, sizeof(in));
-    if (http_read_json(r, &body) < 0 || trigger_refuse_nul(r) < 0)
+    if (res == NULL)
         goto fail;
-    if (request_trigger_parse(body, &in, err, sizeof(err)) < 0) {
-        http_reply_error(r, 400, "invalid request", "%s", err);
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         goto fail;
     }
-    if (repos_find(r, r->params[0], repo_id, &default_branch) < 0)
+    /* An unknown template is a 404; a known one not attached a 422. */
+    if (m->in.template != NULL && PQgetisnull(res, 0, 2)) {
+        http_reply_error(r, 404, "template not found", "there is no template named \"%s\"",
+                         m->in.template);
         goto fail;
-    if (in.template != NULL) {
-        /* An unknown template is a 404; a known one not attached a 422. */
-        if (templates_find(r, in.template, tmpl_id, &version, &doc) < 0)
-            goto fail;
-        if (trigger_load_attached(r, repo_id, in.template, &tmpls, &ntmpls) < 0)
-            goto fail;
-        if (ntmpls == 0) {
-            http_reply_error(r, 422, "template not attached",
-                             "template \"%s\" is not attached to repo \"%s\"", in.template,
-                             r->params[0]);
-            goto fail;
-        }
-    } else {
-        if (trigger_load_attached(r, repo_id, NULL, &tmpls, &ntmpls) < 0)
-            goto fail;
-        if (ntmpls != 1) {
-            trigger_reply_ambiguous(r, tmpls, ntmpls);
-            goto fail;
-        }
+    }
+    if (trigger_tmpls_from(r, res, &tmpls, &ntmpls) < 0)
+        goto fail;
+    if (m->in.template != NULL && ntmpls == 0) {
+        http_reply_error(r, 422, "template not attached",
+                         "template \"%s\" is not attached to repo \"%s\"", m->in.template,
+                         r->params[0]);
+        goto fail;
+    }
+    if (ntmpls != 1) {
+        trigger_reply_ambiguous(r, tmpls, ntmpls);
+        goto fail;
     }
     if (!spec_matches_event(tmpls[0].doc, "manual", NULL)) {
         http_reply_error(r, 422, "manual runs not allowed",
@@ -303,41 +310,45 @@ trigger_manual(http_req_t *r)
                          tmpls[0].name);
         goto fail;
     }
-    ref = in.ref ? xstrdup(in.ref) : xasprintf("refs/heads/%s", default_branch);
-    ctx.repo_id = repo_id;
+    ref = m->in.ref ? xstrdup(m->in.ref) : xasprintf("refs/heads/%s", PQgetvalue(res, 0, 1));
+    ctx.repo_id = PQgetvalue(res, 0, 0);
     ctx.repo_name = r->params[0];
     ctx.trigger = "manual";
     ctx.ref = ref;
-    ctx.commit = in.commit;
-    ctx.triggered_by = in.triggered_by;
+    ctx.commit = m->in.commit;
+    ctx.triggered_by = m->in.triggered_by;
     memset(&serr, 0, sizeof(serr));
     run = xcalloc(1, sizeof(*run));
-    if (trigger_prepare(&ctx, &tmpls[0], in.inputs, run, &serr, &stage) < 0) {
+    if (trigger_prepare(&ctx, &tmpls[0], m->in.inputs, run, &serr, &stage) < 0) {
         trigger_reply_refused(r, stage, &serr);
         goto fail;
     }
-    if (trigger_insert(r, &ctx, run, 1) < 0)
-        goto fail;
-    found = runs_load(r, run->id, &run_obj);
-    if (found <= 0) {
-        if (found < 0)
-            http_reply_db_failure(r);
-        else
-            http_reply_error(r, 500, "internal error", "the new run could not be read back");
-        goto fail;
-    }
-    location = xasprintf("/api/v1/pipelines/runs/%s", run->id);
-    http_set_header(r, "Location", location);
-    http_reply_json(r, 201, run_obj);
+    trigger_insert(r, &ctx, run, 1, trigger_manual_inserted, xstrdup(run->id));
 fail:
-    free(location);
     trigger_runs_free(run, run ? 1 : 0);
     trigger_tmpls_free(tmpls, ntmpls);
-    request_trigger_free(&in);
     free(ref);
-    free(default_branch);
-    cJSON_Delete(doc);
-    cJSON_Delete(body);
+    trigger_manual_free(m);
+}
+
+void
+trigger_manual(http_req_t *r)
+{
+    char err[REQUEST_ERR_LEN];
+    trigger_manual_t *m = xcalloc(1, sizeof(*m));
+
+    if (http_read_json(r, &m->body) < 0 || trigger_refuse_nul(r) < 0)
+        goto fail;
+    if (request_trigger_parse(m->body, &m->in, err, sizeof(err)) < 0) {
+        http_reply_error(r, 400, "invalid request", "%s", err);
+        goto fail;
+    }
+    const char *params[] = {r->params[0], m->in.template};
+    http_db_async(r, "read attached templates", SQL_TRIGGER_READ, 2, params, trigger_manual_read,
+                  m);
+    return;
+fail:
+    trigger_manual_free(m);
 }
 
 /* Whether the request names a webhook event other than a push (a GitHub
@@ -355,58 +366,80 @@ trigger_other_event(const http_req_t *r)
     return false;
 }
 
-void
-trigger_push(http_req_t *r)
+/* What a push trigger knows between its statements. */
+typedef struct {
+    cJSON *body;
+    request_push_t push;
+    cJSON *reply; /* {"runs": [], "skipped": [...]} */
+} trigger_push_t;
+
+static void
+trigger_push_free(trigger_push_t *p)
 {
-    char err[REQUEST_ERR_LEN], repo_id[37];
-    cJSON *body = NULL, *reply = NULL, *runs_json, *skipped;
+    request_push_free(&p->push);
+    cJSON_Delete(p->reply);
+    cJSON_Delete(p->body);
+    free(p);
+}
+
+static void
+trigger_push_done(http_req_t *r, const PGresult *res, void *arg)
+{
+    trigger_push_t *p = arg;
+    cJSON *runs = cJSON_GetObjectItemCaseSensitive(p->reply, "runs");
+
+    if (res == NULL)
+        goto fail;
+    for (int i = 0; i < PQntuples(res); i++) {
+        cJSON *o = http_json_from_db(PQgetvalue(res, i, 0));
+        if (o == NULL) {
+            http_reply_error(r, 500, "internal error", "a new run could not be read");
+            goto fail;
+        }
+        cJSON_AddItemToArray(runs, o);
+    }
+    http_reply_json(r, 201, p->reply);
+    p->reply = NULL;
+fail:
+    trigger_push_free(p);
+}
+
+static void
+trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
+{
+    trigger_push_t *p = arg;
+    cJSON *skipped = cJSON_GetObjectItemCaseSensitive(p->reply, "skipped");
     trigger_tmpl_t *tmpls = NULL;
     trigger_run_t *runs = NULL;
     size_t ntmpls = 0, nruns = 0;
-    request_push_t push;
     trigger_ctx_t ctx;
 
-    memset(&push, 0, sizeof(push));
-    reply = cJSON_CreateObject();
-    runs_json = cJSON_AddArrayToObject(reply, "runs");
-    skipped = cJSON_AddArrayToObject(reply, "skipped");
-    if (trigger_other_event(r)) {
-        http_reply_json(r, 200, reply);
-        reply = NULL;
+    if (res == NULL)
+        goto fail;
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         goto fail;
     }
-    if (http_read_json(r, &body) < 0 || trigger_refuse_nul(r) < 0)
-        goto fail;
-    if (body == NULL) {
-        http_reply_error(r, 400, "missing body", "the body is a push event (JSON)");
-        goto fail;
-    }
-    if (request_push_parse(body, &push, err, sizeof(err)) < 0) {
-        http_reply_error(r, 400, "invalid push event", "%s", err);
-        goto fail;
-    }
-    if (repos_find(r, r->params[0], repo_id, NULL) < 0)
-        goto fail;
-    if (push.kind != REQUEST_PUSH_BRANCH) {
+    if (p->push.kind != REQUEST_PUSH_BRANCH) {
         /* A deleted branch, a tag: nothing to build. */
-        http_reply_json(r, 200, reply);
-        reply = NULL;
+        http_reply_json(r, 200, p->reply);
+        p->reply = NULL;
         goto fail;
     }
-    if (trigger_load_attached(r, repo_id, NULL, &tmpls, &ntmpls) < 0)
+    if (trigger_tmpls_from(r, res, &tmpls, &ntmpls) < 0)
         goto fail;
-    ctx.repo_id = repo_id;
+    ctx.repo_id = PQgetvalue(res, 0, 0);
     ctx.repo_name = r->params[0];
     ctx.trigger = "push";
-    ctx.ref = push.ref;
-    ctx.commit = push.after;
+    ctx.ref = p->push.ref;
+    ctx.commit = p->push.after;
     ctx.triggered_by = NULL;
-    runs = xcalloc(ntmpls, sizeof(*runs));
+    runs = xcalloc(ntmpls > 0 ? ntmpls : 1, sizeof(*runs));
     for (size_t i = 0; i < ntmpls; i++) {
         spec_error_t serr;
         const char *stage = "";
 
-        if (!spec_matches_event(tmpls[i].doc, "push", push.branch))
+        if (!spec_matches_event(tmpls[i].doc, "push", p->push.branch))
             continue;
         memset(&serr, 0, sizeof(serr));
         if (trigger_prepare(&ctx, &tmpls[i], NULL, &runs[nruns], &serr, &stage) < 0) {
@@ -426,30 +459,46 @@ trigger_push(http_req_t *r)
         nruns++;
     }
     if (nruns == 0) {
-        http_reply_json(r, 200, reply);
-        reply = NULL;
+        http_reply_json(r, 200, p->reply);
+        p->reply = NULL;
         goto fail;
     }
-    if (trigger_insert(r, &ctx, runs, nruns) < 0)
-        goto fail;
-    for (size_t i = 0; i < nruns; i++) {
-        cJSON *o = NULL;
-        int found = runs_load(r, runs[i].id, &o);
-        if (found <= 0) {
-            if (found < 0)
-                http_reply_db_failure(r);
-            else
-                http_reply_error(r, 500, "internal error", "a new run could not be read back");
-            goto fail;
-        }
-        cJSON_AddItemToArray(runs_json, o);
-    }
-    http_reply_json(r, 201, reply);
-    reply = NULL;
+    trigger_insert(r, &ctx, runs, nruns, trigger_push_done, p);
+    p = NULL;
 fail:
     trigger_runs_free(runs, nruns);
     trigger_tmpls_free(tmpls, ntmpls);
-    request_push_free(&push);
-    cJSON_Delete(reply);
-    cJSON_Delete(body);
+    if (p != NULL)
+        trigger_push_free(p);
+}
+
+void
+trigger_push(http_req_t *r)
+{
+    char err[REQUEST_ERR_LEN];
+    trigger_push_t *p = xcalloc(1, sizeof(*p));
+
+    p->reply = cJSON_CreateObject();
+    cJSON_AddArrayToObject(p->reply, "runs");
+    cJSON_AddArrayToObject(p->reply, "skipped");
+    if (trigger_other_event(r)) {
+        http_reply_json(r, 200, p->reply);
+        p->reply = NULL;
+        goto fail;
+    }
+    if (http_read_json(r, &p->body) < 0 || trigger_refuse_nul(r) < 0)
+        goto fail;
+    if (p->body == NULL) {
+        http_reply_error(r, 400, "missing body", "the body is a push event (JSON)");
+        goto fail;
+    }
+    if (request_push_parse(p->body, &p->push, err, sizeof(err)) < 0) {
+        http_reply_error(r, 400, "invalid push event", "%s", err);
+        goto fail;
+    }
+    const char *params[] = {r->params[0], NULL};
+    http_db_async(r, "read attached templates", SQL_TRIGGER_READ, 2, params, trigger_push_read, p);
+    return;
+fail:
+    trigger_push_free(p);
 }

@@ -23,6 +23,7 @@ typedef struct {
     int api_body_timeout;   /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
     int api_idle_timeout;   /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
     char *allowed_origins;  /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
+    int api_db_connections; /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
     /* worker */
     char *runner_name;      /* RUNNER_NAME (default: the host name) */
     char *engine;           /* RUNNER_CONTAINER_ENGINE: docker | local */
