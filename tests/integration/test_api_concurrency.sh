@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The API serves requests concurrently: a request blocked on a locked row
+# (a psql session holding it) does not delay other requests, and with every
+# database connection blocked /healthz and /readyz still answer at once.
+source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
+
+gw_pg_start || exit 1
+GITWEAVE_API_DB_CONNECTIONS=2 gw_api_start || exit 1
+
+J=(-H 'Content-Type: application/json')
+gw_template one '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
+gw_repo demo one || exit 1
+run=$(gw_trigger demo)
+check "a queued run to lock" test "${#run}" = 36
+
+# seconds URL: prints "status seconds" of a GET.
+timed_get() { curl -s -o /dev/null -w '%{http_code} %{time_total}' "$1"; }
+# faster_than LIMIT "STATUS SECONDS" WANT_STATUS
+answered_within() { local s t; read -r s t <<<"$2"; [ "$s" = "$3" ] && awk "BEGIN{exit !($t < $1)}"; }
+lock_waiters() { gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"; }
+
+gw_log "a session holds the run's row for 6 s"
+psql -X -q -d "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM pipeline_runs WHERE id = '$run' FOR UPDATE;
+    SELECT pg_sleep(6); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+holding() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()")" = 1 ]; }
+wait_for 5 holding || fail "the locking session did not start"
+
+gw_log "one request blocked on the row"
+curl -s -o "$GW_TMP/cancel1" -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
+    >"$GW_TMP/cancel1.status" &
+c1=$!
+check "the cancel waits for the lock" wait_for 3 bash -c "[ \"\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'\")\" = 1 ]"
+got=$(timed_get "$API/repos/demo")
+check "another request answers at once meanwhile ($got)" answered_within 1 "$got" 200
+got=$(timed_get "$API/pipelines/runs/$run")
+check "the locked run can still be read ($got)" answered_within 1 "$got" 200
+
+gw_log "a second one: every connection of the pool is blocked"
+curl -s -o "$GW_TMP/cancel2" -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
+    >"$GW_TMP/cancel2.status" &
+c2=$!
+check "both cancels wait for the lock" wait_for 3 bash -c "[ \"\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'\")\" = 2 ]"
+got=$(timed_get "$API/healthz")
+check "healthz answers at once with the pool saturated ($got)" answered_within 0.5 "$got" 200
+got=$(timed_get "$API/readyz")
+check "readyz answers at once with the pool saturated ($got)" answered_within 0.5 "$got" 200
+api GET /readyz >/dev/null
+expect_eq "readyz reports the pool" "2 2 2" "$(jq -r '"\(.pool.size) \(.pool.ready) \(.pool.busy)"' "$GW_TMP/body")"
+# A database request now waits for a connection, and gets one later.
+curl -s -o /dev/null -w '%{http_code}' "$API/repos/demo" >"$GW_TMP/queued.status" &
+q=$!
+sleep 0.3
+api GET /readyz >/dev/null
+expect_eq "readyz counts the waiting statement" 1 "$(jq -r .pool.waiting "$GW_TMP/body")"
+
+wait "$locker"
+wait "$c1" "$c2" "$q"
+expect_eq "the blocked cancels end once the lock is gone" "202 409" \
+    "$(sort <(cat "$GW_TMP/cancel1.status"; echo) <(cat "$GW_TMP/cancel2.status"; echo) | tr -s '\n' ' ' | sed 's/ $//')"
+expect_eq "the waiting request is answered" 200 "$(cat "$GW_TMP/queued.status")"
+expect_eq "the run is canceled" canceled "$(run_status "$run")"
+
+gw_finish
