@@ -167,8 +167,8 @@ void http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int np
  * if created, else 200, with the JSON. */
 void http_db_upserted(http_req_t *r, const PGresult *res, void *ctx);
 
-/* Reply with the JSON text produced by Postgres (json_build_object), or
- * 500 if it cannot be read. */
+/* Reply with the JSON text produced by Postgres (json_build_object), as
+ * is (copied); 500 if there is none. */
 void http_reply_db_json(http_req_t *r, int status, const char *text);
 
 /* Parse a JSON text produced by Postgres (json_build_object, jsonb::text).

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The API against the same SQL run directly, side by side on one Postgres:
+#   tests/bench/side_by_side.sh [build-dir [before-build-dir]]
+# 1. POST /repos/{repo}/pipelines/run (a one-job template) under
+#    `wrk -t2 -c16`, and its two statements (read the attached templates,
+#    insert run + jobs + NOTIFY) under `pgbench -M prepared -c16 -j2`;
+# 2. GET /pipelines/runs/{id} (a run with its jobs) the same way;
+# 3. GET /healthz p99 (wrk -c1) while the trigger load runs;
+# 4. the API's peak RSS.
+# Prints the rates and the ratios API / pgbench. With a second build dir
+# (an older build), its API is measured too, on the same database (its
+# statements differ; the pgbench side is today's SQL).
+set -u
+GW_SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+GW_BUILD_DIR=${1:-$GW_SOURCE_DIR/build}
+BEFORE_DIR=${2:-}
+SECONDS_EACH=${BENCH_SECONDS:-10}
+export GW_SOURCE_DIR GW_BUILD_DIR
+source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1
+PGBENCH=$PG_BIN/pgbench
+
+gw_pg_start || exit 1
+gw_api_start || exit 1
+gw_template one '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
+gw_repo demo one || exit 1
+run=$(gw_trigger demo)
+repo_id=$(gw_psql -c "SELECT id FROM repos WHERE name = 'demo'")
+tmpl_id=$(gw_psql -c "SELECT id FROM templates WHERE name = 'one'")
+spec=$(gw_psql -c "SELECT spec::text FROM pipeline_runs WHERE id = '$run'")
+gw_psql -c "VACUUM ANALYZE" >/dev/null
+
+cat >"$GW_TMP/trigger.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Content-Type"] = "application/json"
+LUA
+# The API's statements with their parameters as pgbench variables. The
+# runs parameter ($6) is built in SQL, since pgbench cannot make a uuid.
+# pgbench would take the ":MI" of a time format for a variable: the same
+# format with quoted colons gives the same text.
+sql() { "$GW_BUILD_DIR/tests/gw_sql" "$1" | sed 's/HH24:MI:SS/HH24":"MI":"SS/g' | tr '\n' ' '; echo; }
+{
+    echo "\\set x 1"
+    sql trigger_read | sed "s/\\\$1::text/:repo_name::text/g; s/\\\$2::text/NULL::text/g" | sed 's/$/;/'
+    sql trigger_insert | sed "s/\\\$1::uuid/:repo_id::uuid/g; s/\\\$2::text/'manual'::text/g;
+        s/\\\$3::text/'refs\\/heads\\/main'::text/g; s/\\\$4::text/NULL::text/g; s/\\\$5::uuid/NULL::uuid/g;
+        s/\\\$6::jsonb/jsonb_build_array(jsonb_build_object('id', gen_random_uuid(), 'template_id', :tmpl_id::uuid, 'template_version', 1, 'inputs', '{}'::jsonb, 'spec', :spec::jsonb))/g" | sed 's/$/;/'
+} >"$GW_TMP/trigger.sql"
+sql run_get | sed "s/\\\$1/:run_id::uuid/g" | sed 's/$/;/' >"$GW_TMP/details.sql"
+PGB_VARS=(-D "repo_name=demo" -D "repo_id=$repo_id" -D "tmpl_id=$tmpl_id" -D "spec=$spec" -D "run_id=$run")
+
+wrk_rate() { awk '/Requests\/sec/ {print $2}'; }
+pgbench_rate() { awk '/^tps/ {print $3; exit}'; }
+# p99 of a wrk --latency report, in ms.
+wrk_p99_ms() {
+    awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 }
+                       else if (v ~ /ms$/) sub(/ms/, "", v); else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }
+                       print v }'
+}
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+
+# api_load LABEL: trigger and details under wrk, healthz p99 during the trigger load.
+api_load() {
+    wrk -t1 -c1 -d"$SECONDS_EACH"s --latency "$API/healthz" >"$GW_TMP/healthz.out" 2>&1 &
+    local hz=$!
+    api_trigger=$(wrk -t2 -c16 -d"$SECONDS_EACH"s -s "$GW_TMP/trigger.lua" "$API/repos/demo/pipelines/run" | wrk_rate)
+    wait $hz
+    api_healthz_p99=$(wrk_p99_ms <"$GW_TMP/healthz.out")
+    api_details=$(wrk -t2 -c16 -d"$SECONDS_EACH"s "$API/pipelines/runs/$run" | wrk_rate)
+    api_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_API_PID/status")
+}
+
+api_load
+after_trigger=$api_trigger after_details=$api_details after_p99=$api_healthz_p99 after_rss=$api_rss_kb
+pg_trigger=$("$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/trigger.sql" "$DATABASE_URL" 2>"$GW_TMP/pgbench.err" | tee "$GW_TMP/pgbench.out" | pgbench_rate)
+pg_details=$("$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/details.sql" "$DATABASE_URL" 2>>"$GW_TMP/pgbench.err" | pgbench_rate)
+[ -n "$pg_trigger" ] && [ -n "$pg_details" ] || { echo "pgbench failed:"; cat "$GW_TMP/pgbench.err"; exit 1; }
+
+echo "## $(date -u +%F) on $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| what | API | pgbench, same SQL | ratio |"
+echo "|---|---|---|---|"
+echo "| POST /repos/{repo}/pipelines/run | $after_trigger/s | $pg_trigger/s | $(ratio "$after_trigger" "$pg_trigger") |"
+echo "| GET /pipelines/runs/{id} | $after_details/s | $pg_details/s | $(ratio "$after_details" "$pg_details") |"
+echo "GET /healthz p99 during the trigger load: $after_p99 ms; API peak RSS: $((after_rss / 1024)) MB"
+
+if [ -n "$BEFORE_DIR" ]; then
+    kill "$GW_API_PID"; wait "$GW_API_PID" 2>/dev/null
+    GW_BUILD_DIR=$BEFORE_DIR gw_api_start || exit 1
+    api_load
+    echo "before ($BEFORE_DIR): trigger $api_trigger/s ($(ratio "$api_trigger" "$pg_trigger")x)," \
+         "details $api_details/s ($(ratio "$api_details" "$pg_details")x)," \
+         "healthz p99 $api_healthz_p99 ms, peak RSS $((api_rss_kb / 1024)) MB"
+fi
