@@ -54,11 +54,19 @@ sleep 0.3
 api GET /readyz >/dev/null
 expect_eq "readyz counts the waiting statement" 1 "$(jq -r .pool.waiting "$GW_TMP/body")"
 
+# A client that gives up while its statement waits: the late reply is
+# dropped, nothing else happens.
+curl -s -m 0.3 -o /dev/null "$API/pipelines/runs/$run" && fail "the impatient request got an answer"
+
 wait "$locker"
 wait "$c1" "$c2" "$q"
 expect_eq "the blocked cancels end once the lock is gone" "202 409" \
     "$(sort <(cat "$GW_TMP/cancel1.status"; echo) <(cat "$GW_TMP/cancel2.status"; echo) | tr -s '\n' ' ' | sed 's/ $//')"
 expect_eq "the waiting request is answered" 200 "$(cat "$GW_TMP/queued.status")"
 expect_eq "the run is canceled" canceled "$(run_status "$run")"
+sleep 0.3
+check "the API is still up after a reply to a client that left" kill -0 "$GW_API_PID"
+api GET "/pipelines/runs/$run" >/dev/null
+expect_eq "and answers" 200 "$(status)"
 
 gw_finish
