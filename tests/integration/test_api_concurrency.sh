@@ -13,11 +13,17 @@ gw_repo demo one || exit 1
 run=$(gw_trigger demo)
 check "a queued run to lock" test "${#run}" = 36
 
-# seconds URL: prints "status seconds" of a GET.
+# timed_get URL: prints "status seconds" of a GET.
 timed_get() { curl -s -o /dev/null -w '%{http_code} %{time_total}' "$1"; }
-# faster_than LIMIT "STATUS SECONDS" WANT_STATUS
+# answered_within LIMIT "STATUS SECONDS" WANT_STATUS
 answered_within() { local s t; read -r s t <<<"$2"; [ "$s" = "$3" ] && awk "BEGIN{exit !($t < $1)}"; }
-lock_waiters() { gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"; }
+# waiters_are N: N sessions wait for a lock.
+waiters_are() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" = "$1" ]; }
+# start_cancel N: cancel the run in the background; status in $GW_TMP/cancelN.status.
+start_cancel() {
+    curl -s -o /dev/null -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
+        >"$GW_TMP/cancel$1.status" &
+}
 
 gw_log "a session holds the run's row for 6 s"
 psql -X -q -d "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM pipeline_runs WHERE id = '$run' FOR UPDATE;
@@ -27,20 +33,18 @@ holding() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query L
 wait_for 5 holding || fail "the locking session did not start"
 
 gw_log "one request blocked on the row"
-curl -s -o "$GW_TMP/cancel1" -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
-    >"$GW_TMP/cancel1.status" &
+start_cancel 1
 c1=$!
-check "the cancel waits for the lock" wait_for 3 bash -c "[ \"\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'\")\" = 1 ]"
+check "the cancel waits for the lock" wait_for 3 waiters_are 1
 got=$(timed_get "$API/repos/demo")
 check "another request answers at once meanwhile ($got)" answered_within 1 "$got" 200
 got=$(timed_get "$API/pipelines/runs/$run")
 check "the locked run can still be read ($got)" answered_within 1 "$got" 200
 
 gw_log "a second one: every connection of the pool is blocked"
-curl -s -o "$GW_TMP/cancel2" -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
-    >"$GW_TMP/cancel2.status" &
+start_cancel 2
 c2=$!
-check "both cancels wait for the lock" wait_for 3 bash -c "[ \"\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'\")\" = 2 ]"
+check "both cancels wait for the lock" wait_for 3 waiters_are 2
 got=$(timed_get "$API/healthz")
 check "healthz answers at once with the pool saturated ($got)" answered_within 0.5 "$got" 200
 got=$(timed_get "$API/readyz")
