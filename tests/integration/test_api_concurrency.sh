@@ -7,7 +7,6 @@ source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
 gw_pg_start || exit 1
 GITWEAVE_API_DB_CONNECTIONS=2 gw_api_start || exit 1
 
-J=(-H 'Content-Type: application/json')
 gw_template one '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
 gw_repo demo one || exit 1
 run=$(gw_trigger demo)
@@ -19,6 +18,8 @@ timed_get() { curl -s -o /dev/null -w '%{http_code} %{time_total}' "$1"; }
 answered_within() { local s t; read -r s t <<<"$2"; [ "$s" = "$3" ] && awk "BEGIN{exit !($t < $1)}"; }
 # waiters_are N: N sessions wait for a lock.
 waiters_are() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" = "$1" ]; }
+# not_in_log TEXT: the API's log has no line with TEXT.
+not_in_log() { ! grep -q -- "$1" "$GW_TMP/api.log"; }
 # start_cancel N: cancel the run in the background; status in $GW_TMP/cancelN.status.
 start_cancel() {
     curl -s -o /dev/null -w '%{http_code}' -X POST "$API/pipelines/runs/$run/cancel" \
@@ -70,6 +71,9 @@ expect_eq "the waiting request is answered" 200 "$(cat "$GW_TMP/queued.status")"
 expect_eq "the run is canceled" canceled "$(run_status "$run")"
 sleep 0.3
 check "the API is still up after a reply to a client that left" kill -0 "$GW_API_PID"
+check "the late reply is logged as dropped" \
+    grep -q "GET /api/v1/pipelines/runs/$run status=200 .*dropped=client-gone" "$GW_TMP/api.log"
+check "no request went unanswered" not_in_log "bug:"
 api GET "/pipelines/runs/$run" >/dev/null
 expect_eq "and answers" 200 "$(status)"
 
