@@ -50,7 +50,9 @@ sql() { "$GW_BUILD_DIR/tests/gw_sql" "$1" | sed 's/HH24:MI:SS/HH24":"MI":"SS/g' 
 sql run_get | sed "s/\\\$1/:run_id::uuid/g" | sed 's/$/;/' >"$GW_TMP/details.sql"
 PGB_VARS=(-D "repo_name=demo" -D "repo_id=$repo_id" -D "tmpl_id=$tmpl_id" -D "spec=$spec" -D "run_id=$run")
 
-wrk_rate() { awk '/Requests\/sec/ {print $2}'; }
+# The rate of a wrk report; nothing (so the run fails below) if some
+# replies were not 2xx (a refused request is not a rate).
+wrk_rate() { awk '/Non-2xx/ {bad = 1} /Requests\/sec/ {rate = $2} END {if (!bad) print rate}'; }
 pgbench_rate() { awk '/^tps/ {print $3; exit}'; }
 # p99 of a wrk --latency report, in ms.
 wrk_p99_ms() {
@@ -69,6 +71,7 @@ api_load() {
     api_healthz_p99=$(wrk_p99_ms <"$GW_TMP/healthz.out")
     api_details=$(wrk -t2 -c16 -d"$SECONDS_EACH"s "$API/pipelines/runs/$run" | wrk_rate)
     api_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_API_PID/status")
+    [ -n "$api_trigger" ] && [ -n "$api_details" ] || { echo "the API refused requests under load:"; tail -5 "$GW_TMP/api.log"; exit 1; }
 }
 
 api_load
