@@ -360,12 +360,12 @@ request_json_path(const request_json_frame_t *stack, size_t depth, char *field, 
         if (!f->object)
             buf_printf(&b, "[%d]", f->index);
         else if (f->key != NULL)
-            buf_printf(&b, "%s%.*s", b.len ? "." : "", (int)(f->keylen < 64 ? f->keylen : 64),
-                       f->key);
+            buf_printf(&b, "%s%.*s", b.len ? "." : "",
+                       (int)gw_utf8_cut(f->key, f->keylen < 64 ? f->keylen : 64), f->key);
     }
     w = snprintf(field, fieldlen, "%s", b.data ? b.data : "");
     if ((w < 0 || (size_t)w >= fieldlen) && fieldlen >= 4)
-        memcpy(field + fieldlen - 4, "...", 4);
+        memcpy(field + gw_utf8_cut(field, fieldlen - 4), "...", 4);
     buf_free(&b);
 }
 

@@ -663,6 +663,34 @@ START_TEST(test_error_quotes_whole_characters)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_request: the path naming a NUL cut a key at 64
+ * bytes, or the whole path to fit the field, inside a multi-byte character,
+ * so the 422 error was not valid UTF-8. */
+START_TEST(test_json_find_nul_whole_characters)
+{
+    /* "x" and 40 two-byte characters: byte 64 is a lead byte. */
+    static const char *const starts[] = {"{\"x", "{\"a\": {\"xy"};
+    char field[REQUEST_ERR_LEN], small[16];
+    buf_t b;
+
+    buf_init(&b);
+    for (size_t i = 0; i < GW_ARRAY_LEN(starts); i++) {
+        buf_reset(&b);
+        buf_puts(&b, starts[i]);
+        for (int k = 0; k < 40; k++)
+            buf_puts(&b, "\xC3\xA9");
+        buf_puts(&b, i == 0 ? "\": \"\\u0000\"}" : "\": \"\\u0000\"}}");
+        ck_assert(request_json_find_nul(b.data, b.len, field, sizeof(field)));
+        ck_assert_msg(request_utf8_valid(field, strlen(field)), "key cut: %s", field);
+        /* A field too small for the path: cut, "..." added. */
+        ck_assert(request_json_find_nul(b.data, b.len, small, sizeof(small)));
+        ck_assert_msg(request_utf8_valid(small, strlen(small)), "path cut: %s", small);
+        ck_assert_str_eq(small + strlen(small) - 3, "...");
+    }
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *
 request_suite(void)
 {
@@ -689,6 +717,7 @@ request_suite(void)
     tcase_add_loop_test(tc, test_json_find_nul, 0, (int)GW_ARRAY_LEN(nul_cases));
     tcase_add_test(tc, test_json_find_nul_long);
     tcase_add_test(tc, test_error_quotes_whole_characters);
+    tcase_add_test(tc, test_json_find_nul_whole_characters);
     suite_add_tcase(s, tc);
     return s;
 }
