@@ -3,7 +3,8 @@
  * send: the input is used at once as a path, a query string, a number, a
  * list cursor, a listen address, a Content-Type and an Accept header, a ref
  * and a commit id (up to its first NUL, as the HTTP layer hands on C
- * strings), and as the JSON body of each endpoint that takes one.
+ * strings), and as the JSON body of each endpoint that takes one (first
+ * looked through for a \u0000 escape, as the endpoints do).
  *
  * Invariants checked beyond "no crash, leak or sanitizer report": the
  * module's UTF-8 validator agrees with an independent one; every parsed
@@ -139,6 +140,12 @@ fuzz_bodies(const uint8_t *data, size_t size)
         return;
     text = fuzz_strndup(data, size);
     body = cJSON_ParseWithLengthOpts(text, size + 1, &end, true);
+    /* The endpoints refuse a parsed body with a \u0000 escape, naming the
+     * field in the error. */
+    if (body != NULL && request_json_find_nul(text, size, err, sizeof(err))) {
+        fuzz_check_message(err, sizeof(err), "the field holding a NUL is valid UTF-8");
+        FUZZ_CHECK(memmem(text, size, "\\u0000", 6) != NULL, "a NUL is found only if written");
+    }
     free(text);
     if (body == NULL)
         return;

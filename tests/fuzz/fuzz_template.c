@@ -11,7 +11,8 @@
  *  - validation is idempotent, and the normalised form survives being
  *    stored as JSON text and read back (what the database holds);
  *  - values that fit the declared inputs are accepted, and a validated
- *    template always expands, into as many jobs and script lines;
+ *    template always expands, into as many jobs and script lines, none of
+ *    which holds an input's value as script text;
  *  - a branch pattern without wildcards matches itself.
  */
 #include "fuzz_util.h"
@@ -23,8 +24,9 @@
 #include "request.h"
 #include "spec.h"
 
-/* An input value written to catch expansion that treats it as code. */
-#define FUZZ_HOSTILE_VALUE "x\"; echo INJECTED $(id) `id` ${{ inputs.A }} '\\"
+/* An input value written to catch expansion that pastes it into a script
+ * (unlikely to be spelt out by the template itself). */
+#define FUZZ_HOSTILE_VALUE "x\"; echo INJECTED-7f3a $(id) `id` ${{ inputs.A }} '\\"
 
 static void
 fuzz_check_error(const spec_error_t *err)
@@ -130,6 +132,8 @@ fuzz_expand(const cJSON *norm)
             FUZZ_CHECK(cJSON_IsString(line), "an expanded script line is a string");
             FUZZ_CHECK(fuzz_utf8_valid(line->valuestring, strlen(line->valuestring)),
                        "an expanded script line is valid UTF-8");
+            FUZZ_CHECK(strstr(line->valuestring, FUZZ_HOSTILE_VALUE) == NULL,
+                       "an input value never becomes script text");
         }
         out = out->next;
     }
@@ -184,9 +188,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     text = fuzz_strndup(data, size);
 
-    /* As http_read_json: the terminator counts, so trailing bytes fail. */
+    /* As http_read_json: the terminator counts, so trailing bytes fail;
+     * then, as PUT /templates, a \u0000 escape is refused naming its field. */
     doc = cJSON_ParseWithLengthOpts(text, size + 1, &end, true);
-    if (doc != NULL)
+    memset(&err, 0, sizeof(err));
+    if (doc != NULL && request_json_find_nul(text, size, err.field, sizeof(err.field)))
+        fuzz_check_message(err.field, sizeof(err.field), "the field holding a NUL is valid UTF-8");
+    else if (doc != NULL)
         fuzz_template(doc);
     cJSON_Delete(doc);
 
