@@ -24,6 +24,14 @@ request_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* How many bytes of s an error message quotes: at most max, ending on a
+ * character boundary so that the message stays valid UTF-8. */
+static int
+request_quote_len(const char *s, size_t max)
+{
+    return (int)gw_utf8_cut(s, strnlen(s, max));
+}
+
 static int
 request_hex_value(char c)
 {
@@ -149,8 +157,9 @@ request_query_parse(const char *raw, request_query_t *out, char *err, size_t err
             goto fail;
         }
         if (request_query_get(out, name) != NULL) {
-            request_err(err, errlen, "the query parameter \"%.64s\" is given more than once",
-                        request_utf8_valid(name, strlen(name)) ? name : "?");
+            const char *q = request_utf8_valid(name, strlen(name)) ? name : "?";
+            request_err(err, errlen, "the query parameter \"%.*s\" is given more than once",
+                        request_quote_len(q, 64), q);
             free(name);
             free(value);
             goto fail;
@@ -351,12 +360,12 @@ request_json_path(const request_json_frame_t *stack, size_t depth, char *field, 
         if (!f->object)
             buf_printf(&b, "[%d]", f->index);
         else if (f->key != NULL)
-            buf_printf(&b, "%s%.*s", b.len ? "." : "", (int)(f->keylen < 64 ? f->keylen : 64),
-                       f->key);
+            buf_printf(&b, "%s%.*s", b.len ? "." : "",
+                       (int)gw_utf8_cut(f->key, f->keylen < 64 ? f->keylen : 64), f->key);
     }
     w = snprintf(field, fieldlen, "%s", b.data ? b.data : "");
     if ((w < 0 || (size_t)w >= fieldlen) && fieldlen >= 4)
-        memcpy(field + fieldlen - 4, "...", 4);
+        memcpy(field + gw_utf8_cut(field, fieldlen - 4), "...", 4);
     buf_free(&b);
 }
 
@@ -636,8 +645,9 @@ request_known_keys(const cJSON *obj, const char *const *known, char *err, size_t
                 found = true;
         if (!found) {
             const char *k = it->string ? it->string : "";
-            request_err(err, errlen, "unknown field \"%.64s\"",
-                        request_utf8_valid(k, strlen(k)) ? k : "?");
+            if (!request_utf8_valid(k, strlen(k)))
+                k = "?";
+            request_err(err, errlen, "unknown field \"%.*s\"", request_quote_len(k, 64), k);
             return false;
         }
     }

@@ -304,21 +304,22 @@ logchunk_free(logchunk_t *lc)
 }
 
 /*
- * Add len bytes of raw output produced at now_ms. Emits every full chunk,
- * and also what is pending when its oldest byte is due by now_ms. data is
- * borrowed. Ignored after logchunk_finish.
+ * Add len bytes of raw output produced at now_ms (len may be 0). Emits
+ * every full chunk, and also what is pending when its oldest byte is due by
+ * now_ms, also once the cap is reached. data is borrowed. Ignored after
+ * logchunk_finish.
  */
 void
 logchunk_write(logchunk_t *lc, const char *data, size_t len, int64_t now_ms)
 {
-    if (lc->finished || len == 0)
+    if (lc->finished)
         return;
-    if (lc->capped) {
-        /* Nothing more can be stored; a held sequence is counted at finish. */
+    /* Past the cap nothing more is stored (a held sequence is counted at
+     * finish), but what is pending still goes out when due. */
+    if (lc->capped)
         lc->dropped += (int64_t)len;
-        return;
-    }
-    lc_feed(lc, (const unsigned char *)data, len, now_ms);
+    else if (len > 0)
+        lc_feed(lc, (const unsigned char *)data, len, now_ms);
     logchunk_tick(lc, now_ms);
 }
 

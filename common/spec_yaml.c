@@ -152,6 +152,9 @@ spec_yaml_fail(spec_yaml_t *st, const yaml_mark_t *mark, const char *leaf, const
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    /* Both may quote keys and go to the client in JSON. */
+    gw_utf8_trim(err->field);
+    gw_utf8_trim(err->message);
     err->line = mark ? (int)mark->line + 1 : 0;
     err->column = mark ? (int)mark->column + 1 : 0;
 }

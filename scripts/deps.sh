@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-dev
       check libyaml-dev libcurl4-openssl-dev postgresql-15 postgresql-client-15 git curl jq python3
-      ca-certificates docker.io busybox-static docker-compose debootstrap)
+      ca-certificates docker.io busybox-static docker-compose debootstrap
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build with warnings as errors and run every test: unit, integration (a real
 # Postgres started by the tests) and container tests (a real dockerd started
-# by the tests); then the unit tests again under ASan/UBSan.
+# by the tests); then the unit tests again under ASan/UBSan; then every fuzz
+# target for 30 s (clang, libFuzzer; tests/fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -15,3 +16,5 @@ cmake -S . -B build-asan -DGW_WERROR=ON -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debu
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j"$jobs" -L unit)
+
+bash scripts/fuzz.sh 30

@@ -618,6 +618,79 @@ START_TEST(test_json_find_nul_long)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_request: an error quoting a long name cut it
+ * at 64 bytes, inside a multi-byte character, so the error sent to the
+ * client in JSON was not valid UTF-8. */
+START_TEST(test_error_quotes_whole_characters)
+{
+    /* 31 two-byte characters and one more: the 64th byte is a lead byte. */
+    static const char name[] = "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                               "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                               "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                               "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9x\u00e9\u00e9";
+    char body[512], query[512], err[REQUEST_ERR_LEN];
+    request_trigger_t t;
+    request_repo_t r;
+    request_query_t q;
+    const cJSON *inputs;
+    cJSON *b;
+
+    snprintf(body, sizeof(body), "{\"%s\": 1}", name);
+    b = json(body);
+    err[0] = '\0';
+    ck_assert_int_eq(request_trigger_parse(b, &t, err, sizeof(err)), -1);
+    ck_assert_msg(request_utf8_valid(err, strlen(err)), "trigger error is not UTF-8: %s", err);
+    ck_assert(strstr(err, "unknown field") != NULL);
+    err[0] = '\0';
+    ck_assert_int_eq(request_repo_parse(b, &r, err, sizeof(err)), -1);
+    ck_assert_msg(request_utf8_valid(err, strlen(err)), "repo error is not UTF-8: %s", err);
+    err[0] = '\0';
+    ck_assert_int_eq(request_attach_parse(b, &inputs, err, sizeof(err)), -1);
+    ck_assert_msg(request_utf8_valid(err, strlen(err)), "attach error is not UTF-8: %s", err);
+    cJSON_Delete(b);
+
+    /* The query's name is percent-encoded UTF-8, given twice. */
+    size_t at = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+            at += (size_t)snprintf(query + at, sizeof(query) - at, "%%%02X", *c);
+        at += (size_t)snprintf(query + at, sizeof(query) - at, "=1&");
+    }
+    err[0] = '\0';
+    ck_assert_int_eq(request_query_parse(query, &q, err, sizeof(err)), -1);
+    ck_assert(strstr(err, "more than once") != NULL);
+    ck_assert_msg(request_utf8_valid(err, strlen(err)), "query error is not UTF-8: %s", err);
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_request: the path naming a NUL cut a key at 64
+ * bytes, or the whole path to fit the field, inside a multi-byte character,
+ * so the 422 error was not valid UTF-8. */
+START_TEST(test_json_find_nul_whole_characters)
+{
+    /* "x" and 40 two-byte characters: byte 64 is a lead byte. */
+    static const char *const starts[] = {"{\"x", "{\"a\": {\"xy"};
+    char field[REQUEST_ERR_LEN], small[16];
+    buf_t b;
+
+    buf_init(&b);
+    for (size_t i = 0; i < GW_ARRAY_LEN(starts); i++) {
+        buf_reset(&b);
+        buf_puts(&b, starts[i]);
+        for (int k = 0; k < 40; k++)
+            buf_puts(&b, "\xC3\xA9");
+        buf_puts(&b, i == 0 ? "\": \"\\u0000\"}" : "\": \"\\u0000\"}}");
+        ck_assert(request_json_find_nul(b.data, b.len, field, sizeof(field)));
+        ck_assert_msg(request_utf8_valid(field, strlen(field)), "key cut: %s", field);
+        /* A field too small for the path: cut, "..." added. */
+        ck_assert(request_json_find_nul(b.data, b.len, small, sizeof(small)));
+        ck_assert_msg(request_utf8_valid(small, strlen(small)), "path cut: %s", small);
+        ck_assert_str_eq(small + strlen(small) - 3, "...");
+    }
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *
 request_suite(void)
 {
@@ -643,6 +716,8 @@ request_suite(void)
     tcase_add_test(tc, test_repo_and_attach_parse);
     tcase_add_loop_test(tc, test_json_find_nul, 0, (int)GW_ARRAY_LEN(nul_cases));
     tcase_add_test(tc, test_json_find_nul_long);
+    tcase_add_test(tc, test_error_quotes_whole_characters);
+    tcase_add_test(tc, test_json_find_nul_whole_characters);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -489,6 +489,27 @@ START_TEST(test_cap)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_logchunk: once the cap was reached, a write no
+ * longer emitted what was pending and due, so the marker line waited for a
+ * separate tick. */
+START_TEST(test_cap_write_emits_due)
+{
+    collector_t c;
+    logchunk_t *lc;
+
+    collector_init(&c, 1024);
+    lc = logchunk_new(1024, 100, 10, collect, &c);
+    logchunk_write(lc, "0123456789abc", 13, 0); /* reaches the cap: marker pending */
+    ck_assert_uint_eq(c.n, 0);
+    logchunk_write(lc, "more", 4, 100); /* dropped, but the pending text is due */
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_int_eq(logchunk_deadline(lc), -1);
+    ck_assert_mem_eq(c.all.data, "0123456789\n[gitweave] log limit", 31);
+    logchunk_free(lc);
+    collector_free(&c);
+}
+END_TEST
+
 START_TEST(test_cap_multibyte)
 {
     collector_t c;
@@ -580,6 +601,7 @@ logchunk_suite(void)
     tcase_add_test(tc, test_truncated_at_finish);
     tcase_add_test(tc, test_emoji_split_across_writes);
     tcase_add_test(tc, test_cap);
+    tcase_add_test(tc, test_cap_write_emits_due);
     tcase_add_test(tc, test_cap_multibyte);
     tcase_add_test(tc, test_cap_exact);
     tcase_add_test(tc, test_finish_empty);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "request.h"
 #include "spec.h"
 #include "util.h"
 
@@ -375,6 +376,102 @@ START_TEST(test_validate_long_field)
     ck_assert_str_eq(err.field + sizeof(err.field) - 4, "...");
     ck_assert_str_eq(err.message, "must be a string");
     cJSON_Delete(doc);
+    buf_free(&b);
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_template: a field path or message cut to fit
+ * its buffer (or a quote cut to SPEC_QUOTE_MAX) ended inside a multi-byte
+ * character, so the error sent to the client in JSON was not valid UTF-8. */
+static void
+assert_error_utf8(const spec_error_t *err, const char *what)
+{
+    ck_assert_msg(request_utf8_valid(err->field, strlen(err->field)), "%s: field not UTF-8: %s",
+                  what, err->field);
+    ck_assert_msg(request_utf8_valid(err->message, strlen(err->message)),
+                  "%s: message not UTF-8: %s", what, err->message);
+}
+
+/* "x" (or "xy") and n times U+00E9: a cut at any fixed length can land
+ * inside a character. */
+static void
+long_name(buf_t *b, const char *start, int n)
+{
+    buf_puts(b, start);
+    for (int i = 0; i < n; i++)
+        buf_puts(b, "\xC3\xA9");
+}
+
+/* A JSON template with a long name between before and after is refused
+ * with an error in valid UTF-8. */
+static void
+refused_long_name(const char *before, const char *start, int n, const char *after,
+                  spec_error_t *err)
+{
+    buf_t b;
+    cJSON *doc;
+
+    buf_init(&b);
+    buf_puts(&b, before);
+    long_name(&b, start, n);
+    buf_puts(&b, after);
+    doc = cJSON_Parse(b.data);
+    ck_assert_ptr_nonnull(doc);
+    memset(err, 0, sizeof(*err));
+    ck_assert_ptr_null(spec_validate(doc, err));
+    assert_error_utf8(err, before);
+    cJSON_Delete(doc);
+    buf_free(&b);
+}
+
+START_TEST(test_errors_cut_whole_characters)
+{
+    spec_error_t err;
+    buf_t b;
+    cJSON *doc, *t, *values;
+
+    /* An unknown key: the field path is cut to 160 bytes, "..." added. */
+    refused_long_name("{\"", "x", 100, "\": 1, \"kind\": \"build\", \"jobs\": []}", &err);
+    ck_assert_str_eq(err.field + strlen(err.field) - 3, "...");
+
+    /* An unknown variable: the message quotes 64 bytes of it. */
+    refused_long_name("{\"kind\": \"build\", \"jobs\": [{\"name\": \"a\", \"script\": [\"${{ ", "x",
+                      40, " }}\"]}]}", &err);
+    ck_assert(strstr(err.message, "unknown variable") != NULL);
+
+    /* A choice whose options fill the message, then resolved with a value
+     * that fits none: the reason and its source are both cut. */
+    buf_init(&b);
+    buf_puts(&b,
+             "{\"kind\": \"build\", \"inputs\": {\"C\": {\"type\": \"choice\", \"options\": [\"");
+    long_name(&b, "xy", 200);
+    buf_puts(&b, "\"]}}, \"jobs\": [{\"name\": \"a\", \"script\": [\"true\"]}]}");
+    doc = cJSON_Parse(b.data);
+    t = spec_validate(doc, &err);
+    ck_assert_ptr_nonnull(t);
+    cJSON_Delete(doc);
+    doc = cJSON_Parse("{\"C\": \"other\"}");
+    memset(&err, 0, sizeof(err));
+    values = spec_resolve_inputs(t, NULL, doc, &err);
+    ck_assert_ptr_null(values);
+    assert_error_utf8(&err, "choice");
+    cJSON_Delete(doc);
+    cJSON_Delete(t);
+
+    /* YAML: a duplicate key, quoted in the message (cut inside a character
+     * with "x") and named in the field (with "xy"). */
+    for (int i = 0; i < 2; i++) {
+        const char *start = i == 0 ? "x" : "xy";
+
+        buf_reset(&b);
+        for (int k = 0; k < 2; k++) {
+            long_name(&b, start, 150);
+            buf_printf(&b, ": %d\n", k);
+        }
+        memset(&err, 0, sizeof(err));
+        ck_assert_ptr_null(spec_from_yaml(b.data, b.len, &err));
+        assert_error_utf8(&err, start);
+    }
     buf_free(&b);
 }
 END_TEST
@@ -1466,6 +1563,7 @@ spec_suite(void)
     tcase_add_loop_test(tc, test_validate_invalid, 0, (int)GW_ARRAY_LEN(invalid_cases));
     tcase_add_test(tc, test_validate_messages_style);
     tcase_add_test(tc, test_validate_long_field);
+    tcase_add_test(tc, test_errors_cut_whole_characters);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("resolve");

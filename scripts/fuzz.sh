@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets of tests/fuzz (clang, with ASan and UBSan) and
+# run each for SECONDS, one at a time, as a single process. Fails when a
+# target finds a crash, a leak, a sanitizer report, a hang (an input taking
+# more than 10 s) or runs out of memory; the input is then kept in
+# <build>/fuzz/artifacts/TARGET/ and the log in <build>/fuzz/TARGET.log.
+#
+#   scripts/fuzz.sh SECONDS [TARGET...]   (default: every target)
+#
+# Targets: template request logchunk docker_frames. The build goes to
+# build-fuzz (GW_FUZZ_BUILD_DIR), apart from the gcc build. The corpus each
+# target grows is kept in <build>/fuzz/corpus/TARGET across runs; the seeds
+# in tests/fuzz/corpus/TARGET are read, never written. See tests/fuzz/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+all=(template request logchunk docker_frames)
+if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: scripts/fuzz.sh SECONDS [TARGET...]   (targets: ${all[*]})" >&2
+    exit 2
+fi
+secs=$1
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+for t in "${targets[@]}"; do
+    if [ ! -f "tests/fuzz/fuzz_$t.c" ]; then
+        echo "fuzz: unknown target \"$t\" (targets: ${all[*]})" >&2
+        exit 2
+    fi
+done
+
+build=${GW_FUZZ_BUILD_DIR:-build-fuzz}
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DGW_FUZZ=ON -DGW_WERROR=ON \
+    -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+
+failed=()
+for t in "${targets[@]}"; do
+    work="$build/fuzz"
+    mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
+    log="$work/$t.log"
+    opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1
+          -artifact_prefix="$work/artifacts/$t/")
+    [ -f "tests/fuzz/dict/$t.dict" ] && opts+=(-dict="tests/fuzz/dict/$t.dict")
+    rc=0
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$build/tests/fuzz/fuzz_$t" "${opts[@]}" "$work/corpus/$t" "tests/fuzz/corpus/$t" \
+        >"$log" 2>&1 || rc=$?
+
+    # The last status line: "#N DONE cov: C ft: F corp: U/Sb ...".
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
+    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$done_line")
+    corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$done_line")
+    if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^SUMMARY: ' "$log"; then
+        echo "fuzz_$t: FAILED (exit $rc); log $log, input in $work/artifacts/$t/" >&2
+        grep -E 'invariant broken|ERROR:|runtime error:|SUMMARY:|Test unit written' "$log" >&2 || tail -20 "$log" >&2
+        failed+=("$t")
+        continue
+    fi
+    echo "fuzz_$t: ok: ${runs:-?} runs in ${secs} s, ${speed:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz: failed: ${failed[*]}" >&2
+    exit 1
+fi
