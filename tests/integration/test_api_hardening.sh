@@ -212,7 +212,9 @@ EOF
 rss_peak=$(awk '/^VmHWM/ {print $2}' "/proc/$GW_API_PID/status")
 expect_eq "300 unauthenticated 1 MiB bodies: 401 before the body on each" 300 "$(cat "$GW_TMP/flood.out")"
 gw_log "RSS before ${rss_before} kB, peak ${rss_peak} kB"
-check "peak RSS stays under 100 MB (was ${rss_peak} kB)" test "$rss_peak" -lt 102400
+# The growth, not the absolute figure: a sanitizer build starts far larger.
+check "peak RSS grows by under 64 MB (grew $((rss_peak - rss_before)) kB)" \
+    test $((rss_peak - rss_before)) -lt 65536
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' -X POST "${J[@]}" \
     --data-binary @"$GW_TMP/big" "$API/repos/demo/pipelines/run")
 expect_eq "curl with a wrong token and a body gets 401" 401 "$code"
