@@ -5,9 +5,13 @@
 #    `wrk -t2 -c16`, and its two statements (read the attached templates,
 #    insert run + jobs + NOTIFY) under `pgbench -M prepared -c16 -j2`;
 # 2. GET /pipelines/runs/{id} (a run with its jobs) the same way;
-# 3. GET /healthz p99 (wrk -c1) while the trigger load runs;
+# 3. GET /healthz p99 (wrk -c1) during a further trigger load (apart from
+#    the rate: pgbench has no such extra load);
 # 4. the API's peak RSS.
-# Prints the rates and the ratios API / pgbench. With a second build dir
+# Prints, per round (BENCH_ROUNDS, default 3; the two sides alternate), the
+# rates, the ratios API / pgbench, and the CPU each request cost on each
+# path (Postgres, the API, the load generator), which holds still when
+# other work shares the machine and the rates do not. With a second build dir
 # (an older build), its API is measured too, on the same database (its
 # statements differ; the pgbench side is today's SQL).
 set -u
@@ -62,30 +66,82 @@ wrk_p99_ms() {
 }
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 
-# api_load LABEL: trigger and details under wrk, healthz p99 during the trigger load.
-api_load() {
-    wrk -t1 -c1 -d"$SECONDS_EACH"s --latency "$API/healthz" >"$GW_TMP/healthz.out" 2>&1 &
-    local hz=$!
-    api_trigger=$(wrk -t2 -c16 -d"$SECONDS_EACH"s -s "$GW_TMP/trigger.lua" "$API/repos/demo/pipelines/run" | wrk_rate)
-    wait $hz
-    api_healthz_p99=$(wrk_p99_ms <"$GW_TMP/healthz.out")
-    api_details=$(wrk -t2 -c16 -d"$SECONDS_EACH"s "$API/pipelines/runs/$run" | wrk_rate)
-    api_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_API_PID/status")
-    [ -n "$api_trigger" ] && [ -n "$api_details" ] || { echo "the API refused requests under load:"; tail -5 "$GW_TMP/api.log"; exit 1; }
+# CPU time, in clock ticks: of a process and its waited-for children, and
+# of the whole Postgres cluster (the postmaster, the backends that ended,
+# the backends alive). Rates on a shared machine move with whatever else
+# runs; the CPU each request costs does not, so both are printed.
+TICK=$(getconf CLK_TCK)
+ticks_of() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local pm t c
+    pm=$(head -1 "$GW_PG_DIR/data/postmaster.pid")
+    t=$(ticks_of "$pm")
+    for c in $(pgrep -P "$pm"); do t=$((t + $(ticks_of "$c"))); done
+    echo "$t"
+}
+# measured OUT CMD...: run a load generator; its output goes to OUT, and
+# OUT.cpu gets "postgres-ticks api-ticks client-ticks" spent meanwhile.
+measured() {
+    local out=$1 pg0 api0; shift
+    pg0=$(pg_ticks); api0=$(ticks_of "$GW_API_PID")
+    ( "$@" >"$out" 2>&1; me=$BASHPID; awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$me/stat" >"$out.client" )
+    echo "$(( $(pg_ticks) - pg0 )) $(( $(ticks_of "$GW_API_PID") - api0 )) $(cat "$out.client")" >"$out.cpu"
+}
+# cpu_per_req OUT RATE: "total (postgres + api + client) ms" of CPU per request.
+cpu_per_req() {
+    read -r p a c <"$1.cpu"
+    awk -v p="$p" -v a="$a" -v c="$c" -v rate="$2" -v s="$SECONDS_EACH" -v tk="$TICK" 'BEGIN {
+        n = rate * s; f = 1000 / tk / n
+        printf "%.3f (pg %.3f + api %.3f + client %.3f)", (p + a + c) * f, p * f, a * f, c * f }'
 }
 
-api_load
-after_trigger=$api_trigger after_details=$api_details after_p99=$api_healthz_p99 after_rss=$api_rss_kb
-pg_trigger=$("$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/trigger.sql" "$DATABASE_URL" 2>"$GW_TMP/pgbench.err" | tee "$GW_TMP/pgbench.out" | pgbench_rate)
-pg_details=$("$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/details.sql" "$DATABASE_URL" 2>>"$GW_TMP/pgbench.err" | pgbench_rate)
-[ -n "$pg_trigger" ] && [ -n "$pg_details" ] || { echo "pgbench failed:"; cat "$GW_TMP/pgbench.err"; exit 1; }
+# Every trigger load starts from the same table sizes (the runs of the
+# previous load deleted), or whichever side runs second pays for a
+# bigger table.
+reset_runs() {
+    gw_psql -c "DELETE FROM pipeline_runs WHERE id <> '$run'" -c "VACUUM ANALYZE" >/dev/null
+}
+
+# api_load: trigger and details under wrk alone; then healthz p99 under
+# wrk -c1 during a second trigger load (not counted in the trigger rate:
+# pgbench has no such extra load).
+api_load() {
+    reset_runs
+    measured "$GW_TMP/api_trigger.out" wrk -t2 -c16 -d"$SECONDS_EACH"s -s "$GW_TMP/trigger.lua" "$API/repos/demo/pipelines/run"
+    api_trigger=$(wrk_rate <"$GW_TMP/api_trigger.out")
+    measured "$GW_TMP/api_details.out" wrk -t2 -c16 -d"$SECONDS_EACH"s "$API/pipelines/runs/$run"
+    api_details=$(wrk_rate <"$GW_TMP/api_details.out")
+    [ -n "$api_trigger" ] && [ -n "$api_details" ] || { echo "the API refused requests under load:"; tail -5 "$GW_TMP/api.log"; exit 1; }
+    wrk -t1 -c1 -d"$SECONDS_EACH"s --latency "$API/healthz" >"$GW_TMP/healthz.out" 2>&1 &
+    local hz=$!
+    wrk -t2 -c16 -d"$SECONDS_EACH"s -s "$GW_TMP/trigger.lua" "$API/repos/demo/pipelines/run" >/dev/null
+    wait $hz
+    api_healthz_p99=$(wrk_p99_ms <"$GW_TMP/healthz.out")
+    api_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_API_PID/status")
+}
+pg_load() {
+    reset_runs
+    measured "$GW_TMP/pg_trigger.out" "$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/trigger.sql" "$DATABASE_URL"
+    pg_trigger=$(pgbench_rate <"$GW_TMP/pg_trigger.out")
+    measured "$GW_TMP/pg_details.out" "$PGBENCH" -n -M prepared -c16 -j2 -T "$SECONDS_EACH" "${PGB_VARS[@]}" -f "$GW_TMP/details.sql" "$DATABASE_URL"
+    pg_details=$(pgbench_rate <"$GW_TMP/pg_details.out")
+    [ -n "$pg_trigger" ] && [ -n "$pg_details" ] || { echo "pgbench failed:"; cat "$GW_TMP/pg_trigger.out" "$GW_TMP/pg_details.out"; exit 1; }
+}
 
 echo "## $(date -u +%F) on $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| what | API | pgbench, same SQL | ratio |"
-echo "|---|---|---|---|"
-echo "| POST /repos/{repo}/pipelines/run | $after_trigger/s | $pg_trigger/s | $(ratio "$after_trigger" "$pg_trigger") |"
-echo "| GET /pipelines/runs/{id} | $after_details/s | $pg_details/s | $(ratio "$after_details" "$pg_details") |"
-echo "GET /healthz p99 during the trigger load: $after_p99 ms; API peak RSS: $((after_rss / 1024)) MB"
+echo "| round | what | API | pgbench, same SQL | ratio | CPU ms per request: API path | pgbench path |"
+echo "|---|---|---|---|---|---|---|"
+# Rounds alternate the two sides so that a change in the machine's other
+# load falls on both.
+for round in $(seq "${BENCH_ROUNDS:-3}"); do
+    api_load
+    pg_load
+    echo "| $round | POST /repos/{repo}/pipelines/run | $api_trigger/s | $pg_trigger/s | $(ratio "$api_trigger" "$pg_trigger") |" \
+         "$(cpu_per_req "$GW_TMP/api_trigger.out" "$api_trigger") | $(cpu_per_req "$GW_TMP/pg_trigger.out" "$pg_trigger") |"
+    echo "| $round | GET /pipelines/runs/{id} | $api_details/s | $pg_details/s | $(ratio "$api_details" "$pg_details") |" \
+         "$(cpu_per_req "$GW_TMP/api_details.out" "$api_details") | $(cpu_per_req "$GW_TMP/pg_details.out" "$pg_details") |"
+    echo "| $round | GET /healthz p99 during the trigger load: $api_healthz_p99 ms; API peak RSS: $((api_rss_kb / 1024)) MB | | | | | |"
+done
 
 if [ -n "$BEFORE_DIR" ]; then
     kill "$GW_API_PID"; wait "$GW_API_PID" 2>/dev/null
