@@ -41,8 +41,15 @@ void runs_get(http_req_t *r);
 void runs_cancel(http_req_t *r);
 
 
-/* logs.c: GET /jobs/{job}/logs */
+/* logs.c: GET /jobs/{job}/logs (JSON pages, or live as Server-Sent
+ * Events, or text), GET /jobs/{job}/logs.txt */
 void logs_get(http_req_t *r);
+void logs_text(http_req_t *r);
+
+/* events.c: GET /events, GET /pipelines/runs/{run}/events (Server-Sent
+ * Events) */
+void events_stream(http_req_t *r);
+void events_run(http_req_t *r);
 
 /* runners.c: GET /runners */
 void runners_list(http_req_t *r);

@@ -216,6 +216,66 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
            sent ? "" : " dropped=client-gone");
 }
 
+int
+http_stream_open(http_req_t *r, const char *content_type, const http_stream_cb_t *cb)
+{
+    httpd_stream_result_t res;
+    buf_t head;
+
+    if (r->status != 0) {
+        log_error("http", "bug: a stream opened after a reply to %s %s", r->method, r->log_path);
+        return -1;
+    }
+    if (r->head_only || r->free_due || r->conn == NULL) {
+        /* No body to send: an ordinary reply (dropped if the client left). */
+        http_send(r, 200, content_type, NULL, 0);
+        return -1;
+    }
+    buf_init(&head);
+    buf_printf(&head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n",
+               content_type);
+    if (r->out_headers.len > 0)
+        buf_append(&head, r->out_headers.data, r->out_headers.len);
+    /* Proxies such as nginx would otherwise hold events back. */
+    buf_puts(&head, "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n");
+    r->keep_alive = false;
+    res = httpd_stream_open(r, &head, cb);
+    buf_free(&head);
+    if (res == HTTPD_STREAM_FULL) {
+        http_set_header(r, "Retry-After", "5");
+        http_reply_error(r, 503, "too many streams",
+                         "the server has as many live streams open as it allows "
+                         "(GITWEAVE_API_MAX_STREAMS); try again later");
+        return -1;
+    }
+    if (res == HTTPD_STREAM_GONE) {
+        http_send(r, 200, content_type, NULL, 0);
+        return -1;
+    }
+    r->status = 200;
+    gw_log(GW_LOG_INFO, "http", "%s %s status=200 ms=%lld stream=open", r->method, r->log_path,
+           (long long)(gw_now_ms() - r->start_ms));
+    return 0;
+}
+
+bool
+http_stream_write(http_req_t *r, const char *data, size_t len)
+{
+    return httpd_stream_write(r, data, len);
+}
+
+size_t
+http_stream_pending(const http_req_t *r)
+{
+    return httpd_stream_pending(r);
+}
+
+void
+http_stream_close(http_req_t *r)
+{
+    httpd_stream_close(r);
+}
+
 void
 http_reply_raw(http_req_t *r, int status, const char *content_type, const char *data, size_t len)
 {

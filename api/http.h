@@ -29,6 +29,14 @@
  * statement of r has finished and nothing replied, r gets a 500 (logged
  * as a bug).
  *
+ * Streams (Server-Sent Events, long text): instead of a reply, a handler
+ * (or its callback) may open a stream with http_stream_open, write to it
+ * as data comes, and end it with http_stream_close. The head is sent once
+ * (200, no Content-Length, Connection: close); the access log line is
+ * written when the stream opens. If the client leaves, on_gone runs and
+ * the owner must let go of r; after http_stream_close, or a write that
+ * returned false, no callback runs and r must not be touched again.
+ *
  * Errors are JSON: {"error": "<what failed>", "detail": "<why>"}, plus
  * fields of their own where useful ("field", "line", "column").
  */
@@ -48,12 +56,14 @@
 
 struct httpd;
 struct httpd_conn;
+struct follow;
 
 #define HTTP_MAX_PARAMS 4
 
 typedef struct http_req {
     dbconn_t *db;                        /* borrowed from the server */
     const gw_config_t *cfg;              /* borrowed from the server */
+    struct follow *follow;               /* borrowed from the server: live streams */
     const char *method;                  /* "GET", "POST", ... */
     int method_bit;                      /* EVHTTP_REQ_* (HEAD counts as GET) */
     char *log_path;                      /* the raw path, made printable, for logs */
@@ -170,6 +180,30 @@ void http_db_upserted(http_req_t *r, const PGresult *res, void *ctx);
 /* Reply with the JSON text produced by Postgres (json_build_object), as
  * is (copied); 500 if there is none. */
 void http_reply_db_json(http_req_t *r, int status, const char *text);
+
+/* A stream's callbacks (either may be NULL); arg is the owner's. */
+typedef struct {
+    void (*on_drain)(http_req_t *r, void *arg); /* everything written has gone out */
+    void (*on_gone)(http_req_t *r, void *arg);  /* the client left: forget r */
+    void *arg;
+} http_stream_cb_t;
+
+/*
+ * Answer r with a stream of content_type (cb is copied). Returns 0 when
+ * open: write with http_stream_write, end with http_stream_close. Returns
+ * -1 when there is nothing to write: the client has gone, a HEAD request
+ * got its head, or too many streams are open (503 JSON). r then belongs
+ * to the server as after any reply.
+ */
+int http_stream_open(http_req_t *r, const char *content_type, const http_stream_cb_t *cb)
+    GW_MUST_CHECK;
+/* Queue len bytes. Returns false when the stream is over (the client is
+ * gone, or fell too far behind and was dropped): forget r. */
+bool http_stream_write(http_req_t *r, const char *data, size_t len) GW_MUST_CHECK;
+/* Bytes queued and not yet sent. */
+size_t http_stream_pending(const http_req_t *r);
+/* Send what is queued, then close. Forget r afterwards. */
+void http_stream_close(http_req_t *r);
 
 /* Parse a JSON text produced by Postgres (json_build_object, jsonb::text).
  * Returns the value (caller frees), or NULL after logging. */

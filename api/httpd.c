@@ -41,8 +41,11 @@
 /* The pause after a failed accept() doubles from the first to the last. */
 #define HTTPD_BACKOFF_FIRST_MS 100
 #define HTTPD_BACKOFF_MAX_MS 1000
+/* Unsent bytes of a stream past which its client is dropped: a follower
+ * that stops reading must not grow the server without bound. */
+#define HTTPD_STREAM_MAX_PENDING (1024 * 1024)
 
-typedef enum { ST_HEAD, ST_BODY, ST_HANDLE, ST_WRITE, ST_LINGER } httpd_state_t;
+typedef enum { ST_HEAD, ST_BODY, ST_HANDLE, ST_WRITE, ST_LINGER, ST_STREAM } httpd_state_t;
 
 typedef struct httpd_conn {
     httpd_t *srv;
@@ -54,6 +57,8 @@ typedef struct httpd_conn {
     bool body_unread; /* closing now would leave request bytes unread */
     buf_t body;
     httpparse_chunked_t chunked;
+    http_stream_cb_t stream_cb; /* ST_STREAM: the owner's callbacks */
+    bool stream_done;           /* ST_STREAM: ended by its owner or dropped */
     struct httpd_conn *prev, *next;
 } httpd_conn_t;
 
@@ -68,6 +73,7 @@ struct httpd {
     void *arg;
     httpd_conn_t *conns;
     int nconns;
+    int nstreams; /* connections in ST_STREAM */
     http_req_t *orphans; /* held requests whose client has gone */
     http_req_t *dead;    /* orphans replied to, freed by the reaper */
     struct event *reaper;
@@ -142,6 +148,8 @@ httpd_conn_close(httpd_conn_t *c)
             http_req_free(c->r);
         }
     }
+    if (c->state == ST_STREAM)
+        h->nstreams--;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -215,6 +223,77 @@ httpd_send(http_req_t *r, const buf_t *wire)
     }
     c->state = ST_WRITE;
     return true;
+}
+
+httpd_stream_result_t
+httpd_stream_open(http_req_t *r, const buf_t *head, const http_stream_cb_t *cb)
+{
+    httpd_conn_t *c = r->conn;
+    httpd_t *h = r->server;
+
+    if (c == NULL)
+        return HTTPD_STREAM_GONE;
+    if (h->nstreams >= h->lim.max_streams)
+        return HTTPD_STREAM_FULL;
+    if (bufferevent_write(c->bev, head->data, head->len) < 0) {
+        log_error("http", "out of memory");
+        abort();
+    }
+    h->nstreams++;
+    c->state = ST_STREAM;
+    c->stream_cb = *cb;
+    c->stream_done = false;
+    evtimer_del(c->timer);
+    return HTTPD_STREAM_OPEN;
+}
+
+/* Stop calling the owner; close once the queued bytes are out (at once if
+ * none are), never inside the owner's call. */
+static void
+httpd_stream_finish(httpd_conn_t *c)
+{
+    c->stream_done = true;
+    memset(&c->stream_cb, 0, sizeof(c->stream_cb));
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        httpd_arm(c, 0);
+}
+
+bool
+httpd_stream_write(http_req_t *r, const char *data, size_t len)
+{
+    httpd_conn_t *c = r->conn;
+    size_t pending;
+
+    if (c == NULL || c->state != ST_STREAM || c->stream_done)
+        return false;
+    pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (pending + len > HTTPD_STREAM_MAX_PENDING) {
+        log_warn("http", "dropping a stream whose client does not keep up: %s %s unsent=%zu",
+                 r->method, r->log_path, pending);
+        evbuffer_drain(bufferevent_get_output(c->bev), pending);
+        httpd_stream_finish(c);
+        return false;
+    }
+    if (bufferevent_write(c->bev, data, len) < 0) {
+        log_error("http", "out of memory");
+        abort();
+    }
+    return true;
+}
+
+size_t
+httpd_stream_pending(const http_req_t *r)
+{
+    return r->conn != NULL ? evbuffer_get_length(bufferevent_get_output(r->conn->bev)) : 0;
+}
+
+void
+httpd_stream_close(http_req_t *r)
+{
+    httpd_conn_t *c = r->conn;
+
+    if (c != NULL && c->state == ST_STREAM && !c->stream_done)
+        httpd_stream_finish(c);
 }
 
 static void
@@ -430,7 +509,9 @@ httpd_on_read(struct bufferevent *bev, void *arg)
     case ST_BODY:
         httpd_conn_read_body(c);
         break;
-    case ST_LINGER: {
+    case ST_LINGER:
+    case ST_STREAM: {
+        /* Nothing is expected; reading on is how a close is noticed. */
         struct evbuffer *in = bufferevent_get_input(bev);
         evbuffer_drain(in, evbuffer_get_length(in));
         break;
@@ -449,6 +530,13 @@ httpd_on_write(struct bufferevent *bev, void *arg)
     httpd_conn_t *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
 
+    if (c->state == ST_STREAM) {
+        if (c->stream_done)
+            httpd_conn_close(c);
+        else if (c->stream_cb.on_drain != NULL)
+            c->stream_cb.on_drain(c->r, c->stream_cb.arg);
+        return;
+    }
     if (c->state != ST_WRITE)
         return; /* a 100 Continue went out */
     if (c->r->keep_alive) {
@@ -483,6 +571,10 @@ httpd_on_event(struct bufferevent *bev, short what, void *arg)
         c->body_unread = false;
         return;
     }
+    /* A stream's client left (or stopped reading past the write timeout):
+     * its owner lets go of the request before it is freed. */
+    if (c->state == ST_STREAM && !c->stream_done && c->stream_cb.on_gone != NULL)
+        c->stream_cb.on_gone(c->r, c->stream_cb.arg);
     httpd_conn_close(c);
 }
 

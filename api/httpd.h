@@ -16,6 +16,12 @@
  * client trickling bytes is cut off with a 408), an idle keep-alive
  * timeout, and a pause of the listener with back-off when accept() fails
  * for lack of descriptors or memory (logged once per episode).
+ *
+ * Streamed replies (Server-Sent Events, long logs): the head goes out
+ * once, then the body as it is written, and the connection closes at the
+ * end. Open streams are capped (max_streams); a stream has no idle
+ * deadline, but a client that leaves is noticed at once, and one that
+ * stops reading is dropped (the write timeout, or 1 MiB unsent).
  */
 #ifndef GW_API_HTTPD_H
 #define GW_API_HTTPD_H
@@ -35,7 +41,9 @@ typedef struct {
     int max_connections;         /* at most this many open at once */
     int header_timeout;          /* seconds for a whole request head */
     int body_timeout;            /* seconds for a whole body */
-    int idle_timeout;            /* seconds between requests on a connection */
+    int idle_timeout;            /* seconds between requests on a connection; also how
+                                    long a write may wait for the client */
+    int max_streams;             /* streamed replies open at once */
     size_t max_body;             /* bytes */
     const char *allowed_origins; /* comma-separated; "" allows none */
 } httpd_limits_t;
@@ -72,5 +80,18 @@ void httpd_free(httpd_t *h);
  * Either way r is freed by the server later, never inside this call.
  */
 bool httpd_send(http_req_t *r, const buf_t *wire);
+
+typedef enum { HTTPD_STREAM_OPEN, HTTPD_STREAM_GONE, HTTPD_STREAM_FULL } httpd_stream_result_t;
+
+/*
+ * For http.c: turn r's connection into a stream, writing head (copied)
+ * first. GONE: the client has left; FULL: max_streams are open (nothing
+ * was written either way).
+ */
+httpd_stream_result_t httpd_stream_open(http_req_t *r, const buf_t *head,
+                                        const http_stream_cb_t *cb);
+bool httpd_stream_write(http_req_t *r, const char *data, size_t len);
+size_t httpd_stream_pending(const http_req_t *r);
+void httpd_stream_close(http_req_t *r);
 
 #endif

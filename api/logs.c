@@ -7,12 +7,17 @@
  * no chunk follows. The job's status and its chunks come from one
  * statement (one snapshot): a worker writes the last chunk before the final
  * status, so a final status means every chunk is there.
+ *
+ * The same resource follows the log live as Server-Sent Events (Accept:
+ * text/event-stream, or ?follow=true; resuming from Last-Event-ID) or
+ * gives it whole as text (Accept: text/plain, or logs.txt): follow.c.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "follow.h"
 #include "handlers.h"
 #include "queries.h"
 #include "status.h"
@@ -58,17 +63,51 @@ logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
     http_reply_json(r, 200, reply);
 }
 
+/* Whether the Accept header names media type (a plain substring test:
+ * clients send one type here, and no type contains another). */
+static bool
+logs_accepts(http_req_t *r, const char *type)
+{
+    const char *accept = http_header(r, "Accept");
+    return accept != NULL && strstr(accept, type) != NULL;
+}
+
 void
 logs_get(http_req_t *r)
 {
     const char *offset_s = request_query_get(&r->query, "offset");
     const char *limit_s = request_query_get(&r->query, "limit");
+    const char *follow_s = request_query_get(&r->query, "follow");
+    const char *last_id = http_header(r, "Last-Event-ID");
     long long offset = 0, limit = LOGS_LIMIT_DEFAULT;
     char offset_p[24], limit_p[24];
     long long *ctx;
+    bool follow;
 
+    if (follow_s != NULL && strcmp(follow_s, "true") != 0 && strcmp(follow_s, "false") != 0) {
+        http_reply_error(r, 400, "invalid follow", "follow is true or false");
+        return;
+    }
+    follow = (follow_s != NULL && strcmp(follow_s, "true") == 0) ||
+             (follow_s == NULL && logs_accepts(r, "text/event-stream"));
     if (offset_s != NULL && request_parse_int(offset_s, 0, 2147483647LL, &offset) < 0) {
         http_reply_error(r, 400, "invalid offset", "offset is a byte offset (an integer >= 0)");
+        return;
+    }
+    if (follow) {
+        /* A reconnecting EventSource sends the id of the last event it
+         * got, with the URL it first used: the id wins. */
+        if (last_id != NULL && request_parse_int(last_id, 0, 2147483647LL, &offset) < 0) {
+            http_reply_error(r, 400, "invalid Last-Event-ID",
+                             "Last-Event-ID is the id of a chunk event (a byte offset >= 0)");
+            return;
+        }
+        follow_logs(r, offset);
+        return;
+    }
+    if (offset_s == NULL && limit_s == NULL && logs_accepts(r, "text/plain") &&
+        !logs_accepts(r, "application/json")) {
+        follow_logs_text(r);
         return;
     }
     if (limit_s != NULL && request_parse_int(limit_s, 1, LOGS_LIMIT_MAX, &limit) < 0) {
@@ -82,4 +121,10 @@ logs_get(http_req_t *r)
     ctx = xmalloc(sizeof(*ctx));
     *ctx = offset;
     http_db_async(r, "read logs", SQL_LOGS_PAGE, 3, params, logs_get_done, ctx);
+}
+
+void
+logs_text(http_req_t *r)
+{
+    follow_logs_text(r);
 }

@@ -240,12 +240,13 @@
  * bytes: every chunk that starts before the limit is reached (so at least
  * one). Status and chunks come from one snapshot, so a final status means
  * every chunk is there. $1 job id, $2 offset, $3 byte limit -> status,
- * offset, chunk, number of chunks from $2 on (to tell whether more follow);
- * offset NULL in a single row when there is no chunk. No row if there is
- * no such job.
+ * offset, chunk, number of chunks from $2 on (to tell whether more follow),
+ * exit code; offset NULL in a single row when there is no chunk. No row if
+ * there is no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
-    "SELECT jb.status, s.\"offset\", s.chunk, s.total FROM jobs jb LEFT JOIN LATERAL ("            \
+    "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code FROM jobs jb"                  \
+    " LEFT JOIN LATERAL ("                                                                         \
     " SELECT w.\"offset\", w.chunk, w.total FROM ("                                                \
     "  SELECT l.\"offset\", l.chunk,"                                                              \
     "   sum(octet_length(l.chunk)) OVER (ORDER BY l.\"offset\") - octet_length(l.chunk)"           \
@@ -254,6 +255,35 @@
     "  FROM logs l WHERE l.job_id = jb.id AND l.\"offset\" >= $2::integer) w"                      \
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
+
+/* ---- events (api/follow.c) ---- */
+
+/*
+ * A run's status change as an event: the gitweave_events payload plus
+ * what a watcher wants (repo, template, timestamps). $1 run id, $2 the
+ * status announced (NULL: the stored one) -> repo, run id, status, json.
+ * No row if there is no such run.
+ */
+#define SQL_EVENT_RUN                                                                              \
+    "SELECT p.name, r.id, coalesce($2::text, r.status::text), json_build_object('type', 'run',"    \
+    " 'id', r.id, 'repo', p.name, 'template', t.name,"                                             \
+    " 'status', coalesce($2::text, r.status::text), 'error', r.error,"                             \
+    " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
+    " 'ended_at', " DB_TS("r.ended_at") ", 'at', " DB_TS("now()") ")::text"                        \
+    " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id" \
+    " WHERE r.id = $1::uuid"
+
+/* A job's status change as an event. $1 job id, $2 the status announced
+ * -> repo, run id, status, json. No row if there is no such job. */
+#define SQL_EVENT_JOB                                                                              \
+    "SELECT p.name, j.run_id, $2::text, json_build_object('type', 'job', 'id', j.id,"              \
+    " 'run_id', j.run_id,"                                                                         \
+    " 'repo', p.name, 'name', j.name, 'position', j.position, 'status', $2::text,"                 \
+    " 'exit_code', j.exit_code, 'error', j.error,"                                                 \
+    " 'started_at', " DB_TS("j.started_at") ", 'ended_at', " DB_TS("j.ended_at") ","               \
+    " 'at', " DB_TS("now()") ")::text"                                                             \
+    " FROM jobs j JOIN pipeline_runs r ON r.id = j.run_id JOIN repos p ON p.id = r.repo_id"        \
+    " WHERE j.id = $1::uuid"
 
 /* ---- runners ---- */
 

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "dbconn.h"
+#include "follow.h"
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct server {
     struct event *sigint;
     struct event *sigterm;
     dbconn_t *db;
+    follow_t *follow;
     int port;
 };
 
@@ -47,6 +49,7 @@ server_on_admit(http_req_t *r, void *arg)
 
     r->db = srv->db;
     r->cfg = srv->cfg;
+    r->follow = srv->follow;
     return router_admit(r);
 }
 
@@ -143,6 +146,8 @@ server_new(const gw_config_t *cfg)
     lim.header_timeout = cfg->api_header_timeout;
     lim.body_timeout = cfg->api_body_timeout;
     lim.idle_timeout = cfg->api_idle_timeout;
+    lim.max_streams = cfg->api_max_streams > 0 ? cfg->api_max_streams
+                                               : (lim.max_connections * 3 + 3) / 4;
     lim.max_body = (size_t)cfg->api_max_body;
     lim.allowed_origins = cfg->allowed_origins;
     srv->httpd = httpd_new(srv->base, ai->ai_addr, ai->ai_addrlen, &lim, server_on_admit,
@@ -168,8 +173,9 @@ server_new(const gw_config_t *cfg)
     srv->db =
         dbconn_new(srv->base, cfg->database_url,
                    cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size());
-    log_info("api", "listening addr=%s port=%d max_connections=%d", host, srv->port,
-             lim.max_connections);
+    srv->follow = follow_new(srv->base, cfg, srv->db);
+    log_info("api", "listening addr=%s port=%d max_connections=%d max_streams=%d", host,
+             srv->port, lim.max_connections, lim.max_streams);
     freeaddrinfo(ai);
     free(host);
     return srv;
@@ -199,6 +205,8 @@ server_free(server_t *srv)
     /* The pool first: statements still waiting fail, and their callbacks
      * answer the held requests while the HTTP server still exists. */
     dbconn_free(srv->db);
+    /* Then the live streams (no statement of theirs is left in flight). */
+    follow_free(srv->follow);
     httpd_free(srv->httpd);
     /* One more loop turn releases the pool's connections (nothing of the
      * HTTP server is left to run in it). */

@@ -35,6 +35,8 @@ static const cf_entry_t config_table[] = {
     INT("GITWEAVE_API_HEADER_TIMEOUT_SECONDS", api_header_timeout, "10", 1, 3600),
     INT("GITWEAVE_API_BODY_TIMEOUT_SECONDS", api_body_timeout, "30", 1, 3600),
     INT("GITWEAVE_API_IDLE_TIMEOUT_SECONDS", api_idle_timeout, "60", 1, 3600),
+    INT("GITWEAVE_API_MAX_STREAMS", api_max_streams, "0", 0, 1000000),
+    INT("GITWEAVE_API_KEEPALIVE_SECONDS", api_keepalive, "15", 1, 3600),
     STR("GITWEAVE_ALLOWED_ORIGINS", allowed_origins, ""),
     INT("GITWEAVE_API_DB_CONNECTIONS", api_db_connections, "0", 0, 64),
     STR("RUNNER_NAME", runner_name, NULL),

@@ -22,6 +22,8 @@ typedef struct {
     int api_header_timeout; /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
     int api_body_timeout;   /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
     int api_idle_timeout;   /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
+    int api_max_streams;    /* GITWEAVE_API_MAX_STREAMS: 0 = 3/4 of the connection cap */
+    int api_keepalive;      /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
     char *allowed_origins;  /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
     int api_db_connections; /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
     /* worker */

@@ -14,6 +14,9 @@
 #include "util.h"
 
 #define DB_EVENTS_CHANNEL "gitweave_events"
+/* Stored log chunks, one notification per job per statement
+ * (db/migrations/0002_log_follow.sql). */
+#define DB_LOGS_CHANNEL "gitweave_logs"
 
 /* Connect (blocking). Returns the connection, or NULL after logging why.
  * application_name names the process in pg_stat_activity. */
