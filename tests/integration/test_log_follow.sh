@@ -161,6 +161,35 @@ curl -sN -m 10 "$API/pipelines/runs/$run2/events" >"$GW_TMP/run2.sse"
 expect_eq "a final run's event stream: its state, then the end" "failed" \
     "$(sse_data "$GW_TMP/run2.sse" run | jq -r .status)"
 
+gw_log "a follower that stops reading is dropped; the others are not held up"
+gw_template flood '{"kind": "build", "jobs": [{"name": "flood", "script": ["i=0; while [ $i -lt 200000 ]; do echo flood-line-$i-abcdefghijklmnopqr; i=$((i+1)); done"]}]}' || exit 1
+gw_repo flood flood || exit 1
+kill "$GW_WORKER_PID"; wait "$GW_WORKER_PID" 2>/dev/null
+body=$(api POST /repos/flood/pipelines/run -H 'Content-Type: application/json' -d '{}')
+fjob=$(jq -r '.jobs[0].id' <<<"$body")
+# A client with a small receive window that never reads.
+python3 - "$API" "$fjob" >"$GW_TMP/slow.out" <<'PY' &
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((u.hostname, u.port))
+s.sendall(f"GET {u.path}/jobs/{sys.argv[2]}/logs?follow=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+print("sent", flush=True)
+time.sleep(120)
+PY
+GW_PIDS+=("$!")
+follow "$fjob" "$GW_TMP/flood.sse"
+FLOODPID=$FPID
+check "both followers of the flooding job are connected" wait_for 10 bash -c \
+    "[ \$(grep -c 'GET /api/v1/jobs/$fjob/logs status=200 .*stream=open' '$GW_TMP/api.log') = 2 ]"
+gw_worker_start w2
+check "the reading follower of a flooding job gets to the end" wait_for 120 ended "$FLOODPID"
+stored "$fjob" >"$GW_TMP/floodstored"
+check "and has the whole log ($(wc -c <"$GW_TMP/floodstored") bytes)" cmp -s "$GW_TMP/floodstored" <(sse_chunks "$GW_TMP/flood.sse")
+check "the follower that stopped reading was dropped, with the reason logged" \
+    grep -q "dropping a stream whose client does not keep up" "$GW_TMP/api.log"
+
 gw_log "queued and canceled jobs"
 kill "$GW_WORKER_PID"; wait "$GW_WORKER_PID" 2>/dev/null
 body=$(api POST /repos/app2/pipelines/run -H 'Content-Type: application/json' -d '{}')
@@ -209,9 +238,7 @@ api GET /events -m 5 >/dev/null
 expect_error "a third stream is refused 503" 503
 expect_eq "with a reason" "too many streams" "$(jq -r .error <"$GW_TMP/body")"
 kill "$S1"; wait "$S1" 2>/dev/null
-# stream_code: the status of a new stream (curl gives up after a second).
-stream_code() { curl -s -o /dev/null -w '%{http_code}' -m 1 "$API/events"; }
 check "after a client leaves, a new stream opens" wait_for 5 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -m 1 '$API/events')\" = 200 ]"
-check "and the API answers ordinary requests" bash -c "curl -s '$API/repos' | jq -e '.repos | length == 3' >/dev/null"
+check "and the API answers ordinary requests" bash -c "curl -s '$API/repos' | jq -e '.repos | length == 4' >/dev/null"
 
 gw_finish
