@@ -37,7 +37,7 @@ for i in range(n):
     s.sendall(f"GET {u.path}/jobs/{job}/logs?follow=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ, i)
-    state[i] = [b"", [], False]
+    state[i] = [b"", [], False, False]  # unparsed, chunks, end seen, head read
 print("connected", flush=True)
 out = open(arrivals, "w")
 open_n = n
@@ -51,6 +51,11 @@ while open_n:
             sel.unregister(key.fileobj); key.fileobj.close(); open_n -= 1
             continue
         st[0] += data
+        if not st[3]:
+            if b"\r\n\r\n" not in st[0]:
+                continue
+            st[0] = st[0].split(b"\r\n\r\n", 1)[1]
+            st[3] = True
         while b"\n\n" in st[0]:
             ev, st[0] = st[0].split(b"\n\n", 1)
             if ev.startswith(b"event: chunk"):
@@ -77,6 +82,7 @@ while kill -0 "$CLIENTS" 2>/dev/null; do
     r=$(rss); [ "${r:-0}" -gt "$peak" ] && peak=$r
     sleep 0.5
 done
+echo "API CPU time over the whole run: $(awk '{printf "%.2f s", ($14 + $15) / 100}' "/proc/$GW_API_PID/stat"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "API RSS peak while the job ran: $peak KiB (VmHWM $(awk '/^VmHWM/ {print $2}' "/proc/$GW_API_PID/status") KiB)"
 read -r distinct ends <"$GW_TMP/logs"
 gw_logs "$job" >"$GW_TMP/stored"
