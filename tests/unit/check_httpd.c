@@ -1,7 +1,9 @@
 /* Unit tests of the HTTP server module (api/httpd.c) on a real loopback
  * socket and event loop: held requests replied from a timer (and dropped
  * when the client has gone), the 500 for a forgotten reply, refusal before
- * the body, deadlines, the connection cap, keep-alive. */
+ * the body, deadlines, the connection cap, keep-alive; streamed replies
+ * (the cap on streams, a client that leaves, one that stops reading, the
+ * owner's close). */
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +25,16 @@ static httpd_t *srv;
 static struct event *later; /* the deferred reply */
 static http_req_t *held;    /* the request it answers */
 static int admitted, handled, late_replies, gone_at_reply;
+static http_req_t *streaming; /* the open stream of /stream, or NULL */
+static int streams_gone;       /* on_gone calls */
+
+static void
+stream_gone(http_req_t *r, void *arg)
+{
+    ck_assert_ptr_eq(r, streaming);
+    streaming = NULL;
+    streams_gone++;
+}
 
 /* The timer of a held request: reply now. */
 static void
@@ -61,6 +73,14 @@ handle(http_req_t *r, void *arg)
     }
     if (strcmp(r->log_path, "/forget") == 0)
         return;
+    if (strcmp(r->log_path, "/stream") == 0) {
+        http_stream_cb_t cb = {NULL, stream_gone, NULL};
+        if (http_stream_open(r, "text/event-stream", &cb) < 0)
+            return;
+        ck_assert(http_stream_write(r, "data: hello\n\n", 13));
+        streaming = r;
+        return;
+    }
     http_reply_raw(r, 200, "text/plain", r->body, r->body_len);
 }
 
@@ -73,6 +93,7 @@ start(int max_connections, int header_timeout)
         .header_timeout = header_timeout,
         .body_timeout = 5,
         .idle_timeout = 5,
+        .max_streams = 1,
         .max_body = 1000,
         .allowed_origins = "",
     };
@@ -81,6 +102,8 @@ start(int max_connections, int header_timeout)
     admitted = handled = late_replies = 0;
     gone_at_reply = -1;
     held = NULL;
+    streaming = NULL;
+    streams_gone = 0;
     base = event_base_new();
     ck_assert_ptr_nonnull(base);
     later = evtimer_new(base, reply_later, NULL);
@@ -233,6 +256,79 @@ START_TEST(test_held_at_shutdown)
     evtimer_del(later);
     stop();
     close(fd);
+}
+END_TEST
+
+START_TEST(test_stream)
+{
+    static char big[256 * 1024];
+    const char *out;
+    bool eof;
+    int fd, fd2;
+
+    start(10, 5);
+    fd = client();
+    say(fd, "GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(streaming);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"));
+    ck_assert_ptr_null(strstr(out, "Content-Length"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\n\r\ndata: hello\n\n"));
+    ck_assert(!eof);
+    /* Past the idle timeout the stream stays open. */
+    run(5500);
+    ck_assert_int_eq(streams_gone, 0);
+    ck_assert(http_stream_write(streaming, "data: more\n\n", 12));
+    run(50);
+    ck_assert_str_eq(heard(fd, &eof), "data: more\n\n");
+    ck_assert(!eof);
+    /* One stream at most: the next is refused, then served once the
+     * first client has left. */
+    out = exchange("GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 503 Service Unavailable\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"error\":\"too many streams\""));
+    close(fd);
+    run(50);
+    ck_assert_int_eq(streams_gone, 1);
+    ck_assert_ptr_null(streaming);
+    /* The owner's close: what was written goes out, then the close. */
+    fd = client();
+    say(fd, "GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(streaming);
+    ck_assert(http_stream_write(streaming, "data: bye\n\n", 11));
+    http_stream_close(streaming);
+    streaming = NULL;
+    run(50);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "data: bye\n\n"));
+    ck_assert(eof);
+    close(fd);
+    ck_assert_int_eq(streams_gone, 1);
+    /* A client that does not read is dropped past 1 MiB unsent. */
+    fd2 = client();
+    say(fd2, "GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(streaming);
+    memset(big, 'x', sizeof(big));
+    bool ok = true;
+    for (int i = 0; i < 400 && ok; i++)
+        ok = http_stream_write(streaming, big, sizeof(big));
+    ck_assert(!ok);
+    streaming = NULL;
+    run(50);
+    ck_assert_int_eq(streams_gone, 1);
+    /* Its slot is free again. */
+    fd = client();
+    say(fd, "GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    run(50);
+    ck_assert_ptr_nonnull(strstr(heard(fd, &eof), "HTTP/1.1 200 OK\r\n"));
+    close(fd);
+    close(fd2);
+    run(50);
+    ck_assert_int_eq(streams_gone, 2);
+    stop();
 }
 END_TEST
 
@@ -392,6 +488,7 @@ httpd_suite(void)
     tcase_add_test(tc, test_header_deadline);
     tcase_add_test(tc, test_connection_cap);
     tcase_add_test(tc, test_head_and_errors);
+    tcase_add_test(tc, test_stream);
     suite_add_tcase(s, tc);
     return s;
 }
