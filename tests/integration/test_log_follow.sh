@@ -205,6 +205,22 @@ curl -sN -m 5 "$API/jobs/$job3/logs?follow=true" >"$GW_TMP/canceled.sse"
 expect_eq "a canceled job that never ran gets its end at once" "end" \
     "$(grep '^event:' "$GW_TMP/canceled.sse" | cut -d' ' -f2 | xargs)"
 
+gw_log "the listening connection is lost and comes back"
+listen_pid() { gw_psql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'gitweave-api-listen'"; }
+old=$(listen_pid)
+body=$(api POST /repos/app2/pipelines/run -H 'Content-Type: application/json' -d '{}')
+job4=$(jq -r '.jobs[0].id' <<<"$body")
+follow "$job4" "$GW_TMP/relisten.sse"
+RPID=$FPID
+sleep 0.5
+gw_psql -c "SELECT pg_terminate_backend($old)" >/dev/null
+check "the API listens again on a new connection" wait_for 10 bash -c \
+    "p=\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT pid FROM pg_stat_activity WHERE application_name = 'gitweave-api-listen'\"); [ -n \"\$p\" ] && [ \"\$p\" != '$old' ]"
+gw_worker_start w3
+check "the follower from before the outage gets to the end" wait_for 30 ended "$RPID"
+expect_eq "with the whole log and the end" "x failed 3" \
+    "$(sse_chunks "$GW_TMP/relisten.sse" | xargs) $(sse_data "$GW_TMP/relisten.sse" end | jq -r '"\(.status) \(.exit_code)"')"
+
 gw_log "bad input"
 for q in "offset=-1&follow=true" "offset=x&follow=true" "follow=maybe" "offset=99999999999&follow=true"; do
     api GET "/jobs/$job/logs?$q" >/dev/null
