@@ -600,7 +600,7 @@ sub_run_read(sub_t *s)
 
     /* On the listening connection: its results come in order with the
      * events', so no change falls between this read and the events. */
-    return pg_conn_query(s->hub->listen, SQL_EVENT_RUN, 2, params, sub_run_read_done, s);
+    return pg_conn_query_prepared(s->hub->listen, "event_run", 2, params, sub_run_read_done, s);
 }
 
 void
@@ -713,7 +713,7 @@ follow_on_events(follow_t *hub, const char *payload)
     if (hub->nsubs > 0) {
         const char *params[] = {id, status};
         bool is_run = strcmp(type, "run") == 0;
-        if (pg_conn_query(hub->listen, is_run ? SQL_EVENT_RUN : SQL_EVENT_JOB, 2, params,
+        if (pg_conn_query_prepared(hub->listen, is_run ? "event_run" : "event_job", 2, params,
                           is_run ? follow_run_event_done : follow_job_event_done, hub) < 0)
             log_warn("follow", "could not read a %s event: the database is unavailable", type);
     }
@@ -811,6 +811,8 @@ follow_new(struct event_base *base, const gw_config_t *cfg, dbconn_t *db)
     hub->cfg = cfg;
     hub->db = db;
     hub->listen = pg_conn_new(base, &pc);
+    pg_conn_prepare(hub->listen, "event_run", SQL_EVENT_RUN, 0);
+    pg_conn_prepare(hub->listen, "event_job", SQL_EVENT_JOB, 0);
     pg_conn_listen(hub->listen, DB_LOGS_CHANNEL);
     pg_conn_listen(hub->listen, DB_EVENTS_CHANNEL);
     hub->keepalive = event_new(base, -1, EV_PERSIST, follow_on_keepalive, hub);
