@@ -16,7 +16,8 @@
 #include "status.h"
 
 /* Bytes of log read per statement; a reader waits for its client to take
- * a page before it reads the next one. */
+ * a page before it reads the next one. A live reader with this much unsent
+ * goes back to reading on its own. */
 #define FOLLOW_PAGE 262144
 #define FOLLOW_PAGE_S "262144"
 
@@ -398,6 +399,14 @@ topic_send(topic_t *t, const PGresult *res, long long *total)
             /* Each chunk once per reader: what its own read sent is skipped. */
             if (!rd->live || rd->r == NULL || at < rd->offset)
                 continue;
+            if (http_stream_pending(rd->r) >= FOLLOW_PAGE) {
+                /* Its client is a page behind: it leaves the live chunks
+                 * and catches up on its own, a page each time the client
+                 * has taken the last one, so that it holds up nobody and
+                 * its buffer stays bounded. */
+                rd->live = false;
+                continue;
+            }
             rd->offset = at + (long long)len;
             (void)reader_write(rd, ev.data, ev.len);
         }

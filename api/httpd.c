@@ -573,6 +573,9 @@ httpd_on_event(struct bufferevent *bev, short what, void *arg)
     }
     /* A stream's client left (or stopped reading past the write timeout):
      * its owner lets go of the request before it is freed. */
+    if (c->state == ST_STREAM && (what & BEV_EVENT_TIMEOUT))
+        log_warn("http", "dropping a stream whose client stopped reading for %d seconds: %s %s",
+                 c->srv->lim.idle_timeout, c->r->method, c->r->log_path);
     if (c->state == ST_STREAM && !c->stream_done && c->stream_cb.on_gone != NULL)
         c->stream_cb.on_gone(c->r, c->stream_cb.arg);
     httpd_conn_close(c);
