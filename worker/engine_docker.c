@@ -31,8 +31,10 @@
  * does every other failure to run the job, with exit code -1.
  *
  * Stop is POST /containers/{id}/stop?t=GRACE: the engine sends SIGTERM, waits
- * GRACE seconds and sends SIGKILL (a shell that is PID 1 ignores SIGTERM, so
- * the KILL is the usual end: 137); done follows through wait. A job freed
+ * GRACE seconds and sends SIGKILL; done follows through wait. The container's
+ * PID 1 is the engine's init (HostConfig.Init), which passes the TERM on to
+ * the shell, so a script that does not trap it ends at once (143); one that
+ * traps it gets the grace period, then the KILL (137). A job freed
  * before done has its container force-removed by a request the HTTP client
  * owns until it completes; containers that escape anyway (the worker died,
  * the engine was freed first) are found by engine_cleanup through their
@@ -665,6 +667,11 @@ engine_docker_create_body(const engine_job_spec_t *spec, const char *image,
     free(bind);
     /* Removed by us after its output was read, never by the engine. */
     cJSON_AddBoolToObject(host, "AutoRemove", false);
+    /* The engine's init (docker-init, tini) as PID 1: it forwards TERM to
+     * the shell, which, unlike a PID 1, dies of it unless the script traps
+     * it; so a stop ends a job at once, not after the grace period. It also
+     * reaps the job's orphaned processes. */
+    cJSON_AddBoolToObject(host, "Init", true);
     /* The output is read through attach only: nothing kept on the engine's
      * disk, however much a job prints. */
     obj = cJSON_AddObjectToObject(host, "LogConfig");

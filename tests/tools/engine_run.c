@@ -14,6 +14,9 @@
  * Options (anywhere on the line):
  *   --env NAME=VALUE       add to the job's environment (repeatable)
  *   --stop-after-ms N G    engine_job_stop(job, G) N ms after the start
+ *   --stop-on-output TEXT G  engine_job_stop(job, G) once the output holds
+ *                          TEXT; stderr then gets a line "engine_run:
+ *                          done N ms after the stop"
  *   --free-after-ms N      engine_job_free(job) N ms after the start, then run
  *                          the loop until the engine has nothing left to do;
  *                          prints "freed" instead of an exit line
@@ -78,6 +81,8 @@ struct driver {
     bool timed_out;
     int stop_grace;
     const char *free_on_output;
+    const char *stop_on_output;
+    int64_t stopped_at; /* gw_now_ms of the first stop; 0 before */
     struct event *timeout_ev;
     struct event *stop_ev;
     struct event *free_ev;
@@ -90,7 +95,8 @@ usage(void)
 {
     fprintf(stderr, "usage: engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT\n"
                     "       engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]\n"
-                    "options: --env NAME=VALUE, --stop-after-ms N GRACE, --free-after-ms N,\n"
+                    "options: --env NAME=VALUE, --stop-after-ms N GRACE, --stop-on-output TEXT GRACE,\n"
+                    "         --free-after-ms N,\n"
                     "         --free-on-output TEXT, --parallel N, --job-id ID, --run-id ID,\n"
                     "         --runner-id ID, --default-image IMAGE, --timeout-ms N\n");
     exit(2);
@@ -152,6 +158,14 @@ job_ended(struct driver *d)
 }
 
 static void
+stop_job(struct run *r)
+{
+    if (r->d->stopped_at == 0)
+        r->d->stopped_at = gw_now_ms();
+    engine_job_stop(r->job, r->d->stop_grace);
+}
+
+static void
 on_output(void *arg, const char *data, size_t len)
 {
     struct run *r = arg;
@@ -174,7 +188,11 @@ on_output(void *arg, const char *data, size_t len)
         r->job = NULL;
         r->freed = true;
         job_ended(r->d);
+        return;
     }
+    if (r->d->stop_on_output != NULL && r->d->stopped_at == 0 &&
+        strstr(r->out.data, r->d->stop_on_output))
+        stop_job(r);
 }
 
 static void
@@ -190,6 +208,9 @@ on_done(void *arg, int exit_code, const char *error)
         contract(r, "done called twice");
         return;
     }
+    if (r->d->stopped_at != 0)
+        fprintf(stderr, "engine_run: done %lld ms after the stop\n",
+                (long long)(gw_now_ms() - r->d->stopped_at));
     r->exit_code = exit_code;
     r->error = xstrdup(error != NULL ? error : "");
     if (exit_code == -1 && (error == NULL || error[0] == '\0'))
@@ -228,7 +249,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 
     for (int i = 0; i < d->nruns; i++)
         if (!d->runs[i].freed)
-            engine_job_stop(d->runs[i].job, d->stop_grace);
+            stop_job(&d->runs[i]);
 }
 
 static void
@@ -323,6 +344,9 @@ main(int argc, char **argv)
             env[nenv++] = argv[++i];
         } else if (strcmp(o, "--stop-after-ms") == 0 && i + 2 < argc) {
             stop_after = parse_number(argv[++i]);
+            d.stop_grace = (int)parse_number(argv[++i]);
+        } else if (strcmp(o, "--stop-on-output") == 0 && i + 2 < argc) {
+            d.stop_on_output = argv[++i];
             d.stop_grace = (int)parse_number(argv[++i]);
         } else if (strcmp(o, "--free-after-ms") == 0 && i + 1 < argc) {
             free_after = parse_number(argv[++i]);

@@ -80,6 +80,8 @@ START_TEST(test_contained)
     ck_assert_str_eq(get(get(host, "LogConfig"), "Type")->valuestring, "none");
     ck_assert_int_eq(get(host, "PidsLimit")->valueint, 1024);
     ck_assert(cJSON_IsFalse(get(host, "AutoRemove")));
+    /* An init as PID 1, so that a stop's TERM reaches the shell. */
+    ck_assert(cJSON_IsTrue(get(host, "Init")));
     /* Not asked for: absent. */
     ck_assert_ptr_null(get(host, "Memory"));
     ck_assert_ptr_null(get(host, "MemorySwap"));
