@@ -9,6 +9,10 @@
  * poll); then whatever is left of the process group is killed and the pipe is
  * read to its end before `done` is called.
  *
+ * The process group dies with the worker too, however the worker dies: a
+ * guard process (proc_guard) kills the groups of the jobs still running when
+ * the worker is gone.
+ *
  * The parent waits for the child's exec on a close-on-exec status pipe (a
  * local system call, as posix_spawn does), so a workspace that cannot be
  * entered or a shell that cannot be run is reported by `done` with exit code
@@ -18,6 +22,7 @@
 
 #include "engine_internal.h"
 #include "log.h"
+#include "proc_guard.h"
 #include "util.h"
 
 #include <errno.h>
@@ -45,11 +50,13 @@
 struct local_engine {
     struct engine base;
     struct event_base *evbase;
+    proc_guard_t *guard; /* NULL when it could not be started */
 };
 
 struct local_job {
     struct engine_job base;
     struct event_base *evbase;
+    proc_guard_t *guard;
     engine_callbacks_t cb;
     void *arg;
     char *job_id;
@@ -113,8 +120,9 @@ local_close(int *fd)
 }
 
 static void local_child_fail(int status_fd, enum local_stage stage) __attribute__((noreturn));
-static void local_child(int out_w, int status_w, int devnull, const char *workspace,
-                        char *const argv[], char *const envp[]) __attribute__((noreturn));
+static void local_child(int out_w, int status_w, int devnull, int guard_fd,
+                        const char *workspace, char *const argv[], char *const envp[])
+    __attribute__((noreturn));
 
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void
@@ -144,8 +152,8 @@ local_child_close_from(int lowfd)
 }
 
 static void
-local_child(int out_w, int status_w, int devnull, const char *workspace, char *const argv[],
-            char *const envp[])
+local_child(int out_w, int status_w, int devnull, int guard_fd, const char *workspace,
+            char *const argv[], char *const envp[])
 {
     struct sigaction dfl;
     sigset_t none;
@@ -163,6 +171,9 @@ local_child(int out_w, int status_w, int devnull, const char *workspace, char *c
 
     if (setpgid(0, 0) != 0)
         local_child_fail(status_w, LOCAL_STAGE_PGID);
+    /* Before the job can do anything: from here on the group dies with the
+     * worker. */
+    proc_guard_child_add(guard_fd);
     if (chdir(workspace) != 0)
         local_child_fail(status_w, LOCAL_STAGE_CHDIR);
 
@@ -262,8 +273,8 @@ local_spawn(struct local_job *j, const engine_job_spec_t *spec, char **err)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = fork();
     if (pid == 0)
-        local_child(outp[1], statusp[1], devnull, spec->workspace, (char *const *)argv,
-                    (char *const *)envp);
+        local_child(outp[1], statusp[1], devnull, proc_guard_fd(j->guard), spec->workspace,
+                    (char *const *)argv, (char *const *)envp);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         *err = xasprintf("could not start a process: %s", strerror(errno));
@@ -288,12 +299,14 @@ local_spawn(struct local_job *j, const engine_job_spec_t *spec, char **err)
             kill(pid, SIGKILL);
         }
         local_waitpid_blocking(pid);
+        proc_guard_forget(j->guard, pid);
         goto fail;
     }
     if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0) {
         *err = xasprintf("could not set up the output of the job: %s", strerror(errno));
         kill(-pid, SIGKILL);
         local_waitpid_blocking(pid);
+        proc_guard_forget(j->guard, pid);
         goto fail;
     }
 
@@ -347,6 +360,7 @@ local_job_teardown(struct local_job *j)
          * another group. */
         kill(-j->pid, SIGKILL);
         local_waitpid_blocking(j->pid);
+        proc_guard_forget(j->guard, j->pid);
         j->reaped = true;
     }
     local_job_close_output(j);
@@ -482,6 +496,7 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = -1;
         free(j->error);
         j->error = xasprintf("lost the job process: %s", strerror(errno));
+        proc_guard_forget(j->guard, j->pid);
         local_job_reaped(j);
         return;
     }
@@ -497,6 +512,7 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = 128 + info.si_status;
     if (local_job_waitid(j, &reap, WEXITED | WNOHANG) != 0 || reap.si_pid == 0)
         local_waitpid_blocking(j->pid);
+    proc_guard_forget(j->guard, j->pid);
     log_debug("engine", "job process ended job=%s pid=%d exit=%d", j->job_id, (int)j->pid,
               j->exit_code);
     local_job_reaped(j);
@@ -545,6 +561,7 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
 
     j = xcalloc(1, sizeof(*j));
     j->evbase = le->evbase;
+    j->guard = le->guard;
     j->cb = *cb;
     j->arg = arg;
     j->job_id = xstrdup(spec->job_id != NULL ? spec->job_id : "");
@@ -624,7 +641,10 @@ local_cleanup(engine_t *e, const char *const *live_job_ids)
 static void
 local_destroy(engine_t *e)
 {
-    free(e);
+    struct local_engine *le = (struct local_engine *)e;
+
+    proc_guard_free(le->guard);
+    free(le);
 }
 
 static const engine_ops_t local_ops = {
@@ -638,7 +658,9 @@ static const engine_ops_t local_ops = {
 
 /*
  * A new local engine driven by base (borrowed; it must outlive the engine and
- * its jobs). Free it with engine_free after freeing its jobs.
+ * its jobs), with its guard process (forked here: make the engine before
+ * other threads or connections exist). Free it with engine_free after
+ * freeing its jobs.
  */
 engine_t *
 engine_local_new(struct event_base *base)
@@ -650,5 +672,6 @@ engine_local_new(struct event_base *base)
     le = xcalloc(1, sizeof(*le));
     le->base.ops = &local_ops;
     le->evbase = base;
+    le->guard = proc_guard_new();
     return &le->base;
 }
