@@ -42,8 +42,7 @@ proc_guard_write(int fd, const struct proc_guard_rec *rec)
 }
 
 /* The guard process: collect groups until the socket ends, then kill them. */
-static void __attribute__((noreturn))
-proc_guard_main(int rfd)
+static void __attribute__((noreturn)) proc_guard_main(int rfd)
 {
     struct sigaction sa;
     struct proc_guard_rec rec;
@@ -115,8 +114,9 @@ proc_guard_new(void)
     pid_t pid;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
-        log_warn("engine", "could not create the job guard's socket, jobs will not die with "
-                           "the worker: %s",
+        log_warn("engine",
+                 "could not create the job guard's socket, jobs will not die with "
+                 "the worker: %s",
                  strerror(errno));
         return NULL;
     }

@@ -5,11 +5,11 @@
 # exit codes, output of both streams in order, environment, the workspace
 # bind mount, a missing image, an image without a shell, an image with an
 # ENTRYPOINT, large output, stop (a script that does not trap TERM ends at
-# once, one that does gets its grace period), free before done (while running, while
-# create is in flight, from inside the output callback), several jobs at
-# once, an unreachable engine, a docker host that is not unix://, and engine
-# cleanup of labelled leftovers. After every job no container may be
-# left. Prints PASS/FAIL lines; exits non-zero on any failure.
+# once, one that does gets its grace period), free before done (while
+# running, while create is in flight, from inside the output callback),
+# several jobs at once, an unreachable engine, a docker host that is not
+# unix://, engine cleanup of labelled leftovers, and ping. After every job no
+# container may be left. Prints PASS/FAIL lines; exits non-zero on any failure.
 #
 # Needs: GW_BUILD_DIR (cmake build dir), GW_SOURCE_DIR (the source tree); root
 # (dockerd), docker.io and busybox-static (installed when missing).
@@ -330,6 +330,14 @@ docker rm -f "$live" "$other" >/dev/null
 OUT=$(timeout 60 "$RUN" --cleanup --runner-id runner-a docker "unix://$WORK/no.sock" 2>/dev/null)
 expect_eq "cleanup: unreachable engine" "removed=-1" "$OUT"
 no_containers "cleanup"
+
+# --- ping: an ordinary request, answered from the loop ---
+OUT=$(timeout 60 "$RUN" --ping docker "$DOCKER_HOST" 2>"$WORK/ping.err")
+expect_eq "ping: the engine can take jobs" "ping=ok" "$OUT"
+expect_has "ping: answered from the loop" "engine_run: answered in" "$(cat "$WORK/ping.err")"
+OUT=$(timeout 60 "$RUN" --ping docker "unix://$WORK/no.sock" 2>/dev/null)
+expect_eq "ping: unreachable engine" \
+    "ping=container engine unreachable at unix://$WORK/no.sock: No such file or directory" "$OUT"
 
 echo "# $PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -4,12 +4,15 @@
  *
  *   engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT
  *   engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]
+ *   engine_run [OPTIONS] --ping ENGINE DOCKER_HOST
  *
  * ENGINE is "docker" or "local" (which ignores DOCKER_HOST and IMAGE); IMAGE
  * may be "" for the engine's default image. The job's output goes to stdout as
  * it comes, then a last line "exit=N error=TEXT" (after a newline of its own
  * when the output did not end with one). With --cleanup it prints
- * "removed=N" (-1: the engine could not be asked).
+ * "removed=N" (-1: the engine could not be asked); with --ping "ping=ok" or
+ * "ping=PROBLEM". Both answers must come from the loop, not from inside the
+ * call that asked; stderr then gets "engine_run: answered in N ms".
  *
  * Options (anywhere on the line):
  *   --env NAME=VALUE       add to the job's environment (repeatable)
@@ -88,17 +91,21 @@ struct driver {
     struct event *free_ev;
     struct event *linger_ev; /* gives up on the engine becoming idle */
     struct event *idle_ev;   /* looks whether it is */
+    bool asking;             /* inside engine_ping_start / engine_cleanup_start */
+    int64_t asked_at;
 };
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT\n"
-                    "       engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]\n"
-                    "options: --env NAME=VALUE, --stop-after-ms N GRACE, --stop-on-output TEXT GRACE,\n"
-                    "         --free-after-ms N,\n"
-                    "         --free-on-output TEXT, --parallel N, --job-id ID, --run-id ID,\n"
-                    "         --runner-id ID, --default-image IMAGE, --timeout-ms N\n");
+    fprintf(stderr,
+            "usage: engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT\n"
+            "       engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]\n"
+            "       engine_run [OPTIONS] --ping ENGINE DOCKER_HOST\n"
+            "options: --env NAME=VALUE, --stop-after-ms N GRACE, --stop-on-output TEXT GRACE,\n"
+            "         --free-after-ms N,\n"
+            "         --free-on-output TEXT, --parallel N, --job-id ID, --run-id ID,\n"
+            "         --runner-id ID, --default-image IMAGE, --timeout-ms N\n");
     exit(2);
 }
 
@@ -243,6 +250,49 @@ on_linger(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+answered(struct driver *d)
+{
+    if (d->asking) {
+        fprintf(stderr, "engine_run: CONTRACT BROKEN: answered from inside the question\n");
+        d->broken = true;
+    }
+    fprintf(stderr, "engine_run: answered in %lld ms\n", (long long)(gw_now_ms() - d->asked_at));
+    event_base_loopbreak(d->base);
+}
+
+static void
+on_cleanup_answer(void *arg, int removed)
+{
+    printf("removed=%d\n", removed);
+    answered(arg);
+}
+
+static void
+on_ping_answer(void *arg, const char *problem)
+{
+    printf("ping=%s\n", problem != NULL ? problem : "ok");
+    answered(arg);
+}
+
+/* Ask the engine (--cleanup, --ping) and wait for the answer. */
+static int
+ask(struct driver *d, engine_t *e, bool cleanup, const char *const *live)
+{
+    d->timeout_ev = timer_new(d->base, on_timeout, d);
+    timer_add_ms(d->timeout_ev, 60000);
+    d->asked_at = gw_now_ms();
+    d->asking = true;
+    if (cleanup)
+        engine_cleanup_start(e, live, on_cleanup_answer, d);
+    else
+        engine_ping_start(e, on_ping_answer, d);
+    d->asking = false;
+    event_base_dispatch(d->base);
+    event_free(d->timeout_ev);
+    return d->broken || d->timed_out ? 1 : 0;
+}
+
+static void
 on_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct driver *d = arg;
@@ -332,7 +382,7 @@ main(int argc, char **argv)
     long stop_after = -1, free_after = -1, timeout_ms = 120000, parallel = 1;
     const char *job_id = NULL, *run_id = "engine-run-run", *runner_id = "engine-run";
     const char *default_image = NULL;
-    bool cleanup = false;
+    bool cleanup = false, ping = false;
     int status = 0;
 
     gw_log_init();
@@ -369,11 +419,13 @@ main(int argc, char **argv)
             timeout_ms = parse_number(argv[++i]);
         } else if (strcmp(o, "--cleanup") == 0) {
             cleanup = true;
+        } else if (strcmp(o, "--ping") == 0) {
+            ping = true;
         } else {
             usage();
         }
     }
-    if (cleanup ? npos < 2 : npos != 5)
+    if (cleanup ? npos < 2 : ping ? npos != 2 : npos != 5)
         usage();
 
     d.base = event_base_new();
@@ -388,12 +440,12 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (cleanup) {
-        printf("removed=%d\n", engine_cleanup(e, pos + 2));
+    if (cleanup || ping) {
+        status = ask(&d, e, cleanup, pos + 2);
         engine_free(e);
         event_base_free(d.base);
         free(pos);
-        return 0;
+        return status;
     }
 
     d.timeout_ev = timer_new(d.base, on_timeout, &d);

@@ -271,15 +271,52 @@ teardown(void)
     memcpy(workspace + strlen(workspace) - 6, "XXXXXX", 6);
 }
 
-START_TEST(test_name_and_cleanup)
+/* Answers of the engine as a whole, with how many came. */
+struct answers {
+    int pings;
+    const char *problem;
+    int cleanups;
+    int removed;
+};
+
+static void
+on_ping(void *arg, const char *problem)
 {
+    struct answers *a = arg;
+
+    a->pings++;
+    a->problem = problem;
+}
+
+static void
+on_cleanup(void *arg, int removed)
+{
+    struct answers *a = arg;
+
+    a->cleanups++;
+    a->removed = removed;
+}
+
+START_TEST(test_name_ping_and_cleanup)
+{
+    struct answers a = {.problem = "unset", .removed = -2};
+
     ck_assert_str_eq(engine_name(engine), "local");
-    ck_assert_int_eq(engine_cleanup(engine, NULL), 0);
-    {
-        char *problem = (char *)"unset";
-        ck_assert_int_eq(engine_ping(engine, &problem), 0);
-        ck_assert_ptr_null(problem);
-    }
+    engine_ping_start(engine, on_ping, &a);
+    engine_cleanup_start(engine, NULL, on_cleanup, &a);
+    /* From the loop, never from inside the call. */
+    ck_assert_int_eq(a.pings + a.cleanups, 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_int_eq(a.pings, 1);
+    ck_assert_ptr_null(a.problem);
+    ck_assert_int_eq(a.cleanups, 1);
+    ck_assert_int_eq(a.removed, 0);
+    /* Not answered before the engine is freed: never. */
+    engine_ping_start(engine, on_ping, &a);
+    engine_free(engine);
+    engine = engine_local_new(base);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_int_eq(a.pings, 1);
     ck_assert_ptr_null(engine_local_new(NULL));
 }
 END_TEST
@@ -719,7 +756,7 @@ engine_local_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_name_and_cleanup);
+    tcase_add_test(tc, test_name_ping_and_cleanup);
     tcase_add_test(tc, test_exit_zero);
     tcase_add_test(tc, test_exit_three);
     tcase_add_test(tc, test_errexit);
