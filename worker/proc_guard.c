@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,8 @@ static void __attribute__((noreturn)) proc_guard_main(int rfd)
     }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Told apart from the worker in ps and top. */
+    (void)prctl(PR_SET_NAME, "gw-job-guard", 0, 0, 0);
     /* Nothing of the owner's stays open here (its database connection
      * among them): only the socket and stderr. */
     if (rfd != 3) {
