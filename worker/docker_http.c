@@ -14,6 +14,11 @@
  * out. (curl's own low-speed limit would do, but wakes every transfer up
  * once a second for as long as it lasts, and a followed log lasts as long as
  * its job.)
+ *
+ * One file though over 600 lines: the curl glue (its sockets and timer as
+ * events), a request's steps and the client's life all work on the one
+ * multi handle and keep each other's invariants (what may be called from
+ * inside curl); split, they would need a header of internals for that alone.
  */
 #include "docker_http.h"
 

@@ -5,7 +5,9 @@
  * starts it, delivers its output (stdout and stderr, in the order produced),
  * and reports its end exactly once through `done`, after the last `output`.
  * Everything is driven by the caller's libevent base: no call blocks for
- * longer than a local system call.
+ * longer than a local system call. Questions to the engine as a whole (can it
+ * take jobs? remove what dead jobs left behind) are asked the same way: the
+ * answer comes by callback from the loop.
  *
  *   engine_local  - a child process group on this machine, no isolation
  *   engine_docker - a container through the Docker Engine API (also Podman)
@@ -36,28 +38,11 @@ typedef struct {
     const char *job_id;
     const char *run_id;
     const char *runner_id;
-    const char *image;        /* NULL or "" -> the engine's default image */
-    const char *script;       /* the script lines joined with '\n' */
-    const char *const *env;   /* NULL-terminated "NAME=value" strings */
-    const char *workspace;    /* a directory on this host; the job's working dir */
+    const char *image;      /* NULL or "" -> the engine's default image */
+    const char *script;     /* the script lines joined with '\n' */
+    const char *const *env; /* NULL-terminated "NAME=value" strings */
+    const char *workspace;  /* a directory on this host; the job's working dir */
 } engine_job_spec_t;
-
-typedef struct {
-    const char *name;
-    engine_job_t *(*start)(engine_t *e, const engine_job_spec_t *spec,
-                           const engine_callbacks_t *cb, void *arg);
-    void (*stop)(engine_job_t *j, int grace_seconds);
-    void (*job_free)(engine_job_t *j);
-    int (*cleanup)(engine_t *e, const char *const *live_job_ids);
-    void (*destroy)(engine_t *e);
-    /* optional: 0 when the engine can take jobs, else -1 with *problem */
-    int (*ping)(engine_t *e, char **problem);
-} engine_ops_t;
-
-/* Every engine struct starts with this. */
-struct engine {
-    const engine_ops_t *ops;
-};
 
 /*
  * Start a job. Returns a handle (free with engine_job_free after `done`), or
@@ -69,19 +54,31 @@ engine_job_t *engine_job_start(engine_t *e, const engine_job_spec_t *spec,
 /* Stop a running job: SIGTERM, then SIGKILL after grace_seconds. `done`
  * follows. A no-op when the job has ended. */
 void engine_job_stop(engine_job_t *j, int grace_seconds);
-/* Release a job handle. Before `done` it stops the job at once without
- * calling `done`. engine_job_free(NULL) is a no-op. */
+/* Release a job handle: no callback of the job comes after this, even when
+ * called from inside one; before `done` it stops the job at once. The
+ * engine frees the job's memory on a later turn of the loop.
+ * engine_job_free(NULL) is a no-op. */
 void engine_job_free(engine_job_t *j);
+
+/* The answer of engine_ping_start: problem is NULL when the engine can take
+ * jobs, else why not (borrowed), e.g. "container engine unreachable at
+ * unix:///var/run/docker.sock: No such file or directory". */
+typedef void (*engine_ping_fn)(void *arg, const char *problem);
+/* The answer of engine_cleanup_start: how many containers were removed, or
+ * -1 when the engine could not be asked. */
+typedef void (*engine_cleanup_fn)(void *arg, int removed);
+
+/* Ask whether the engine can take jobs now (a request of a few seconds at
+ * most). fn is called exactly once, from the loop, never from inside this
+ * call; not at all when the engine is freed first. */
+void engine_ping_start(engine_t *e, engine_ping_fn fn, void *arg);
 /* Remove what jobs of this runner left behind (containers) other than the
- * listed live job ids (NULL-terminated, may be NULL). Returns the number
- * removed, or -1 when the engine could not be asked. Blocking: used at start
- * and from a periodic timer with a short timeout. */
-int engine_cleanup(engine_t *e, const char *const *live_job_ids);
+ * listed live job ids (NULL-terminated, may be NULL; copied as needed).
+ * fn as for engine_ping_start. */
+void engine_cleanup_start(engine_t *e, const char *const *live_job_ids, engine_cleanup_fn fn,
+                          void *arg);
 const char *engine_name(const engine_t *e);
-/* Whether the engine can take jobs now (blocking, short timeout). Returns 0,
- * or -1 with *problem set (caller frees), e.g. "container engine unreachable
- * at unix:///var/run/docker.sock: No such file or directory". */
-int engine_ping(engine_t *e, char **problem);
+/* Free the engine after its jobs: answers not yet given are dropped. */
 void engine_free(engine_t *e);
 
 /* engine_local.c: jobs as child process groups. */
@@ -102,12 +99,5 @@ typedef struct {
 engine_t *engine_docker_new(struct event_base *base, const char *docker_host,
                             const char *default_image, const char *runner_id,
                             const engine_docker_limits_t *limits, char **err);
-
-/* The body of POST /containers/create for spec, with image (the one to use)
- * and the runner's label and limits: the job's command, environment,
- * workspace mount, labels, and its containment (no new privileges, reduced
- * capabilities, no engine-side log, limits). The caller frees it. */
-char *engine_docker_create_body(const engine_job_spec_t *spec, const char *image,
-                                const char *runner_id, const engine_docker_limits_t *limits);
 
 #endif

@@ -9,6 +9,10 @@
  * poll); then whatever is left of the process group is killed and the pipe is
  * read to its end before `done` is called.
  *
+ * The process group dies with the worker too, however the worker dies: a
+ * guard process (proc_guard) kills the groups of the jobs still running when
+ * the worker is gone.
+ *
  * The parent waits for the child's exec on a close-on-exec status pipe (a
  * local system call, as posix_spawn does), so a workspace that cannot be
  * entered or a shell that cannot be run is reported by `done` with exit code
@@ -18,21 +22,20 @@
 
 #include "engine_internal.h"
 #include "log.h"
+#include "local_spawn.h"
+#include "proc_guard.h"
 #include "util.h"
 
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LOCAL_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Poll interval when the kernel has no pidfd_open. */
 #define LOCAL_POLL_MS 100
 /* How long the pipe may stay open after the process group was killed: only a
@@ -45,11 +48,13 @@
 struct local_engine {
     struct engine base;
     struct event_base *evbase;
+    proc_guard_t *guard; /* NULL when it could not be started */
 };
 
 struct local_job {
     struct engine_job base;
     struct event_base *evbase;
+    proc_guard_t *guard;
     engine_callbacks_t cb;
     void *arg;
     char *job_id;
@@ -67,32 +72,9 @@ struct local_job {
     bool stopping;
     bool done_scheduled;
     bool done_called;
-    bool in_output;      /* inside cb.output: a job_free there is deferred */
-    bool free_requested; /* job_free was called from inside cb.output */
     int exit_code;
     char *error;
 };
-
-/* Where the child failed before exec; sent through the status pipe. */
-enum local_stage { LOCAL_STAGE_PGID, LOCAL_STAGE_CHDIR, LOCAL_STAGE_FDS, LOCAL_STAGE_EXEC };
-
-struct local_child_error {
-    int stage;
-    int err;
-};
-
-/* libevent fails only when out of memory, which aborts like xmalloc does. */
-static struct event *
-local_event_new(struct event_base *base, evutil_socket_t fd, short what, event_callback_fn fn,
-                void *arg)
-{
-    struct event *ev = event_new(base, fd, what, fn, arg);
-    if (ev == NULL) {
-        log_error("engine", "could not allocate an event");
-        abort();
-    }
-    return ev;
-}
 
 static void
 local_event_free(struct event **ev)
@@ -101,214 +83,6 @@ local_event_free(struct event **ev)
         event_free(*ev);
         *ev = NULL;
     }
-}
-
-static void
-local_close(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-static void local_child_fail(int status_fd, enum local_stage stage) __attribute__((noreturn));
-static void local_child(int out_w, int status_w, int devnull, const char *workspace,
-                        char *const argv[], char *const envp[]) __attribute__((noreturn));
-
-/* In the child between fork and exec: only async-signal-safe calls. */
-static void
-local_child_fail(int status_fd, enum local_stage stage)
-{
-    struct local_child_error ce = {.stage = (int)stage, .err = errno};
-    ssize_t n;
-
-    do {
-        n = write(status_fd, &ce, sizeof(ce));
-    } while (n < 0 && errno == EINTR);
-    _exit(127);
-}
-
-static void
-local_child_close_from(int lowfd)
-{
-    struct rlimit rl;
-
-    if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
-        return;
-    /* Kernels before 5.9 have no close_range. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
-        rl.rlim_cur = 1048576;
-    for (int fd = lowfd; fd < (int)rl.rlim_cur; fd++)
-        close(fd);
-}
-
-static void
-local_child(int out_w, int status_w, int devnull, const char *workspace, char *const argv[],
-            char *const envp[])
-{
-    struct sigaction dfl;
-    sigset_t none;
-    int o, n, s;
-
-    /* Signals are blocked (see local_spawn) until exec, so no handler of the
-     * parent runs here; dispositions go back to the defaults, including what
-     * the parent ignored (SIGPIPE), since ignored signals survive exec. */
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            (void)sigaction(sig, &dfl, NULL);
-
-    if (setpgid(0, 0) != 0)
-        local_child_fail(status_w, LOCAL_STAGE_PGID);
-    if (chdir(workspace) != 0)
-        local_child_fail(status_w, LOCAL_STAGE_CHDIR);
-
-    /* Move everything above 2 first, so that the dup2s below cannot clobber
-     * an fd still needed (the parent may have had stdio closed). */
-    o = fcntl(out_w, F_DUPFD_CLOEXEC, 3);
-    n = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
-    s = fcntl(status_w, F_DUPFD_CLOEXEC, 3);
-    if (s >= 0)
-        status_w = s;
-    if (o < 0 || n < 0 || s < 0)
-        local_child_fail(status_w, LOCAL_STAGE_FDS);
-    if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0)
-        local_child_fail(status_w, LOCAL_STAGE_FDS);
-    if (status_w != 3) {
-        if (dup3(status_w, 3, O_CLOEXEC) < 0)
-            local_child_fail(status_w, LOCAL_STAGE_FDS);
-        status_w = 3;
-    }
-    local_child_close_from(4);
-
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve("/bin/sh", argv, envp);
-    local_child_fail(status_w, LOCAL_STAGE_EXEC);
-}
-
-static char *
-local_child_error_text(const struct local_child_error *ce, const char *workspace)
-{
-    switch (ce->stage) {
-    case LOCAL_STAGE_PGID:
-        return xasprintf("could not create a process group: %s", strerror(ce->err));
-    case LOCAL_STAGE_CHDIR:
-        return xasprintf("could not enter workspace \"%s\": %s", workspace, strerror(ce->err));
-    case LOCAL_STAGE_FDS:
-        return xasprintf("could not set up the output of the job: %s", strerror(ce->err));
-    default:
-        return xasprintf("could not run /bin/sh: %s", strerror(ce->err));
-    }
-}
-
-static void
-local_waitpid_blocking(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-}
-
-/*
- * Fork and exec the shell of a job. On success j->pid and j->out_fd are set
- * and 0 is returned; on failure -1 with *err set (caller frees), and no
- * process is left behind.
- */
-static int
-local_spawn(struct local_job *j, const engine_job_spec_t *spec, char **err)
-{
-    const char **envp = NULL;
-    const char *argv[5] = {"sh", "-e", "-c", spec->script, NULL};
-    int outp[2] = {-1, -1};
-    int statusp[2] = {-1, -1};
-    int devnull = -1;
-    size_t nenv = 0;
-    bool has_path = false;
-    sigset_t all, old;
-    struct local_child_error ce;
-    ssize_t n;
-    pid_t pid;
-    int rc = -1;
-
-    /* Everything the child needs is built here: after fork only
-     * async-signal-safe calls are allowed. */
-    while (spec->env != NULL && spec->env[nenv] != NULL) {
-        if (strncmp(spec->env[nenv], "PATH=", 5) == 0)
-            has_path = true;
-        nenv++;
-    }
-    envp = xcalloc(nenv + 2, sizeof(*envp));
-    for (size_t i = 0; i < nenv; i++)
-        envp[i] = spec->env[i];
-    if (!has_path)
-        envp[nenv] = LOCAL_DEFAULT_PATH;
-
-    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(statusp, O_CLOEXEC) != 0) {
-        *err = xasprintf("could not create a pipe: %s", strerror(errno));
-        goto fail;
-    }
-    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0) {
-        *err = xasprintf("could not open \"/dev/null\": %s", strerror(errno));
-        goto fail;
-    }
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0)
-        local_child(outp[1], statusp[1], devnull, spec->workspace, (char *const *)argv,
-                    (char *const *)envp);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) {
-        *err = xasprintf("could not start a process: %s", strerror(errno));
-        goto fail;
-    }
-    /* Also here, so that the group exists whichever process runs first. It
-     * fails with EACCES once the child has exec'd, which is fine. */
-    (void)setpgid(pid, pid);
-    local_close(&outp[1]);
-    local_close(&statusp[1]);
-    local_close(&devnull);
-
-    do {
-        n = read(statusp[0], &ce, sizeof(ce));
-    } while (n < 0 && errno == EINTR);
-    if (n != 0) {
-        if (n == (ssize_t)sizeof(ce)) {
-            *err = local_child_error_text(&ce, spec->workspace);
-        } else {
-            *err = xasprintf("could not learn whether the job started: %s",
-                             n < 0 ? strerror(errno) : "short read");
-            kill(pid, SIGKILL);
-        }
-        local_waitpid_blocking(pid);
-        goto fail;
-    }
-    if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0) {
-        *err = xasprintf("could not set up the output of the job: %s", strerror(errno));
-        kill(-pid, SIGKILL);
-        local_waitpid_blocking(pid);
-        goto fail;
-    }
-
-    j->pid = pid;
-    j->out_fd = outp[0];
-    outp[0] = -1;
-    rc = 0;
-fail:
-    local_close(&outp[0]);
-    local_close(&outp[1]);
-    local_close(&statusp[0]);
-    local_close(&statusp[1]);
-    local_close(&devnull);
-    free(envp);
-    return rc;
 }
 
 static void
@@ -332,7 +106,7 @@ local_job_close_output(struct local_job *j)
 {
     local_event_free(&j->out_ev);
     local_event_free(&j->drain_ev);
-    local_close(&j->out_fd);
+    local_spawn_close(&j->out_fd);
 }
 
 /*
@@ -347,38 +121,24 @@ local_job_teardown(struct local_job *j)
          * another group. */
         kill(-j->pid, SIGKILL);
         local_waitpid_blocking(j->pid);
+        proc_guard_forget(j->guard, j->pid);
         j->reaped = true;
     }
     local_job_close_output(j);
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
     local_event_free(&j->done_ev);
-    local_close(&j->pidfd);
+    local_spawn_close(&j->pidfd);
 }
 
-static void
-local_job_destroy(struct local_job *j)
-{
-    local_job_teardown(j);
-    free(j->error);
-    free(j->job_id);
-    free(j);
-}
-
-/* Hand output to the caller. Returns false when the caller freed the job. */
+/* Hand output to the caller. Returns false when the caller freed the job
+ * (its memory stays until the next loop turn). */
 static bool
 local_job_deliver(struct local_job *j, const char *data, size_t len)
 {
-    if (j->cb.output == NULL)
-        return true;
-    j->in_output = true;
-    j->cb.output(j->arg, data, len);
-    j->in_output = false;
-    if (j->free_requested) {
-        local_job_destroy(j);
-        return false;
-    }
-    return true;
+    if (j->cb.output != NULL)
+        j->cb.output(j->arg, data, len);
+    return !j->base.released;
 }
 
 /*
@@ -455,10 +215,10 @@ local_job_reaped(struct local_job *j)
     j->reaped = true;
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
-    local_close(&j->pidfd);
+    local_spawn_close(&j->pidfd);
     if (j->out_fd >= 0) {
         struct timeval tv = {LOCAL_DRAIN_MS / 1000, (LOCAL_DRAIN_MS % 1000) * 1000};
-        j->drain_ev = local_event_new(j->evbase, -1, 0, local_on_drain_timeout, j);
+        j->drain_ev = engine_event_new(j->evbase, -1, 0, local_on_drain_timeout, j);
         evtimer_add(j->drain_ev, &tv);
     }
     local_job_maybe_finish(j);
@@ -482,6 +242,7 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = -1;
         free(j->error);
         j->error = xasprintf("lost the job process: %s", strerror(errno));
+        proc_guard_forget(j->guard, j->pid);
         local_job_reaped(j);
         return;
     }
@@ -497,6 +258,7 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = 128 + info.si_status;
     if (local_job_waitid(j, &reap, WEXITED | WNOHANG) != 0 || reap.si_pid == 0)
         local_waitpid_blocking(j->pid);
+    proc_guard_forget(j->guard, j->pid);
     log_debug("engine", "job process ended job=%s pid=%d exit=%d", j->job_id, (int)j->pid,
               j->exit_code);
     local_job_reaped(j);
@@ -545,16 +307,17 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
 
     j = xcalloc(1, sizeof(*j));
     j->evbase = le->evbase;
+    j->guard = le->guard;
     j->cb = *cb;
     j->arg = arg;
     j->job_id = xstrdup(spec->job_id != NULL ? spec->job_id : "");
     j->pid = -1;
     j->out_fd = -1;
     j->pidfd = -1;
-    j->done_ev = local_event_new(j->evbase, -1, 0, local_on_done, j);
-    j->kill_ev = local_event_new(j->evbase, -1, 0, local_on_kill_timeout, j);
+    j->done_ev = engine_event_new(j->evbase, -1, 0, local_on_done, j);
+    j->kill_ev = engine_event_new(j->evbase, -1, 0, local_on_kill_timeout, j);
 
-    if (local_spawn(j, spec, &err) != 0) {
+    if (local_spawn(spec, j->guard, &j->pid, &j->out_fd, &err) != 0) {
         /* The caller logs it when `done` reports it. */
         log_debug("engine", "could not start job: %s job=%s", err, j->job_id);
         j->exit_code = -1;
@@ -565,17 +328,17 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
         return &j->base;
     }
 
-    j->out_ev = local_event_new(j->evbase, j->out_fd, EV_READ | EV_PERSIST, local_on_output, j);
+    j->out_ev = engine_event_new(j->evbase, j->out_fd, EV_READ | EV_PERSIST, local_on_output, j);
     event_add(j->out_ev, NULL);
 
     j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
     if (j->pidfd >= 0) {
         /* Level-triggered: stays readable until the shell is reaped. */
-        j->exit_ev = local_event_new(j->evbase, j->pidfd, EV_READ | EV_PERSIST, local_on_exit, j);
+        j->exit_ev = engine_event_new(j->evbase, j->pidfd, EV_READ | EV_PERSIST, local_on_exit, j);
         event_add(j->exit_ev, NULL);
     } else {
         j->pidfd = -1;
-        j->exit_ev = local_event_new(j->evbase, -1, EV_PERSIST, local_on_exit, j);
+        j->exit_ev = engine_event_new(j->evbase, -1, EV_PERSIST, local_on_exit, j);
         event_add(j->exit_ev, &poll_tv);
     }
     log_debug("engine", "job started job=%s pid=%d pidfd=%s", j->job_id, (int)j->pid,
@@ -599,46 +362,50 @@ local_stop(engine_job_t *job, int grace_seconds)
         evtimer_add(j->kill_ev, &tv);
 }
 
+/* ops->job_release: kill what is left, release every resource but the
+ * memory (the caller may be inside one of the job's callbacks). */
 static void
-local_job_free(engine_job_t *job)
+local_job_release(engine_job_t *job)
+{
+    local_job_teardown((struct local_job *)job);
+}
+
+static void
+local_job_destroy(engine_job_t *job)
 {
     struct local_job *j = (struct local_job *)job;
 
-    if (j->in_output) {
-        /* Freed from inside cb.output: stop everything now, release the
-         * memory once the callback has returned (local_job_deliver). */
-        local_job_teardown(j);
-        j->free_requested = true;
-        return;
-    }
-    local_job_destroy(j);
-}
-
-static int
-local_cleanup(engine_t *e, const char *const *live_job_ids)
-{
-    /* A local job leaves nothing behind once its process group is gone. */
-    return 0;
+    local_job_teardown(j);
+    free(j->error);
+    free(j->job_id);
+    free(j);
 }
 
 static void
 local_destroy(engine_t *e)
 {
-    free(e);
+    struct local_engine *le = (struct local_engine *)e;
+
+    proc_guard_free(le->guard);
+    free(le);
 }
 
+/* No ping (the machine can always run a process) and no cleanup (a local
+ * job leaves nothing behind once its process group is gone). */
 static const engine_ops_t local_ops = {
     .name = "local",
     .start = local_start,
     .stop = local_stop,
-    .job_free = local_job_free,
-    .cleanup = local_cleanup,
+    .job_release = local_job_release,
+    .job_destroy = local_job_destroy,
     .destroy = local_destroy,
 };
 
 /*
  * A new local engine driven by base (borrowed; it must outlive the engine and
- * its jobs). Free it with engine_free after freeing its jobs.
+ * its jobs), with its guard process (forked here: make the engine before
+ * other threads or connections exist). Free it with engine_free after
+ * freeing its jobs.
  */
 engine_t *
 engine_local_new(struct event_base *base)
@@ -648,7 +415,8 @@ engine_local_new(struct event_base *base)
     if (base == NULL)
         return NULL;
     le = xcalloc(1, sizeof(*le));
-    le->base.ops = &local_ops;
+    engine_init(&le->base, &local_ops, base);
     le->evbase = base;
+    le->guard = proc_guard_new();
     return &le->base;
 }

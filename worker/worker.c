@@ -131,25 +131,23 @@ db_read_cb(evutil_socket_t fd, short what, void *arg)
     worker_drain_notifies(w);
 }
 
-/* Whether the engine can take jobs; while it cannot, back off and say so. */
-static bool
-worker_engine_ready(worker_t *w)
+/* The answer of a ping: while the engine cannot take jobs, back off and say
+ * so; once it can, claim. */
+static void
+worker_on_ping(void *arg, const char *problem)
 {
-    if (gw_now_ms() < w->engine_retry_at)
-        return false;
-    /* A known-good engine is asked again at most every few seconds. */
-    if (w->engine_ok && gw_now_ms() - w->engine_checked_at < 5000)
-        return true;
-    w->engine_checked_at = gw_now_ms();
-    char *problem = NULL;
-    if (engine_ping(w->engine, &problem) == 0) {
+    worker_t *w = arg;
+
+    w->engine_asking = false;
+    if (problem == NULL) {
         if (!w->engine_ok)
             log_info("worker", "container engine is reachable engine=%s", engine_name(w->engine));
         w->engine_ok = true;
         w->engine_backoff = 0;
         free(w->engine_problem);
         w->engine_problem = NULL;
-        return true;
+        worker_schedule_claim(w);
+        return;
     }
     w->engine_backoff = w->engine_backoff ? w->engine_backoff * 2 : 1;
     if (w->engine_backoff > w->cfg->engine_backoff_max)
@@ -160,11 +158,25 @@ worker_engine_ready(worker_t *w)
     w->engine_ok = false;
     free(w->engine_problem);
     w->engine_problem = xasprintf("%s (retrying in %d s)", problem, w->engine_backoff);
-    free(problem);
     if (w->conn)
         (void)q_heartbeat(w->conn, w->runner_id, "degraded", w->engine_problem);
     struct timeval tv = {w->engine_backoff, 0};
     evtimer_add(w->claim_ev, &tv);
+}
+
+/* Whether the engine can take jobs; when its last answer is stale, ask
+ * again and claim once it answers. */
+static bool
+worker_engine_ready(worker_t *w)
+{
+    if (w->engine_asking || gw_now_ms() < w->engine_retry_at)
+        return false;
+    /* A known-good engine is asked again at most every few seconds. */
+    if (w->engine_ok && gw_now_ms() - w->engine_checked_at < 5000)
+        return true;
+    w->engine_checked_at = gw_now_ms();
+    w->engine_asking = true;
+    engine_ping_start(w->engine, worker_on_ping, w);
     return false;
 }
 
@@ -250,6 +262,24 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     worker_try_claim(arg);
 }
 
+static void
+worker_on_cleanup(void *arg, int removed)
+{
+    if (removed > 0)
+        log_info("worker", "removed containers left behind count=%d", removed);
+}
+
+/* The start-up cleanup is over: runs may be claimed. */
+static void
+worker_on_first_cleanup(void *arg, int removed)
+{
+    worker_t *w = arg;
+
+    worker_on_cleanup(w, removed);
+    w->engine_asking = false;
+    worker_schedule_claim(w);
+}
+
 /* Remove containers of this runner whose job is not running any more (a
  * job whose removal failed, or one started by an earlier life). */
 static void
@@ -260,9 +290,7 @@ cleanup_cb(evutil_socket_t fd, short what, void *arg)
 
     if (!w->engine_ok)
         return;
-    int n = engine_cleanup(w->engine, live);
-    if (n > 0)
-        log_info("worker", "removed containers left behind count=%d", n);
+    engine_cleanup_start(w->engine, live, worker_on_cleanup, w);
 }
 
 static void
@@ -356,9 +384,9 @@ worker_new(const gw_config_t *cfg)
     int n = q_reap_own(w->conn, w->runner_id, true);
     if (n > 0)
         log_warn("worker", "ended runs of an earlier life of this runner count=%d", n);
-    n = engine_cleanup(w->engine, NULL);
-    if (n > 0)
-        log_info("worker", "removed containers left behind count=%d", n);
+    /* What an earlier life left behind goes before the first claim. */
+    w->engine_asking = true;
+    engine_cleanup_start(w->engine, NULL, worker_on_first_cleanup, w);
     log_info("worker", "registered runner=%s id=%s engine=%s", cfg->runner_name, w->runner_id,
              cfg->engine);
 

@@ -18,10 +18,10 @@ typedef struct run_exec run_exec_t;
 struct worker {
     const gw_config_t *cfg;
     struct event_base *base;
-    engine_t *engine;       /* runs the jobs */
-    engine_t *local;        /* runs checkouts on this host */
-    PGconn *conn;           /* NULL while disconnected */
-    struct event *db_ev;    /* readable: notifications */
+    engine_t *engine;    /* runs the jobs */
+    engine_t *local;     /* runs checkouts on this host */
+    PGconn *conn;        /* NULL while disconnected */
+    struct event *db_ev; /* readable: notifications */
     struct event *reconnect_ev;
     struct event *heartbeat_ev;
     struct event *poll_ev;
@@ -32,13 +32,14 @@ struct worker {
     char runner_id[37];
     char hostname[256];
     int reconnect_delay;
-    int stop_signals;       /* SIGTERM/SIGINT received */
+    int stop_signals; /* SIGTERM/SIGINT received */
     bool engine_ok;
-    int engine_backoff;     /* seconds, while the engine is unreachable */
+    int engine_backoff; /* seconds, while the engine is unreachable */
     int64_t engine_retry_at;
     int64_t engine_checked_at;
+    bool engine_asking; /* a ping or the start-up cleanup is in flight */
     char *engine_problem;
-    run_exec_t *run;        /* the claimed run, or NULL */
+    run_exec_t *run; /* the claimed run, or NULL */
     int exit_status;
 };
 

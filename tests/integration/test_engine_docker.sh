@@ -4,11 +4,12 @@
 # (tests/lib/dockerd.sh), through the driver $GW_BUILD_DIR/tests/engine_run:
 # exit codes, output of both streams in order, environment, the workspace
 # bind mount, a missing image, an image without a shell, an image with an
-# ENTRYPOINT, large output, stop, free before done (while running, while
-# create is in flight, from inside the output callback), several jobs at
-# once, an unreachable engine, a docker host that is not unix://, and engine
-# cleanup of labelled leftovers. After every job no container may be
-# left. Prints PASS/FAIL lines; exits non-zero on any failure.
+# ENTRYPOINT, large output, stop (a script that does not trap TERM ends at
+# once, one that does gets its grace period), free before done (while
+# running, while create is in flight, from inside the output callback),
+# several jobs at once, an unreachable engine, a docker host that is not
+# unix://, engine cleanup of labelled leftovers, and ping. After every job no
+# container may be left. Prints PASS/FAIL lines; exits non-zero on any failure.
 #
 # Needs: GW_BUILD_DIR (cmake build dir), GW_SOURCE_DIR (the source tree); root
 # (dockerd), docker.io and busybox-static (installed when missing).
@@ -171,8 +172,11 @@ mkdir -p "$WORK/nosh"
 echo x >"$WORK/nosh/file"
 tar -C "$WORK/nosh" -cf "$WORK/nosh.tar" . && docker import "$WORK/nosh.tar" gwtest-nosh >/dev/null
 job nosh gwtest-nosh 'echo hi'
-expect_has "no shell: start error" "exit=-1 error=could not start the container:" "$(exit_line)"
-expect_has "no shell: the engine's reason" "executable file not found" "$(exit_line)"
+# The container starts (its PID 1 is the engine's init), which then cannot
+# run sh: the job fails with 127, like a shell's "command not found", and
+# the init's reason is in its output.
+expect_eq "no shell: fails with 127" "exit=127 error=" "$(exit_line)"
+expect_has "no shell: the init's reason" "exec sh failed: No such file or directory" "$(job_output)"
 no_containers "no shell"
 
 # --- an image with an ENTRYPOINT still runs sh -e -c SCRIPT ---
@@ -197,6 +201,48 @@ else
     fail "stop: took ${ELAPSED_MS} ms"
 fi
 no_containers "stop"
+
+# --- stop: TERM reaches the script (an init is PID 1) ---
+# stop_ms NAME: ms from the stop to done, as the driver saw it.
+stop_ms() { sed -n 's/^engine_run: done \([0-9]*\) ms after the stop$/\1/p' "$WORK/$1.err"; }
+for i in 1 2 3; do
+    job "term$i" "$IMAGE" 'echo started; sleep 60' --stop-on-output started 10
+    expect_eq "stop, no trap #$i: ended by TERM" "started
+exit=143 error=" "$OUT"
+    # done comes after the container's removal: nothing may be left by then.
+    expect_eq "stop, no trap #$i: container gone at done" "" "$(docker ps -aq)"
+    ms=$(stop_ms "term$i")
+    if [ -n "$ms" ] && [ "$ms" -le 1000 ]; then
+        pass "stop, no trap #$i: done and removed ${ms} ms after the stop (<= 1000, grace 10 s)"
+    else
+        fail "stop, no trap #$i: done [${ms}] ms after the stop (want <= 1000, grace 10 s)"
+    fi
+done
+job trapper "$IMAGE" 'trap "echo got TERM" TERM; echo started; while :; do sleep 0.1; done' \
+    --stop-on-output started 2
+case "$OUT" in
+"started"*"got TERM"*"exit=137 error=") pass "stop, trapped: saw TERM, went on, KILLed (137)" ;;
+*) fail "stop, trapped: want TERM seen then exit 137, got [$OUT]" ;;
+esac
+ms=$(stop_ms trapper)
+if [ -n "$ms" ] && [ "$ms" -ge 1900 ] && [ "$ms" -le 6000 ]; then
+    pass "stop, trapped: done ${ms} ms after the stop (grace 2 s)"
+else
+    fail "stop, trapped: done [${ms}] ms after the stop (want the grace of 2 s, then KILL)"
+fi
+no_containers "stop, trapped"
+# docker itself, for comparison: `docker stop -t 10` + rm of a running
+# `sleep 60`, with and without --init (figures only).
+docker_stop_ms() {
+    local name=$1 t0
+    # shellcheck disable=SC2086
+    docker run -d --name "$name" $2 "$IMAGE" sh -c 'sleep 60' >/dev/null || return 1
+    t0=$(date +%s%N)
+    docker stop -t 10 "$name" >/dev/null && docker rm "$name" >/dev/null
+    echo $((($(date +%s%N) - t0) / 1000000))
+}
+echo "# docker run --init: docker stop -t 10 + rm took $(docker_stop_ms gwe-init --init) ms"
+echo "# docker run without init: docker stop -t 10 + rm took $(docker_stop_ms gwe-noinit '') ms"
 
 # Stop while create is in flight: the container is removed, never run.
 job stop_early "$IMAGE" 'echo must not run; sleep 100' --stop-after-ms 0 5
@@ -284,6 +330,14 @@ docker rm -f "$live" "$other" >/dev/null
 OUT=$(timeout 60 "$RUN" --cleanup --runner-id runner-a docker "unix://$WORK/no.sock" 2>/dev/null)
 expect_eq "cleanup: unreachable engine" "removed=-1" "$OUT"
 no_containers "cleanup"
+
+# --- ping: an ordinary request, answered from the loop ---
+OUT=$(timeout 60 "$RUN" --ping docker "$DOCKER_HOST" 2>"$WORK/ping.err")
+expect_eq "ping: the engine can take jobs" "ping=ok" "$OUT"
+expect_has "ping: answered from the loop" "engine_run: answered in" "$(cat "$WORK/ping.err")"
+OUT=$(timeout 60 "$RUN" --ping docker "unix://$WORK/no.sock" 2>/dev/null)
+expect_eq "ping: unreachable engine" \
+    "ping=container engine unreachable at unix://$WORK/no.sock: No such file or directory" "$OUT"
 
 echo "# $PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -4,16 +4,22 @@
  *
  *   engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT
  *   engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]
+ *   engine_run [OPTIONS] --ping ENGINE DOCKER_HOST
  *
  * ENGINE is "docker" or "local" (which ignores DOCKER_HOST and IMAGE); IMAGE
  * may be "" for the engine's default image. The job's output goes to stdout as
  * it comes, then a last line "exit=N error=TEXT" (after a newline of its own
  * when the output did not end with one). With --cleanup it prints
- * "removed=N" (-1: the engine could not be asked).
+ * "removed=N" (-1: the engine could not be asked); with --ping "ping=ok" or
+ * "ping=PROBLEM". Both answers must come from the loop, not from inside the
+ * call that asked; stderr then gets "engine_run: answered in N ms".
  *
  * Options (anywhere on the line):
  *   --env NAME=VALUE       add to the job's environment (repeatable)
  *   --stop-after-ms N G    engine_job_stop(job, G) N ms after the start
+ *   --stop-on-output TEXT G  engine_job_stop(job, G) once the output holds
+ *                          TEXT; stderr then gets a line "engine_run:
+ *                          done N ms after the stop"
  *   --free-after-ms N      engine_job_free(job) N ms after the start, then run
  *                          the loop until the engine has nothing left to do;
  *                          prints "freed" instead of an exit line
@@ -78,21 +84,28 @@ struct driver {
     bool timed_out;
     int stop_grace;
     const char *free_on_output;
+    const char *stop_on_output;
+    int64_t stopped_at; /* gw_now_ms of the first stop; 0 before */
     struct event *timeout_ev;
     struct event *stop_ev;
     struct event *free_ev;
     struct event *linger_ev; /* gives up on the engine becoming idle */
     struct event *idle_ev;   /* looks whether it is */
+    bool asking;             /* inside engine_ping_start / engine_cleanup_start */
+    int64_t asked_at;
 };
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT\n"
-                    "       engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]\n"
-                    "options: --env NAME=VALUE, --stop-after-ms N GRACE, --free-after-ms N,\n"
-                    "         --free-on-output TEXT, --parallel N, --job-id ID, --run-id ID,\n"
-                    "         --runner-id ID, --default-image IMAGE, --timeout-ms N\n");
+    fprintf(stderr,
+            "usage: engine_run [OPTIONS] ENGINE DOCKER_HOST IMAGE WORKSPACE SCRIPT\n"
+            "       engine_run [OPTIONS] --cleanup ENGINE DOCKER_HOST [LIVE_JOB_ID...]\n"
+            "       engine_run [OPTIONS] --ping ENGINE DOCKER_HOST\n"
+            "options: --env NAME=VALUE, --stop-after-ms N GRACE, --stop-on-output TEXT GRACE,\n"
+            "         --free-after-ms N,\n"
+            "         --free-on-output TEXT, --parallel N, --job-id ID, --run-id ID,\n"
+            "         --runner-id ID, --default-image IMAGE, --timeout-ms N\n");
     exit(2);
 }
 
@@ -152,6 +165,14 @@ job_ended(struct driver *d)
 }
 
 static void
+stop_job(struct run *r)
+{
+    if (r->d->stopped_at == 0)
+        r->d->stopped_at = gw_now_ms();
+    engine_job_stop(r->job, r->d->stop_grace);
+}
+
+static void
 on_output(void *arg, const char *data, size_t len)
 {
     struct run *r = arg;
@@ -174,7 +195,11 @@ on_output(void *arg, const char *data, size_t len)
         r->job = NULL;
         r->freed = true;
         job_ended(r->d);
+        return;
     }
+    if (r->d->stop_on_output != NULL && r->d->stopped_at == 0 &&
+        strstr(r->out.data, r->d->stop_on_output))
+        stop_job(r);
 }
 
 static void
@@ -190,6 +215,9 @@ on_done(void *arg, int exit_code, const char *error)
         contract(r, "done called twice");
         return;
     }
+    if (r->d->stopped_at != 0)
+        fprintf(stderr, "engine_run: done %lld ms after the stop\n",
+                (long long)(gw_now_ms() - r->d->stopped_at));
     r->exit_code = exit_code;
     r->error = xstrdup(error != NULL ? error : "");
     if (exit_code == -1 && (error == NULL || error[0] == '\0'))
@@ -222,13 +250,56 @@ on_linger(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+answered(struct driver *d)
+{
+    if (d->asking) {
+        fprintf(stderr, "engine_run: CONTRACT BROKEN: answered from inside the question\n");
+        d->broken = true;
+    }
+    fprintf(stderr, "engine_run: answered in %lld ms\n", (long long)(gw_now_ms() - d->asked_at));
+    event_base_loopbreak(d->base);
+}
+
+static void
+on_cleanup_answer(void *arg, int removed)
+{
+    printf("removed=%d\n", removed);
+    answered(arg);
+}
+
+static void
+on_ping_answer(void *arg, const char *problem)
+{
+    printf("ping=%s\n", problem != NULL ? problem : "ok");
+    answered(arg);
+}
+
+/* Ask the engine (--cleanup, --ping) and wait for the answer. */
+static int
+ask(struct driver *d, engine_t *e, bool cleanup, const char *const *live)
+{
+    d->timeout_ev = timer_new(d->base, on_timeout, d);
+    timer_add_ms(d->timeout_ev, 60000);
+    d->asked_at = gw_now_ms();
+    d->asking = true;
+    if (cleanup)
+        engine_cleanup_start(e, live, on_cleanup_answer, d);
+    else
+        engine_ping_start(e, on_ping_answer, d);
+    d->asking = false;
+    event_base_dispatch(d->base);
+    event_free(d->timeout_ev);
+    return d->broken || d->timed_out ? 1 : 0;
+}
+
+static void
 on_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct driver *d = arg;
 
     for (int i = 0; i < d->nruns; i++)
         if (!d->runs[i].freed)
-            engine_job_stop(d->runs[i].job, d->stop_grace);
+            stop_job(&d->runs[i]);
 }
 
 static void
@@ -311,7 +382,7 @@ main(int argc, char **argv)
     long stop_after = -1, free_after = -1, timeout_ms = 120000, parallel = 1;
     const char *job_id = NULL, *run_id = "engine-run-run", *runner_id = "engine-run";
     const char *default_image = NULL;
-    bool cleanup = false;
+    bool cleanup = false, ping = false;
     int status = 0;
 
     gw_log_init();
@@ -323,6 +394,9 @@ main(int argc, char **argv)
             env[nenv++] = argv[++i];
         } else if (strcmp(o, "--stop-after-ms") == 0 && i + 2 < argc) {
             stop_after = parse_number(argv[++i]);
+            d.stop_grace = (int)parse_number(argv[++i]);
+        } else if (strcmp(o, "--stop-on-output") == 0 && i + 2 < argc) {
+            d.stop_on_output = argv[++i];
             d.stop_grace = (int)parse_number(argv[++i]);
         } else if (strcmp(o, "--free-after-ms") == 0 && i + 1 < argc) {
             free_after = parse_number(argv[++i]);
@@ -345,11 +419,13 @@ main(int argc, char **argv)
             timeout_ms = parse_number(argv[++i]);
         } else if (strcmp(o, "--cleanup") == 0) {
             cleanup = true;
+        } else if (strcmp(o, "--ping") == 0) {
+            ping = true;
         } else {
             usage();
         }
     }
-    if (cleanup ? npos < 2 : npos != 5)
+    if (cleanup ? npos < 2 : ping ? npos != 2 : npos != 5)
         usage();
 
     d.base = event_base_new();
@@ -364,12 +440,12 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (cleanup) {
-        printf("removed=%d\n", engine_cleanup(e, pos + 2));
+    if (cleanup || ping) {
+        status = ask(&d, e, cleanup, pos + 2);
         engine_free(e);
         event_base_free(d.base);
         free(pos);
-        return 0;
+        return status;
     }
 
     d.timeout_ev = timer_new(d.base, on_timeout, &d);

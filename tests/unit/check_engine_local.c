@@ -184,6 +184,26 @@ count_fds(void)
     return n;
 }
 
+/* Whether every child of this process but the engine's guard was reaped:
+ * no zombie among them, and the guard the one child left. */
+static bool
+only_the_guard_left(void)
+{
+    char path[64];
+    FILE *f;
+    int pid, n = 0;
+
+    if (waitpid(-1, NULL, WNOHANG) != 0)
+        return false;
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fscanf(f, "%d", &pid) == 1)
+        n++;
+    fclose(f);
+    return n == 1;
+}
+
 /* Whether a process of group pgid is alive (zombies do not count: PID 1 of a
  * container may never reap the orphans). */
 static bool
@@ -251,15 +271,52 @@ teardown(void)
     memcpy(workspace + strlen(workspace) - 6, "XXXXXX", 6);
 }
 
-START_TEST(test_name_and_cleanup)
+/* Answers of the engine as a whole, with how many came. */
+struct answers {
+    int pings;
+    const char *problem;
+    int cleanups;
+    int removed;
+};
+
+static void
+on_ping(void *arg, const char *problem)
 {
+    struct answers *a = arg;
+
+    a->pings++;
+    a->problem = problem;
+}
+
+static void
+on_cleanup(void *arg, int removed)
+{
+    struct answers *a = arg;
+
+    a->cleanups++;
+    a->removed = removed;
+}
+
+START_TEST(test_name_ping_and_cleanup)
+{
+    struct answers a = {.problem = "unset", .removed = -2};
+
     ck_assert_str_eq(engine_name(engine), "local");
-    ck_assert_int_eq(engine_cleanup(engine, NULL), 0);
-    {
-        char *problem = (char *)"unset";
-        ck_assert_int_eq(engine_ping(engine, &problem), 0);
-        ck_assert_ptr_null(problem);
-    }
+    engine_ping_start(engine, on_ping, &a);
+    engine_cleanup_start(engine, NULL, on_cleanup, &a);
+    /* From the loop, never from inside the call. */
+    ck_assert_int_eq(a.pings + a.cleanups, 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_int_eq(a.pings, 1);
+    ck_assert_ptr_null(a.problem);
+    ck_assert_int_eq(a.cleanups, 1);
+    ck_assert_int_eq(a.removed, 0);
+    /* Not answered before the engine is freed: never. */
+    engine_ping_start(engine, on_ping, &a);
+    engine_free(engine);
+    engine = engine_local_new(base);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    ck_assert_int_eq(a.pings, 1);
     ck_assert_ptr_null(engine_local_new(NULL));
 }
 END_TEST
@@ -405,8 +462,7 @@ START_TEST(test_bad_workspace)
     ck_assert_ptr_nonnull(strstr(r.error, missing));
     ck_assert_uint_eq(r.out.len, 0);
     /* The failed child was reaped. */
-    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
-    ck_assert_int_eq(errno, ECHILD);
+    ck_assert(only_the_guard_left());
     run_clear(&r);
     free(missing);
 }
@@ -525,6 +581,77 @@ START_TEST(test_background_child)
 }
 END_TEST
 
+/* Output callback of the owner killed below: once the job's processes are
+ * all started, pass the output (its first line: the group id) to the test
+ * and die at once, as a worker does on SIGKILL or OOM. */
+static int killed_owner_fd = -1;
+
+static void
+on_output_then_die(void *arg, const char *data, size_t len)
+{
+    buf_t *out = arg;
+
+    buf_append(out, data, len);
+    if (strstr(out->data, "started\n") != NULL) {
+        ssize_t n = write(killed_owner_fd, out->data, out->len);
+        (void)n;
+        kill(getpid(), SIGKILL);
+    }
+}
+
+static void
+on_done_ignored(void *arg, int exit_code, const char *error)
+{
+}
+
+START_TEST(test_owner_killed)
+{
+    static const char *const no_env[] = {NULL};
+    char text[256] = {0};
+    int p[2], status;
+    size_t got = 0;
+    ssize_t n;
+    long pgid;
+    pid_t owner;
+
+    ck_assert_int_eq(pipe(p), 0);
+    owner = fork();
+    ck_assert_int_ge(owner, 0);
+    if (owner == 0) {
+        /* An engine of this process's own: the fixture's belongs to the
+         * test process. */
+        struct event_base *b = event_base_new();
+        engine_t *e = engine_local_new(b);
+        engine_job_spec_t spec = {
+            .job_id = "00000000-0000-0000-0000-000000000003",
+            .script = "echo $$; sleep 100 & sleep 100 & echo started; wait",
+            .env = no_env,
+            .workspace = workspace,
+        };
+        engine_callbacks_t cb = {.output = on_output_then_die, .done = on_done_ignored};
+        buf_t out;
+
+        close(p[0]);
+        killed_owner_fd = p[1];
+        buf_init(&out);
+        if (engine_job_start(e, &spec, &cb, &out) == NULL)
+            _exit(2);
+        event_base_dispatch(b);
+        _exit(3);
+    }
+    close(p[1]);
+    while (got < sizeof(text) - 1 && (n = read(p[0], text + got, sizeof(text) - 1 - got)) > 0)
+        got += (size_t)n;
+    close(p[0]);
+    ck_assert_int_eq(waitpid(owner, &status, 0), owner);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    pgid = strtol(text, NULL, 10);
+    ck_assert_msg(pgid > 1, "no group id in [%s]", text);
+    /* The job's shell and both background sleeps die with their owner. */
+    ck_assert_msg(group_gone_within((pid_t)pgid, 2000), "the job's processes outlived its owner");
+}
+END_TEST
+
 START_TEST(test_free_before_done)
 {
     struct run r;
@@ -542,8 +669,7 @@ START_TEST(test_free_before_done)
     engine_job_free(r.job);
     r.job = NULL;
     /* No zombie: the shell was reaped, and the whole group is gone. */
-    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
-    ck_assert_int_eq(errno, ECHILD);
+    ck_assert(only_the_guard_left());
     ck_assert(group_gone_within((pid_t)pgid, 2000));
 
     /* Nothing of the job is left in the loop to call `done` later. */
@@ -564,8 +690,7 @@ START_TEST(test_free_in_output)
     run_loop(&r, RUN_TIMEOUT_S);
     ck_assert(!r.timed_out);
     ck_assert_ptr_null(r.job);
-    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
-    ck_assert_int_eq(errno, ECHILD);
+    ck_assert(only_the_guard_left());
     run_loop(&r, 1);
     ck_assert(r.timed_out);
     ck_assert_int_eq(r.done_calls, 0);
@@ -631,7 +756,7 @@ engine_local_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_name_and_cleanup);
+    tcase_add_test(tc, test_name_ping_and_cleanup);
     tcase_add_test(tc, test_exit_zero);
     tcase_add_test(tc, test_exit_three);
     tcase_add_test(tc, test_errexit);
@@ -645,6 +770,7 @@ engine_local_suite(void)
     tcase_add_test(tc, test_stop_kill_after_grace);
     tcase_add_test(tc, test_stop_no_grace);
     tcase_add_test(tc, test_background_child);
+    tcase_add_test(tc, test_owner_killed);
     tcase_add_test(tc, test_free_before_done);
     tcase_add_test(tc, test_free_in_output);
     tcase_add_test(tc, test_no_fd_leak);
