@@ -68,6 +68,8 @@ static const struct {
     {"gitweave_runs_running", "gauge", "Runs being executed."},
     {"gitweave_runs_total", "counter", "Runs that reached a final status, by status."},
     {"gitweave_jobs_total", "counter", "Jobs that reached a final status, by status."},
+    {"gitweave_runs_lost_total", "counter",
+     "Runs failed as runner lost: their runner stopped renewing its lease."},
     {"gitweave_pickup_seconds", "histogram",
      "Time from queued to claimed, of the runs that ended in the last hour."},
     {"gitweave_run_duration_seconds", "histogram",

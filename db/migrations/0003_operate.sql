@@ -8,8 +8,10 @@ ALTER TABLE runners ADD COLUMN paused boolean NOT NULL DEFAULT false;
 -- The run a rerun copied its frozen spec from.
 ALTER TABLE pipeline_runs ADD COLUMN rerun_of uuid REFERENCES pipeline_runs (id) ON DELETE SET NULL;
 
--- The metrics' histograms read the runs that ended recently.
-CREATE INDEX pipeline_runs_ended_idx ON pipeline_runs (ended_at) WHERE ended_at IS NOT NULL;
+-- The metrics' histograms read the runs that ended recently, from the index
+-- alone (what they read is included).
+CREATE INDEX pipeline_runs_ended_idx ON pipeline_runs (ended_at)
+    INCLUDE (created_at, started_at, status) WHERE ended_at IS NOT NULL;
 
 -- What is stuck: running runs whose lease has expired or whose runner is
 -- offline (not seen within its lease) or gone.
@@ -96,11 +98,18 @@ CREATE TABLE status_totals (
     PRIMARY KEY (kind, status, shard)
 );
 
+-- A run failed by the reaper (error "runner lost: ...") is also counted as
+-- 'runner lost', the figure of an alert (docs/metrics.md).
 CREATE FUNCTION status_totals_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO status_totals AS t (kind, status, shard, n)
     VALUES (TG_ARGV[0], NEW.status::text, floor(random() * 8)::integer, 1)
     ON CONFLICT (kind, status, shard) DO UPDATE SET n = t.n + 1;
+    IF TG_ARGV[0] = 'run' AND NEW.error LIKE 'runner lost%' THEN
+        INSERT INTO status_totals AS t (kind, status, shard, n)
+        VALUES ('run', 'runner lost', floor(random() * 8)::integer, 1)
+        ON CONFLICT (kind, status, shard) DO UPDATE SET n = t.n + 1;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -119,6 +128,9 @@ INSERT INTO status_totals (kind, status, shard, n)
 SELECT 'run', status::text, 0, count(*) FROM pipeline_runs
  WHERE status IN ('success', 'failed', 'canceled') GROUP BY status;
 INSERT INTO status_totals (kind, status, shard, n)
+SELECT 'run', 'runner lost', 0, count(*) FROM pipeline_runs
+ WHERE status = 'failed' AND error LIKE 'runner lost%' HAVING count(*) > 0;
+INSERT INTO status_totals (kind, status, shard, n)
 SELECT 'job', status::text, 0, count(*) FROM jobs
  WHERE status IN ('success', 'failed', 'canceled', 'skipped') GROUP BY status;
 
@@ -127,15 +139,32 @@ SELECT 'job', status::text, 0, count(*) FROM jobs
 -- statement reads them all: the queue and running runs by their partial
 -- indexes, the counters from status_totals, the histograms from the runs
 -- that ended in the last hour (pipeline_runs_ended_idx), the runners' rows.
+-- A histogram reads its runs once: each run is counted in the first bucket
+-- that holds it (width_bucket, less one when the value is a bound itself,
+-- as `le` includes its bound), and a bucket's sample adds up those below.
 -- Label values need no escaping: statuses are fixed words and runner names
 -- are [A-Za-z0-9._-].
 CREATE VIEW metrics_samples AS
-WITH recent AS (
+WITH bounds AS (
+    SELECT '{0.1,0.5,1,2,5,10,30,60,120,300,600,1800,3600}'::float8[] AS pickup,
+           '{1,5,10,30,60,120,300,600,1800,3600,7200}'::float8[] AS duration),
+recent AS (
     SELECT status::text AS status,
            extract(epoch FROM started_at - created_at)::float8 AS pickup,
            extract(epoch FROM ended_at - started_at)::float8 AS duration
       FROM pipeline_runs
      WHERE ended_at > now() - interval '1 hour' AND started_at IS NOT NULL),
+pickup_first AS (
+    SELECT width_bucket(r.pickup, b.pickup) - (r.pickup = ANY (b.pickup))::integer AS below,
+           count(*) AS n, sum(r.pickup) AS total
+      FROM recent r, bounds b GROUP BY 1),
+duration_first AS (
+    SELECT r.status,
+           width_bucket(r.duration, b.duration) - (r.duration = ANY (b.duration))::integer AS below,
+           count(*) AS n, sum(r.duration) AS total
+      FROM recent r, bounds b GROUP BY 1, 2),
+pickup_le AS (SELECT u.* FROM bounds, unnest(bounds.pickup) WITH ORDINALITY AS u(le, i)),
+duration_le AS (SELECT u.* FROM bounds, unnest(bounds.duration) WITH ORDINALITY AS u(le, i)),
 q AS (SELECT count(*) AS depth, min(created_at) AS oldest
         FROM pipeline_runs WHERE status = 'queued'),
 totals AS (SELECT kind, status, sum(n) AS n FROM status_totals GROUP BY kind, status),
@@ -146,10 +175,6 @@ rn AS (
            (SELECT count(*) FROM pipeline_runs r
              WHERE r.runner_id = rn.id AND r.status = 'running') AS busy
       FROM runners rn),
-pickup_le AS (SELECT * FROM unnest('{0.1,0.5,1,2,5,10,30,60,120,300,600,1800,3600}'::float8[])
-                       WITH ORDINALITY AS b(le, i)),
-duration_le AS (SELECT * FROM unnest('{1,5,10,30,60,120,300,600,1800,3600,7200}'::float8[])
-                         WITH ORDINALITY AS b(le, i)),
 final(status) AS (VALUES ('success'), ('failed'), ('canceled')),
 s(ord, grp, sub, family, sample, labels, value) AS (
     SELECT 1, '', 0::bigint, 'gitweave_queue_depth', 'gitweave_queue_depth', '', depth::float8 FROM q
@@ -169,35 +194,36 @@ s(ord, grp, sub, family, sample, labels, value) AS (
       FROM (SELECT status FROM final UNION ALL VALUES ('skipped')) f
       LEFT JOIN totals t ON t.kind = 'job' AND t.status = f.status
     UNION ALL
+    SELECT 12, '', 0, 'gitweave_runs_lost_total', 'gitweave_runs_lost_total', '',
+           coalesce((SELECT n FROM totals WHERE kind = 'run' AND status = 'runner lost'), 0)::float8
+    UNION ALL
     SELECT 6, '', b.i, 'gitweave_pickup_seconds', 'gitweave_pickup_seconds_bucket',
-           format('le="%s"', b.le), (SELECT count(*) FROM recent WHERE pickup <= b.le)::float8
+           format('le="%s"', b.le),
+           (SELECT coalesce(sum(n), 0) FROM pickup_first WHERE below < b.i)::float8
       FROM pickup_le b
     UNION ALL
     SELECT 6, '', 1000, 'gitweave_pickup_seconds', 'gitweave_pickup_seconds_bucket', 'le="+Inf"',
-           count(*)::float8 FROM recent
+           coalesce(sum(n), 0)::float8 FROM pickup_first
     UNION ALL
     SELECT 6, '', 1001, 'gitweave_pickup_seconds', 'gitweave_pickup_seconds_sum', '',
-           coalesce(sum(pickup), 0)::float8 FROM recent
+           coalesce(sum(total), 0)::float8 FROM pickup_first
     UNION ALL
     SELECT 6, '', 1002, 'gitweave_pickup_seconds', 'gitweave_pickup_seconds_count', '',
-           count(*)::float8 FROM recent
+           coalesce(sum(n), 0)::float8 FROM pickup_first
     UNION ALL
     SELECT 7, f.status, b.i, 'gitweave_run_duration_seconds', 'gitweave_run_duration_seconds_bucket',
            format('status="%s",le="%s"', f.status, b.le),
-           (SELECT count(*) FROM recent WHERE status = f.status AND duration <= b.le)::float8
+           (SELECT coalesce(sum(n), 0) FROM duration_first d
+             WHERE d.status = f.status AND d.below < b.i)::float8
       FROM final f, duration_le b
     UNION ALL
-    SELECT 7, f.status, 1000, 'gitweave_run_duration_seconds', 'gitweave_run_duration_seconds_bucket',
-           format('status="%s",le="+Inf"', f.status),
-           (SELECT count(*) FROM recent WHERE status = f.status)::float8 FROM final f
-    UNION ALL
-    SELECT 7, f.status, 1001, 'gitweave_run_duration_seconds', 'gitweave_run_duration_seconds_sum',
-           format('status="%s"', f.status),
-           (SELECT coalesce(sum(duration), 0) FROM recent WHERE status = f.status)::float8 FROM final f
-    UNION ALL
-    SELECT 7, f.status, 1002, 'gitweave_run_duration_seconds', 'gitweave_run_duration_seconds_count',
-           format('status="%s"', f.status),
-           (SELECT count(*) FROM recent WHERE status = f.status)::float8 FROM final f
+    SELECT 7, f.status, 1000 + k.k, 'gitweave_run_duration_seconds',
+           'gitweave_run_duration_seconds_' || k.suffix,
+           format('status="%s"', f.status) || k.le,
+           (SELECT coalesce(sum(CASE k.suffix WHEN 'sum' THEN total ELSE n END), 0)
+              FROM duration_first d WHERE d.status = f.status)::float8
+      FROM final f,
+           (VALUES (0, 'bucket', ',le="+Inf"'), (1, 'sum', ''), (2, 'count', '')) k(k, suffix, le)
     UNION ALL
     SELECT 8, x.status, 0, 'gitweave_runners', 'gitweave_runners', format('status="%s"', x.status),
            (SELECT count(*) FROM rn WHERE rn.status = x.status)::float8

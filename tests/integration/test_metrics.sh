@@ -4,6 +4,12 @@
 # survive an API restart; request counters by route pattern; the token rule.
 source "$(dirname "$0")/../lib/postgres.sh"
 
+# The alert rules of docs/metrics.md: the yaml block after "Example alert rules".
+awk '/^## Example alert rules/ { on = 1 } on && /^```yaml/ { inb = 1; next } inb && /^```/ { exit } inb' \
+    "$GW_SOURCE_DIR/docs/metrics.md" >"$GW_TMP/rules.yml"
+check "promtool accepts the example alert rules" promtool check rules "$GW_TMP/rules.yml"
+grep -c "alert:" "$GW_TMP/rules.yml" | grep -qx 3 && pass "three rules" || fail "three rules"
+
 gw_pg_start
 gw_api_start
 # one_job NAME COMMAND: a template of one job.

@@ -157,4 +157,14 @@ kill -9 "$WC"; wait "$WC" 2>/dev/null
 listed() { [ "$(gw_psql -c "SELECT count(*) FROM stuck_runs WHERE id = '$stuck'")" = 1 ]; }
 check "stuck_runs lists the run once its lease expired" wait_for 15 listed
 expect_eq "stuck_runs says why and where" "wc|lease expired" "$(gw_psql -c "SELECT runner, reason FROM stuck_runs WHERE id = '$stuck'")"
+lost() { curl -s "${API%/api/v1}/metrics" | awk '$1 == "gitweave_runs_lost_total" { print $2 }'; }
+expect_eq "no run lost yet" 0 "$(lost)"
+# Another worker's reaper ends it: failed as "runner lost", counted as such.
+gw_worker_start wd
+check "the reaper ends the stuck run" wait_for 15 run_is_final "$stuck"
+expect_eq "stuck_runs is empty again" 0 "$(gw_psql -c "SELECT count(*) FROM stuck_runs")"
+check "recent_failures gives the reaper's error" \
+    test "$(gw_psql -c "SELECT error LIKE 'runner lost: wc %' FROM recent_failures WHERE id = '$stuck'")" = t
+sleep 1.1 # the metrics' cache
+expect_eq "the lost run is counted in gitweave_runs_lost_total" 1 "$(lost)"
 gw_finish
