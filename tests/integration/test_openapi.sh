@@ -100,6 +100,17 @@ cap GET "$V/jobs/$job/logs?offset=1&limit=1" "${AUTH[@]}"
 cap GET "$V/jobs/$job/logs?offset=-1" "${AUTH[@]}"                                   # 400
 cap GET $V/jobs/123e4567-e89b-12d3-a456-426614174000/logs "${AUTH[@]}"               # 404
 cap POST "$V/pipelines/runs/$run/cancel" "${AUTH[@]}"                                # 409 final
+# The streams of a final run and job end by themselves; /events stays open.
+cap GET "$V/jobs/$job/logs?follow=true" "${AUTH[@]}"
+cap GET "$V/jobs/$job/logs" "${AUTH[@]}" -H 'Accept: text/event-stream'
+cap GET "$V/jobs/$job/logs" "${AUTH[@]}" -H 'Accept: text/plain'
+cap GET "$V/jobs/$job/logs?follow=maybe" "${AUTH[@]}"                                # 400
+cap GET "$V/jobs/$job/logs.txt" "${AUTH[@]}"
+cap GET $V/jobs/123e4567-e89b-12d3-a456-426614174000/logs.txt "${AUTH[@]}"           # 404
+cap GET "$V/pipelines/runs/$run/events" "${AUTH[@]}"
+cap GET $V/pipelines/runs/123e4567-e89b-12d3-a456-426614174000/events "${AUTH[@]}"   # 404
+cap GET "$V/events?repo=app" "${AUTH[@]}" --max-time 1
+cap GET "$V/events?run=nope" "${AUTH[@]}"                                            # 400
 cap POST "$V/pipelines/runs/$run/rerun" "${AUTH[@]}"
 rerun=$(jq -r .id "$GW_TMP/body")
 cap POST $V/pipelines/runs/123e4567-e89b-12d3-a456-426614174000/rerun "${AUTH[@]}"   # 404
