@@ -35,10 +35,11 @@ void trigger_manual(http_req_t *r);
 void trigger_push(http_req_t *r);
 
 /* runs.c: GET /repos/{repo}/pipelines/runs, GET /pipelines/runs/{run},
- * POST /pipelines/runs/{run}/cancel */
+ * POST /pipelines/runs/{run}/cancel, POST /pipelines/runs/{run}/rerun */
 void runs_list(http_req_t *r);
 void runs_get(http_req_t *r);
 void runs_cancel(http_req_t *r);
+void runs_rerun(http_req_t *r);
 
 
 /* logs.c: GET /jobs/{job}/logs (JSON pages, or live as Server-Sent
@@ -51,7 +52,18 @@ void logs_text(http_req_t *r);
 void events_stream(http_req_t *r);
 void events_run(http_req_t *r);
 
-/* runners.c: GET /runners */
+/* runners.c: GET /runners, POST /runners/{runner}/pause|resume,
+ * DELETE /runners/{runner} */
 void runners_list(http_req_t *r);
+void runners_pause(http_req_t *r);
+void runners_resume(http_req_t *r);
+void runners_delete(http_req_t *r);
+
+/* metrics.c: GET /metrics (Prometheus text); http_req_t replies count here */
+void metrics_get(http_req_t *r);
+void metrics_observe(const http_req_t *r, int status, int64_t ms);
+
+/* openapi.c: GET /api/v1/openapi.yaml */
+void openapi_get(http_req_t *r);
 
 #endif

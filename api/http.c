@@ -10,6 +10,7 @@
 
 #include <event2/http.h>
 
+#include "handlers.h"
 #include "httpd.h"
 #include "log.h"
 
@@ -211,9 +212,10 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
     /* Health probes (a compose healthcheck every few seconds) log at debug. */
     bool probe = status == 200 && (strstr(r->log_path, "/healthz") != NULL ||
                                    strstr(r->log_path, "/readyz") != NULL);
+    int64_t ms = gw_now_ms() - r->start_ms;
     gw_log(probe ? GW_LOG_DEBUG : GW_LOG_INFO, "http", "%s %s status=%d ms=%lld%s", r->method,
-           r->log_path, status, (long long)(gw_now_ms() - r->start_ms),
-           sent ? "" : " dropped=client-gone");
+           r->log_path, status, (long long)ms, sent ? "" : " dropped=client-gone");
+    metrics_observe(r, status, ms);
 }
 
 int

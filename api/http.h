@@ -75,7 +75,8 @@ typedef struct http_req {
     char *body;                          /* NUL-terminated copy of the body */
     size_t body_len;
     int64_t start_ms;
-    int status; /* 0 until replied */
+    int status;        /* 0 until replied */
+    const char *route; /* the route's pattern (for metrics), NULL if none matched */
 
     /* Owned by the server (httpd); handlers use the functions below. */
     struct httpd *server;    /* the server that made the request */

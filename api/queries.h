@@ -113,12 +113,10 @@
     "'id', r.id, 'repo', p.name, 'template', t.name, 'template_version', r.template_version,"      \
     " 'status', r.status, 'trigger', r.trigger, 'ref', r.ref, 'commit', r.commit_sha,"             \
     " 'inputs', r.inputs, 'triggered_by', r.triggered_by,"                                         \
-    " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS(                              \
-        "r.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS(                                                     \
-                            "r.ended_at") ", 'error', r.error, 'runner', rn.name,"                 \
-                                          " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS(  \
-                                              "r.cancel_requested_at")
+    " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
+    " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
+    " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
+    " 'rerun_of', r.rerun_of"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -233,6 +231,32 @@
     "    'id', rr.id)::text)) FROM rr)"                                                            \
     " FROM cur"
 
+/*
+ * Rerun a finished run: a new queued run with the original's frozen spec,
+ * jobs, inputs, ref, commit and template version, rerun_of pointing back,
+ * with its NOTIFY. $1 original id, $2 new id -> the original's status, json
+ * of the new run with its jobs (NULL when the original has not finished).
+ * No row if there is no such run.
+ */
+#define SQL_RUN_RERUN                                                                              \
+    "WITH o AS (SELECT * FROM pipeline_runs WHERE id = $1::uuid),"                                 \
+    " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
+    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of)"                                  \
+    "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
+    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
+    "  WHERE o.status IN ('success', 'failed', 'canceled') RETURNING *),"                          \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
+    "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued'"          \
+    "   FROM r JOIN jobs oj ON oj.run_id = r.rerun_of RETURNING *),"                               \
+    " n AS (SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                  \
+    "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
+    "   FROM j WHERE j.run_id = r.id))::text AS json,"                                             \
+    "  pg_notify('" DB_EVENTS_CHANNEL "',"                                                         \
+    "   json_build_object('type', 'run', 'id', r.id, 'status', 'queued')::text) AS notified"       \
+    "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id"           \
+    "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                                               \
+    " SELECT o.status, n.json FROM o LEFT JOIN n ON true"
+
 /* ---- logs ---- */
 
 /*
@@ -288,17 +312,43 @@
 /* ---- runners ---- */
 
 /* A runner not seen for longer than its lease is shown offline. */
-#define SQL_RUNNERS_LIST                                                                           \
-    "SELECT json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"              \
-    " 'engine', rn.engine,"                                                                        \
-    " 'status', CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'"        \
-    "           THEN 'offline' ELSE rn.status END,"                                                \
+#define SQL_RUNNER_STATUS                                                                          \
+    "CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'"                  \
+    " THEN 'offline' ELSE rn.status END"
+
+#define SQL_RUNNER_JSON                                                                            \
+    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
+    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
     " 'status_detail', rn.status_detail,"                                                          \
-    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS(                           \
-        "rn.last_seen_at") ","                                                                     \
-                           " 'current_run', (SELECT r.id FROM pipeline_runs r"                     \
-                           "   WHERE r.runner_id = rn.id AND r.status = 'running'"                 \
-                           "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"              \
-                           " FROM runners rn ORDER BY rn.name, rn.id"
+    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","    \
+    " 'current_run', (SELECT r.id FROM pipeline_runs r"                                            \
+    "   WHERE r.runner_id = rn.id AND r.status = 'running'"                                        \
+    "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"
+
+#define SQL_RUNNERS_LIST "SELECT " SQL_RUNNER_JSON " FROM runners rn ORDER BY rn.name, rn.id"
+
+/* Pause or resume a runner. $1 name, $2 paused ('t'/'f') -> json. No row
+ * if there is no such runner. */
+#define SQL_RUNNER_PAUSE                                                                           \
+    "WITH u AS (UPDATE runners SET paused = $2::boolean WHERE name = $1::text RETURNING *)"       \
+    " SELECT " SQL_RUNNER_JSON " FROM u rn"
+
+/*
+ * Remove a runner that is offline (not seen within its lease) or stopped;
+ * its runs keep their history with no runner. $1 name -> the status shown,
+ * rows deleted (0 when it is live). No row if there is no such runner.
+ */
+#define SQL_RUNNER_DELETE                                                                          \
+    "WITH cur AS (SELECT " SQL_RUNNER_STATUS " AS status FROM runners rn WHERE rn.name = $1::text),"\
+    " d AS (DELETE FROM runners rn WHERE rn.name = $1::text"                                       \
+    "  AND (rn.status = 'stopped'"                                                                 \
+    "       OR rn.last_seen_at < now() - rn.lease_seconds * interval '1 second') RETURNING 1)"     \
+    " SELECT cur.status, (SELECT count(*) FROM d) FROM cur"
+
+/* ---- metrics ---- */
+
+/* The database's samples of /metrics in exposition order (the view is in
+ * db/migrations/0003_operate.sql) -> family, sample, labels, value. */
+#define SQL_METRICS "SELECT family, sample, labels, value FROM metrics_samples"
 
 #endif

@@ -43,10 +43,17 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}", runs_get},
     {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/cancel", runs_cancel},
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}/events", events_run},
+    {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/rerun", runs_rerun},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs", logs_get},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs.txt", logs_text},
     {EVHTTP_REQ_GET, V1 "/events", events_stream},
     {EVHTTP_REQ_GET, V1 "/runners", runners_list},
+    {EVHTTP_REQ_DELETE, V1 "/runners/{runner}", runners_delete},
+    {EVHTTP_REQ_POST, V1 "/runners/{runner}/pause", runners_pause},
+    {EVHTTP_REQ_POST, V1 "/runners/{runner}/resume", runners_resume},
+
+    {EVHTTP_REQ_GET, "/metrics", metrics_get},
+    {EVHTTP_REQ_GET, V1 "/openapi.yaml", openapi_get},
 };
 
 /* The length of the pattern segment starting at p. */
@@ -88,10 +95,13 @@ router_match(const char *pattern, const request_path_t *path, const char **param
     return i + 1 == path->n;
 }
 
+/* Health probes are always open; /metrics when GITWEAVE_METRICS_PUBLIC
+ * is true (a scraper on a private network without the token). */
 static bool
-router_is_public(router_fn fn)
+router_is_public(const http_req_t *r, router_fn fn)
 {
-    return fn == health_live || fn == health_ready;
+    return fn == health_live || fn == health_ready ||
+           (fn == metrics_get && strcmp(r->cfg->metrics_public, "true") == 0);
 }
 
 /* Compare in a time that depends only on the length of the secret b. */
@@ -130,11 +140,15 @@ router_authorised(http_req_t *r)
 static bool
 router_param_ok(http_req_t *r, const char *name, const char *value)
 {
-    if (strncmp(name, "{repo}", 6) == 0 || strncmp(name, "{template}", 10) == 0) {
-        const char *what = name[1] == 'r' ? "repo" : "template";
+    if (strncmp(name, "{repo}", 6) == 0 || strncmp(name, "{template}", 10) == 0 ||
+        strncmp(name, "{runner}", 8) == 0) {
+        const char *what = name[1] == 't' ? "template" : name[3] == 'p' ? "repo" : "runner";
         if (gw_name_valid(value))
             return true;
-        http_reply_error(r, 400, name[1] == 'r' ? "invalid repo name" : "invalid template name",
+        http_reply_error(r, 400,
+                         name[1] == 't'   ? "invalid template name"
+                         : name[3] == 'p' ? "invalid repo name"
+                                          : "invalid runner name",
                          "a %s name is 1 to 100 characters of [A-Za-z0-9._-], starting with a "
                          "letter or digit",
                          what);
@@ -175,28 +189,44 @@ router_reply_405(http_req_t *r, int methods)
     buf_free(&allow);
 }
 
-/* Whether some route of the path is open without a token (a malformed
- * path matches none). */
-static bool
-router_path_public(const http_req_t *r)
+/* The first route that matches the path, whatever its method, among the
+ * public ones only if asked; NULL if none (a malformed path matches none). */
+static const router_route_t *
+router_find_path(const http_req_t *r, bool public_only)
 {
     if (!r->path_ok)
-        return false;
+        return NULL;
     for (size_t i = 0; i < GW_ARRAY_LEN(router_routes); i++) {
         const char *p[HTTP_MAX_PARAMS], *nm[HTTP_MAX_PARAMS];
         size_t np;
 
-        if (router_is_public(router_routes[i].fn) &&
+        if ((!public_only || router_is_public(r, router_routes[i].fn)) &&
             router_match(router_routes[i].pattern, &r->path, p, nm, &np))
-            return true;
+            return &router_routes[i];
     }
-    return false;
+    return NULL;
+}
+
+size_t
+router_route_count(void)
+{
+    return GW_ARRAY_LEN(router_routes);
+}
+
+const char *
+router_route_at(size_t i, int *method)
+{
+    *method = router_routes[i].method;
+    return router_routes[i].pattern;
 }
 
 bool
 router_admit(http_req_t *r)
 {
-    if (router_path_public(r) || router_authorised(r))
+    const router_route_t *rt = router_find_path(r, false);
+
+    r->route = rt != NULL ? rt->pattern : NULL;
+    if (router_find_path(r, true) != NULL || router_authorised(r))
         return true;
     http_set_header(r, "WWW-Authenticate", "Bearer realm=\"gitweave\"");
     http_reply_error(r, 401, "unauthorized",
@@ -246,6 +276,7 @@ router_dispatch(http_req_t *r)
         router_reply_405(r, methods);
         return;
     }
+    r->route = found->pattern;
     for (size_t i = 0; i < nparams; i++) {
         if (!router_param_ok(r, names[i], params[i]))
             return;

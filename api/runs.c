@@ -190,3 +190,43 @@ runs_cancel(http_req_t *r)
 {
     runs_cancel_try(r, 0);
 }
+
+static void
+runs_rerun_done(http_req_t *r, const PGresult *res, void *ctx)
+{
+    const char *id = r->params[0];
+    char location[64];
+
+    /* The new run's id travels in ctx, for Location. */
+    snprintf(location, sizeof(location), "/api/v1/pipelines/runs/%s", (const char *)ctx);
+    free(ctx);
+    if (res == NULL)
+        return;
+    if (PQntuples(res) == 0) {
+        http_reply_error(r, 404, "run not found", "there is no run with id %s", id);
+        return;
+    }
+    if (PQgetisnull(res, 0, 1)) {
+        http_reply_error(r, 409, "run not finished",
+                         "run %s is %s; only a finished run can be rerun", id,
+                         PQgetvalue(res, 0, 0));
+        return;
+    }
+    http_set_header(r, "Location", location);
+    log_info("runs", "rerun of run=%s queued", id);
+    http_reply_db_json(r, 201, PQgetvalue(res, 0, 1));
+}
+
+/*
+ * A new queued run with exactly the frozen spec and jobs of a finished one
+ * (not the template as it is now), in one statement with its NOTIFY.
+ */
+void
+runs_rerun(http_req_t *r)
+{
+    char *new_id = xmalloc(37);
+
+    gw_uuid_new(new_id);
+    const char *params[] = {r->params[0], new_id};
+    http_db_async(r, "rerun run", SQL_RUN_RERUN, 2, params, runs_rerun_done, new_id);
+}

@@ -29,6 +29,7 @@ static const cf_entry_t config_table[] = {
     STR("DATABASE_URL", database_url, ""),
     STR("GITWEAVE_API_ADDR", api_addr, "127.0.0.1:8080"),
     STR("GITWEAVE_API_TOKEN", api_token, ""),
+    STR("GITWEAVE_METRICS_PUBLIC", metrics_public, "false"),
     INT("GITWEAVE_API_MAX_BODY_BYTES", api_max_body, "1048576", 1024, 64 << 20),
     STR("GITWEAVE_API_PORT_FILE", api_port_file, ""),
     INT("GITWEAVE_API_MAX_CONNECTIONS", api_max_connections, "0", 0, 1000000),
@@ -177,6 +178,11 @@ config_load(gw_config_t *cfg)
                 "configuration error: RUNNER_NAME=\"%s\" must match "
                 "[A-Za-z0-9][A-Za-z0-9._-]{0,99}\n",
                 cfg->runner_name);
+        errors++;
+    }
+    if (strcmp(cfg->metrics_public, "true") != 0 && strcmp(cfg->metrics_public, "false") != 0) {
+        fprintf(stderr, "configuration error: GITWEAVE_METRICS_PUBLIC=\"%s\" is not true or false\n",
+                cfg->metrics_public);
         errors++;
     }
     if (strcmp(cfg->engine, "docker") != 0 && strcmp(cfg->engine, "local") != 0) {

@@ -16,6 +16,7 @@ typedef struct {
     /* api */
     char *api_addr;         /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
     char *api_token;        /* GITWEAVE_API_TOKEN: "" = no authentication */
+    char *metrics_public;   /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
     int api_max_body;       /* GITWEAVE_API_MAX_BODY_BYTES */
     char *api_port_file;    /* GITWEAVE_API_PORT_FILE: write the bound port here */
     int api_max_connections; /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */

@@ -222,6 +222,7 @@ q_claim(PGconn *c, const char *runner_id, int lease_seconds, q_run_t **out)
         "         attempt = r.attempt + 1, started_at = now(),"
         "         lease_expires_at = now() + $2::int * interval '1 second'"
         "   WHERE r.id = (SELECT id FROM pipeline_runs WHERE status = 'queued'"
+        "                  AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"
         "                  ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
         "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean)"
         " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"
