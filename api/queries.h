@@ -292,13 +292,18 @@
     "SELECT json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"              \
     " 'engine', rn.engine,"                                                                        \
     " 'status', CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'"        \
-    "           THEN 'offline' ELSE rn.status END,"                                                \
+    "           THEN 'offline'"                                                                    \
+    "           WHEN rn.status IN ('idle', 'busy')"                                                \
+    "           THEN CASE WHEN b.busy > 0 THEN 'busy' ELSE 'idle' END ELSE rn.status END,"         \
+    " 'slots', rn.slots, 'busy', b.busy,"                                                          \
     " 'status_detail', rn.status_detail,"                                                          \
     " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS(                           \
         "rn.last_seen_at") ","                                                                     \
                            " 'current_run', (SELECT r.id FROM pipeline_runs r"                     \
                            "   WHERE r.runner_id = rn.id AND r.status = 'running'"                 \
                            "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"              \
-                           " FROM runners rn ORDER BY rn.name, rn.id"
+                           " FROM runners rn, LATERAL (SELECT count(*) AS busy FROM pipeline_runs r" \
+                           "   WHERE r.runner_id = rn.id AND r.status = 'running') b"              \
+                           " ORDER BY rn.name, rn.id"
 
 #endif

@@ -125,7 +125,7 @@ START_TEST(test_workspace_names)
     char *err = NULL;
     ck_assert_ptr_nonnull(mkdtemp(dir));
 
-    char *ws = workspace_prepare(dir, "runner-1", "app.git", &err);
+    char *ws = workspace_prepare(dir, "runner-1", "app.git", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_ptr_null(err);
     struct stat st;
@@ -135,11 +135,11 @@ START_TEST(test_workspace_names)
 
     const char *bad[] = {"..", "../x", "a/b", "", ".hidden", "-rf"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ws = workspace_prepare(dir, "runner-1", bad[i], &err);
+        ws = workspace_prepare(dir, "runner-1", bad[i], 0, &err);
         ck_assert_msg(ws == NULL, "repo name \"%s\" accepted", bad[i]);
         ck_assert_ptr_nonnull(err);
         free(err);
-        ws = workspace_prepare(dir, bad[i], "app", &err);
+        ws = workspace_prepare(dir, bad[i], "app", 0, &err);
         ck_assert_msg(ws == NULL, "runner name \"%s\" accepted", bad[i]);
         free(err);
     }
@@ -168,7 +168,7 @@ START_TEST(test_workspace_private)
 
     p = NULL;
     ck_assert_int_ge(asprintf(&p, "%s/work", dir), 0);
-    ws = workspace_prepare(p, "r1", "app", &err);
+    ws = workspace_prepare(p, "r1", "app", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_uint_eq(mode_of(p), 0700);
     ck_assert_uint_eq(mode_of(ws), 0700);
@@ -192,10 +192,10 @@ START_TEST(test_workspace_private)
     ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
     free(err);
     /* A git directory writable by others: the workspace is refused. */
-    char *git = workspace_git_dir(p, "r1", "app");
+    char *git = workspace_git_dir(p, "r1", "app", 0);
     ck_assert_int_eq(mkdir(git, 0700), 0);
     ck_assert_int_eq(chmod(git, 0777), 0);
-    ws = workspace_prepare(p, "r1", "app", &err);
+    ws = workspace_prepare(p, "r1", "app", 0, &err);
     ck_assert_ptr_null(ws);
     ck_assert_ptr_nonnull(strstr(err, git));
     free(err);
