@@ -127,6 +127,46 @@
     "   UNION ALL"                                                                             \
     "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e WHERE kind = 'run'"
 
+/* A job's end and its run's end in one statement, when the run ends with
+ * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
+ * started, $10 the run's error. One row when the run ended now or had
+ * ended so already (a retry after a lost reply). The run is updated only
+ * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
+ * not see a run row this very statement had already updated. */
+#define SQL_JOB_RUN_END                                                                        \
+    "WITH j AS (UPDATE jobs SET status = $5::job_status,"                                      \
+    "                  exit_code = $6::int, error = $7,"                                       \
+    "                  ended_at = COALESCE(ended_at, now())"                                   \
+    "            WHERE id = $4 AND run_id = $1"                                                \
+    "              AND status IN ('running', $5::job_status) AND " FENCE                       \
+    "           RETURNING id, run_id),"                                                        \
+    "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
+    "                  ended_at = COALESCE(ended_at, now()),"                                  \
+    "                  error = $10, lease_expires_at = NULL"                                   \
+    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
+    "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
+    "           RETURNING id),"                                                                \
+    "     q AS (UPDATE jobs SET status = $9::job_status,"                                      \
+    "                  ended_at = CASE WHEN $9 = 'skipped' THEN NULL ELSE now() END"           \
+    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued' AND id <> $4"        \
+    "           RETURNING id, run_id),"                                                        \
+    "     rj AS (UPDATE jobs SET status = CASE WHEN $9 = 'canceled' THEN 'canceled'"           \
+    "                                          ELSE 'failed' END::job_status,"                 \
+    "                   ended_at = now(),"                                                     \
+    "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
+    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running' AND id <> $4"      \
+    "            RETURNING id, run_id, status)"                                                \
+    " SELECT kind FROM ("                                                                      \
+    "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                 \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " NOTIFY_JOB("q.id", "q.run_id", "$9") " FROM q"                         \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'run', " NOTIFY_RUN("r.id", "$8") " FROM r) e WHERE kind = 'run'"              \
+    " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
+    "   AND attempt = $3::int AND status = $8::run_status"
+
 #define SQL_RUN_REQUEUE                                                                        \
     "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                 \
     "                  started_at = NULL, lease_expires_at = NULL"                             \
@@ -224,6 +264,7 @@ static const struct {
     {"q_job_start", SQL_JOB_START, 4},
     {"q_job_end", SQL_JOB_END, 7},
     {"q_run_end", SQL_RUN_END, 6},
+    {"q_job_run_end", SQL_JOB_RUN_END, 10},
     {"q_run_requeue", SQL_RUN_REQUEUE, 3},
     {"q_log_insert", SQL_LOG_INSERT, 6},
     {"q_reap", SQL_REAP, 1},
@@ -478,6 +519,27 @@ q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t 
     const char *p[] = {f->run_id, f->runner_id, f->attempt, status_name(run_status),
                        status_name(rest_status), error};
     return pg_conn_query_prepared(c, "q_run_end", 6, p, fn, arg);
+}
+
+int
+q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+              int exit_code, const char *error, gw_status_t run_status, gw_status_t rest_status,
+              const char *run_error, pg_result_fn fn, void *arg)
+{
+    char code[16];
+
+    snprintf(code, sizeof(code), "%d", exit_code);
+    const char *p[] = {f->run_id,
+                       f->runner_id,
+                       f->attempt,
+                       job_id,
+                       status_name(status),
+                       exit_code >= 0 ? code : NULL,
+                       error,
+                       status_name(run_status),
+                       status_name(rest_status),
+                       run_error};
+    return pg_conn_query_prepared(c, "q_job_run_end", 10, p, fn, arg);
 }
 
 int

@@ -116,6 +116,11 @@ int q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t 
  * then the run ends with run_status and error. */
 int q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
               const char *error, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/* q_job_end and q_run_end in one statement, for the run's last job. */
+int q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+                  int exit_code, const char *error, gw_status_t run_status,
+                  gw_status_t rest_status, const char *run_error, pg_result_fn fn,
+                  void *arg) GW_MUST_CHECK;
 /* The run goes back to the queue, if none of its jobs started (fenced). */
 int q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 

@@ -625,6 +625,32 @@ job_ended_cb(const PGresult *res, void *arg)
     run_step(r);
 }
 
+static void
+job_run_ended_cb(const PGresult *res, void *arg)
+{
+    run_t *r = arg;
+
+    if (run_answered(r))
+        return;
+    r->waiting = false;
+    q_result_t qr = q_fenced(res, "end a job and its run");
+    if (qr == Q_OK && log_sink_pending(r->sink) && res != NULL)
+        qr = Q_ERROR;
+    switch (qr) {
+    case Q_ERROR:
+        run_failed(r, res);
+        return;
+    case Q_FENCED:
+        run_abandon(r, "ending it");
+        return;
+    case Q_OK:
+        break;
+    }
+    log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
+             status_name(r->run_status));
+    run_set_over(r);
+}
+
 /* Store the end of the current job, behind the rest of its log. */
 static void
 run_end_job(run_t *r)
@@ -647,8 +673,16 @@ run_end_job(run_t *r)
     }
     if (!run_sync(r))
         return;
-    if (q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
-                  r->job_status_error, job_ended_cb, r) != 0)
+    int rc;
+    if (r->job_ends_run || r->cur + 1 >= r->q->njobs)
+        /* The run ends with this job: one statement for both. */
+        rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
+                           r->job_status_error, r->run_status, r->rest_status, r->run_error,
+                           job_run_ended_cb, r);
+    else
+        rc = q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
+                       r->job_status_error, job_ended_cb, r);
+    if (rc != 0)
         return;
     run_sent(r);
     r->waiting = true;
