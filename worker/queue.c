@@ -92,14 +92,18 @@
     "           RETURNING id, run_id)"                                                         \
     " SELECT " NOTIFY_JOB("j.id", "j.run_id", "'running'") " FROM j"
 
-#define SQL_JOB_END                                                                            \
-    "WITH j AS (UPDATE jobs SET status = $5::job_status,"                                      \
+/* The job's end as CTE j: $1-$3 the fence, $4 job, $5 status, $6 exit
+ * code, $7 error. */
+#define JOB_END_CTE                                                                            \
+    "j AS (UPDATE jobs SET status = $5::job_status,"                                           \
     "                  exit_code = $6::int, error = $7,"                                       \
     "                  ended_at = COALESCE(ended_at, now())"                                   \
     "            WHERE id = $4 AND run_id = $1"                                                \
     "              AND status IN ('running', $5::job_status) AND " FENCE                       \
-    "           RETURNING id, run_id)"                                                         \
-    " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+    "           RETURNING id, run_id)"
+
+#define SQL_JOB_END                                                                            \
+    "WITH " JOB_END_CTE " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
 
 /* 'running' or already $4: a retry after a lost reply is safe. */
 #define SQL_RUN_END                                                                            \
@@ -134,12 +138,7 @@
  * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
  * not see a run row this very statement had already updated. */
 #define SQL_JOB_RUN_END                                                                        \
-    "WITH j AS (UPDATE jobs SET status = $5::job_status,"                                      \
-    "                  exit_code = $6::int, error = $7,"                                       \
-    "                  ended_at = COALESCE(ended_at, now())"                                   \
-    "            WHERE id = $4 AND run_id = $1"                                                \
-    "              AND status IN ('running', $5::job_status) AND " FENCE                       \
-    "           RETURNING id, run_id),"                                                        \
+    "WITH " JOB_END_CTE ","                                                                    \
     "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
     "                  error = $10, lease_expires_at = NULL"                                   \

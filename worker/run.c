@@ -84,6 +84,7 @@ struct run {
     gw_status_t job_status;
     char *job_status_error;
     bool job_ends_run;
+    bool ends_with_job; /* the job's end sent is the run's end too */
     /* the run's end */
     gw_status_t run_status;
     gw_status_t rest_status;
@@ -594,7 +595,7 @@ job_ended_cb(const PGresult *res, void *arg)
     if (run_answered(r))
         return;
     r->waiting = false;
-    q_result_t qr = q_fenced(res, "end a job");
+    q_result_t qr = q_fenced(res, r->ends_with_job ? "end a job and its run" : "end a job");
     /* A log chunk that failed went out ahead of the end: send both again. */
     if (qr == Q_OK && log_sink_pending(r->sink) && res != NULL)
         qr = Q_ERROR;
@@ -609,6 +610,12 @@ job_ended_cb(const PGresult *res, void *arg)
         break;
     }
     r->db_failures = 0;
+    if (r->ends_with_job) {
+        log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
+                 status_name(r->run_status));
+        run_set_over(r);
+        return;
+    }
     log_debug("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
               j->id, status_name(r->job_status), r->exit_code, r->job_status_error ? " error=" : "",
               r->job_status_error ? r->job_status_error : "");
@@ -623,32 +630,6 @@ job_ended_cb(const PGresult *res, void *arg)
         r->js = JS_NONE;
     }
     run_step(r);
-}
-
-static void
-job_run_ended_cb(const PGresult *res, void *arg)
-{
-    run_t *r = arg;
-
-    if (run_answered(r))
-        return;
-    r->waiting = false;
-    q_result_t qr = q_fenced(res, "end a job and its run");
-    if (qr == Q_OK && log_sink_pending(r->sink) && res != NULL)
-        qr = Q_ERROR;
-    switch (qr) {
-    case Q_ERROR:
-        run_failed(r, res);
-        return;
-    case Q_FENCED:
-        run_abandon(r, "ending it");
-        return;
-    case Q_OK:
-        break;
-    }
-    log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
-             status_name(r->run_status));
-    run_set_over(r);
 }
 
 /* Store the end of the current job, behind the rest of its log. */
@@ -674,11 +655,12 @@ run_end_job(run_t *r)
     if (!run_sync(r))
         return;
     int rc;
-    if (r->job_ends_run || r->cur + 1 >= r->q->njobs)
-        /* The run ends with this job: one statement for both. */
+    /* The run ends with this job: one statement for both. */
+    r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;
+    if (r->ends_with_job)
         rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
                            r->job_status_error, r->run_status, r->rest_status, r->run_error,
-                           job_run_ended_cb, r);
+                           job_ended_cb, r);
     else
         rc = q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
                        r->job_status_error, job_ended_cb, r);
