@@ -10,6 +10,10 @@
  * one connection and are answered in order, which is what lets a job start
  * before its "running" is answered, and its log chunks go out ahead of its
  * end without waiting for them.
+ *
+ * Longer than most files: it is one state machine whose steps share the
+ * run's fields; its statements are in queue.c, its log in log_sink.c and
+ * its job's environment in job_env.c.
  */
 #include "run.h"
 
@@ -22,6 +26,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "job_env.h"
 #include "log_sink.h"
 #include "workspace.h"
 
@@ -397,84 +402,6 @@ run_resume(run_t *r)
         run_step(r);
 }
 
-/* The environment of a job: its own env first (so it wins), then the
- * runner's variables that it does not set. NULL-terminated; caller frees
- * with free_env. */
-static char **
-job_env(run_t *r, const q_job_t *j, bool local)
-{
-    const q_run_t *q = r->q;
-    size_t n = 0, cap = 16;
-    char **env = xcalloc(cap, sizeof(char *));
-    char *extra[16];
-    size_t nextra = 0;
-
-    for (char **e = j->env; e && *e; e++) {
-        if (n + 1 >= cap)
-            env = xrealloc(env, (cap *= 2) * sizeof(char *));
-        env[n++] = xstrdup(*e);
-    }
-    extra[nextra++] = xstrdup("CI=true");
-    extra[nextra++] = xasprintf("GITWEAVE_RUN_ID=%s", q->fence.run_id);
-    extra[nextra++] = xasprintf("GITWEAVE_JOB_ID=%s", j->id);
-    extra[nextra++] = xasprintf("GITWEAVE_JOB_NAME=%s", j->name);
-    extra[nextra++] = xasprintf("GITWEAVE_REPO=%s", q->repo);
-    extra[nextra++] = xasprintf("GITWEAVE_REF=%s", q->ref ? q->ref : "");
-    extra[nextra++] = xasprintf("GITWEAVE_COMMIT=%s", q->commit ? q->commit : "");
-    if (local) {
-        const char *home = getenv("HOME");
-        const char *path = getenv("PATH");
-        if (home)
-            extra[nextra++] = xasprintf("HOME=%s", home);
-        if (path)
-            extra[nextra++] = xasprintf("PATH=%s", path);
-    }
-    if (strcmp(j->kind, "checkout") == 0) {
-        extra[nextra++] = xasprintf("GW_CLONE_URL=%s", q->clone_url ? q->clone_url : "");
-        extra[nextra++] = xasprintf("GW_REF=%s", q->ref ? q->ref : "");
-        extra[nextra++] = xasprintf("GW_COMMIT=%s", q->commit ? q->commit : "");
-        extra[nextra++] = xasprintf("GW_CLEAN=%s", q->clean ? "1" : "0");
-        char *git_dir = workspace_git_dir(r->env->cfg->workdir, r->env->cfg->runner_name, q->repo, r->ws_index);
-        extra[nextra++] = xasprintf("GW_GIT_DIR=%s", git_dir);
-        free(git_dir);
-    }
-    for (size_t i = 0; i < nextra; i++) {
-        size_t klen = strcspn(extra[i], "=") + 1;
-        bool set = false;
-        for (size_t k = 0; k < n && !set; k++)
-            set = strncmp(env[k], extra[i], klen) == 0;
-        if (set) {
-            free(extra[i]);
-            continue;
-        }
-        if (n + 1 >= cap)
-            env = xrealloc(env, (cap *= 2) * sizeof(char *));
-        env[n++] = extra[i];
-    }
-    env[n] = NULL;
-    return env;
-}
-
-static void
-free_env(char **env)
-{
-    for (char **e = env; e && *e; e++)
-        free(*e);
-    free(env);
-}
-
-static char *
-join_script(const q_job_t *j)
-{
-    buf_t b;
-    buf_init(&b);
-    for (size_t i = 0; i < j->nscript; i++) {
-        buf_puts(&b, j->script[i]);
-        buf_puts(&b, "\n");
-    }
-    return buf_steal(&b);
-}
-
 /* The run ends because the runner is stopping or the run was canceled:
  * set its final status, that of the jobs not started, and its error. */
 static void
@@ -543,7 +470,7 @@ run_start_job(run_t *r)
         return; /* the connection is down: run_resume steps again */
     run_sent(r);
     r->js = JS_SENT;
-    log_debug("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
+    log_info("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
     r->sink = log_sink_new(&r->q->fence, j->id, (size_t)cfg->log_chunk_bytes, cfg->log_flush_ms,
                            (size_t)cfg->log_max_bytes);
     r->sink_finished = false;
@@ -558,8 +485,10 @@ run_start_job(run_t *r)
         r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
 
     engine_t *e = checkout ? r->env->local : r->env->engine;
-    char **env = job_env(r, j, e == r->env->local);
-    char *script = checkout ? xstrdup(workspace_checkout_script()) : join_script(j);
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
+    char *script = checkout ? xstrdup(workspace_checkout_script()) : job_script(j);
+    free(git_dir);
     engine_job_spec_t spec = {
         .job_id = j->id,
         .run_id = r->q->fence.run_id,
@@ -573,7 +502,7 @@ run_start_job(run_t *r)
     r->state = RS_JOB_RUNNING;
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
-    free_env(env);
+    job_env_free(env);
     if (r->job == NULL) {
         job_done(r, -1, "the engine could not start the job");
         return;
@@ -616,7 +545,7 @@ job_ended_cb(const PGresult *res, void *arg)
         run_set_over(r);
         return;
     }
-    log_debug("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
+    log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
               j->id, status_name(r->job_status), r->exit_code, r->job_status_error ? " error=" : "",
               r->job_status_error ? r->job_status_error : "");
     log_sink_free(r->sink);
@@ -792,7 +721,7 @@ run_new(const run_env_t *env, q_run_t *q, int workspace_index)
     r->flush_ev = evtimer_new(env->base, flush_cb, r);
     r->retry_ev = evtimer_new(env->base, retry_cb, r);
     r->kill_ev = evtimer_new(env->base, kill_cb, r);
-    log_debug("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu workspace=%d",
+    log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu workspace=%d",
               q->fence.run_id, q->repo, q->fence.attempt, q->njobs, workspace_index);
     run_step(r);
     return r;

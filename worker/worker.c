@@ -8,6 +8,10 @@
  * taken again, runs of this runner that it does not hold (a claim whose
  * answer was lost) are given back to the queue, and each run sends again
  * what the connection lost.
+ *
+ * Longer than most files: every part below (start-up, claims, runs ending,
+ * heartbeat, reaper, drain) reads and changes the one struct worker; the
+ * statements are in queue.c and each run's life in run.c.
  */
 #include "worker.h"
 

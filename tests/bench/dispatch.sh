@@ -27,11 +27,13 @@ gw_psql -c "DELETE FROM pipeline_runs WHERE id = '$seed'" >/dev/null 2>&1 || tru
 echo "## $(date -u '+%F %H:%M') UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 fork_loop() {
-    local t0 t1
+    local t0 t1 a b
     t0=$(date +%s%3N)
     (for i in $(seq $((N / 2))); do sh -e -c true; done) &
+    a=$!
     (for i in $(seq $((N / 2))); do sh -e -c true; done) &
-    wait
+    b=$!
+    wait "$a" "$b"
     t1=$(date +%s%3N)
     echo "fork loop: $N x sh -e -c true, 2 loops: $((t1 - t0)) ms, $((N * 1000 / (t1 - t0))) /s"
 }

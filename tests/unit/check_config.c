@@ -133,6 +133,22 @@ START_TEST(test_workspace_names)
     ck_assert(S_ISDIR(st.st_mode));
     free(ws);
 
+    /* Concurrent runs of one repo: a workspace and a git directory each. */
+    ws = workspace_prepare(dir, "runner-1", "app", 2, &err);
+    ck_assert_ptr_nonnull(ws);
+    char *want = NULL;
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/app@2", dir), 0);
+    ck_assert_str_eq(ws, want);
+    free(want);
+    free(ws);
+    char *git = workspace_git_dir(dir, "runner-1", "app", 2);
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/.git-repos/app@2.git", dir), 0);
+    ck_assert_str_eq(git, want);
+    free(want);
+    free(git);
+    ck_assert_ptr_null(workspace_prepare(dir, "runner-1", "app", -1, &err));
+    free(err);
+
     const char *bad[] = {"..", "../x", "a/b", "", ".hidden", "-rf"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ws = workspace_prepare(dir, "runner-1", bad[i], 0, &err);
