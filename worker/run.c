@@ -71,6 +71,7 @@ struct run {
     struct event *flush_ev;
     struct event *retry_ev;
     struct event *kill_ev; /* a stopped job that does not end is dropped */
+    struct event *start_ev; /* starts the job on the engine */
     int db_failures;
     int inflight;          /* statements of the run not answered yet */
     bool waiting;          /* the step's statement is in flight */
@@ -162,6 +163,7 @@ run_set_over(run_t *r)
     evtimer_del(r->kill_ev);
     evtimer_del(r->flush_ev);
     evtimer_del(r->retry_ev);
+    event_del(r->start_ev);
     r->state = RS_OVER;
     run_check_done(r);
 }
@@ -484,10 +486,26 @@ run_start_job(run_t *r)
     else
         r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
 
-    engine_t *e = checkout ? r->env->local : r->env->engine;
+    r->state = RS_JOB_RUNNING;
+    /* The engine starts the job once the "running" is on its way: active
+     * events run in order, and the connection's send was activated first
+     * (a fork can take milliseconds on a busy host). */
+    event_active(r->start_ev, EV_TIMEOUT, 0);
+}
+
+static void
+start_cb(evutil_socket_t fd, short what, void *arg)
+{
+    run_t *r = arg;
+    const q_job_t *j = &r->q->jobs[r->cur];
+    const gw_config_t *cfg = r->env->cfg;
+
+    if (r->state != RS_JOB_RUNNING || r->job != NULL)
+        return;
+    engine_t *e = r->checkout ? r->env->local : r->env->engine;
     char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
-    char *script = checkout ? xstrdup(workspace_checkout_script()) : job_script(j);
+    char *script = r->checkout ? xstrdup(workspace_checkout_script()) : job_script(j);
     free(git_dir);
     engine_job_spec_t spec = {
         .job_id = j->id,
@@ -499,7 +517,6 @@ run_start_job(run_t *r)
         .workspace = r->workspace,
     };
     static const engine_callbacks_t cb = {job_output, job_done};
-    r->state = RS_JOB_RUNNING;
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
     job_env_free(env);
@@ -721,6 +738,7 @@ run_new(const run_env_t *env, q_run_t *q, int workspace_index)
     r->flush_ev = evtimer_new(env->base, flush_cb, r);
     r->retry_ev = evtimer_new(env->base, retry_cb, r);
     r->kill_ev = evtimer_new(env->base, kill_cb, r);
+    r->start_ev = evtimer_new(env->base, start_cb, r);
     log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu workspace=%d",
               q->fence.run_id, q->repo, q->fence.attempt, q->njobs, workspace_index);
     run_step(r);
@@ -738,6 +756,7 @@ run_free(run_t *r)
     event_free(r->flush_ev);
     event_free(r->retry_ev);
     event_free(r->kill_ev);
+    event_free(r->start_ev);
     q_run_free(r->q);
     free(r->workspace);
     free(r->job_error);
