@@ -312,13 +312,19 @@
 /* ---- runners ---- */
 
 /* A runner not seen for longer than its lease is shown offline. */
+/* Runs a runner is running now. */
+#define SQL_RUNNER_BUSY                                                                            \
+    "(SELECT count(*) FROM pipeline_runs r WHERE r.runner_id = rn.id AND r.status = 'running')"
+
 #define SQL_RUNNER_STATUS                                                                          \
-    "CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'"                  \
-    " THEN 'offline' ELSE rn.status END"
+    "CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second' THEN 'offline'"   \
+    " WHEN rn.status IN ('idle', 'busy')"                                                          \
+    " THEN CASE WHEN " SQL_RUNNER_BUSY " > 0 THEN 'busy' ELSE 'idle' END ELSE rn.status END"
 
 #define SQL_RUNNER_JSON                                                                            \
     "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
     " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
+    " 'slots', rn.slots, 'busy', " SQL_RUNNER_BUSY ","                                             \
     " 'status_detail', rn.status_detail,"                                                          \
     " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","    \
     " 'current_run', (SELECT r.id FROM pipeline_runs r"                                            \
@@ -348,7 +354,7 @@
 /* ---- metrics ---- */
 
 /* The database's samples of /metrics in exposition order (the view is in
- * db/migrations/0003_operate.sql) -> family, sample, labels, value. */
+ * db/migrations/0004_operate.sql) -> family, sample, labels, value. */
 #define SQL_METRICS "SELECT family, sample, labels, value FROM metrics_samples"
 
 #endif

@@ -55,6 +55,8 @@ static const cf_entry_t config_table[] = {
     INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 1024, 1 << 30),
     INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", engine_backoff_max, "60", 1, 3600),
     INT("RUNNER_CHECKOUT_TIMEOUT_SECONDS", checkout_timeout, "600", 1, 7 * 86400),
+    INT("RUNNER_CONCURRENCY", concurrency, "1", 1, 64),
+    INT("RUNNER_DRAIN_SECONDS", drain_seconds, "0", 0, 7 * 86400),
     INT("RUNNER_JOB_PIDS_LIMIT", job_pids_limit, "1024", 16, 1 << 22),
     STR("RUNNER_JOB_MEMORY", job_memory_text, ""),
     STR("RUNNER_JOB_CPUS", job_cpus_text, ""),

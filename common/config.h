@@ -42,6 +42,8 @@ typedef struct {
     int log_max_bytes;      /* RUNNER_LOG_MAX_BYTES */
     int engine_backoff_max; /* RUNNER_ENGINE_BACKOFF_MAX_SECONDS */
     int checkout_timeout;   /* RUNNER_CHECKOUT_TIMEOUT_SECONDS */
+    int concurrency;        /* RUNNER_CONCURRENCY: runs at once */
+    int drain_seconds;      /* RUNNER_DRAIN_SECONDS: 0 = wait for the runs however long */
     /* limits of job containers (docker engine) */
     int job_pids_limit;     /* RUNNER_JOB_PIDS_LIMIT */
     char *job_memory_text;  /* RUNNER_JOB_MEMORY as given ("" = no limit) */

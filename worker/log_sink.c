@@ -12,6 +12,9 @@
 
 typedef struct chunk {
     struct chunk *next;
+    struct log_sink *sink;
+    bool sent;   /* in flight, or stored */
+    bool stored;
     int64_t offset;
     size_t len;
     char data[]; /* NUL-terminated */
@@ -23,6 +26,8 @@ struct log_sink {
     logchunk_t *lc;
     chunk_t *head;
     chunk_t **tail;
+    int inflight; /* inserts not answered yet */
+    bool freed;   /* freed by its owner: released with the last answer */
 };
 
 static void
@@ -32,6 +37,9 @@ sink_emit(void *arg, int64_t offset, const char *data, size_t len)
     chunk_t *c = xmalloc(sizeof(*c) + len + 1);
 
     c->next = NULL;
+    c->sink = s;
+    c->sent = false;
+    c->stored = false;
     c->offset = offset;
     c->len = len;
     memcpy(c->data, data, len);
@@ -53,11 +61,9 @@ log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_chunk, int m
     return s;
 }
 
-void
-log_sink_free(log_sink_t *s)
+static void
+sink_release(log_sink_t *s)
 {
-    if (s == NULL)
-        return;
     logchunk_free(s->lc);
     while (s->head) {
         chunk_t *c = s->head;
@@ -65,6 +71,18 @@ log_sink_free(log_sink_t *s)
         free(c);
     }
     free(s);
+}
+
+void
+log_sink_free(log_sink_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->inflight > 0) {
+        s->freed = true;
+        return;
+    }
+    sink_release(s);
 }
 
 void
@@ -108,20 +126,43 @@ log_sink_finish(log_sink_t *s)
     logchunk_finish(s->lc);
 }
 
-q_result_t
-log_sink_flush(log_sink_t *s, PGconn *c)
+static void
+sink_stored(const PGresult *res, void *arg)
 {
-    while (s->head) {
-        chunk_t *ch = s->head;
-        if (c == NULL || q_log_insert(c, &s->fence, s->job_id, ch->offset, ch->data, ch->len) ==
-                             Q_ERROR)
-            return Q_ERROR;
-        s->head = ch->next;
-        if (s->head == NULL)
-            s->tail = &s->head;
-        free(ch);
+    chunk_t *ch = arg;
+    log_sink_t *s = ch->sink;
+
+    s->inflight--;
+    if (s->freed) {
+        if (s->inflight == 0)
+            sink_release(s);
+        return;
     }
-    return Q_OK;
+    /* A failure leaves the chunk for the next flush. */
+    if (q_fenced(res, "store a log chunk") == Q_ERROR)
+        ch->sent = false;
+    else
+        ch->stored = true;
+    while (s->head && s->head->stored) {
+        chunk_t *c = s->head;
+        s->head = c->next;
+        free(c);
+    }
+    if (s->head == NULL)
+        s->tail = &s->head;
+}
+
+void
+log_sink_flush(log_sink_t *s, pg_conn_t *c)
+{
+    for (chunk_t *ch = s->head; ch; ch = ch->next) {
+        if (ch->sent)
+            continue;
+        if (q_log_insert(c, &s->fence, s->job_id, ch->offset, ch->data, sink_stored, ch) != 0)
+            return;
+        ch->sent = true;
+        s->inflight++;
+    }
 }
 
 bool

@@ -3,13 +3,17 @@
  *
  * Output goes through the chunker (logchunk.h); finished chunks wait in a
  * queue until they are stored, so that a dropped database connection loses
- * nothing: log_sink_flush stores what it can, in order, and leaves the rest
- * for the next call.
+ * nothing: log_sink_flush sends every chunk not yet sent, and one whose
+ * insert fails is sent again by the next flush (inserts are idempotent).
+ * The inserts go on the run's connection ahead of the job's end, so they
+ * are answered before it.
+ *
+ * A sink freed while inserts are in flight is released when the last one
+ * is answered (the one deferred free of the worker's statements).
  */
 #ifndef GW_LOG_SINK_H
 #define GW_LOG_SINK_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,9 +36,10 @@ void log_sink_tick(log_sink_t *s);
 int64_t log_sink_deadline(const log_sink_t *s);
 /* The job is over: cut everything that is pending. */
 void log_sink_finish(log_sink_t *s);
-/* Store the queued chunks in order. Returns Q_OK when none is left,
- * Q_ERROR when one failed (it stays queued). */
-q_result_t log_sink_flush(log_sink_t *s, PGconn *c);
+/* Send the chunks not sent yet, in order, on c (when it is down they wait
+ * for the next flush). */
+void log_sink_flush(log_sink_t *s, pg_conn_t *c);
+/* Whether a chunk is not stored yet (queued, in flight, or failed). */
 bool log_sink_pending(const log_sink_t *s);
 
 #endif

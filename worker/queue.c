@@ -28,61 +28,315 @@
     "pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'run', 'id', " id           \
     ", 'status', " st ")::text)"
 
-q_result_t
-q_runner_state(PGconn *c, const char *name, bool *exists, bool *live, int64_t *last_seen_us)
+/* The advisory lock of a runner: (class, hashtext(name)), the two-key form,
+ * which pg_locks shows with objsubid 2 (migrations use the one-key form). */
+#define LOCK_CLASS "1735549298" /* "gwlr" */
+#define LOCK_HELD(name)                                                                        \
+    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"             \
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"     \
+    " AND l.classid = " LOCK_CLASS " AND l.objsubid = 2"                                       \
+    " AND l.objid::bigint = (hashtext(" name ")::bigint & 4294967295))"
+
+#define SQL_LOCK                                                                               \
+    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_CLASS ", hashtext($1)) AS ok),"             \
+    " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"         \
+    " SELECT ok FROM l"
+
+#define SQL_REGISTER                                                                           \
+    "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status)"           \
+    " VALUES ($1, $2, $3, $4, $5::int, $6::int, 'idle')"                                       \
+    " ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname,"                          \
+    "   engine = EXCLUDED.engine, lease_seconds = EXCLUDED.lease_seconds,"                     \
+    "   slots = EXCLUDED.slots, lost_at = NULL,"                                               \
+    "   status = 'idle', status_detail = NULL, started_at = now(), last_seen_at = now()"       \
+    " RETURNING id"
+
+#define SQL_HEARTBEAT                                                                          \
+    "WITH hb AS (UPDATE runners SET last_seen_at = now(), status = $2, status_detail = $3,"    \
+    "                   slots = $4::int, lost_at = NULL"                                       \
+    "             WHERE id = $1 RETURNING id),"                                                \
+    " rn AS (UPDATE pipeline_runs p"                                                           \
+    "           SET lease_expires_at = now() + $5::int * interval '1 second'"                  \
+    "          FROM unnest($6::uuid[], $7::int[]) AS h (id, attempt)"                          \
+    "         WHERE p.id = h.id AND p.attempt = h.attempt AND p.runner_id = $1"                \
+    "           AND p.status = 'running'"                                                      \
+    "        RETURNING p.id, p.cancel_requested_at IS NOT NULL AS cancel)"                     \
+    " SELECT 'runner', NULL::text, NULL::boolean FROM hb"                                      \
+    " UNION ALL SELECT 'run', rn.id::text, rn.cancel FROM rn"
+
+/* Claims the oldest queued runs, none while the runner is paused, each with
+ * its jobs (in position order) as
+ * JSON, and says so on the event channel. */
+#define SQL_CLAIM                                                                              \
+    "WITH c AS ("                                                                              \
+    "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                         \
+    "         attempt = r.attempt + 1, started_at = now(),"                                    \
+    "         lease_expires_at = now() + $2::int * interval '1 second'"                        \
+    "   WHERE r.id IN (SELECT id FROM pipeline_runs WHERE status = 'queued'"                   \
+    "                   AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"       \
+    "                   ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"             \
+    "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
+    "            r.created_at)"                                                                \
+    " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"               \
+    "        c.spec::text, c.clean,"                                                           \
+    "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"   \
+    "                                           'image', j.image) ORDER BY j.position)"        \
+    "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
+    "        " NOTIFY_RUN("c.id", "'running'")                                                 \
+    "   FROM c JOIN repos ON repos.id = c.repo_id ORDER BY c.created_at"
+
+/* 'running' is accepted too so that a retry after a lost reply is safe. */
+#define SQL_JOB_START                                                                          \
+    "WITH j AS (UPDATE jobs SET status = 'running',"                                           \
+    "                  started_at = COALESCE(started_at, now())"                               \
+    "            WHERE id = $4 AND run_id = $1"                                                \
+    "              AND status IN ('queued', 'running') AND " FENCE                             \
+    "           RETURNING id, run_id)"                                                         \
+    " SELECT " NOTIFY_JOB("j.id", "j.run_id", "'running'") " FROM j"
+
+/* The job's end as CTE j: $1-$3 the fence, $4 job, $5 status, $6 exit
+ * code, $7 error. */
+#define JOB_END_CTE                                                                            \
+    "j AS (UPDATE jobs SET status = $5::job_status,"                                           \
+    "                  exit_code = $6::int, error = $7,"                                       \
+    "                  ended_at = COALESCE(ended_at, now())"                                   \
+    "            WHERE id = $4 AND run_id = $1"                                                \
+    "              AND status IN ('running', $5::job_status) AND " FENCE                       \
+    "           RETURNING id, run_id)"
+
+#define SQL_JOB_END                                                                            \
+    "WITH " JOB_END_CTE " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+
+/* 'running' or already $4: a retry after a lost reply is safe. */
+#define SQL_RUN_END                                                                            \
+    "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status,"                             \
+    "                  ended_at = COALESCE(ended_at, now()),"                                  \
+    "                  error = $6, lease_expires_at = NULL"                                    \
+    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
+    "              AND status IN ('running', $4::run_status)"                                  \
+    "           RETURNING id),"                                                                \
+    "     j AS (UPDATE jobs SET status = $5::job_status,"                                      \
+    "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"           \
+    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"                     \
+    "           RETURNING id, run_id),"                                                        \
+    /* A job whose start committed but whose reply was lost. */                                \
+    "     rj AS (UPDATE jobs SET status = CASE WHEN $5 = 'canceled' THEN 'canceled'"           \
+    "                                          ELSE 'failed' END::job_status,"                 \
+    "                   ended_at = now(),"                                                     \
+    "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
+    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"                   \
+    "            RETURNING id, run_id, status)"                                                \
+    " SELECT kind FROM ("                                                                      \
+    "   SELECT 'job' AS kind, " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                         \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e WHERE kind = 'run'"
+
+/* A job's end and its run's end in one statement, when the run ends with
+ * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
+ * started, $10 the run's error. One row when the run ended now or had
+ * ended so already (a retry after a lost reply). The run is updated only
+ * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
+ * not see a run row this very statement had already updated. */
+#define SQL_JOB_RUN_END                                                                        \
+    "WITH " JOB_END_CTE ","                                                                    \
+    "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
+    "                  ended_at = COALESCE(ended_at, now()),"                                  \
+    "                  error = $10, lease_expires_at = NULL"                                   \
+    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
+    "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
+    "           RETURNING id),"                                                                \
+    "     q AS (UPDATE jobs SET status = $9::job_status,"                                      \
+    "                  ended_at = CASE WHEN $9 = 'skipped' THEN NULL ELSE now() END"           \
+    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued' AND id <> $4"        \
+    "           RETURNING id, run_id),"                                                        \
+    "     rj AS (UPDATE jobs SET status = CASE WHEN $9 = 'canceled' THEN 'canceled'"           \
+    "                                          ELSE 'failed' END::job_status,"                 \
+    "                   ended_at = now(),"                                                     \
+    "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
+    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running' AND id <> $4"      \
+    "            RETURNING id, run_id, status)"                                                \
+    " SELECT kind FROM ("                                                                      \
+    "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                 \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " NOTIFY_JOB("q.id", "q.run_id", "$9") " FROM q"                         \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'run', " NOTIFY_RUN("r.id", "$8") " FROM r) e WHERE kind = 'run'"              \
+    " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
+    "   AND attempt = $3::int AND status = $8::run_status"
+
+#define SQL_RUN_REQUEUE                                                                        \
+    "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                 \
+    "                  started_at = NULL, lease_expires_at = NULL"                             \
+    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
+    "              AND status = 'running'"                                                     \
+    "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                       \
+    "                                AND status <> 'queued')"                                  \
+    "           RETURNING id)"                                                                 \
+    " SELECT " NOTIFY_RUN("r.id", "'queued'") " FROM r"
+
+#define SQL_LOG_INSERT                                                                         \
+    "INSERT INTO logs (job_id, \"offset\", chunk)"                                             \
+    " SELECT $4, $5::int, $6 WHERE " FENCE " ON CONFLICT (job_id, \"offset\") DO NOTHING"
+
+/* Ends the runs of `runs` (with the reason in its error) and their jobs,
+ * with one row per run ended. */
+#define REAP_TAIL                                                                              \
+    " fj AS ("                                                                                 \
+    "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"             \
+    "   WHERE run_id IN (SELECT id FROM runs) AND status = 'running'"                          \
+    "  RETURNING id, run_id),"                                                                 \
+    " sj AS ("                                                                                 \
+    "  UPDATE jobs SET status = 'skipped'"                                                     \
+    "   WHERE run_id IN (SELECT id FROM runs) AND status = 'queued'"                           \
+    "  RETURNING id, run_id)"
+/* The events of REAP_TAIL's jobs, as branches of a UNION ALL of (kind, notify). */
+#define REAP_JOB_EVENTS                                                                        \
+    " UNION ALL SELECT 'job', " NOTIFY_JOB("fj.id", "fj.run_id", "'failed'") " FROM fj"        \
+    " UNION ALL SELECT 'job', " NOTIFY_JOB("sj.id", "sj.run_id", "'skipped'") " FROM sj"
+
+/* $1 this runner. A runner whose lock is free is marked lost_at; one second
+ * later (time for a worker that merely reconnected to take its lock again)
+ * its runs end. */
+#define SQL_REAP                                                                               \
+    "WITH dead AS ("                                                                           \
+    "  SELECT rn.id FROM runners rn"                                                           \
+    "   WHERE rn.id <> $1::uuid"                                                               \
+    "     AND EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.runner_id = rn.id"                 \
+    "                    AND r.status = 'running')"                                            \
+    "     AND NOT " LOCK_HELD("rn.name") "),"                                                  \
+    " mark AS ("                                                                               \
+    "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                                  \
+    "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                             \
+    " lost AS ("                                                                               \
+    "  SELECT r.id, r.runner_id, m.id IS NOT NULL AS gone"                                     \
+    "    FROM pipeline_runs r"                                                                 \
+    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"  \
+    "   WHERE r.status = 'running' AND (r.lease_expires_at < now() OR m.id IS NOT NULL)"       \
+    "   FOR UPDATE OF r SKIP LOCKED),"                                                         \
+    " runs AS ("                                                                               \
+    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
+    "         lease_expires_at = NULL,"                                                        \
+    "         error = format('runner lost: %s %s',"                                            \
+    "           COALESCE((SELECT name FROM runners WHERE id = lost.runner_id), 'a runner'),"   \
+    "           CASE WHEN lost.gone"                                                           \
+    "                THEN 'ended its database session (it died or lost the database)'"        \
+    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"   \
+    "    FROM lost WHERE p.id = lost.id RETURNING p.id),"                                      \
+    REAP_TAIL                                                                                  \
+    " SELECT kind FROM (SELECT 'run' AS kind, " NOTIFY_RUN("runs.id", "'failed'") " FROM runs" \
+    REAP_JOB_EVENTS ") e"
+
+/* $1 this runner, $2 why, $3 the runs it holds. */
+#define SQL_REAP_OWN                                                                           \
+    "WITH own AS ("                                                                            \
+    "  SELECT r.id, EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                        \
+    "                         AND j.status <> 'queued') AS started"                            \
+    "    FROM pipeline_runs r"                                                                 \
+    "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL ($3::uuid[])"    \
+    "   FOR UPDATE OF r SKIP LOCKED),"                                                         \
+    " rq AS ("                                                                                 \
+    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"     \
+    "         lease_expires_at = NULL"                                                         \
+    "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"                    \
+    " runs AS ("                                                                               \
+    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
+    "         lease_expires_at = NULL,"                                                        \
+    "         error = format('runner lost: %s %s',"                                            \
+    "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text)"                     \
+    "    FROM own WHERE p.id = own.id AND own.started RETURNING p.id),"                        \
+    REAP_TAIL                                                                                   \
+    " SELECT kind FROM (SELECT 'requeued' AS kind, " NOTIFY_RUN("rq.id", "'queued'") " FROM rq" \
+    " UNION ALL SELECT 'failed', " NOTIFY_RUN("runs.id", "'failed'") " FROM runs"              \
+    REAP_JOB_EVENTS ") e"
+
+static const struct {
+    const char *name;
+    const char *sql;
+    int nparams;
+} statements[] = {
+    {"q_lock", SQL_LOCK, 1},
+    {"q_register", SQL_REGISTER, 6},
+    {"q_heartbeat", SQL_HEARTBEAT, 7},
+    {"q_claim", SQL_CLAIM, 3},
+    {"q_job_start", SQL_JOB_START, 4},
+    {"q_job_end", SQL_JOB_END, 7},
+    {"q_run_end", SQL_RUN_END, 6},
+    {"q_job_run_end", SQL_JOB_RUN_END, 10},
+    {"q_run_requeue", SQL_RUN_REQUEUE, 3},
+    {"q_log_insert", SQL_LOG_INSERT, 6},
+    {"q_reap", SQL_REAP, 1},
+    {"q_reap_own", SQL_REAP_OWN, 3},
+};
+
+void
+q_prepare(pg_conn_t *c)
 {
-    const char *p[] = {name};
-    PGresult *res = db_exec(c, "read runner",
-                            "SELECT status <> 'stopped' AND last_seen_at >"
-                            "       now() - lease_seconds * interval '1 second',"
-                            "       (extract(epoch FROM last_seen_at) * 1000000)::bigint"
-                            "  FROM runners WHERE name = $1",
-                            1, p);
-    if (res == NULL)
-        return Q_ERROR;
-    *exists = PQntuples(res) == 1;
-    *live = *exists && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    *last_seen_us = *exists ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
-    PQclear(res);
-    return Q_OK;
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+        pg_conn_prepare(c, statements[i].name, statements[i].sql, statements[i].nparams);
 }
 
 q_result_t
-q_register(PGconn *c, const char *name, const char *hostname, const char *engine,
-           int lease_seconds, char id_out[37])
+q_fenced(const PGresult *res, const char *what)
 {
-    char id[37], lease[16];
+    if (res == NULL)
+        return Q_ERROR;
+    if (!pg_result_ok(res)) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not %s: %s", what, err);
+        free(err);
+        return Q_ERROR;
+    }
+    return PQntuples(res) >= 1 ? Q_OK : Q_FENCED;
+}
+
+void
+q_array_append(buf_t *b, const char *value)
+{
+    buf_puts(b, b->len == 0 ? "{" : ",");
+    buf_puts(b, value);
+}
+
+void
+q_array_end(buf_t *b)
+{
+    buf_puts(b, b->len == 0 ? "{}" : "}");
+}
+
+int
+q_runner_lock(pg_conn_t *c, const char *name, pg_result_fn fn, void *arg)
+{
+    const char *p[] = {name};
+    return pg_conn_query_prepared(c, "q_lock", 1, p, fn, arg);
+}
+
+int
+q_register(pg_conn_t *c, const char *name, const char *hostname, const char *engine,
+           int lease_seconds, int slots, pg_result_fn fn, void *arg)
+{
+    char id[37], lease[16], n[16];
 
     gw_uuid_new(id);
     snprintf(lease, sizeof(lease), "%d", lease_seconds);
-    const char *p[] = {id, name, hostname, engine, lease};
-    PGresult *res = db_exec(
-        c, "register runner",
-        "INSERT INTO runners (id, name, hostname, engine, lease_seconds, status)"
-        " VALUES ($1, $2, $3, $4, $5::int, 'idle')"
-        " ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname,"
-        "   engine = EXCLUDED.engine, lease_seconds = EXCLUDED.lease_seconds,"
-        "   status = 'idle', status_detail = NULL, started_at = now(), last_seen_at = now()"
-        " RETURNING id",
-        5, p);
-    if (res == NULL)
-        return Q_ERROR;
-    snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return Q_OK;
+    snprintf(n, sizeof(n), "%d", slots);
+    const char *p[] = {id, name, hostname, engine, lease, n};
+    return pg_conn_query_prepared(c, "q_register", 6, p, fn, arg);
 }
 
-q_result_t
-q_heartbeat(PGconn *c, const char *runner_id, const char *status, const char *detail)
+int
+q_heartbeat(pg_conn_t *c, const char *runner_id, const char *status, const char *detail,
+            int slots, int lease_seconds, const char *run_ids, const char *attempts,
+            pg_result_fn fn, void *arg)
 {
-    const char *p[] = {runner_id, status, detail};
-    int n = db_command(c, "heartbeat",
-                       "UPDATE runners SET last_seen_at = now(), status = $2,"
-                       " status_detail = $3 WHERE id = $1",
-                       3, p);
-    if (n < 0)
-        return Q_ERROR;
-    return n == 1 ? Q_OK : Q_FENCED;
+    char n[16], lease[16];
+
+    snprintf(n, sizeof(n), "%d", slots);
+    snprintf(lease, sizeof(lease), "%d", lease_seconds);
+    const char *p[] = {runner_id, status, detail, n, lease, run_ids, attempts};
+    return pg_conn_query_prepared(c, "q_heartbeat", 7, p, fn, arg);
 }
 
 void
@@ -117,6 +371,12 @@ dup_or_null(const PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
+static char *
+json_dup(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s ? xstrdup(s) : NULL;
+}
 /* Fill a script job from its entry in the frozen spec. Returns NULL, or
  * what is wrong with the entry (caller frees); the job is filled either way
  * so that it can be freed. */
@@ -165,32 +425,30 @@ job_from_spec(q_job_t *j, const cJSON *s)
     return problem;
 }
 
-/* Load the run's jobs and join them with the frozen spec, in position order. */
-static q_result_t
-load_jobs(PGconn *c, q_run_t *run, const char *spec_text)
+/* The run's jobs (JSON, in position order) joined with the frozen spec. */
+static void
+claim_jobs(q_run_t *run, const char *jobs_text, const char *spec_text)
 {
-    const char *p[] = {run->fence.run_id};
-    PGresult *res = db_exec(c, "load jobs",
-                            "SELECT id, position, name, kind, image FROM jobs"
-                            " WHERE run_id = $1 ORDER BY position",
-                            1, p);
+    cJSON *jobs = cJSON_Parse(jobs_text);
     cJSON *spec = cJSON_Parse(spec_text);
     const cJSON *list = cJSON_IsArray(spec) ? spec : cJSON_GetObjectItemCaseSensitive(spec, "jobs");
+    const cJSON *o;
     int script_index = 0;
 
-    if (res == NULL) {
-        cJSON_Delete(spec);
-        return Q_ERROR;
-    }
-    run->njobs = (size_t)PQntuples(res);
-    run->jobs = xcalloc(run->njobs + 1, sizeof(q_job_t));
-    for (int i = 0; i < PQntuples(res); i++) {
-        q_job_t *j = &run->jobs[i];
-        snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, i, 0));
-        j->position = atoi(PQgetvalue(res, i, 1));
-        j->name = xstrdup(PQgetvalue(res, i, 2));
-        j->kind = xstrdup(PQgetvalue(res, i, 3));
-        j->image = dup_or_null(res, i, 4);
+    run->jobs = xcalloc((size_t)cJSON_GetArraySize(jobs) + 1, sizeof(q_job_t));
+    cJSON_ArrayForEach(o, jobs)
+    {
+        q_job_t *j = &run->jobs[run->njobs++];
+        char *id = json_dup(o, "id");
+        snprintf(j->id, sizeof(j->id), "%s", id ? id : "");
+        free(id);
+        j->name = json_dup(o, "name");
+        j->kind = json_dup(o, "kind");
+        j->image = json_dup(o, "image");
+        if (j->name == NULL)
+            j->name = xstrdup("");
+        if (j->kind == NULL)
+            j->kind = xstrdup("script");
         if (strcmp(j->kind, "script") == 0) {
             char *problem = job_from_spec(j, cJSON_GetArrayItem(list, script_index++));
             if (problem != NULL && run->spec_error == NULL)
@@ -202,108 +460,49 @@ load_jobs(PGconn *c, q_run_t *run, const char *spec_text)
             j->env = xcalloc(1, sizeof(char *));
         }
     }
-    PQclear(res);
+    cJSON_Delete(jobs);
     cJSON_Delete(spec);
-    return Q_OK;
 }
 
-q_result_t
-q_claim(PGconn *c, const char *runner_id, int lease_seconds, q_run_t **out)
+int
+q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_result_fn fn,
+        void *arg)
 {
-    char lease[16];
+    char lease[16], count[16];
 
-    *out = NULL;
     snprintf(lease, sizeof(lease), "%d", lease_seconds);
-    const char *p[] = {runner_id, lease};
-    PGresult *res = db_exec(
-        c, "claim run",
-        "WITH c AS ("
-        "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"
-        "         attempt = r.attempt + 1, started_at = now(),"
-        "         lease_expires_at = now() + $2::int * interval '1 second'"
-        "   WHERE r.id = (SELECT id FROM pipeline_runs WHERE status = 'queued'"
-        "                  AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"
-        "                  ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean)"
-        " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"
-        "        c.spec::text, c.clean,"
-        "        " NOTIFY_RUN("c.id", "'running'")
-        "   FROM c JOIN repos ON repos.id = c.repo_id",
-        2, p);
-    if (res == NULL)
-        return Q_ERROR;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return Q_OK;
-    }
+    snprintf(count, sizeof(count), "%d", n);
+    const char *p[] = {runner_id, lease, count};
+    return pg_conn_query_prepared(c, "q_claim", 3, p, fn, arg);
+}
+
+q_run_t *
+q_claim_row(const PGresult *res, int row, const char *runner_id)
+{
     q_run_t *run = xcalloc(1, sizeof(*run));
-    snprintf(run->fence.run_id, sizeof(run->fence.run_id), "%s", PQgetvalue(res, 0, 0));
+
+    snprintf(run->fence.run_id, sizeof(run->fence.run_id), "%s", PQgetvalue(res, row, 0));
     snprintf(run->fence.runner_id, sizeof(run->fence.runner_id), "%s", runner_id);
-    snprintf(run->fence.attempt, sizeof(run->fence.attempt), "%s", PQgetvalue(res, 0, 1));
-    run->repo = xstrdup(PQgetvalue(res, 0, 2));
-    run->clone_url = dup_or_null(res, 0, 3);
-    run->ref = dup_or_null(res, 0, 4);
-    run->commit = dup_or_null(res, 0, 5);
-    run->clean = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
-    char *spec = xstrdup(PQgetvalue(res, 0, 6));
-    PQclear(res);
-    q_result_t r = load_jobs(c, run, spec);
-    free(spec);
-    if (r != Q_OK) {
-        /* The run is ours but unreadable now: the lease runs out and the
-         * reaper ends it, so nothing stays running forever. */
-        q_run_free(run);
-        return r;
-    }
-    *out = run;
-    return Q_OK;
+    snprintf(run->fence.attempt, sizeof(run->fence.attempt), "%s", PQgetvalue(res, row, 1));
+    run->repo = xstrdup(PQgetvalue(res, row, 2));
+    run->clone_url = dup_or_null(res, row, 3);
+    run->ref = dup_or_null(res, row, 4);
+    run->commit = dup_or_null(res, row, 5);
+    run->clean = strcmp(PQgetvalue(res, row, 7), "t") == 0;
+    claim_jobs(run, PQgetvalue(res, row, 8), PQgetvalue(res, row, 6));
+    return run;
 }
 
-q_result_t
-q_renew(PGconn *c, const q_fence_t *f, int lease_seconds, bool *cancel_requested)
-{
-    char lease[16];
-
-    snprintf(lease, sizeof(lease), "%d", lease_seconds);
-    const char *p[] = {f->run_id, f->runner_id, f->attempt, lease};
-    PGresult *res = db_exec(c, "renew lease",
-                            "UPDATE pipeline_runs"
-                            "   SET lease_expires_at = now() + $4::int * interval '1 second'"
-                            " WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"
-                            "   AND status = 'running'"
-                            " RETURNING cancel_requested_at IS NOT NULL",
-                            4, p);
-    if (res == NULL)
-        return Q_ERROR;
-    q_result_t r = PQntuples(res) == 1 ? Q_OK : Q_FENCED;
-    *cancel_requested = r == Q_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    return r;
-}
-
-q_result_t
-q_job_start(PGconn *c, const q_fence_t *f, const char *job_id)
+int
+q_job_start(pg_conn_t *c, const q_fence_t *f, const char *job_id, pg_result_fn fn, void *arg)
 {
     const char *p[] = {f->run_id, f->runner_id, f->attempt, job_id};
-    /* 'running' is accepted too so that a retry after a lost reply is safe. */
-    PGresult *res = db_exec(c, "start job",
-                            "WITH j AS (UPDATE jobs SET status = 'running',"
-                            "                  started_at = COALESCE(started_at, now())"
-                            "            WHERE id = $4 AND run_id = $1"
-                            "              AND status IN ('queued', 'running') AND " FENCE
-                            "           RETURNING id, run_id)"
-                            " SELECT " NOTIFY_JOB("j.id", "j.run_id", "'running'") " FROM j",
-                            4, p);
-    if (res == NULL)
-        return Q_ERROR;
-    q_result_t r = PQntuples(res) == 1 ? Q_OK : Q_FENCED;
-    PQclear(res);
-    return r;
+    return pg_conn_query_prepared(c, "q_job_start", 4, p, fn, arg);
 }
 
-q_result_t
-q_job_end(PGconn *c, const q_fence_t *f, const char *job_id, gw_status_t status, int exit_code,
-          const char *error)
+int
+q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+          int exit_code, const char *error, pg_result_fn fn, void *arg)
 {
     char code[16];
 
@@ -311,137 +510,70 @@ q_job_end(PGconn *c, const q_fence_t *f, const char *job_id, gw_status_t status,
     const char *p[] = {f->run_id, f->runner_id,  f->attempt,
                        job_id,    status_name(status), exit_code >= 0 ? code : NULL,
                        error};
-    PGresult *res = db_exec(c, "end job",
-                            "WITH j AS (UPDATE jobs SET status = $5::job_status,"
-                            "                  exit_code = $6::int, error = $7,"
-                            "                  ended_at = COALESCE(ended_at, now())"
-                            "            WHERE id = $4 AND run_id = $1"
-                            "              AND status IN ('running', $5::job_status) AND " FENCE
-                            "           RETURNING id, run_id)"
-                            " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j",
-                            7, p);
-    if (res == NULL)
-        return Q_ERROR;
-    q_result_t r = PQntuples(res) == 1 ? Q_OK : Q_FENCED;
-    PQclear(res);
-    return r;
+    return pg_conn_query_prepared(c, "q_job_end", 7, p, fn, arg);
 }
 
-q_result_t
-q_run_end(PGconn *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
-          const char *error)
+int
+q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
+          const char *error, pg_result_fn fn, void *arg)
 {
     const char *p[] = {f->run_id, f->runner_id, f->attempt, status_name(run_status),
                        status_name(rest_status), error};
-    PGresult *res = db_exec(
-        c, "end run",
-        /* 'running' or already $4: a retry after a lost reply is safe. */
-        "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status,"
-        "                  ended_at = COALESCE(ended_at, now()),"
-        "                  error = $6, lease_expires_at = NULL"
-        "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"
-        "              AND status IN ('running', $4::run_status)"
-        "           RETURNING id),"
-        "     j AS (UPDATE jobs SET status = $5::job_status,"
-        "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"
-        "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"
-        "           RETURNING id, run_id),"
-        /* A job whose start committed but whose reply was lost. */
-        "     rj AS (UPDATE jobs SET status = CASE WHEN $5 = 'canceled' THEN 'canceled'"
-        "                                          ELSE 'failed' END::job_status,"
-        "                   ended_at = now(),"
-        "                   error = COALESCE(error, 'the run ended while the job was starting')"
-        "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"
-        "            RETURNING id, run_id, status)"
-        " SELECT kind FROM ("
-        "   SELECT 'job' AS kind, " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"
-        "   UNION ALL"
-        "   SELECT 'job', " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
-        "   UNION ALL"
-        "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e",
-        6, p);
-    if (res == NULL)
-        return Q_ERROR;
-    q_result_t r = Q_FENCED;
-    for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "run") == 0)
-            r = Q_OK;
-    PQclear(res);
-    return r;
+    return pg_conn_query_prepared(c, "q_run_end", 6, p, fn, arg);
 }
 
-q_result_t
-q_log_insert(PGconn *c, const q_fence_t *f, const char *job_id, int64_t offset, const char *chunk,
-             size_t len)
+int
+q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+              int exit_code, const char *error, gw_status_t run_status, gw_status_t rest_status,
+              const char *run_error, pg_result_fn fn, void *arg)
+{
+    char code[16];
+
+    snprintf(code, sizeof(code), "%d", exit_code);
+    const char *p[] = {f->run_id,
+                       f->runner_id,
+                       f->attempt,
+                       job_id,
+                       status_name(status),
+                       exit_code >= 0 ? code : NULL,
+                       error,
+                       status_name(run_status),
+                       status_name(rest_status),
+                       run_error};
+    return pg_conn_query_prepared(c, "q_job_run_end", 10, p, fn, arg);
+}
+
+int
+q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg)
+{
+    const char *p[] = {f->run_id, f->runner_id, f->attempt};
+    return pg_conn_query_prepared(c, "q_run_requeue", 3, p, fn, arg);
+}
+
+int
+q_log_insert(pg_conn_t *c, const q_fence_t *f, const char *job_id, int64_t offset,
+             const char *chunk, pg_result_fn fn, void *arg)
 {
     char off[24];
 
     snprintf(off, sizeof(off), "%lld", (long long)offset);
     const char *p[] = {f->run_id, f->runner_id, f->attempt, job_id, off, chunk};
-    (void)len; /* chunk is NUL-terminated valid UTF-8 */
-    PGresult *res = db_exec(c, "insert log chunk",
-                            "INSERT INTO logs (job_id, \"offset\", chunk)"
-                            " SELECT $4, $5::int, $6 WHERE " FENCE
-                            " ON CONFLICT (job_id, \"offset\") DO NOTHING",
-                            6, p);
-    if (res == NULL)
-        return Q_ERROR;
-    PQclear(res);
-    return Q_OK;
-}
-
-/* End running runs that are lost: with $1 NULL those whose lease expired,
- * else those of runner $1. $2 says why. */
-static int
-reap(PGconn *c, const char *runner_id, const char *why)
-{
-    const char *p[] = {runner_id, why};
-    PGresult *res = db_exec(
-        c, "reap runs",
-        "WITH lost AS ("
-        "  SELECT r.id, r.lease_expires_at, rn.name AS runner_name"
-        "    FROM pipeline_runs r LEFT JOIN runners rn ON rn.id = r.runner_id"
-        "   WHERE r.status = 'running'"
-        "     AND (($1::uuid IS NULL AND r.lease_expires_at < now()) OR r.runner_id = $1::uuid)"
-        "   FOR UPDATE OF r SKIP LOCKED),"
-        " runs AS ("
-        "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"
-        "         lease_expires_at = NULL,"
-        "         error = format('runner lost: %s %s', COALESCE(lost.runner_name, 'a runner'), $2::text)"
-        "    FROM lost WHERE p.id = lost.id RETURNING p.id),"
-        " fj AS ("
-        "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"
-        "   WHERE run_id IN (SELECT id FROM runs) AND status = 'running'"
-        "  RETURNING id, run_id),"
-        " sj AS ("
-        "  UPDATE jobs SET status = 'skipped'"
-        "   WHERE run_id IN (SELECT id FROM runs) AND status = 'queued'"
-        "  RETURNING id, run_id)"
-        " SELECT kind FROM ("
-        "  SELECT 'job' AS kind, " NOTIFY_JOB("fj.id", "fj.run_id", "'failed'") " FROM fj"
-        "  UNION ALL SELECT 'job', " NOTIFY_JOB("sj.id", "sj.run_id", "'skipped'") " FROM sj"
-        "  UNION ALL SELECT 'run', " NOTIFY_RUN("runs.id", "'failed'") " FROM runs) e",
-        2, p);
-    if (res == NULL)
-        return -1;
-    int n = 0;
-    for (int i = 0; i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), "run") == 0)
-            n++;
-    PQclear(res);
-    return n;
+    return pg_conn_query_prepared(c, "q_log_insert", 6, p, fn, arg);
 }
 
 int
-q_reap(PGconn *c)
+q_reap(pg_conn_t *c, const char *runner_id, pg_result_fn fn, void *arg)
 {
-    return reap(c, NULL, "stopped renewing its lease (it died or lost the database)");
+    const char *p[] = {runner_id};
+    return pg_conn_query_prepared(c, "q_reap", 1, p, fn, arg);
 }
 
 int
-q_reap_own(PGconn *c, const char *runner_id, bool restarted)
+q_reap_own(pg_conn_t *c, const char *runner_id, bool restarted, const char *live_ids,
+           pg_result_fn fn, void *arg)
 {
-    return reap(c, runner_id,
-                restarted ? "was restarted while the run was in progress"
-                          : "lost the run when its database connection dropped");
+    const char *why = restarted ? "was restarted while the run was in progress"
+                                : "lost the run when its database connection dropped";
+    const char *p[] = {runner_id, why, live_ids};
+    return pg_conn_query_prepared(c, "q_reap_own", 3, p, fn, arg);
 }

@@ -1,24 +1,30 @@
 /*
  * queue - every statement the worker runs against Postgres.
  *
- * The queue protocol (docs/queue.md): a run is claimed with one UPDATE over
+ * The queue protocol (docs/queue.md): runs are claimed with one UPDATE over
  * a `FOR UPDATE SKIP LOCKED` sub-select that also sets the runner, the
- * attempt and the lease. Every later write about the run is fenced by
- * (run id, runner id, attempt, status running): a worker that lost its lease
- * changes nothing. Every status change NOTIFYs gitweave_events in the same
- * statement.
+ * attempt and the lease, and returns each run with its jobs. Every later
+ * write about a run is fenced by (run id, runner id, attempt, status
+ * running): a worker that lost its lease changes nothing. Every status
+ * change NOTIFYs gitweave_events in the same statement.
  *
- * Functions return Q_OK, Q_FENCED (the fence refused the write: the run is
- * no longer ours) or Q_ERROR (the statement failed, logged; the caller checks
- * whether the connection is gone).
+ * The statements are prepared on the worker's pg_conn (q_prepare) and sent
+ * without blocking: each q_* function queues one and returns what
+ * pg_conn_query_prepared returns (0 accepted, -1 the connection is down);
+ * the result goes to fn. q_fenced and the q_*_row helpers read the results.
+ *
+ * A worker holds a session-level advisory lock on its name for as long as
+ * its database session lives (q_runner_lock), so another worker's reaper
+ * sees at once that a worker died: its session, and the lock, are gone.
  */
 #ifndef GW_QUEUE_H
 #define GW_QUEUE_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "pg.h"
 #include "status.h"
 #include "util.h"
 
@@ -33,7 +39,6 @@ typedef struct {
 
 typedef struct {
     char id[37];
-    int position;
     char *name;
     char *kind;   /* "script" or "checkout" */
     char *image;  /* NULL when the job names none */
@@ -60,51 +65,84 @@ typedef struct {
 
 void q_run_free(q_run_t *run);
 
+/* Register every statement below on c (again after each reconnect). */
+void q_prepare(pg_conn_t *c);
+
 /*
- * Look up the runner row of a name. Returns Q_OK with *exists false when
- * there is none; else *live says whether it is not stopped and was seen
- * within its lease, and *last_seen_us is its last_seen_at (microseconds
- * since the epoch) to compare with a later look.
+ * Whether a fenced write took effect: Q_OK when it returned a row, Q_FENCED
+ * when the fence refused it (the run is no longer ours), Q_ERROR when the
+ * statement failed (logged under what) or res is NULL (the connection was
+ * lost).
  */
-q_result_t q_runner_state(PGconn *c, const char *name, bool *exists, bool *live,
-                          int64_t *last_seen_us);
+q_result_t q_fenced(const PGresult *res, const char *what);
+
+/* Take the advisory lock of runner name in this session; the result's one
+ * row says whether it was taken ("t"): "f" when another live session holds
+ * it. */
+int q_runner_lock(pg_conn_t *c, const char *name, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* Register the runner under its name (a restart of the same name takes its
- * row over, keeping its id). Writes the id to id_out. */
-q_result_t q_register(PGconn *c, const char *name, const char *hostname, const char *engine,
-                      int lease_seconds, char id_out[37]);
-/* Heartbeat with a status (idle, busy, degraded, stopped) and detail. */
-q_result_t q_heartbeat(PGconn *c, const char *runner_id, const char *status,
-                       const char *detail);
+ * row over, keeping its id); one row: the id. */
+int q_register(pg_conn_t *c, const char *name, const char *hostname, const char *engine,
+               int lease_seconds, int slots, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/*
+ * Heartbeat with a status (idle, busy, degraded, draining, stopped) and
+ * detail, and renew the lease of the runs held (run_ids and attempts: SQL
+ * array literals, see q_array_append). Rows: ("runner", NULL, NULL) when
+ * the runner row exists, then ("run", id, cancel requested "t"/"f") for
+ * each run renewed; a held run missing is no longer ours.
+ */
+int q_heartbeat(pg_conn_t *c, const char *runner_id, const char *status, const char *detail,
+                int slots, int lease_seconds, const char *run_ids, const char *attempts,
+                pg_result_fn fn, void *arg) GW_MUST_CHECK;
 
-/* Claim the oldest queued run. Returns Q_OK with *out set (caller frees with
- * q_run_free) or NULL when nothing is queued; Q_ERROR on failure. */
-q_result_t q_claim(PGconn *c, const char *runner_id, int lease_seconds, q_run_t **out);
-/* Renew the lease; *cancel_requested says whether the run is being
- * canceled. */
-q_result_t q_renew(PGconn *c, const q_fence_t *f, int lease_seconds, bool *cancel_requested);
+/* Append value to an SQL array literal being built in b ("{a,b}"); values
+ * are uuids or numbers, which need no quoting. q_array_end closes it. */
+void q_array_append(buf_t *b, const char *value);
+void q_array_end(buf_t *b);
 
-/* Job and run status changes, fenced. error may be NULL; exit_code < 0 is
- * stored as NULL. */
-q_result_t q_job_start(PGconn *c, const q_fence_t *f, const char *job_id);
-q_result_t q_job_end(PGconn *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-                     int exit_code, const char *error);
-/* The queued jobs of the run become `status` (skipped or canceled), then the
- * run ends with run_status and error. */
-q_result_t q_run_end(PGconn *c, const q_fence_t *f, gw_status_t run_status,
-                     gw_status_t rest_status, const char *error);
+/* Claim up to n of the oldest queued runs, one row each (q_claim_row). */
+int q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_result_fn fn,
+            void *arg) GW_MUST_CHECK;
+/* The run of one row of a claim's result (caller frees with q_run_free). */
+q_run_t *q_claim_row(const PGresult *res, int row, const char *runner_id);
 
-/* Store one log chunk (idempotent on (job, offset)). */
-q_result_t q_log_insert(PGconn *c, const q_fence_t *f, const char *job_id, int64_t offset,
-                        const char *chunk, size_t len);
+/* Job and run status changes, fenced (q_fenced). error may be NULL;
+ * exit_code < 0 is stored as NULL. */
+int q_job_start(pg_conn_t *c, const q_fence_t *f, const char *job_id, pg_result_fn fn,
+                void *arg) GW_MUST_CHECK;
+int q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+              int exit_code, const char *error, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/* The queued jobs of the run become `rest_status` (skipped or canceled),
+ * then the run ends with run_status and error. */
+int q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
+              const char *error, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/* q_job_end and q_run_end in one statement, for the run's last job. */
+int q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
+                  int exit_code, const char *error, gw_status_t run_status,
+                  gw_status_t rest_status, const char *run_error, pg_result_fn fn,
+                  void *arg) GW_MUST_CHECK;
+/* The run goes back to the queue, if none of its jobs started (fenced). */
+int q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 
-/* End every running run whose lease expired: the running job failed, the
- * rest skipped, the run failed with the reason. Returns the number reaped,
- * or -1. */
-int q_reap(PGconn *c);
-/* End the running runs still assigned to this runner while it has none: at
- * start (restarted: a previous life died with them), or after a reconnect
- * (a claim whose reply was lost with the connection). Returns the number, or
- * -1. */
-int q_reap_own(PGconn *c, const char *runner_id, bool restarted);
+/* Store one log chunk (idempotent on (job, offset)), fenced. */
+int q_log_insert(pg_conn_t *c, const q_fence_t *f, const char *job_id, int64_t offset,
+                 const char *chunk, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+
+/*
+ * End the running runs that are lost: those whose lease expired, and those
+ * of another runner whose advisory lock has been free for a second (its
+ * session ended: it died). The running job failed, the rest skipped, the
+ * run failed with the reason. One row per run ended.
+ */
+int q_reap(pg_conn_t *c, const char *runner_id, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/*
+ * The running runs of this runner other than live_ids (an SQL array
+ * literal): at start (restarted: an earlier life died with them), or after
+ * a reconnect (a claim whose reply was lost with the connection). Those
+ * none of whose jobs started go back to the queue; the others end failed.
+ * Rows: ("requeued" | "failed") per run.
+ */
+int q_reap_own(pg_conn_t *c, const char *runner_id, bool restarted, const char *live_ids,
+               pg_result_fn fn, void *arg) GW_MUST_CHECK;
 
 #endif

@@ -1,22 +1,33 @@
 /*
- * run - executes one claimed run: its jobs in order, their logs, timeouts,
- * cancel, and the final statuses.
+ * run - executes one claimed run (see run.h).
  *
  * A small state machine, advanced by run_step whenever something happens
- * (a job ended, the database came back, a retry timer fired). Each step that
- * writes to the database can fail with the connection gone: the step then
- * stays where it is and runs again after the reconnect. Writes are fenced
- * and idempotent, so running a step twice is safe.
+ * (a job ended, a statement was answered, the database came back, a retry
+ * timer fired). A step that writes sends one statement and waits for its
+ * answer; a statement lost with the connection is sent again after
+ * run_resume, one that failed otherwise after a second. Writes are fenced
+ * and idempotent, so sending one twice is safe. Statements of one run go on
+ * one connection and are answered in order, which is what lets a job start
+ * before its "running" is answered, and its log chunks go out ahead of its
+ * end without waiting for them.
+ *
+ * Longer than most files: it is one state machine whose steps share the
+ * run's fields; its statements are in queue.c, its log in log_sink.c and
+ * its job's environment in job_env.c.
  */
+#include "run.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "log.h"
+#include "job_env.h"
 #include "log_sink.h"
-#include "worker_internal.h"
 #include "workspace.h"
 
 typedef enum {
@@ -24,8 +35,17 @@ typedef enum {
     RS_START_JOB,   /* mark the next job running, start it */
     RS_JOB_RUNNING, /* wait for the engine's done */
     RS_JOB_DONE,    /* store the rest of the log and the job's status */
-    RS_FINISH,      /* end the run */
+    RS_FINISH,      /* end the run, or give it back to the queue */
+    RS_OVER,        /* nothing left to do */
 } run_state_t;
+
+/* The current job's "running" statement. */
+typedef enum {
+    JS_NONE,   /* not sent: no job of this run was started */
+    JS_SENT,   /* in flight */
+    JS_OK,     /* stored */
+    JS_RESEND, /* failed: send it again before anything else of the job */
+} job_start_state_t;
 
 typedef enum { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_SHUTDOWN } stop_reason_t;
 
@@ -37,11 +57,12 @@ typedef enum { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_SHUTDOWN } stop_reason
  * engine, however much output is still on its way. */
 #define RUN_STOP_SLACK_S 3
 
-struct run_exec {
-    worker_t *w;
+struct run {
+    const run_env_t *env;
     q_run_t *q;
     run_state_t state;
     size_t cur;
+    int ws_index;
     char *workspace;
     engine_job_t *job;
     log_sink_t *sink;
@@ -50,7 +71,13 @@ struct run_exec {
     struct event *flush_ev;
     struct event *retry_ev;
     struct event *kill_ev; /* a stopped job that does not end is dropped */
+    struct event *start_ev; /* starts the job on the engine */
     int db_failures;
+    int inflight;          /* statements of the run not answered yet */
+    bool waiting;          /* the step's statement is in flight */
+    bool reported;         /* env->ended was called */
+    job_start_state_t js;
+    bool requeue;          /* RS_FINISH gives the run back to the queue */
     stop_reason_t stop;
     bool cancel_requested;
     bool shutdown;
@@ -59,24 +86,53 @@ struct run_exec {
     char *job_error;
     int job_timeout;
     bool checkout; /* the current job is the checkout */
+    bool judged;   /* job_status, job_status_error and the run's end are decided */
+    gw_status_t job_status;
+    char *job_status_error;
+    bool job_ends_run;
+    bool ends_with_job; /* the job's end sent is the run's end too */
     /* the run's end */
     gw_status_t run_status;
     gw_status_t rest_status;
     char *run_error;
 };
 
-static void run_step(run_exec_t *r);
+static void run_step(run_t *r);
 
 const char *
-run_exec_id(const run_exec_t *r)
+run_id(const run_t *r)
 {
     return r->q->fence.run_id;
 }
 
 const char *
-run_exec_job_id(const run_exec_t *r)
+run_attempt(const run_t *r)
+{
+    return r->q->fence.attempt;
+}
+
+const char *
+run_repo(const run_t *r)
+{
+    return r->q->repo;
+}
+
+int
+run_workspace_index(const run_t *r)
+{
+    return r->ws_index;
+}
+
+const char *
+run_job_id(const run_t *r)
 {
     return r->state == RS_JOB_RUNNING ? r->q->jobs[r->cur].id : NULL;
+}
+
+bool
+run_over(const run_t *r)
+{
+    return r->state == RS_OVER;
 }
 
 static void
@@ -86,32 +142,83 @@ set_str(char **dst, char *src)
     *dst = src;
 }
 
+/* Tell the owner once the run is over and nothing of it is in flight. */
+static void
+run_check_done(run_t *r)
+{
+    if (r->state != RS_OVER || r->inflight > 0 || r->reported)
+        return;
+    r->reported = true;
+    r->env->ended(r, r->env->arg);
+}
+
+static void
+run_set_over(run_t *r)
+{
+    if (r->job) {
+        engine_job_free(r->job); /* stops it without a done */
+        r->job = NULL;
+    }
+    evtimer_del(r->timeout_ev);
+    evtimer_del(r->kill_ev);
+    evtimer_del(r->flush_ev);
+    evtimer_del(r->retry_ev);
+    event_del(r->start_ev);
+    r->state = RS_OVER;
+    run_check_done(r);
+}
+
 /* The database refused a write: the run is not ours any more (its lease ran
  * out and it was reaped, or it was reassigned). Stop working on it. */
 static void
-run_abandon(run_exec_t *r, const char *what)
+run_abandon(run_t *r, const char *what)
 {
+    if (r->state == RS_OVER)
+        return;
     log_error("worker", "lost the run while %s; abandoning it run=%s attempt=%s", what,
               r->q->fence.run_id, r->q->fence.attempt);
-    worker_run_finished(r->w);
+    run_set_over(r);
 }
 
-/* A statement failed: retry the step after the reconnect, or after a second
- * when the connection is still up (a transient error). */
-static void
-run_retry_later(run_exec_t *r)
+void
+run_lost(run_t *r)
 {
-    worker_db_failed(r->w);
-    if (r->w->conn == NULL)
+    run_abandon(r, "renewing its lease");
+}
+
+/* Book a statement sent (pg_conn_query returned 0). */
+static void
+run_sent(run_t *r)
+{
+    r->inflight++;
+}
+
+/* An answer arrived; returns true when the run is over and the answer is
+ * to be ignored. */
+static bool
+run_answered(run_t *r)
+{
+    r->inflight--;
+    if (r->state == RS_OVER) {
+        run_check_done(r);
+        return true;
+    }
+    return false;
+}
+
+/* A statement failed. Lost with the connection (res NULL): run_resume sends
+ * it again. Otherwise retry after a second, and give the run up when it
+ * keeps failing with the connection up rather than renew its lease
+ * forever; the reaper then ends it. */
+static void
+run_failed(run_t *r, const PGresult *res)
+{
+    if (res == NULL)
         return;
-    /* The connection is up, yet the statement keeps failing: give the run
-     * up rather than renew its lease forever; the reaper then ends it. */
     if (++r->db_failures > RUN_MAX_DB_FAILURES) {
         log_error("worker", "a statement failed %d times; giving the run up run=%s",
                   r->db_failures, r->q->fence.run_id);
-        engine_job_free(r->job);
-        r->job = NULL;
-        worker_run_finished(r->w);
+        run_set_over(r);
         return;
     }
     struct timeval tv = {1, 0};
@@ -121,27 +228,49 @@ run_retry_later(run_exec_t *r)
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-    run_exec_t *r = arg;
-    worker_t *w = r->w;
-
-    run_step(r);
-    /* r may be gone here. A statement may have read a notification (a
-     * cancel) into libpq's buffer, where the socket event will not see it. */
-    worker_drain_notifies(w);
+    run_step(arg);
 }
 
-/* Store what the sink has ready; failures leave it queued. */
 static void
-run_flush_logs(run_exec_t *r)
+job_started_cb(const PGresult *res, void *arg)
 {
-    if (r->sink == NULL || !log_sink_pending(r->sink) || r->w->conn == NULL)
+    run_t *r = arg;
+
+    if (run_answered(r))
         return;
-    if (log_sink_flush(r->sink, r->w->conn) != Q_OK)
-        worker_db_failed(r->w);
+    switch (q_fenced(res, "start a job")) {
+    case Q_OK:
+        r->js = JS_OK;
+        r->db_failures = 0;
+        break;
+    case Q_FENCED:
+        run_abandon(r, "starting a job");
+        break;
+    case Q_ERROR:
+        r->js = JS_RESEND;
+        run_failed(r, res);
+        break;
+    }
+}
+
+/* Send what the connection lost, in order: the job's "running", then its
+ * log chunks. Returns false while the connection is down. */
+static bool
+run_sync(run_t *r)
+{
+    if (r->js == JS_RESEND) {
+        if (q_job_start(r->env->db, &r->q->fence, r->q->jobs[r->cur].id, job_started_cb, r) != 0)
+            return false;
+        run_sent(r);
+        r->js = JS_SENT;
+    }
+    if (r->sink)
+        log_sink_flush(r->sink, r->env->db);
+    return pg_conn_state(r->env->db) == PG_READY;
 }
 
 static void
-run_arm_flush(run_exec_t *r)
+run_arm_flush(run_t *r)
 {
     int64_t at = r->sink ? log_sink_deadline(r->sink) : -1;
     if (at < 0 || evtimer_pending(r->flush_ev, NULL))
@@ -156,29 +285,27 @@ run_arm_flush(run_exec_t *r)
 static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-    run_exec_t *r = arg;
+    run_t *r = arg;
     if (r->sink == NULL)
         return;
     log_sink_tick(r->sink);
-    run_flush_logs(r);
+    log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
-    worker_drain_notifies(r->w);
 }
 
 static void
 job_output(void *arg, const char *data, size_t len)
 {
-    run_exec_t *r = arg;
+    run_t *r = arg;
     log_sink_write(r->sink, data, len);
-    run_flush_logs(r);
+    log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
-    worker_drain_notifies(r->w);
 }
 
 static void
 job_done(void *arg, int exit_code, const char *error)
 {
-    run_exec_t *r = arg;
+    run_t *r = arg;
 
     r->exit_code = exit_code;
     set_str(&r->job_error, error ? xstrdup(error) : NULL);
@@ -191,14 +318,14 @@ job_done(void *arg, int exit_code, const char *error)
 }
 
 static void
-run_stop_job(run_exec_t *r, stop_reason_t why)
+run_stop_job(run_t *r, stop_reason_t why)
 {
     if (r->stop == STOP_NONE || why == STOP_SHUTDOWN)
         r->stop = why;
     if (r->state == RS_JOB_RUNNING && r->job != NULL) {
-        engine_job_stop(r->job, r->w->cfg->stop_grace);
+        engine_job_stop(r->job, r->env->cfg->stop_grace);
         if (!evtimer_pending(r->kill_ev, NULL)) {
-            struct timeval tv = {r->w->cfg->stop_grace + RUN_STOP_SLACK_S, 0};
+            struct timeval tv = {r->env->cfg->stop_grace + RUN_STOP_SLACK_S, 0};
             evtimer_add(r->kill_ev, &tv);
         }
     }
@@ -209,7 +336,7 @@ run_stop_job(run_exec_t *r, stop_reason_t why)
 static void
 kill_cb(evutil_socket_t fd, short what, void *arg)
 {
-    run_exec_t *r = arg;
+    run_t *r = arg;
 
     if (r->state != RS_JOB_RUNNING || r->job == NULL)
         return;
@@ -222,7 +349,7 @@ kill_cb(evutil_socket_t fd, short what, void *arg)
 
 /* "checkout timed out" or "timed out", as the current job is. */
 static const char *
-run_timed_out_text(const run_exec_t *r)
+run_timed_out_text(const run_t *r)
 {
     return r->checkout ? "checkout timed out" : "timed out";
 }
@@ -230,164 +357,63 @@ run_timed_out_text(const run_exec_t *r)
 static void
 timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-    run_exec_t *r = arg;
+    run_t *r = arg;
     if (r->state != RS_JOB_RUNNING || r->stop != STOP_NONE)
         return;
     log_info("worker", "job timed out run=%s job=%s timeout=%d", r->q->fence.run_id,
              r->q->jobs[r->cur].id, r->job_timeout);
     log_sink_notef(r->sink, "[gitweave] %s %s after %d s; stopping it",
                    r->checkout ? "the" : "job", run_timed_out_text(r), r->job_timeout);
-    run_flush_logs(r);
+    log_sink_flush(r->sink, r->env->db);
     run_stop_job(r, STOP_TIMEOUT);
 }
 
 void
-run_exec_cancel(run_exec_t *r)
+run_cancel(run_t *r)
 {
-    if (r->cancel_requested || r->shutdown)
+    if (r->cancel_requested || r->shutdown || r->state == RS_OVER)
         return;
     r->cancel_requested = true;
     log_info("worker", "cancel requested run=%s", r->q->fence.run_id);
     if (r->state == RS_JOB_RUNNING) {
         log_sink_notef(r->sink, "[gitweave] the run was canceled; stopping the job");
-        run_flush_logs(r);
+        log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_CANCEL);
     }
 }
 
 void
-run_exec_shutdown(run_exec_t *r)
+run_shutdown(run_t *r)
 {
-    if (r->shutdown)
+    if (r->shutdown || r->state == RS_OVER)
         return;
     r->shutdown = true;
     if (r->state == RS_JOB_RUNNING) {
         log_sink_notef(r->sink, "[gitweave] the runner is shutting down; stopping the job");
-        run_flush_logs(r);
+        log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_SHUTDOWN);
     }
 }
 
 void
-run_exec_renew(run_exec_t *r)
+run_resume(run_t *r)
 {
-    bool cancel = false;
-
-    if (r->w->conn == NULL)
+    if (r->state == RS_OVER)
         return;
-    switch (q_renew(r->w->conn, &r->q->fence, r->w->cfg->lease_seconds, &cancel)) {
-    case Q_OK:
-        if (cancel)
-            run_exec_cancel(r);
-        break;
-    case Q_FENCED:
-        if (r->job)
-            engine_job_free(r->job); /* stops it without a done */
-        r->job = NULL;
-        run_abandon(r, "renewing its lease");
-        break;
-    case Q_ERROR:
-        worker_db_failed(r->w);
-        break;
-    }
-}
-
-void
-run_exec_resume(run_exec_t *r)
-{
-    run_flush_logs(r);
-    if (r->state != RS_JOB_RUNNING)
+    if (run_sync(r))
         run_step(r);
-}
-
-/* The environment of a job: its own env first (so it wins), then the
- * runner's variables that it does not set. NULL-terminated; caller frees
- * with free_env. */
-static char **
-job_env(run_exec_t *r, const q_job_t *j, bool local)
-{
-    const q_run_t *q = r->q;
-    size_t n = 0, cap = 16;
-    char **env = xcalloc(cap, sizeof(char *));
-    char *extra[16];
-    size_t nextra = 0;
-
-    for (char **e = j->env; e && *e; e++) {
-        if (n + 1 >= cap)
-            env = xrealloc(env, (cap *= 2) * sizeof(char *));
-        env[n++] = xstrdup(*e);
-    }
-    extra[nextra++] = xstrdup("CI=true");
-    extra[nextra++] = xasprintf("GITWEAVE_RUN_ID=%s", q->fence.run_id);
-    extra[nextra++] = xasprintf("GITWEAVE_JOB_ID=%s", j->id);
-    extra[nextra++] = xasprintf("GITWEAVE_JOB_NAME=%s", j->name);
-    extra[nextra++] = xasprintf("GITWEAVE_REPO=%s", q->repo);
-    extra[nextra++] = xasprintf("GITWEAVE_REF=%s", q->ref ? q->ref : "");
-    extra[nextra++] = xasprintf("GITWEAVE_COMMIT=%s", q->commit ? q->commit : "");
-    if (local) {
-        const char *home = getenv("HOME");
-        const char *path = getenv("PATH");
-        if (home)
-            extra[nextra++] = xasprintf("HOME=%s", home);
-        if (path)
-            extra[nextra++] = xasprintf("PATH=%s", path);
-    }
-    if (strcmp(j->kind, "checkout") == 0) {
-        extra[nextra++] = xasprintf("GW_CLONE_URL=%s", q->clone_url ? q->clone_url : "");
-        extra[nextra++] = xasprintf("GW_REF=%s", q->ref ? q->ref : "");
-        extra[nextra++] = xasprintf("GW_COMMIT=%s", q->commit ? q->commit : "");
-        extra[nextra++] = xasprintf("GW_CLEAN=%s", q->clean ? "1" : "0");
-        char *git_dir = workspace_git_dir(r->w->cfg->workdir, r->w->cfg->runner_name, q->repo);
-        extra[nextra++] = xasprintf("GW_GIT_DIR=%s", git_dir);
-        free(git_dir);
-    }
-    for (size_t i = 0; i < nextra; i++) {
-        size_t klen = strcspn(extra[i], "=") + 1;
-        bool set = false;
-        for (size_t k = 0; k < n && !set; k++)
-            set = strncmp(env[k], extra[i], klen) == 0;
-        if (set) {
-            free(extra[i]);
-            continue;
-        }
-        if (n + 1 >= cap)
-            env = xrealloc(env, (cap *= 2) * sizeof(char *));
-        env[n++] = extra[i];
-    }
-    env[n] = NULL;
-    return env;
-}
-
-static void
-free_env(char **env)
-{
-    for (char **e = env; e && *e; e++)
-        free(*e);
-    free(env);
-}
-
-static char *
-join_script(const q_job_t *j)
-{
-    buf_t b;
-    buf_init(&b);
-    for (size_t i = 0; i < j->nscript; i++) {
-        buf_puts(&b, j->script[i]);
-        buf_puts(&b, "\n");
-    }
-    return buf_steal(&b);
 }
 
 /* The run ends because the runner is stopping or the run was canceled:
  * set its final status, that of the jobs not started, and its error. */
 static void
-run_end_stopped(run_exec_t *r, stop_reason_t why)
+run_end_stopped(run_t *r, stop_reason_t why)
 {
     if (why == STOP_SHUTDOWN) {
         r->run_status = ST_FAILED;
         r->rest_status = ST_SKIPPED;
         set_str(&r->run_error, xasprintf("runner %s was stopped while the run was in progress",
-                                         r->w->cfg->runner_name));
+                                         r->env->cfg->runner_name));
     } else {
         r->run_status = ST_CANCELED;
         r->rest_status = ST_CANCELED;
@@ -398,7 +424,7 @@ run_end_stopped(run_exec_t *r, stop_reason_t why)
 /* Decide how the run ends after the current job. Returns true when it ends
  * now; false to go on with the next job. */
 static bool
-run_judge_job(run_exec_t *r, gw_status_t *job_status, char **job_error)
+run_judge_job(run_t *r, gw_status_t *job_status, char **job_error)
 {
     const q_job_t *j = &r->q->jobs[r->cur];
 
@@ -433,31 +459,26 @@ run_judge_job(run_exec_t *r, gw_status_t *job_status, char **job_error)
     return true;
 }
 
-/* Start the current job. Returns false when the step must wait. */
-static bool
-run_start_job(run_exec_t *r)
+/* Start the current job: its "running" goes out and the engine starts it
+ * without waiting for the answer (a fenced answer stops it). */
+static void
+run_start_job(run_t *r)
 {
     const q_job_t *j = &r->q->jobs[r->cur];
-    const gw_config_t *cfg = r->w->cfg;
+    const gw_config_t *cfg = r->env->cfg;
     bool checkout = strcmp(j->kind, "checkout") == 0;
 
-    switch (q_job_start(r->w->conn, &r->q->fence, j->id)) {
-    case Q_ERROR:
-        run_retry_later(r);
-        return false;
-    case Q_FENCED:
-        run_abandon(r, "starting a job");
-        return false;
-    case Q_OK:
-        r->db_failures = 0;
-        break;
-    }
+    if (q_job_start(r->env->db, &r->q->fence, j->id, job_started_cb, r) != 0)
+        return; /* the connection is down: run_resume steps again */
+    run_sent(r);
+    r->js = JS_SENT;
     log_info("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
     r->sink = log_sink_new(&r->q->fence, j->id, (size_t)cfg->log_chunk_bytes, cfg->log_flush_ms,
                            (size_t)cfg->log_max_bytes);
     r->sink_finished = false;
     r->stop = STOP_NONE;
     r->exit_code = -1;
+    r->judged = false;
     set_str(&r->job_error, NULL);
     r->checkout = checkout;
     if (checkout)
@@ -465,26 +486,43 @@ run_start_job(run_exec_t *r)
     else
         r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
 
-    engine_t *e = checkout ? r->w->local : r->w->engine;
-    char **env = job_env(r, j, e == r->w->local);
-    char *script = checkout ? xstrdup(workspace_checkout_script()) : join_script(j);
+    r->state = RS_JOB_RUNNING;
+    /* The engine starts the job once the "running" is on its way: active
+     * events run in order, and the connection's send was activated first
+     * (a fork can take milliseconds on a busy host). */
+    event_active(r->start_ev, EV_TIMEOUT, 0);
+}
+
+static void
+start_cb(evutil_socket_t fd, short what, void *arg)
+{
+    run_t *r = arg;
+    const q_job_t *j = &r->q->jobs[r->cur];
+    const gw_config_t *cfg = r->env->cfg;
+
+    if (r->state != RS_JOB_RUNNING || r->job != NULL)
+        return;
+    engine_t *e = r->checkout ? r->env->local : r->env->engine;
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
+    char *script = r->checkout ? xstrdup(workspace_checkout_script()) : job_script(j);
+    free(git_dir);
     engine_job_spec_t spec = {
         .job_id = j->id,
         .run_id = r->q->fence.run_id,
-        .runner_id = r->w->runner_id,
+        .runner_id = r->env->runner_id,
         .image = j->image,
         .script = script,
         .env = (const char *const *)env,
         .workspace = r->workspace,
     };
     static const engine_callbacks_t cb = {job_output, job_done};
-    r->state = RS_JOB_RUNNING;
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
-    free_env(env);
+    job_env_free(env);
     if (r->job == NULL) {
         job_done(r, -1, "the engine could not start the job");
-        return false;
+        return;
     }
     struct timeval tv = {r->job_timeout, 0};
     evtimer_add(r->timeout_ev, &tv);
@@ -492,16 +530,59 @@ run_start_job(run_exec_t *r)
         run_stop_job(r, STOP_CANCEL);
     if (r->shutdown)
         run_stop_job(r, STOP_SHUTDOWN);
-    return false;
 }
 
-/* Store the end of the current job. Returns true to go on stepping. */
-static bool
-run_end_job(run_exec_t *r)
+static void
+job_ended_cb(const PGresult *res, void *arg)
+{
+    run_t *r = arg;
+    const q_job_t *j = &r->q->jobs[r->cur];
+
+    if (run_answered(r))
+        return;
+    r->waiting = false;
+    q_result_t qr = q_fenced(res, r->ends_with_job ? "end a job and its run" : "end a job");
+    /* A log chunk that failed went out ahead of the end: send both again. */
+    if (qr == Q_OK && log_sink_pending(r->sink) && res != NULL)
+        qr = Q_ERROR;
+    switch (qr) {
+    case Q_ERROR:
+        run_failed(r, res);
+        return;
+    case Q_FENCED:
+        run_abandon(r, "ending a job");
+        return;
+    case Q_OK:
+        break;
+    }
+    r->db_failures = 0;
+    if (r->ends_with_job) {
+        log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
+                 status_name(r->run_status));
+        run_set_over(r);
+        return;
+    }
+    log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
+              j->id, status_name(r->job_status), r->exit_code, r->job_status_error ? " error=" : "",
+              r->job_status_error ? r->job_status_error : "");
+    log_sink_free(r->sink);
+    r->sink = NULL;
+    evtimer_del(r->flush_ev);
+    if (r->job_ends_run)
+        r->state = RS_FINISH;
+    else {
+        r->cur++;
+        r->state = RS_START_JOB;
+        r->js = JS_NONE;
+    }
+    run_step(r);
+}
+
+/* Store the end of the current job, behind the rest of its log. */
+static void
+run_end_job(run_t *r)
 {
     const q_job_t *j = &r->q->jobs[r->cur];
-    gw_status_t st;
-    char *err = NULL;
 
     if (r->job) {
         engine_job_free(r->job);
@@ -511,129 +592,161 @@ run_end_job(run_exec_t *r)
         log_sink_finish(r->sink);
         r->sink_finished = true;
     }
-    if (r->w->conn == NULL || log_sink_flush(r->sink, r->w->conn) != Q_OK) {
-        run_retry_later(r);
-        return false;
+    if (!r->judged) {
+        char *err = NULL;
+        r->job_ends_run = run_judge_job(r, &r->job_status, &err);
+        set_str(&r->job_status_error, err);
+        r->judged = true;
     }
-    bool ends = run_judge_job(r, &st, &err);
-    q_result_t res = q_job_end(r->w->conn, &r->q->fence, j->id, st, r->exit_code, err);
-    if (res == Q_ERROR) {
-        free(err);
-        run_retry_later(r);
-        return false;
-    }
-    if (res == Q_FENCED) {
-        free(err);
-        run_abandon(r, "ending a job");
-        return false;
-    }
-    r->db_failures = 0;
-    log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
-             j->id, status_name(st), r->exit_code, err ? " error=" : "", err ? err : "");
-    free(err);
-    log_sink_free(r->sink);
-    r->sink = NULL;
-    evtimer_del(r->flush_ev);
-    if (ends)
-        r->state = RS_FINISH;
-    else {
-        r->cur++;
-        r->state = RS_START_JOB;
-    }
-    return true;
+    if (!run_sync(r))
+        return;
+    int rc;
+    /* The run ends with this job: one statement for both. */
+    r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;
+    if (r->ends_with_job)
+        rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
+                           r->job_status_error, r->run_status, r->rest_status, r->run_error,
+                           job_ended_cb, r);
+    else
+        rc = q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
+                       r->job_status_error, job_ended_cb, r);
+    if (rc != 0)
+        return;
+    run_sent(r);
+    r->waiting = true;
 }
 
 static void
-run_step(run_exec_t *r)
+run_ended_cb(const PGresult *res, void *arg)
 {
-    worker_t *w = r->w;
+    run_t *r = arg;
 
-    for (;;) {
-        if (w->conn == NULL && r->state != RS_JOB_RUNNING)
-            return; /* run_exec_resume continues after the reconnect */
-        switch (r->state) {
-        case RS_PREPARE: {
-            char *err = NULL;
-            if (r->q->spec_error != NULL) {
-                log_error("worker", "%s run=%s", r->q->spec_error, r->q->fence.run_id);
-                r->run_status = ST_FAILED;
-                r->rest_status = ST_SKIPPED;
-                set_str(&r->run_error, xstrdup(r->q->spec_error));
-                r->state = RS_FINISH;
-                break;
-            }
-            r->workspace =
-                workspace_prepare(w->cfg->workdir, w->cfg->runner_name, r->q->repo, &err);
-            if (r->workspace == NULL) {
-                log_error("worker", "%s run=%s", err, r->q->fence.run_id);
-                r->run_status = ST_FAILED;
-                r->rest_status = ST_SKIPPED;
-                set_str(&r->run_error, err);
-                r->state = RS_FINISH;
-                break;
-            }
-            r->state = RS_START_JOB;
-            break;
+    if (run_answered(r))
+        return;
+    r->waiting = false;
+    switch (q_fenced(res, r->requeue ? "requeue a run" : "end a run")) {
+    case Q_ERROR:
+        run_failed(r, res);
+        return;
+    case Q_FENCED:
+        if (r->requeue) {
+            /* A job did start after all: end the run as stopped. */
+            r->requeue = false;
+            run_step(r);
+            return;
         }
+        run_abandon(r, "ending it");
+        return;
+    case Q_OK:
+        break;
+    }
+    if (r->requeue)
+        log_info("worker", "run given back to the queue run=%s", r->q->fence.run_id);
+    else
+        log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
+                 status_name(r->run_status));
+    run_set_over(r);
+}
+
+static void
+run_finish(run_t *r)
+{
+    int rc;
+
+    if (r->requeue)
+        rc = q_run_requeue(r->env->db, &r->q->fence, run_ended_cb, r);
+    else
+        rc = q_run_end(r->env->db, &r->q->fence, r->run_status, r->rest_status, r->run_error,
+                       run_ended_cb, r);
+    if (rc != 0)
+        return;
+    run_sent(r);
+    r->waiting = true;
+}
+
+/* Make the workspace; false when the run ends here. */
+static bool
+run_prepare(run_t *r)
+{
+    char *err = NULL;
+    const gw_config_t *cfg = r->env->cfg;
+
+    if (r->q->spec_error != NULL) {
+        log_error("worker", "%s run=%s", r->q->spec_error, r->q->fence.run_id);
+        set_str(&r->run_error, xstrdup(r->q->spec_error));
+    } else {
+        r->workspace =
+            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index, &err);
+        if (r->workspace != NULL)
+            return true;
+        log_error("worker", "%s run=%s", err, r->q->fence.run_id);
+        set_str(&r->run_error, err);
+    }
+    r->run_status = ST_FAILED;
+    r->rest_status = ST_SKIPPED;
+    return false;
+}
+
+static void
+run_step(run_t *r)
+{
+    for (;;) {
+        if (r->waiting)
+            return;
+        switch (r->state) {
+        case RS_PREPARE:
+            r->state = run_prepare(r) ? RS_START_JOB : RS_FINISH;
+            break;
         case RS_START_JOB:
             if (r->cur >= r->q->njobs || r->cancel_requested || r->shutdown) {
                 if (r->shutdown || r->cancel_requested)
                     run_end_stopped(r, r->shutdown ? STOP_SHUTDOWN : STOP_CANCEL);
+                /* Stopped before any job started: another runner can take it. */
+                if (r->shutdown && r->cur == 0 && r->js == JS_NONE)
+                    r->requeue = true;
                 r->state = RS_FINISH;
                 break;
             }
-            if (!run_start_job(r))
-                return;
-            break;
+            run_start_job(r);
+            return;
         case RS_JOB_RUNNING:
             return;
         case RS_JOB_DONE:
-            if (!run_end_job(r))
-                return;
-            break;
+            run_end_job(r);
+            return;
         case RS_FINISH:
-            switch (q_run_end(w->conn, &r->q->fence, r->run_status, r->rest_status,
-                              r->run_error)) {
-            case Q_ERROR:
-                run_retry_later(r);
-                return;
-            case Q_FENCED:
-                run_abandon(r, "ending it");
-                return;
-            case Q_OK:
-                log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
-                         status_name(r->run_status));
-                worker_run_finished(w);
-                return;
-            }
+            run_finish(r);
+            return;
+        case RS_OVER:
             return;
         }
     }
 }
 
-run_exec_t *
-run_exec_start(worker_t *w, q_run_t *q)
+run_t *
+run_new(const run_env_t *env, q_run_t *q, int workspace_index)
 {
-    run_exec_t *r = xcalloc(1, sizeof(*r));
+    run_t *r = xcalloc(1, sizeof(*r));
 
-    r->w = w;
+    r->env = env;
     r->q = q;
+    r->ws_index = workspace_index;
     r->state = RS_PREPARE;
     r->run_status = ST_SUCCESS;
     r->rest_status = ST_SKIPPED;
-    r->timeout_ev = evtimer_new(w->base, timeout_cb, r);
-    r->flush_ev = evtimer_new(w->base, flush_cb, r);
-    r->retry_ev = evtimer_new(w->base, retry_cb, r);
-    r->kill_ev = evtimer_new(w->base, kill_cb, r);
-    log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu", q->fence.run_id, q->repo,
-             q->fence.attempt, q->njobs);
-    struct timeval tv = {0, 0};
-    evtimer_add(r->retry_ev, &tv);
+    r->timeout_ev = evtimer_new(env->base, timeout_cb, r);
+    r->flush_ev = evtimer_new(env->base, flush_cb, r);
+    r->retry_ev = evtimer_new(env->base, retry_cb, r);
+    r->kill_ev = evtimer_new(env->base, kill_cb, r);
+    r->start_ev = evtimer_new(env->base, start_cb, r);
+    log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu workspace=%d",
+              q->fence.run_id, q->repo, q->fence.attempt, q->njobs, workspace_index);
+    run_step(r);
     return r;
 }
 
 void
-run_exec_free(run_exec_t *r)
+run_free(run_t *r)
 {
     if (r == NULL)
         return;
@@ -643,9 +756,11 @@ run_exec_free(run_exec_t *r)
     event_free(r->flush_ev);
     event_free(r->retry_ev);
     event_free(r->kill_ev);
+    event_free(r->start_ev);
     q_run_free(r->q);
     free(r->workspace);
     free(r->job_error);
+    free(r->job_status_error);
     free(r->run_error);
     free(r);
 }

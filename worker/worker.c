@@ -1,6 +1,17 @@
 /*
- * worker - the runner process: connection, LISTEN, claim loop, heartbeat,
- * lease renewal, reaper, engine health, shutdown.
+ * worker - the runner process (see worker.h): start-up, the claim loop,
+ * heartbeat and lease renewal, the reaper, engine health, drain and stop.
+ *
+ * Start-up is a chain of answers: the connection is READY -> the runner's
+ * advisory lock is taken -> the runner is registered -> the runs of an
+ * earlier life are ended -> claims start. After a reconnect the lock is
+ * taken again, runs of this runner that it does not hold (a claim whose
+ * answer was lost) are given back to the queue, and each run sends again
+ * what the connection lost.
+ *
+ * Longer than most files: every part below (start-up, claims, runs ending,
+ * heartbeat, reaper, drain) reads and changes the one struct worker; the
+ * statements are in queue.c and each run's life in run.c.
  */
 #include "worker.h"
 
@@ -15,121 +26,305 @@
 
 #include "db.h"
 #include "log.h"
-#include "worker_internal.h"
+#include "pg.h"
+#include "queue.h"
+#include "run.h"
 #include "workspace.h"
 
-static void db_read_cb(evutil_socket_t fd, short what, void *arg);
+/* How often the reaper looks for runs of dead runners. With the one-second
+ * grace of q_reap, a dead runner's runs end within two seconds. */
+#define WORKER_REAP_MS 500
+/* How long a stopping worker waits for its last heartbeat's answer. */
+#define WORKER_EXIT_WAIT_S 3
 
-/* Connect and LISTEN. Returns 0 or -1 (logged). */
-static int
-worker_connect(worker_t *w)
-{
-    w->conn = db_connect(w->cfg->database_url, "gitweave-worker");
-    if (w->conn == NULL)
-        return -1;
-    if (db_command(w->conn, "listen", "LISTEN " DB_EVENTS_CHANNEL, 0, NULL) < 0) {
-        PQfinish(w->conn);
-        w->conn = NULL;
-        return -1;
-    }
-    PQsetnonblocking(w->conn, 0);
-    w->db_ev = event_new(w->base, PQsocket(w->conn), EV_READ | EV_PERSIST, db_read_cb, w);
-    event_add(w->db_ev, NULL);
-    return 0;
-}
+struct worker {
+    const gw_config_t *cfg;
+    struct event_base *base;
+    engine_t *engine; /* runs the jobs */
+    engine_t *local;  /* runs checkouts on this host */
+    pg_conn_t *db;
+    run_env_t env;
+    run_t **runs;     /* cfg->concurrency slots */
+    bool *ended;      /* the run of the slot said it is over */
+    int nruns;
+    char runner_id[37];
+    char hostname[256];
+    bool registered;  /* the runner row is ours and the claim loop runs */
+    bool lock_waited; /* start-up: waited one lease for another holder */
+    bool claiming;    /* a claim is in flight */
+    bool claim_again; /* work was announced while it was */
+    bool hb_inflight;
+    bool reap_inflight;
+    bool draining;    /* SIGTERM: no new runs; exit when the runs are over */
+    bool stopping;    /* stop the runs, then exit */
+    bool exiting;
+    int signals;
+    bool engine_ok;
+    bool engine_asking; /* a ping or the start-up cleanup is in flight */
+    int engine_backoff; /* seconds, while the engine is unreachable */
+    int64_t engine_retry_at;
+    int64_t engine_checked_at;
+    char *engine_problem;
+    struct event *lock_ev;
+    struct event *claim_ev;
+    struct event *heartbeat_ev;
+    struct event *reap_ev;
+    struct event *poll_ev;
+    struct event *cleanup_ev;
+    struct event *collect_ev;
+    struct event *drain_ev;
+    struct event *exit_ev;
+    struct event *sigterm_ev;
+    struct event *sigint_ev;
+    int exit_status;
+};
 
-void
-worker_db_lost(worker_t *w)
-{
-    if (w->conn == NULL)
-        return;
-    log_warn("worker", "lost the database connection; reconnecting");
-    if (w->db_ev) {
-        event_free(w->db_ev);
-        w->db_ev = NULL;
-    }
-    PQfinish(w->conn);
-    w->conn = NULL;
-    w->reconnect_delay = 1;
-    struct timeval tv = {w->reconnect_delay, 0};
-    evtimer_add(w->reconnect_ev, &tv);
-}
+static void worker_schedule_claim(worker_t *w);
+static void worker_heartbeat(worker_t *w);
 
-void
-worker_db_failed(worker_t *w)
+static void
+worker_fail(worker_t *w)
 {
-    if (w->conn != NULL && PQstatus(w->conn) != CONNECTION_OK)
-        worker_db_lost(w);
+    w->exit_status = 1;
+    event_base_loopexit(w->base, NULL);
 }
 
 static void
-reconnect_cb(evutil_socket_t fd, short what, void *arg)
+add_ms(struct event *ev, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+/* The ids of the runs held (not over), as SQL array literals. */
+static void
+worker_live_runs(worker_t *w, buf_t *ids, buf_t *attempts)
+{
+    for (int i = 0; i < w->cfg->concurrency; i++) {
+        run_t *r = w->runs[i];
+        if (r == NULL || run_over(r))
+            continue;
+        q_array_append(ids, run_id(r));
+        if (attempts)
+            q_array_append(attempts, run_attempt(r));
+    }
+    q_array_end(ids);
+    if (attempts)
+        q_array_end(attempts);
+}
+
+static run_t *
+worker_find_run(worker_t *w, const char *id)
+{
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i] && strcmp(run_id(w->runs[i]), id) == 0)
+            return w->runs[i];
+    return NULL;
+}
+
+static void
+reap_own_cb(const PGresult *res, void *arg)
+{
+    int requeued = 0, failed = 0;
+
+    if (res == NULL)
+        return;
+    if (!pg_result_ok(res)) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not end the runs this runner lost: %s", err);
+        free(err);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *kind = PQgetvalue(res, i, 0);
+        requeued += strcmp(kind, "requeued") == 0;
+        failed += strcmp(kind, "failed") == 0;
+    }
+    if (requeued > 0)
+        log_warn("worker", "gave back to the queue runs claimed but not started count=%d",
+                 requeued);
+    if (failed > 0)
+        log_warn("worker", "ended runs this runner lost count=%d", failed);
+    (void)arg;
+}
+
+/* End (or requeue) the running runs of this runner that it does not hold. */
+static void
+worker_reap_own(worker_t *w, bool restarted)
+{
+    buf_t ids;
+
+    buf_init(&ids);
+    worker_live_runs(w, &ids, NULL);
+    if (q_reap_own(w->db, w->runner_id, restarted, ids.data, reap_own_cb, w) != 0)
+        log_debug("worker", "database down; the runs left are ended after the reconnect");
+    buf_free(&ids);
+}
+
+static void
+worker_on_cleanup(void *arg, int removed)
+{
+    if (removed > 0)
+        log_info("worker", "removed containers left behind count=%d", removed);
+}
+
+/* The start-up cleanup is over: runs may be claimed. */
+static void
+worker_on_first_cleanup(void *arg, int removed)
 {
     worker_t *w = arg;
 
-    if (worker_connect(w) != 0) {
-        if (w->reconnect_delay < 10)
-            w->reconnect_delay *= 2;
-        struct timeval tv = {w->reconnect_delay, 0};
-        evtimer_add(w->reconnect_ev, &tv);
+    worker_on_cleanup(w, removed);
+    w->engine_asking = false;
+    worker_schedule_claim(w);
+}
+
+/* ---- start-up: lock, register ---- */
+
+static void worker_lock(worker_t *w);
+
+static void
+register_cb(const PGresult *res, void *arg)
+{
+    worker_t *w = arg;
+    const gw_config_t *cfg = w->cfg;
+    char *err = NULL;
+
+    if (res == NULL)
+        return; /* READY again starts over */
+    if (!pg_result_ok(res) || PQntuples(res) != 1) {
+        err = pg_result_error(res);
+        log_error("worker", "could not register the runner: %s", err);
+        free(err);
+        worker_fail(w);
         return;
     }
-    log_info("worker", "database connection restored");
-    if (q_heartbeat(w->conn, w->runner_id, w->run ? "busy" : "idle", NULL) == Q_FENCED) {
-        char id[37];
-        if (q_register(w->conn, w->cfg->runner_name, w->hostname, engine_name(w->engine),
-                       w->cfg->lease_seconds, id) == Q_OK)
-            memcpy(w->runner_id, id, sizeof(id));
+    bool first = w->runner_id[0] == '\0';
+    snprintf(w->runner_id, sizeof(w->runner_id), "%s", PQgetvalue(res, 0, 0));
+    if (!first || w->registered)
+        return; /* registered again after its row went away */
+    if (w->engine == NULL) {
+        engine_docker_limits_t limits = {
+            .pids_limit = cfg->job_pids_limit,
+            .memory = cfg->job_memory,
+            .nano_cpus = cfg->job_nano_cpus,
+            .user = cfg->job_user,
+        };
+        /* The runner id labels the containers: known only now. */
+        w->engine = engine_docker_new(w->base, cfg->docker_host, cfg->default_image, w->runner_id,
+                                      &limits, &err);
+        if (w->engine == NULL) {
+            log_error("worker", "could not set up the docker engine: %s", err);
+            free(err);
+            worker_fail(w);
+            return;
+        }
     }
-    if (w->run)
-        run_exec_resume(w->run);
-    else if (q_reap_own(w->conn, w->runner_id, false) > 0)
-        /* A claim committed, but its reply was lost with the connection. */
-        log_warn("worker", "ended a run claimed just before the connection dropped");
-    worker_drain_notifies(w);
+    w->env.engine = w->engine;
+    /* Runs of an earlier life of this runner died with it. */
+    worker_reap_own(w, true);
+    /* What an earlier life left behind goes before the first claim. */
+    w->engine_asking = true;
+    engine_cleanup_start(w->engine, NULL, worker_on_first_cleanup, w);
+    log_info("worker", "registered runner=%s id=%s engine=%s slots=%d", cfg->runner_name,
+             w->runner_id, cfg->engine, cfg->concurrency);
+    w->registered = true;
+    int hb_ms = cfg->lease_seconds * 1000 / 3;
+    struct timeval hb = {hb_ms / 1000, (hb_ms % 1000) * 1000};
+    struct timeval poll = {cfg->poll_seconds, 0};
+    struct timeval reap = {0, WORKER_REAP_MS * 1000};
+    struct timeval every_minute = {60, 0};
+    event_add(w->heartbeat_ev, &hb);
+    event_add(w->poll_ev, &poll);
+    event_add(w->reap_ev, &reap);
+    event_add(w->cleanup_ev, &every_minute);
     worker_schedule_claim(w);
 }
 
 static void
-handle_notify(worker_t *w, const char *payload)
+worker_register(worker_t *w)
 {
-    cJSON *ev = cJSON_Parse(payload);
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "id"));
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "status"));
-
-    if (type && strcmp(type, "run") == 0 && st && strcmp(st, "queued") == 0)
-        worker_schedule_claim(w);
-    else if (type && strcmp(type, "cancel") == 0 && id && w->run &&
-             strcmp(id, run_exec_id(w->run)) == 0)
-        run_exec_cancel(w->run);
-    cJSON_Delete(ev);
-}
-
-void
-worker_drain_notifies(worker_t *w)
-{
-    PGnotify *n;
-
-    if (w->conn == NULL)
-        return;
-    while (w->conn != NULL && (n = PQnotifies(w->conn)) != NULL) {
-        handle_notify(w, n->extra);
-        PQfreemem(n);
-    }
+    const gw_config_t *cfg = w->cfg;
+    if (q_register(w->db, cfg->runner_name, w->hostname, cfg->engine, cfg->lease_seconds,
+                   cfg->concurrency, register_cb, w) != 0)
+        log_debug("worker", "database down; registering after the reconnect");
 }
 
 static void
-db_read_cb(evutil_socket_t fd, short what, void *arg)
+lock_cb(const PGresult *res, void *arg)
 {
     worker_t *w = arg;
 
-    if (!PQconsumeInput(w->conn)) {
-        worker_db_lost(w);
+    if (res == NULL)
+        return; /* READY again takes it */
+    if (!pg_result_ok(res) || PQntuples(res) != 1) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not take the runner's lock: %s", err);
+        free(err);
+        add_ms(w->lock_ev, 1000);
         return;
     }
-    worker_drain_notifies(w);
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        if (!w->registered)
+            worker_register(w);
+        return;
+    }
+    if (w->registered) {
+        /* Our earlier session's lock is still held: the server has not
+         * noticed yet that it is gone. */
+        add_ms(w->lock_ev, 1000);
+        return;
+    }
+    if (w->lock_waited) {
+        log_error("worker", "another runner named %s is alive; give each runner its own "
+                            "RUNNER_NAME",
+                  w->cfg->runner_name);
+        worker_fail(w);
+        return;
+    }
+    /* A session that holds it may be one the server has not yet found
+     * dead: wait one lease and look again. */
+    log_warn("worker",
+             "runner name %s is held by a live database session; waiting %d s to be sure it "
+             "is gone",
+             w->cfg->runner_name, w->cfg->lease_seconds);
+    w->lock_waited = true;
+    add_ms(w->lock_ev, (w->cfg->lease_seconds + 1) * 1000);
 }
+
+static void
+worker_lock(worker_t *w)
+{
+    if (q_runner_lock(w->db, w->cfg->runner_name, lock_cb, w) != 0)
+        log_debug("worker", "database down; taking the lock after the reconnect");
+}
+
+static void
+lock_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_lock(arg);
+}
+
+static void
+db_state_cb(pg_conn_t *c, pg_state_t state, void *arg)
+{
+    worker_t *w = arg;
+
+    if (state != PG_READY)
+        return;
+    worker_lock(w);
+    if (!w->registered)
+        return;
+    worker_heartbeat(w);
+    /* A claim whose answer was lost with the connection. */
+    worker_reap_own(w, false);
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i])
+            run_resume(w->runs[i]);
+    worker_schedule_claim(w);
+}
+
+/* ---- claims ---- */
 
 /* The answer of a ping: while the engine cannot take jobs, back off and say
  * so; once it can, claim. */
@@ -158,10 +353,8 @@ worker_on_ping(void *arg, const char *problem)
     w->engine_ok = false;
     free(w->engine_problem);
     w->engine_problem = xasprintf("%s (retrying in %d s)", problem, w->engine_backoff);
-    if (w->conn)
-        (void)q_heartbeat(w->conn, w->runner_id, "degraded", w->engine_problem);
-    struct timeval tv = {w->engine_backoff, 0};
-    evtimer_add(w->claim_ev, &tv);
+    worker_heartbeat(w);
+    add_ms(w->claim_ev, w->engine_backoff * 1000);
 }
 
 /* Whether the engine can take jobs; when its last answer is stale, ask
@@ -180,80 +373,277 @@ worker_engine_ready(worker_t *w)
     return false;
 }
 
-static void
-worker_try_claim(worker_t *w)
+/* The lowest workspace index of repo that no run held uses. */
+static int
+worker_workspace_index(worker_t *w, const char *repo)
 {
-    q_run_t *q = NULL;
-
-    if (w->stop_signals || w->run != NULL || w->conn == NULL)
-        return;
-    if (!worker_engine_ready(w))
-        return;
-    q_result_t res = q_claim(w->conn, w->runner_id, w->cfg->lease_seconds, &q);
-    if (res == Q_ERROR) {
-        worker_db_failed(w);
-        return;
+    for (int index = 0;; index++) {
+        bool used = false;
+        for (int i = 0; i < w->cfg->concurrency && !used; i++)
+            used = w->runs[i] && strcmp(run_repo(w->runs[i]), repo) == 0 &&
+                   run_workspace_index(w->runs[i]) == index;
+        if (!used)
+            return index;
     }
-    worker_drain_notifies(w);
-    if (q == NULL)
-        return;
-    (void)q_heartbeat(w->conn, w->runner_id, "busy", NULL);
-    w->run = run_exec_start(w, q);
 }
 
 static void
-claim_cb(evutil_socket_t fd, short what, void *arg)
+claim_cb(const PGresult *res, void *arg)
+{
+    worker_t *w = arg;
+
+    w->claiming = false;
+    if (res == NULL)
+        return; /* after the reconnect, worker_reap_own gives it back */
+    if (!pg_result_ok(res)) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not claim runs: %s", err);
+        free(err);
+        return; /* the poll timer tries again */
+    }
+    int n = PQntuples(res);
+    for (int row = 0; row < n; row++) {
+        int slot = 0;
+        while (slot < w->cfg->concurrency && w->runs[slot] != NULL)
+            slot++;
+        q_run_t *q = q_claim_row(res, row, w->runner_id);
+        if (slot == w->cfg->concurrency) {
+            /* Never happens: a claim asks for the free slots only. */
+            log_error("worker", "claimed more runs than slots; dropping run=%s",
+                      q->fence.run_id);
+            q_run_free(q);
+            continue;
+        }
+        int index = worker_workspace_index(w, q->repo);
+        w->ended[slot] = false;
+        w->runs[slot] = run_new(&w->env, q, index);
+        w->nruns++;
+        if (w->stopping)
+            run_shutdown(w->runs[slot]);
+    }
+    if (n > 0 || w->claim_again)
+        worker_schedule_claim(w);
+}
+
+static void
+worker_try_claim(worker_t *w)
+{
+    int free_slots = w->cfg->concurrency - w->nruns;
+
+    if (!w->registered || w->draining || w->stopping || free_slots <= 0 ||
+        pg_conn_state(w->db) != PG_READY)
+        return;
+    if (w->claiming) {
+        w->claim_again = true;
+        return;
+    }
+    if (!worker_engine_ready(w))
+        return;
+    if (q_claim(w->db, w->runner_id, w->cfg->lease_seconds, free_slots, claim_cb, w) != 0)
+        return;
+    w->claiming = true;
+    w->claim_again = false;
+}
+
+static void
+claim_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker_try_claim(arg);
 }
 
-void
+/* Look for work on the next loop turn. */
+static void
 worker_schedule_claim(worker_t *w)
 {
-    if (w->run != NULL || w->stop_signals)
-        return;
-    struct timeval tv = {0, 0};
-    if (!evtimer_pending(w->claim_ev, NULL) || gw_now_ms() >= w->engine_retry_at)
-        evtimer_add(w->claim_ev, &tv);
-}
-
-void
-worker_run_finished(worker_t *w)
-{
-    run_exec_free(w->run);
-    w->run = NULL;
-    if (w->stop_signals) {
-        event_base_loopexit(w->base, NULL);
+    if (w->claiming) {
+        w->claim_again = true;
         return;
     }
-    if (w->conn)
-        (void)q_heartbeat(w->conn, w->runner_id, "idle", NULL);
-    worker_schedule_claim(w);
+    if (!evtimer_pending(w->claim_ev, NULL) || gw_now_ms() >= w->engine_retry_at)
+        add_ms(w->claim_ev, 0);
 }
 
+/* ---- notifications ---- */
+
 static void
-heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+notify_cb(const char *channel, const char *payload, int be_pid, void *arg)
+{
+    worker_t *w = arg;
+    cJSON *ev = cJSON_Parse(payload);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "id"));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "status"));
+
+    if (type && strcmp(type, "run") == 0 && st && strcmp(st, "queued") == 0) {
+        if (w->nruns < w->cfg->concurrency)
+            worker_schedule_claim(w);
+    } else if (type && strcmp(type, "cancel") == 0 && id) {
+        run_t *r = worker_find_run(w, id);
+        if (r)
+            run_cancel(r);
+    }
+    cJSON_Delete(ev);
+}
+
+/* ---- runs ending ---- */
+
+static void
+run_ended_cb(run_t *r, void *arg)
 {
     worker_t *w = arg;
 
-    if (w->conn == NULL)
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i] == r)
+            w->ended[i] = true;
+    add_ms(w->collect_ev, 0);
+}
+
+static void worker_exit(worker_t *w);
+
+/* Free the runs that are over (on the loop turn after they said so). */
+static void
+collect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+
+    for (int i = 0; i < w->cfg->concurrency; i++) {
+        if (w->runs[i] == NULL || !w->ended[i])
+            continue;
+        run_free(w->runs[i]);
+        w->runs[i] = NULL;
+        w->ended[i] = false;
+        w->nruns--;
+    }
+    if ((w->draining || w->stopping) && w->nruns == 0)
+        worker_exit(w);
+    else
+        worker_schedule_claim(w);
+}
+
+/* ---- heartbeat, leases, reaper ---- */
+
+typedef struct {
+    worker_t *w;
+    char *ids;   /* the runs renewed: an SQL array literal */
+} heartbeat_t;
+
+static void
+heartbeat_cb(const PGresult *res, void *arg)
+{
+    heartbeat_t *hb = arg;
+    worker_t *w = hb->w;
+    bool runner = false;
+
+    w->hb_inflight = false;
+    if (res == NULL || w->exiting)
+        goto done;
+    if (!pg_result_ok(res)) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not send the heartbeat: %s", err);
+        free(err);
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        runner |= strcmp(PQgetvalue(res, i, 0), "runner") == 0;
+    if (!runner) {
+        log_warn("worker", "the runner's row is gone; registering again");
+        worker_register(w);
+    }
+    /* Each run renewed: a held run not in the answer is not ours any more. */
+    for (int k = 0; k < w->cfg->concurrency; k++) {
+        run_t *r = w->runs[k];
+        if (r == NULL || run_over(r) || strstr(hb->ids, run_id(r)) == NULL)
+            continue;
+        bool found = false, cancel = false;
+        for (int i = 0; i < PQntuples(res) && !found; i++) {
+            if (strcmp(PQgetvalue(res, i, 1), run_id(r)) != 0)
+                continue;
+            found = true;
+            cancel = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+        }
+        if (!found)
+            run_lost(r);
+        else if (cancel)
+            run_cancel(r);
+    }
+done:
+    free(hb->ids);
+    free(hb);
+}
+
+static const char *
+worker_status(const worker_t *w)
+{
+    if (w->exiting)
+        return "stopped";
+    if (w->draining || w->stopping)
+        return "draining";
+    if (w->nruns > 0)
+        return "busy";
+    return w->engine_ok ? "idle" : "degraded";
+}
+
+/* Say the runner is alive (and how), and renew the lease of its runs. */
+static void
+worker_heartbeat(worker_t *w)
+{
+    buf_t ids, attempts;
+
+    if (!w->registered || w->hb_inflight)
         return;
-    const char *status = w->run ? "busy" : (w->engine_ok ? "idle" : "degraded");
-    if (q_heartbeat(w->conn, w->runner_id, status, w->engine_ok ? NULL : w->engine_problem) ==
-        Q_ERROR) {
-        worker_db_failed(w);
+    buf_init(&ids);
+    buf_init(&attempts);
+    worker_live_runs(w, &ids, &attempts);
+    heartbeat_t *hb = xcalloc(1, sizeof(*hb));
+    hb->w = w;
+    hb->ids = buf_steal(&ids);
+    if (q_heartbeat(w->db, w->runner_id, worker_status(w), w->engine_ok ? NULL : w->engine_problem,
+                    w->cfg->concurrency, w->cfg->lease_seconds, hb->ids, attempts.data,
+                    heartbeat_cb, hb) == 0)
+        w->hb_inflight = true;
+    else {
+        free(hb->ids);
+        free(hb);
+    }
+    buf_free(&attempts);
+}
+
+static void
+heartbeat_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_heartbeat(arg);
+}
+
+static void
+reap_cb(const PGresult *res, void *arg)
+{
+    worker_t *w = arg;
+
+    w->reap_inflight = false;
+    if (res == NULL)
+        return;
+    if (!pg_result_ok(res)) {
+        char *err = pg_result_error(res);
+        log_error("worker", "could not end the runs of lost runners: %s", err);
+        free(err);
         return;
     }
-    if (w->run)
-        run_exec_renew(w->run);
-    if (w->conn == NULL)
-        return;
-    int n = q_reap(w->conn);
+    int n = 0;
+    for (int i = 0; i < PQntuples(res); i++)
+        n += strcmp(PQgetvalue(res, i, 0), "run") == 0;
     if (n > 0)
         log_warn("worker", "ended runs whose runner was lost count=%d", n);
-    else if (n < 0)
-        worker_db_failed(w);
-    worker_drain_notifies(w);
+}
+
+static void
+reap_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+
+    if (!w->registered || w->reap_inflight)
+        return;
+    if (q_reap(w->db, w->runner_id, reap_cb, w) == 0)
+        w->reap_inflight = true;
 }
 
 static void
@@ -262,35 +652,85 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     worker_try_claim(arg);
 }
 
-static void
-worker_on_cleanup(void *arg, int removed)
-{
-    if (removed > 0)
-        log_info("worker", "removed containers left behind count=%d", removed);
-}
-
-/* The start-up cleanup is over: runs may be claimed. */
-static void
-worker_on_first_cleanup(void *arg, int removed)
-{
-    worker_t *w = arg;
-
-    worker_on_cleanup(w, removed);
-    w->engine_asking = false;
-    worker_schedule_claim(w);
-}
-
 /* Remove containers of this runner whose job is not running any more (a
  * job whose removal failed, or one started by an earlier life). */
 static void
 cleanup_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
-    const char *live[2] = {w->run ? run_exec_job_id(w->run) : NULL, NULL};
+    const char **live = xcalloc((size_t)w->cfg->concurrency + 1, sizeof(char *));
+    size_t n = 0;
 
-    if (!w->engine_ok)
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i] && run_job_id(w->runs[i]))
+            live[n++] = run_job_id(w->runs[i]);
+    if (w->engine_ok)
+        engine_cleanup_start(w->engine, live, worker_on_cleanup, w);
+    free(live);
+}
+
+/* ---- drain, stop, exit ---- */
+
+static void
+exit_cb(const PGresult *res, void *arg)
+{
+    worker_t *w = arg;
+    event_base_loopexit(w->base, NULL);
+}
+
+static void
+exit_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    event_base_loopexit(w->base, NULL);
+}
+
+/* The runs are over: say the runner stopped, then leave the loop. */
+static void
+worker_exit(worker_t *w)
+{
+    buf_t ids;
+
+    if (w->exiting)
         return;
-    engine_cleanup_start(w->engine, live, worker_on_cleanup, w);
+    w->exiting = true;
+    log_info("worker", "stopped");
+    if (!w->registered) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    buf_init(&ids);
+    q_array_end(&ids);
+    if (q_heartbeat(w->db, w->runner_id, "stopped", NULL, w->cfg->concurrency,
+                    w->cfg->lease_seconds, ids.data, ids.data, exit_cb, w) != 0)
+        event_base_loopexit(w->base, NULL);
+    buf_free(&ids);
+    add_ms(w->exit_ev, WORKER_EXIT_WAIT_S * 1000);
+}
+
+/* Stop every run: their jobs are stopped and they end failed, or go back
+ * to the queue when no job of theirs started. */
+static void
+worker_stop_runs(worker_t *w)
+{
+    w->stopping = true;
+    if (w->nruns == 0) {
+        worker_exit(w);
+        return;
+    }
+    log_info("worker", "stopping the running runs count=%d", w->nruns);
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i])
+            run_shutdown(w->runs[i]);
+}
+
+static void
+drain_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    log_warn("worker", "the drain took longer than RUNNER_DRAIN_SECONDS=%d",
+             w->cfg->drain_seconds);
+    worker_stop_runs(w);
 }
 
 static void
@@ -298,43 +738,32 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     worker_t *w = arg;
 
-    w->stop_signals++;
-    if (w->stop_signals > 1 || w->run == NULL) {
-        log_info("worker", "stopping signal=%d", (int)sig);
+    w->signals++;
+    if (w->exiting || w->stopping) {
+        log_warn("worker", "exiting at once with runs in progress signal=%d", (int)sig);
         event_base_loopexit(w->base, NULL);
         return;
     }
-    log_info("worker", "stopping: ending the current run first signal=%d", (int)sig);
-    run_exec_shutdown(w->run);
-}
-
-/* Make sure no other live runner uses this name: if its row looks alive,
- * wait one lease and look again (a restart after a crash finds it stale). */
-static int
-worker_check_name(worker_t *w)
-{
-    bool exists, live;
-    int64_t seen1, seen2;
-
-    if (q_runner_state(w->conn, w->cfg->runner_name, &exists, &live, &seen1) != Q_OK)
-        return -1;
-    if (!exists || !live)
-        return 0;
-    log_warn("worker",
-             "runner name %s was seen alive less than a lease ago; waiting %d s to be sure "
-             "it is gone",
-             w->cfg->runner_name, w->cfg->lease_seconds);
-    sleep((unsigned)w->cfg->lease_seconds + 1);
-    if (q_runner_state(w->conn, w->cfg->runner_name, &exists, &live, &seen2) != Q_OK)
-        return -1;
-    if (exists && live && seen2 != seen1) {
-        log_error("worker",
-                  "another runner named %s is alive; give each runner its own RUNNER_NAME",
-                  w->cfg->runner_name);
-        return -1;
+    if (sig == SIGTERM && !w->draining) {
+        w->draining = true;
+        if (w->nruns == 0) {
+            log_info("worker", "stopping signal=%d", (int)sig);
+            worker_exit(w);
+            return;
+        }
+        log_info("worker", "draining: taking no new runs, waiting for the running ones "
+                           "count=%d signal=%d",
+                 w->nruns, (int)sig);
+        worker_heartbeat(w);
+        if (w->cfg->drain_seconds > 0)
+            add_ms(w->drain_ev, w->cfg->drain_seconds * 1000);
+        return;
     }
-    return 0;
+    log_info("worker", "stopping signal=%d", (int)sig);
+    worker_stop_runs(w);
 }
+
+/* ---- life ---- */
 
 worker_t *
 worker_new(const gw_config_t *cfg)
@@ -343,76 +772,59 @@ worker_new(const gw_config_t *cfg)
     char *err = NULL;
 
     w->cfg = cfg;
-    w->exit_status = 0;
     if (gethostname(w->hostname, sizeof(w->hostname)) != 0)
         snprintf(w->hostname, sizeof(w->hostname), "unknown");
     /* Before anything else: a work directory others control is a way in. */
     if (workspace_init(cfg->workdir, cfg->runner_name, &err) != 0) {
         log_error("worker", "%s", err);
-        goto fail;
+        free(err);
+        free(w);
+        return NULL;
     }
     w->base = event_base_new();
     w->local = engine_local_new(w->base);
-    if (strcmp(cfg->engine, "local") == 0) {
+    /* The docker engine labels containers with the runner id: it is made
+     * once registered. */
+    if (strcmp(cfg->engine, "local") == 0)
         w->engine = w->local;
-    } else {
-        /* The runner id labels containers; it is known after registering,
-         * so the engine is made below. */
-    }
-    if (worker_connect(w) != 0)
-        goto fail;
-    if (worker_check_name(w) != 0)
-        goto fail;
-    if (q_register(w->conn, cfg->runner_name, w->hostname, cfg->engine, cfg->lease_seconds,
-                   w->runner_id) != Q_OK)
-        goto fail;
-    if (w->engine == NULL) {
-        engine_docker_limits_t limits = {
-            .pids_limit = cfg->job_pids_limit,
-            .memory = cfg->job_memory,
-            .nano_cpus = cfg->job_nano_cpus,
-            .user = cfg->job_user,
-        };
-        w->engine = engine_docker_new(w->base, cfg->docker_host, cfg->default_image, w->runner_id,
-                                      &limits, &err);
-        if (w->engine == NULL) {
-            log_error("worker", "could not set up the docker engine: %s", err);
-            goto fail;
-        }
-    }
-    /* Runs of an earlier life of this runner died with it. */
-    int n = q_reap_own(w->conn, w->runner_id, true);
-    if (n > 0)
-        log_warn("worker", "ended runs of an earlier life of this runner count=%d", n);
-    /* What an earlier life left behind goes before the first claim. */
-    w->engine_asking = true;
-    engine_cleanup_start(w->engine, NULL, worker_on_first_cleanup, w);
-    log_info("worker", "registered runner=%s id=%s engine=%s", cfg->runner_name, w->runner_id,
-             cfg->engine);
-
-    w->reconnect_ev = evtimer_new(w->base, reconnect_cb, w);
-    w->claim_ev = evtimer_new(w->base, claim_cb, w);
-    w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, heartbeat_cb, w);
+    w->runs = xcalloc((size_t)cfg->concurrency, sizeof(run_t *));
+    w->ended = xcalloc((size_t)cfg->concurrency, sizeof(bool));
+    pg_conn_config_t pc = {
+        .conninfo = cfg->database_url,
+        .application_name = "gitweave-worker",
+        .pipeline = true,
+        .on_notify = notify_cb,
+        .on_state = db_state_cb,
+        .arg = w,
+    };
+    w->db = pg_conn_new(w->base, &pc);
+    q_prepare(w->db);
+    pg_conn_listen(w->db, DB_EVENTS_CHANNEL);
+    w->env = (run_env_t){
+        .base = w->base,
+        .db = w->db,
+        .cfg = cfg,
+        .engine = w->engine,
+        .local = w->local,
+        .runner_id = w->runner_id,
+        .ended = run_ended_cb,
+        .arg = w,
+    };
+    w->lock_ev = evtimer_new(w->base, lock_retry_cb, w);
+    w->claim_ev = evtimer_new(w->base, claim_timer_cb, w);
+    w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, heartbeat_timer_cb, w);
+    w->reap_ev = event_new(w->base, -1, EV_PERSIST, reap_timer_cb, w);
     w->poll_ev = event_new(w->base, -1, EV_PERSIST, poll_cb, w);
     w->cleanup_ev = event_new(w->base, -1, EV_PERSIST, cleanup_cb, w);
+    w->collect_ev = evtimer_new(w->base, collect_cb, w);
+    w->drain_ev = evtimer_new(w->base, drain_timer_cb, w);
+    w->exit_ev = evtimer_new(w->base, exit_timer_cb, w);
     w->sigterm_ev = evsignal_new(w->base, SIGTERM, signal_cb, w);
     w->sigint_ev = evsignal_new(w->base, SIGINT, signal_cb, w);
-    int hb_ms = cfg->lease_seconds * 1000 / 3;
-    struct timeval hb = {hb_ms / 1000, (hb_ms % 1000) * 1000};
-    struct timeval poll = {cfg->poll_seconds, 0};
-    event_add(w->heartbeat_ev, &hb);
-    event_add(w->poll_ev, &poll);
-    struct timeval every_minute = {60, 0};
-    event_add(w->cleanup_ev, &every_minute);
     event_add(w->sigterm_ev, NULL);
     event_add(w->sigint_ev, NULL);
     w->engine_ok = true;
-    worker_schedule_claim(w);
     return w;
-fail:
-    free(err);
-    worker_free(w);
-    return NULL;
 }
 
 int
@@ -420,12 +832,8 @@ worker_run(worker_t *w)
 {
     signal(SIGPIPE, SIG_IGN);
     event_base_dispatch(w->base);
-    if (w->run) {
-        /* A second signal: leave the run to the reaper of the next life. */
-        log_warn("worker", "exiting with a run in progress run=%s", run_exec_id(w->run));
-    }
-    if (w->conn)
-        (void)q_heartbeat(w->conn, w->runner_id, "stopped", NULL);
+    if (w->nruns > 0)
+        log_warn("worker", "exiting with runs in progress count=%d", w->nruns);
     return w->exit_status;
 }
 
@@ -434,30 +842,25 @@ worker_free(worker_t *w)
 {
     if (w == NULL)
         return;
-    run_exec_free(w->run);
+    /* First the connection: its statements are answered (NULL) while the
+     * runs they belong to still exist. */
+    pg_conn_free(w->db);
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        run_free(w->runs[i]);
+    free(w->runs);
+    free(w->ended);
+    struct event *evs[] = {w->lock_ev,    w->claim_ev,   w->heartbeat_ev, w->reap_ev,
+                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev,
+                           w->exit_ev,    w->sigterm_ev, w->sigint_ev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
     if (w->engine != w->local)
         engine_free(w->engine);
     engine_free(w->local);
-    if (w->db_ev)
-        event_free(w->db_ev);
-    if (w->reconnect_ev)
-        event_free(w->reconnect_ev);
-    if (w->claim_ev)
-        event_free(w->claim_ev);
-    if (w->heartbeat_ev)
-        event_free(w->heartbeat_ev);
-    if (w->poll_ev)
-        event_free(w->poll_ev);
-    if (w->cleanup_ev)
-        event_free(w->cleanup_ev);
-    if (w->sigterm_ev)
-        event_free(w->sigterm_ev);
-    if (w->sigint_ev)
-        event_free(w->sigint_ev);
-    if (w->conn)
-        PQfinish(w->conn);
     free(w->engine_problem);
-    if (w->base)
-        event_base_free(w->base);
+    /* What pg_conn_free and the engines left for the next turn. */
+    event_base_loop(w->base, EVLOOP_NONBLOCK);
+    event_base_free(w->base);
     free(w);
 }

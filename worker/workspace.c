@@ -102,20 +102,31 @@ fail:
     return rc;
 }
 
-char *
-workspace_git_dir(const char *workdir, const char *runner, const char *repo)
+/* The directory name of workspace index of repo. */
+static char *
+workspace_name(const char *repo, int index)
 {
-    return xasprintf("%s/%s/.git-repos/%s.git", workdir, runner, repo);
+    return index > 0 ? xasprintf("%s@%d", repo, index) : xstrdup(repo);
 }
 
 char *
-workspace_prepare(const char *workdir, const char *runner, const char *repo, char **err)
+workspace_git_dir(const char *workdir, const char *runner, const char *repo, int index)
 {
-    char *path = NULL, *git_dir = NULL;
+    char *name = workspace_name(repo, index);
+    char *dir = xasprintf("%s/%s/.git-repos/%s.git", workdir, runner, name);
+    free(name);
+    return dir;
+}
+
+char *
+workspace_prepare(const char *workdir, const char *runner, const char *repo, int index,
+                  char **err)
+{
+    char *path = NULL, *git_dir = NULL, *name = NULL;
     struct stat st;
 
     *err = NULL;
-    if (!gw_name_valid(runner) || !gw_name_valid(repo)) {
+    if (!gw_name_valid(runner) || !gw_name_valid(repo) || index < 0) {
         *err = xasprintf("refusing workspace for runner \"%s\" and repo \"%s\": invalid name",
                          runner, repo);
         return NULL;
@@ -123,14 +134,16 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo, cha
     /* Checked again: they may have changed since the start. */
     if (workspace_init(workdir, runner, err) != 0)
         return NULL;
-    path = xasprintf("%s/%s/%s", workdir, runner, repo);
+    name = workspace_name(repo, index);
+    path = xasprintf("%s/%s/%s", workdir, runner, name);
+    free(name);
     if (workspace_check_dir(path, "workspace", true, err) != 0)
         goto fail;
     /* A git directory that is not ours could carry hooks or configuration
      * that the checkout would run on this host: git's own ownership check
      * does not apply, as the checkout names its GIT_DIR. One that does not
      * exist yet is made by the checkout, inside our private directory. */
-    git_dir = workspace_git_dir(workdir, runner, repo);
+    git_dir = workspace_git_dir(workdir, runner, repo, index);
     if ((lstat(git_dir, &st) == 0 || errno != ENOENT) &&
         workspace_check_dir(git_dir, "git directory", false, err) != 0)
         goto fail;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Timeouts and cancel with the local engine: the whole process group is
 # stopped (TERM, grace, KILL), the statuses say why, later jobs do not run;
-# allow_failure keeps a run going; SIGTERM to a busy worker ends its run
+# allow_failure keeps a run going; SIGINT to a busy worker ends its run
 # instead of leaving it running.
 source "$(dirname "$0")/../lib/postgres.sh"
 
@@ -62,10 +62,11 @@ sleep 0.3
 expect_eq "run events of the cancel" "queued running canceled " "$(events_of "$run")"
 check "cancel event was published" grep -q "\"cancel\"" "$GW_TMP/events"
 
-# SIGTERM to a busy worker: the run ends failed, saying so, and the worker exits.
+# SIGINT to a busy worker (SIGTERM drains, see test_worker_drain.sh): the run
+# ends failed, saying so, and the worker exits.
 run=$(gw_trigger r-long)
 check "run for the shutdown starts" wait_for 20 job_running
-kill -TERM "$GW_WORKER_PID"
+kill -INT "$GW_WORKER_PID"
 check "the worker exits" wait_for 10 bash -c "! kill -0 $GW_WORKER_PID 2>/dev/null"
 expect_eq "its run is failed, not left running" failed "$(run_status "$run")"
 check "error says the runner was stopped" grep -q "was stopped" <<<"$(gw_psql -c "SELECT error FROM pipeline_runs WHERE id = '$run'")"

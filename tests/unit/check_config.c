@@ -125,7 +125,7 @@ START_TEST(test_workspace_names)
     char *err = NULL;
     ck_assert_ptr_nonnull(mkdtemp(dir));
 
-    char *ws = workspace_prepare(dir, "runner-1", "app.git", &err);
+    char *ws = workspace_prepare(dir, "runner-1", "app.git", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_ptr_null(err);
     struct stat st;
@@ -133,13 +133,29 @@ START_TEST(test_workspace_names)
     ck_assert(S_ISDIR(st.st_mode));
     free(ws);
 
+    /* Concurrent runs of one repo: a workspace and a git directory each. */
+    ws = workspace_prepare(dir, "runner-1", "app", 2, &err);
+    ck_assert_ptr_nonnull(ws);
+    char *want = NULL;
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/app@2", dir), 0);
+    ck_assert_str_eq(ws, want);
+    free(want);
+    free(ws);
+    char *git = workspace_git_dir(dir, "runner-1", "app", 2);
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/.git-repos/app@2.git", dir), 0);
+    ck_assert_str_eq(git, want);
+    free(want);
+    free(git);
+    ck_assert_ptr_null(workspace_prepare(dir, "runner-1", "app", -1, &err));
+    free(err);
+
     const char *bad[] = {"..", "../x", "a/b", "", ".hidden", "-rf"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ws = workspace_prepare(dir, "runner-1", bad[i], &err);
+        ws = workspace_prepare(dir, "runner-1", bad[i], 0, &err);
         ck_assert_msg(ws == NULL, "repo name \"%s\" accepted", bad[i]);
         ck_assert_ptr_nonnull(err);
         free(err);
-        ws = workspace_prepare(dir, bad[i], "app", &err);
+        ws = workspace_prepare(dir, bad[i], "app", 0, &err);
         ck_assert_msg(ws == NULL, "runner name \"%s\" accepted", bad[i]);
         free(err);
     }
@@ -168,7 +184,7 @@ START_TEST(test_workspace_private)
 
     p = NULL;
     ck_assert_int_ge(asprintf(&p, "%s/work", dir), 0);
-    ws = workspace_prepare(p, "r1", "app", &err);
+    ws = workspace_prepare(p, "r1", "app", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_uint_eq(mode_of(p), 0700);
     ck_assert_uint_eq(mode_of(ws), 0700);
@@ -192,10 +208,10 @@ START_TEST(test_workspace_private)
     ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
     free(err);
     /* A git directory writable by others: the workspace is refused. */
-    char *git = workspace_git_dir(p, "r1", "app");
+    char *git = workspace_git_dir(p, "r1", "app", 0);
     ck_assert_int_eq(mkdir(git, 0700), 0);
     ck_assert_int_eq(chmod(git, 0777), 0);
-    ws = workspace_prepare(p, "r1", "app", &err);
+    ws = workspace_prepare(p, "r1", "app", 0, &err);
     ck_assert_ptr_null(ws);
     ck_assert_ptr_nonnull(strstr(err, git));
     free(err);

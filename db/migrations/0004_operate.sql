@@ -64,25 +64,38 @@ SELECT r.id,
    AND r.ended_at > now() - interval '1 day'
  ORDER BY r.ended_at DESC;
 
+-- Each runner as GET /runners shows it: offline when not seen within its
+-- lease; idle or busy from the runs it is running now (a worker with
+-- several slots stays registered as idle); its slots and busy slots.
+CREATE VIEW runner_state AS
+SELECT rn.id, rn.name, rn.paused, rn.slots, b.busy,
+       CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second' THEN 'offline'
+            WHEN rn.status IN ('idle', 'busy')
+            THEN CASE WHEN b.busy > 0 THEN 'busy' ELSE 'idle' END
+            ELSE rn.status END AS status
+  FROM runners rn,
+       LATERAL (SELECT count(*) AS busy FROM pipeline_runs r
+                 WHERE r.runner_id = rn.id AND r.status = 'running') b;
+
 -- Runner utilisation over the last hour: the share of the hour each
--- runner spent running runs (one run at a time per runner).
+-- runner's slots spent running runs.
 CREATE VIEW runner_utilisation AS
 SELECT rn.name AS runner,
        rn.paused,
-       CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'
-            THEN 'offline' ELSE rn.status END AS status,
+       rn.slots,
+       rn.status,
        count(r.id) AS runs,
        coalesce(sum(least(coalesce(r.ended_at, now()), now())
                     - greatest(r.started_at, now() - interval '1 hour')),
                 interval '0') AS busy,
        round(coalesce(extract(epoch FROM sum(least(coalesce(r.ended_at, now()), now())
                                             - greatest(r.started_at, now() - interval '1 hour'))),
-                      0)::numeric / 36, 2) AS busy_percent
-  FROM runners rn
+                      0)::numeric / (36 * rn.slots), 2) AS busy_percent
+  FROM runner_state rn
   LEFT JOIN pipeline_runs r
     ON r.runner_id = rn.id AND r.started_at IS NOT NULL
    AND coalesce(r.ended_at, now()) > now() - interval '1 hour'
- GROUP BY rn.id
+ GROUP BY rn.id, rn.name, rn.paused, rn.slots, rn.status
  ORDER BY rn.name;
 
 -- Runs and jobs that reached a final status, by status: the counters of
@@ -168,13 +181,7 @@ duration_le AS (SELECT u.* FROM bounds, unnest(bounds.duration) WITH ORDINALITY 
 q AS (SELECT count(*) AS depth, min(created_at) AS oldest
         FROM pipeline_runs WHERE status = 'queued'),
 totals AS (SELECT kind, status, sum(n) AS n FROM status_totals GROUP BY kind, status),
-rn AS (
-    SELECT rn.name, rn.paused,
-           CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second'
-                THEN 'offline' ELSE rn.status END AS status,
-           (SELECT count(*) FROM pipeline_runs r
-             WHERE r.runner_id = rn.id AND r.status = 'running') AS busy
-      FROM runners rn),
+rn AS (SELECT name, paused, status, slots, busy FROM runner_state),
 final(status) AS (VALUES ('success'), ('failed'), ('canceled')),
 s(ord, grp, sub, family, sample, labels, value) AS (
     SELECT 1, '', 0::bigint, 'gitweave_queue_depth', 'gitweave_queue_depth', '', depth::float8 FROM q
@@ -227,14 +234,14 @@ s(ord, grp, sub, family, sample, labels, value) AS (
     UNION ALL
     SELECT 8, x.status, 0, 'gitweave_runners', 'gitweave_runners', format('status="%s"', x.status),
            (SELECT count(*) FROM rn WHERE rn.status = x.status)::float8
-      FROM (VALUES ('idle'), ('busy'), ('degraded'), ('stopped'), ('offline')
+      FROM (VALUES ('idle'), ('busy'), ('degraded'), ('draining'), ('stopped'), ('offline')
             UNION SELECT status FROM rn) x(status)
     UNION ALL
     SELECT 9, name, 0, 'gitweave_runner_paused', 'gitweave_runner_paused',
            format('runner="%s"', name), paused::integer::float8 FROM rn
     UNION ALL
     SELECT 10, name, 0, 'gitweave_runner_slots', 'gitweave_runner_slots',
-           format('runner="%s"', name), 1::float8 FROM rn
+           format('runner="%s"', name), slots::float8 FROM rn
     UNION ALL
     SELECT 11, name, 0, 'gitweave_runner_busy_slots', 'gitweave_runner_busy_slots',
            format('runner="%s"', name), busy::float8 FROM rn)

@@ -1,0 +1,79 @@
+/*
+ * job_env - what a job runs with: its environment and its script.
+ */
+#include "job_env.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char **
+job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local)
+{
+    size_t n = 0, cap = 16;
+    char **env = xcalloc(cap, sizeof(char *));
+    char *extra[16];
+    size_t nextra = 0;
+
+    for (char **e = j->env; e && *e; e++) {
+        if (n + 1 >= cap)
+            env = xrealloc(env, (cap *= 2) * sizeof(char *));
+        env[n++] = xstrdup(*e);
+    }
+    extra[nextra++] = xstrdup("CI=true");
+    extra[nextra++] = xasprintf("GITWEAVE_RUN_ID=%s", q->fence.run_id);
+    extra[nextra++] = xasprintf("GITWEAVE_JOB_ID=%s", j->id);
+    extra[nextra++] = xasprintf("GITWEAVE_JOB_NAME=%s", j->name);
+    extra[nextra++] = xasprintf("GITWEAVE_REPO=%s", q->repo);
+    extra[nextra++] = xasprintf("GITWEAVE_REF=%s", q->ref ? q->ref : "");
+    extra[nextra++] = xasprintf("GITWEAVE_COMMIT=%s", q->commit ? q->commit : "");
+    if (local) {
+        const char *home = getenv("HOME");
+        const char *path = getenv("PATH");
+        if (home)
+            extra[nextra++] = xasprintf("HOME=%s", home);
+        if (path)
+            extra[nextra++] = xasprintf("PATH=%s", path);
+    }
+    if (strcmp(j->kind, "checkout") == 0) {
+        extra[nextra++] = xasprintf("GW_CLONE_URL=%s", q->clone_url ? q->clone_url : "");
+        extra[nextra++] = xasprintf("GW_REF=%s", q->ref ? q->ref : "");
+        extra[nextra++] = xasprintf("GW_COMMIT=%s", q->commit ? q->commit : "");
+        extra[nextra++] = xasprintf("GW_CLEAN=%s", q->clean ? "1" : "0");
+        extra[nextra++] = xasprintf("GW_GIT_DIR=%s", git_dir);
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        size_t klen = strcspn(extra[i], "=") + 1;
+        bool set = false;
+        for (size_t k = 0; k < n && !set; k++)
+            set = strncmp(env[k], extra[i], klen) == 0;
+        if (set) {
+            free(extra[i]);
+            continue;
+        }
+        if (n + 1 >= cap)
+            env = xrealloc(env, (cap *= 2) * sizeof(char *));
+        env[n++] = extra[i];
+    }
+    env[n] = NULL;
+    return env;
+}
+
+void
+job_env_free(char **env)
+{
+    for (char **e = env; e && *e; e++)
+        free(*e);
+    free(env);
+}
+
+char *
+job_script(const q_job_t *j)
+{
+    buf_t b;
+    buf_init(&b);
+    for (size_t i = 0; i < j->nscript; i++) {
+        buf_puts(&b, j->script[i]);
+        buf_puts(&b, "\n");
+    }
+    return buf_steal(&b);
+}

@@ -1,0 +1,24 @@
+/*
+ * job_env - what a job runs with: its environment and its script.
+ */
+#ifndef GW_JOB_ENV_H
+#define GW_JOB_ENV_H
+
+#include <stdbool.h>
+
+#include "queue.h"
+
+/*
+ * The environment of job j of run q: its own env first (so it wins), then
+ * the runner's variables that it does not set (CI, GITWEAVE_*; HOME and
+ * PATH of this process for a local job; the checkout's GW_* with git_dir,
+ * its git directory). NULL-terminated; the caller frees it with
+ * job_env_free.
+ */
+char **job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local);
+void job_env_free(char **env);
+
+/* The script lines of j joined with newlines (caller frees). */
+char *job_script(const q_job_t *j);
+
+#endif
