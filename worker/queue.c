@@ -125,13 +125,16 @@
     "                   ended_at = now(),"                                                     \
     "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
     "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"                   \
-    "            RETURNING id, run_id, status)"                                                \
-    " SELECT kind FROM ("                                                                      \
+    "            RETURNING id, run_id, status),"                                               \
+    /* Materialized, so that every NOTIFY of it runs: a filter on a        \
+     * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
+    "     e AS MATERIALIZED ("                                                                 \
     "   SELECT 'job' AS kind, " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
     "   UNION ALL"                                                                             \
     "   SELECT 'job', " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                         \
     "   UNION ALL"                                                                             \
-    "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r) e WHERE kind = 'run'"
+    "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r)"                                     \
+    " SELECT kind FROM e WHERE kind = 'run'"
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
@@ -156,15 +159,18 @@
     "                   ended_at = now(),"                                                     \
     "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
     "             WHERE run_id IN (SELECT id FROM r) AND status = 'running' AND id <> $4"      \
-    "            RETURNING id, run_id, status)"                                                \
-    " SELECT kind FROM ("                                                                      \
+    "            RETURNING id, run_id, status),"                                               \
+    /* Materialized, so that every NOTIFY of it runs: a filter on a        \
+     * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
+    "     e AS MATERIALIZED ("                                                                 \
     "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                 \
     "   UNION ALL"                                                                             \
     "   SELECT 'job', " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
     "   UNION ALL"                                                                             \
     "   SELECT 'job', " NOTIFY_JOB("q.id", "q.run_id", "$9") " FROM q"                         \
     "   UNION ALL"                                                                             \
-    "   SELECT 'run', " NOTIFY_RUN("r.id", "$8") " FROM r) e WHERE kind = 'run'"              \
+    "   SELECT 'run', " NOTIFY_RUN("r.id", "$8") " FROM r)"                                     \
+    " SELECT kind FROM e WHERE kind = 'run'"                                                   \
     " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
     "   AND attempt = $3::int AND status = $8::run_status"
 
