@@ -104,6 +104,10 @@ gw repo put hello --branch trunk --json
 expect_eq "repo put --json: the API's reply" trunk "$(jq -r .default_branch "$OUT")"
 gw repo put hello --branch main
 expect_eq "repo put again: updated" "repo hello updated" "$(out)"
+gw repo put hello --clone-url /srv/git/x.git --json
+expect_eq "repo put --clone-url sets it" "/srv/git/x.git main" "$(jq -r '"\(.clone_url) \(.default_branch)"' "$OUT")"
+gw repo put hello --clone-url '' --json
+expect_eq "repo put --clone-url '' removes it" null "$(jq -r .clone_url "$OUT")"
 gw attach hello hello -i GREETING=hi
 expect_eq "attach" "template hello attached to repo hello" "$(out)"
 gw attach hello nosuch
