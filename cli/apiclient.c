@@ -31,6 +31,7 @@ typedef struct {
     apiclient_t *c;
     apiclient_reply_t *out;
     apiclient_data_fn fn; /* NULL: collect the body */
+    apiclient_tick_fn tick;
     void *ctx;
     bool checked; /* whether the reply's kind was looked at */
     bool consumer_stopped;
@@ -142,7 +143,11 @@ apiclient_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
     apiclient_xfer_t *x = arg;
 
-    return x->c->stop != NULL && *x->c->stop != 0;
+    if (x->c->stop != NULL && *x->c->stop != 0)
+        return 1;
+    if (x->tick != NULL)
+        x->tick(x->ctx);
+    return 0;
 }
 
 /* Run one transfer set up by the caller on c->curl. */
@@ -208,10 +213,10 @@ apiclient_call(apiclient_t *c, const char *method, const char *path, const char 
 }
 
 int
-apiclient_stream(apiclient_t *c, const char *path, apiclient_data_fn fn, void *ctx,
-                 apiclient_reply_t *out)
+apiclient_stream(apiclient_t *c, const char *path, apiclient_data_fn fn, apiclient_tick_fn tick,
+                 void *ctx, apiclient_reply_t *out)
 {
-    apiclient_xfer_t x = {.c = c, .out = out, .fn = fn, .ctx = ctx};
+    apiclient_xfer_t x = {.c = c, .out = out, .fn = fn, .tick = tick, .ctx = ctx};
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: text/event-stream");
 
     curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);

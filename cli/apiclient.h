@@ -46,12 +46,14 @@ int apiclient_call(apiclient_t *c, const char *method, const char *path, const c
  * GET path asking for an event stream (Accept: text/event-stream). When
  * the reply is a 200 text/event-stream, its bytes go to fn as they arrive
  * (a non-zero return ends the call, which then returns 0); any other reply
- * is collected in out->body. Returns 0 when a reply came, -1 when none did
- * or the stream broke off.
+ * is collected in out->body. tick, if not NULL, is called at least once a
+ * second while the call waits. Returns 0 when a reply came, -1 when none
+ * did or the stream broke off.
  */
 typedef int (*apiclient_data_fn)(void *ctx, const char *data, size_t len);
-int apiclient_stream(apiclient_t *c, const char *path, apiclient_data_fn fn, void *ctx,
-                     apiclient_reply_t *out) GW_MUST_CHECK;
+typedef void (*apiclient_tick_fn)(void *ctx);
+int apiclient_stream(apiclient_t *c, const char *path, apiclient_data_fn fn, apiclient_tick_fn tick,
+                     void *ctx, apiclient_reply_t *out) GW_MUST_CHECK;
 
 /* Why the last call failed, borrowed ("interrupted" after the stop flag). */
 const char *apiclient_error(const apiclient_t *c);

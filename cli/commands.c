@@ -260,7 +260,8 @@ commands_tick(void *ctx)
     commands_sink_t *s = ctx;
     long long now = gw_now_ms();
 
-    if (!s->env->spinner || s->collect != NULL || now - s->last_tick < 100)
+    /* Only while nothing of the job was printed: it waits for a runner. */
+    if (!s->env->spinner || s->collect != NULL || s->header_done || now - s->last_tick < 100)
         return;
     s->last_tick = now;
     fprintf(stderr, "\r%c waiting for %s", commands_spinner[s->frame++ % 4],

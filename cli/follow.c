@@ -25,7 +25,8 @@ typedef struct {
     follow_result_t *res;
     long long offset; /* the next byte to hand to the sink */
     bool ended;
-    bool bad; /* the stream sent something that is not the API's */
+    bool bad;             /* the stream sent something that is not the API's */
+    sse_reader_t *reader; /* of the stream being read */
 } follow_state_t;
 
 void
@@ -62,8 +63,6 @@ follow_on_event(void *ctx, const char *event, const char *data, size_t len, cons
     const cJSON *v;
     int rc = 0;
 
-    if (st->o->tick != NULL)
-        st->o->tick(st->o->ctx);
     if (strcmp(event, "chunk") == 0) {
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "offset");
         v = cJSON_GetObjectItemCaseSensitive(o, "chunk");
@@ -87,9 +86,18 @@ follow_on_event(void *ctx, const char *event, const char *data, size_t len, cons
 static int
 follow_on_bytes(void *ctx, const char *data, size_t len)
 {
-    sse_reader_t *r = ctx;
+    follow_state_t *st = ctx;
 
-    return sse_reader_feed(r, data, len);
+    return sse_reader_feed(st->reader, data, len);
+}
+
+static void
+follow_on_tick(void *ctx)
+{
+    follow_state_t *st = ctx;
+
+    if (st->o->tick != NULL)
+        st->o->tick(st->o->ctx);
 }
 
 /*
@@ -144,9 +152,10 @@ follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_
         if (polling) {
             got = apiclient_call(api, "GET", path, NULL, NULL, 0, &reply);
         } else {
-            sse_reader_t *r = sse_reader_new(follow_on_event, &st);
-            got = apiclient_stream(api, path, follow_on_bytes, r, &reply);
-            sse_reader_free(r);
+            st.reader = sse_reader_new(follow_on_event, &st);
+            got = apiclient_stream(api, path, follow_on_bytes, follow_on_tick, &st, &reply);
+            sse_reader_free(st.reader);
+            st.reader = NULL;
         }
         free(path);
         if (got == 0 && reply.streamed) {

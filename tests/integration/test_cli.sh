@@ -253,5 +253,35 @@ wait "$f3"
 expect_eq "run -f of a run canceled while queued exits 2" 2 "$?"
 gw logs "$queued2" -f
 expect_eq "logs -f of a canceled run exits 2" 2 "$RC"
+# Waiting for a runner: a spinner on a terminal, none with NO_COLOR.
+timeout 2 script -qec "env -u NO_COLOR '$GW' run hello -f" /dev/null >"$GW_TMP/spin" 2>&1
+check "a spinner while the run waits, on a terminal" grep -q "waiting for" "$GW_TMP/spin"
+timeout 2 script -qec "NO_COLOR=1 '$GW' run hello -f" /dev/null >"$GW_TMP/spin" 2>&1
+check "no spinner with NO_COLOR" bash -c "! grep -q 'waiting for' '$GW_TMP/spin'"
+
+# ---- an event stream that breaks off: resumed at the next offset ----
+python3 "$GW_SOURCE_DIR/tests/integration/sse_script_server.py" "$GW_TMP/sse.port" "$GW_TMP/sse.log" &
+GW_PIDS+=($!)
+wait_for 10 test -s "$GW_TMP/sse.port" || fail "scripted event-stream server did not start"
+job=11111111-1111-4111-8111-111111111111
+GITWEAVE_URL=http://127.0.0.1:$(cat "$GW_TMP/sse.port") gw logs "$job" -f
+expect_eq "event stream: every byte once, in order, across a broken stream" \
+"hello
+world
+bye" "$(out)"
+expect_eq "event stream: the end event's status gives the exit status" 1 "$RC"
+expect_eq "event stream: asked for a stream, then resumed at the next unread offset" \
+"/api/v1/pipelines/runs/$job application/json
+/api/v1/jobs/$job/logs?offset=0 text/event-stream
+/api/v1/jobs/$job/logs?offset=6 text/event-stream" "$(cat "$GW_TMP/sse.log")"
+
+# ---- colour and spinner only on a terminal, never with NO_COLOR ----
+gw show "$run"
+check "no colour when stdout is not a terminal" bash -c "! grep -q $'\033' '$OUT'"
+tty_run() { script -qec "$1" /dev/null >"$OUT" 2>&1; }
+NO_COLOR= tty_run "env -u NO_COLOR '$GW' show $run"
+check "colour on a terminal" grep -q $'\033\[32msuccess' "$OUT"
+NO_COLOR=1 tty_run "'$GW' show $run"
+check "no colour on a terminal with NO_COLOR" bash -c "! grep -q $'\033' '$OUT'"
 
 gw_finish
