@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "follow.h"
+#include "logtail.h"
 
 #define ANSI_RESET "\033[0m"
 #define ANSI_BOLD "\033[1m"
@@ -277,11 +277,11 @@ commands_tick(void *ctx)
  */
 static int
 commands_job_log(apiclient_t *api, const commands_env_t *env, const char *job_id, const char *name,
-                 bool wait, buf_t *collect, follow_result_t *res)
+                 bool wait, buf_t *collect, logtail_result_t *res)
 {
     commands_sink_t s = {.env = env, .job_name = name, .at_line_start = true, .collect = collect};
-    follow_opts_t o = {.sink = commands_sink, .tick = commands_tick, .ctx = &s, .wait = wait};
-    int rc = follow_job(api, job_id, &o, res);
+    logtail_opts_t o = {.sink = commands_sink, .tick = commands_tick, .ctx = &s, .wait = wait};
+    int rc = logtail_job(api, job_id, &o, res);
 
     commands_clear_spinner(&s);
     /* A job that ran shows its header even with an empty log. */
@@ -340,7 +340,7 @@ commands_wait_final(apiclient_t *api, const char *esc_id, apiclient_reply_t *rep
         if (run == NULL || commands_is_final(commands_str(run, "status")))
             return run;
         cJSON_Delete(run);
-        follow_sleep_ms(COMMANDS_RUN_POLL_MS);
+        logtail_sleep_ms(COMMANDS_RUN_POLL_MS);
     }
 }
 
@@ -363,7 +363,7 @@ commands_follow_run(apiclient_t *api, const commands_env_t *env, const char *esc
     if (!json) {
         cJSON_ArrayForEach(j, jobs)
         {
-            follow_result_t res;
+            logtail_result_t res;
             const char *id = commands_str(j, "id"), *name = commands_str(j, "name");
             if (id == NULL ||
                 commands_job_log(api, env, id, name ? name : id, true, NULL, &res) < 0) {
@@ -476,7 +476,7 @@ done:
 static int
 commands_logs_job(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
 {
-    follow_result_t res;
+    logtail_result_t res;
     buf_t collect;
     int rc;
 
@@ -527,7 +527,7 @@ commands_logs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
     cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(run, "jobs"))
     {
         const char *job = commands_str(j, "id"), *name = commands_str(j, "name");
-        follow_result_t res;
+        logtail_result_t res;
         buf_t collect;
 
         buf_init(&collect);

@@ -1,11 +1,11 @@
 /*
- * follow - a job's log to its end, over Server-Sent Events or by polling.
+ * logtail - a job's log to its end, over Server-Sent Events or by polling.
  *
  * The offset of the next unread byte is the only state both ways share: a
  * chunk that starts before it (a resent one) is cut, so nothing is printed
  * twice, and a reconnect asks for the stream from there.
  */
-#include "follow.h"
+#include "logtail.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,19 +18,19 @@
 #include "sse_reader.h"
 
 /* Reconnects in a row without any progress before giving up. */
-#define FOLLOW_MAX_RETRIES 5
+#define LOGTAIL_MAX_RETRIES 5
 
 typedef struct {
-    const follow_opts_t *o;
-    follow_result_t *res;
+    const logtail_opts_t *o;
+    logtail_result_t *res;
     long long offset; /* the next byte to hand to the sink */
     bool ended;
     bool bad;             /* the stream sent something that is not the API's */
     sse_reader_t *reader; /* of the stream being read */
-} follow_state_t;
+} logtail_state_t;
 
 void
-follow_sleep_ms(long ms)
+logtail_sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
@@ -40,7 +40,7 @@ follow_sleep_ms(long ms)
 
 /* A chunk at `at`: hand over the bytes not handed over yet. */
 static void
-follow_chunk(follow_state_t *st, long long at, const char *s, size_t n)
+logtail_chunk(logtail_state_t *st, long long at, const char *s, size_t n)
 {
     if (at < st->offset) {
         long long skip = st->offset - at;
@@ -56,9 +56,9 @@ follow_chunk(follow_state_t *st, long long at, const char *s, size_t n)
 }
 
 static int
-follow_on_event(void *ctx, const char *event, const char *data, size_t len, const char *id)
+logtail_on_event(void *ctx, const char *event, const char *data, size_t len, const char *id)
 {
-    follow_state_t *st = ctx;
+    logtail_state_t *st = ctx;
     cJSON *o = cJSON_ParseWithLength(data, len);
     const cJSON *v;
     int rc = 0;
@@ -70,7 +70,7 @@ follow_on_event(void *ctx, const char *event, const char *data, size_t len, cons
             st->bad = true;
             rc = 1;
         } else {
-            follow_chunk(st, (long long)at->valuedouble, v->valuestring, strlen(v->valuestring));
+            logtail_chunk(st, (long long)at->valuedouble, v->valuestring, strlen(v->valuestring));
         }
     } else if (strcmp(event, "end") == 0) {
         v = cJSON_GetObjectItemCaseSensitive(o, "status");
@@ -84,17 +84,17 @@ follow_on_event(void *ctx, const char *event, const char *data, size_t len, cons
 }
 
 static int
-follow_on_bytes(void *ctx, const char *data, size_t len)
+logtail_on_bytes(void *ctx, const char *data, size_t len)
 {
-    follow_state_t *st = ctx;
+    logtail_state_t *st = ctx;
 
     return sse_reader_feed(st->reader, data, len);
 }
 
 static void
-follow_on_tick(void *ctx)
+logtail_on_tick(void *ctx)
 {
-    follow_state_t *st = ctx;
+    logtail_state_t *st = ctx;
 
     if (st->o->tick != NULL)
         st->o->tick(st->o->ctx);
@@ -106,7 +106,7 @@ follow_on_tick(void *ctx)
  * whether the log is at its end.
  */
 static int
-follow_page(follow_state_t *st, const buf_t *body, bool *complete)
+logtail_page(logtail_state_t *st, const buf_t *body, bool *complete)
 {
     cJSON *o = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
     const cJSON *chunks = cJSON_GetObjectItemCaseSensitive(o, "chunks");
@@ -123,7 +123,7 @@ follow_page(follow_state_t *st, const buf_t *body, bool *complete)
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(c, "offset");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "chunk");
         if (cJSON_IsNumber(at) && cJSON_IsString(s)) {
-            follow_chunk(st, (long long)at->valuedouble, s->valuestring, strlen(s->valuestring));
+            logtail_chunk(st, (long long)at->valuedouble, s->valuestring, strlen(s->valuestring));
             n++;
         }
     }
@@ -134,9 +134,9 @@ follow_page(follow_state_t *st, const buf_t *body, bool *complete)
 }
 
 int
-follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_result_t *res)
+logtail_job(apiclient_t *api, const char *job_id, const logtail_opts_t *o, logtail_result_t *res)
 {
-    follow_state_t st = {.o = o, .res = res};
+    logtail_state_t st = {.o = o, .res = res};
     char *job = apiclient_escape(api, job_id);
     bool polling = !o->wait;
     int retries = 0, rc = -1;
@@ -152,8 +152,8 @@ follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_
         if (polling) {
             got = apiclient_call(api, "GET", path, NULL, NULL, 0, &reply);
         } else {
-            st.reader = sse_reader_new(follow_on_event, &st);
-            got = apiclient_stream(api, path, follow_on_bytes, follow_on_tick, &st, &reply);
+            st.reader = sse_reader_new(logtail_on_event, &st);
+            got = apiclient_stream(api, path, logtail_on_bytes, logtail_on_tick, &st, &reply);
             sse_reader_free(st.reader);
             st.reader = NULL;
         }
@@ -166,7 +166,7 @@ follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_
             }
         } else if (got == 0 && reply.status == 200) {
             bool complete = false;
-            int n = follow_page(&st, &reply.body, &complete);
+            int n = logtail_page(&st, &reply.body, &complete);
             if (n < 0) {
                 fprintf(stderr, "gitweave: the API's reply for job %s could not be read\n", job_id);
                 apiclient_reply_free(&reply);
@@ -178,7 +178,7 @@ follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_
             if (!st.ended && n == 0) {
                 if (o->tick != NULL)
                     o->tick(o->ctx);
-                follow_sleep_ms(FOLLOW_POLL_MS);
+                logtail_sleep_ms(LOGTAIL_POLL_MS);
             }
         } else if (got == 0 || apiclient_interrupted(api)) {
             apiclient_print_failure(api, got, &reply);
@@ -189,12 +189,12 @@ follow_job(apiclient_t *api, const char *job_id, const follow_opts_t *o, follow_
         if (got < 0 || (reply.streamed && !st.ended)) {
             /* The stream broke off: resume where it stopped, unless it keeps failing. */
             retries = st.offset > before ? 0 : retries + 1;
-            if (retries > FOLLOW_MAX_RETRIES) {
+            if (retries > LOGTAIL_MAX_RETRIES) {
                 fprintf(stderr, "gitweave: lost the log stream of job %s: %s\n", job_id,
                         got < 0 ? apiclient_error(api) : "closed before its end");
                 goto done;
             }
-            follow_sleep_ms(FOLLOW_POLL_MS * retries);
+            logtail_sleep_ms(LOGTAIL_POLL_MS * retries);
         }
         if (apiclient_interrupted(api))
             goto done;
