@@ -3,7 +3,7 @@
  *
  * Text goes to stdout, errors to stderr as "gitweave: error: detail". With
  * --json a command prints the API's reply as it came. A run is followed job
- * by job, in order (follow.c reads each log to its end); the run's final
+ * by job, in order (logtail.c reads each log to its end); the run's final
  * status then gives the exit status.
  */
 #include "commands.h"
