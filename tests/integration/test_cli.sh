@@ -132,6 +132,9 @@ check "summary line of the run" grep -Eq "^---- run $run success in [0-9.]+s$" "
 check "summary line per job with its duration" grep -Eq '^  first +success +[0-9.]+s  exit 0$' "$OUT"
 check "summary of the second job" grep -Eq '^  second +success +[0-9.]+s  exit 0$' "$OUT"
 expect_eq "the run really succeeded" success "$(run_status "$run")"
+first_job=$(gw_psql -c "SELECT id FROM jobs WHERE run_id = '$run' AND position = 0")
+check "run -f read the log as an event stream" \
+    grep -q "GET /api/v1/jobs/$first_job/logs status=200 .*stream=open" "$GW_TMP/api.log"
 
 gw run hello -i GREETING=bye
 expect_eq "run without -f exits 0" 0 "$RC"
