@@ -155,11 +155,20 @@ static int
 apiclient_perform(apiclient_t *c, const char *method, const char *path, struct curl_slist *headers,
                   apiclient_xfer_t *x)
 {
-    char *url = xasprintf("%s%s", c->base, path);
+    char *url;
     CURLcode rc;
 
     c->error[0] = '\0';
     c->interrupted = false;
+    /* A transfer that ends at once may never reach the progress callback. */
+    if (c->stop != NULL && *c->stop != 0) {
+        c->interrupted = true;
+        snprintf(c->error, sizeof(c->error), "interrupted");
+        curl_easy_reset(c->curl);
+        curl_slist_free_all(headers);
+        return -1;
+    }
+    url = xasprintf("%s%s", c->base, path);
     if (c->auth != NULL)
         headers = curl_slist_append(headers, c->auth);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);

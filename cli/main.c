@@ -76,8 +76,9 @@ main(int argc, char **argv)
     }
     api = apiclient_new(url ? url : MAIN_DEFAULT_URL, token, &main_stop);
     rc = commands_exec(&c, api, &env);
-    if (main_stop && rc != COMMANDS_EXIT_OK)
-        fprintf(stderr, "gitweave: stopped; the run goes on (gitweave cancel RUN stops it)\n");
+    if (main_stop && rc != COMMANDS_EXIT_OK && c.follow)
+        fprintf(stderr, "gitweave: stopped following; the run goes on (gitweave cancel RUN "
+                        "stops it)\n");
     apiclient_free(api);
     curl_global_cleanup();
     cmdline_free(&c);
