@@ -4,7 +4,8 @@
 # and a worker (the docker engine when a Docker engine with the job image is
 # reachable, else the local engine), registers a sample git repository with
 # the example templates, pushes a commit to it (which starts the build
-# pipeline through the post-receive hook), and prints the run's logs.
+# pipeline through the post-receive hook), and follows the run's logs with
+# the gitweave client.
 #
 #   scripts/quickstart.sh           set up, run the sample, leave the stack running
 #   scripts/quickstart.sh db-start  only start the Postgres and print its DATABASE_URL
@@ -190,19 +191,12 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 [ -n "$run" ] || { echo "no run was started; see $STATE/api.log"; exit 1; }
-echo "run $run"
-while :; do
-    st=$(acurl "$API/pipelines/runs/$run" | jq -r .status)
-    case $st in success | failed | canceled) break ;; esac
-    sleep 0.5
-done
-body=$(acurl "$API/pipelines/runs/$run")
-echo "$body" | jq -r '"run \(.status): \(.jobs | map("\(.name)=\(.status)") | join(" "))"'
-for job in $(echo "$body" | jq -r '.jobs[].id'); do
-    name=$(echo "$body" | jq -r --arg j "$job" '.jobs[] | select(.id == $j) | .name')
-    say "log of $name"
-    acurl "$API/jobs/$job/logs" | jq -j '.chunks[].chunk'
-done
+say "following run $run with the client (build/gitweave)"
+# The client takes the token from its environment, never from its arguments.
+GITWEAVE_TOKEN=$(cat "$STATE/api-token")
+export GITWEAVE_URL=http://$API_ADDR GITWEAVE_TOKEN
+build/gitweave logs "$run" -f || true
+build/gitweave show "$run"
 
 cat <<TXT
 
@@ -212,7 +206,12 @@ The stack is running (state in $STATE):
   worker   engine $engine                 log: $STATE/worker.log
   Postgres psql "$DATABASE_URL"
            (a unix socket in $STATE/pg, no TCP; only $ME may connect)
-Try:
+Try the client:
+  export GITWEAVE_URL=http://$API_ADDR GITWEAVE_TOKEN=\$(cat $STATE/api-token)
+  build/gitweave runs hello
+  build/gitweave run hello -t release -i VERSION=1.0.0 -f
+  build/gitweave runners
+or the API itself:
   export GITWEAVE_API_TOKEN=\$(cat $STATE/api-token)
   curl -s -H "Authorization: Bearer \$GITWEAVE_API_TOKEN" $API/runners | jq
   curl -s -H @$STATE/api-auth-header -X POST $API/repos/hello/pipelines/run \\

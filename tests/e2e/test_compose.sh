@@ -250,6 +250,9 @@ registered=$(api GET /runners | jq -r '.runners[].name' | sort)
 check "both claimants are registered runners" \
     test -z "$(comm -23 <(echo "$claimed_by") <(echo "$registered"))"
 expect_eq "no job container left behind" 0 "$(docker ps -aq --filter label=io.gitweave.job | wc -l)"
+# The client in the API's image, with the API's own token and address.
+expect_eq "gitweave in the api container lists the six runs" 6 \
+    "$(docker exec "$(ctr api)" gitweave runs naps --json | jq '.runs | length')"
 phase "two workers, six runs"
 
 # ---- psql in the postgres container, as docs/compose.md says ----

@@ -123,6 +123,11 @@ SH
     check "[$engine] broken run finishes" wait_for 90 run_is_final "$run"
     expect_eq "[$engine] a failing build fails the run" "failed success failed skipped" \
         "$(api GET "/pipelines/runs/$run" | jq -r '[.status, .jobs[].status] | join(" ")')"
+    # The client follows a run of the broken commit: its log, then exit 1.
+    GITWEAVE_URL=${API%/api/v1} GITWEAVE_TOKEN=$TOKEN "$GW_BUILD_DIR/gitweave" run "$repo" -t build -f \
+        >"$GW_TMP/client.out" 2>&1
+    expect_eq "[$engine] gitweave run -f of a failing build exits 1" 1 "$?"
+    check "[$engine] gitweave run -f prints the failing job's log" grep -q "^about to break$" "$GW_TMP/client.out"
 
     # A commit that does not exist fails the checkout, visibly.
     run=$(gw_trigger "$repo" '{"commit": "0123456789012345678901234567890123456789"}')
@@ -139,6 +144,10 @@ SH
     body=$(api GET "/pipelines/runs/$run")
     expect_eq "[$engine] release run succeeded" success "$(echo "$body" | jq -r .status)"
     check "[$engine] release packaged the version" grep -q "$repo-1.2.3.tar" <<<"$(gw_logs "$(echo "$body" | jq -r '.jobs[2].id')")"
+    GITWEAVE_URL=${API%/api/v1} GITWEAVE_TOKEN=$TOKEN "$GW_BUILD_DIR/gitweave" run "$repo" -t release \
+        -i VERSION=2.0.0 --ref main -f >"$GW_TMP/client.out" 2>&1
+    expect_eq "[$engine] gitweave run -f of the release exits 0" 0 "$?"
+    check "[$engine] gitweave run -f prints the release's log" grep -q "$repo-2.0.0.tar" "$GW_TMP/client.out"
     kill "$worker"; wait "$worker" 2>/dev/null
 done
 expect_eq "no container left behind" 0 "$(docker ps -aq | wc -l)"

@@ -1,0 +1,388 @@
+/*
+ * cmdline - the command line of the gitweave client.
+ *
+ * A table says which words make each command, which options it takes and
+ * how many positional arguments; one loop reads any command with it.
+ * Options may come anywhere after the command words; --json and --help
+ * also before them. "--" ends the options.
+ */
+#include "cmdline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_TEMPLATE = 1u << 0,
+    OPT_INPUT = 1u << 1,
+    OPT_REF = 1u << 2,
+    OPT_COMMIT = 1u << 3,
+    OPT_FOLLOW = 1u << 4,
+    OPT_STATUS = 1u << 5,
+    OPT_LIMIT = 1u << 6,
+    OPT_CLONE_URL = 1u << 7,
+    OPT_BRANCH = 1u << 8,
+    OPT_JSON = 1u << 9,
+    OPT_HELP = 1u << 10,
+    OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
+};
+
+typedef struct {
+    const char *name; /* long form, without "--" */
+    char letter;      /* short form, or 0 */
+    unsigned bit;
+    bool takes_value;
+} cmdline_opt_t;
+
+static const cmdline_opt_t cmdline_opts[] = {
+    {"template", 't', OPT_TEMPLATE, true},
+    {"input", 'i', OPT_INPUT, true},
+    {"ref", 0, OPT_REF, true},
+    {"commit", 0, OPT_COMMIT, true},
+    {"follow", 'f', OPT_FOLLOW, false},
+    {"status", 0, OPT_STATUS, true},
+    {"limit", 0, OPT_LIMIT, true},
+    {"clone-url", 0, OPT_CLONE_URL, true},
+    {"branch", 0, OPT_BRANCH, true},
+    {"json", 0, OPT_JSON, false},
+    {"help", 'h', OPT_HELP, false},
+};
+
+#define CMDLINE_COMMON                                                                             \
+    "\n  --json      print the API's JSON instead of text\n"                                       \
+    "  -h, --help  this help\n"
+
+typedef struct {
+    cmdline_cmd_t cmd;
+    const char *word1, *word2; /* word2 NULL for one-word commands */
+    unsigned opts;
+    int min_pos, max_pos;
+    const char *usage;
+} cmdline_spec_t;
+
+static const cmdline_spec_t cmdline_specs[] = {
+    {CMD_RUN, "run", NULL, OPT_TEMPLATE | OPT_INPUT | OPT_REF | OPT_COMMIT | OPT_FOLLOW, 1, 1,
+     "usage: gitweave run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] "
+     "[-f]\n\n"
+     "Start a run of REPO and print its id. With -f, print each job's log as it is\n"
+     "written and a summary line per job, and exit with the run's outcome.\n\n"
+     "  -t, --template TEMPLATE  the template to run (may be left out when the repo has one)\n"
+     "  -i, --input NAME=VALUE   an input value (repeatable)\n"
+     "  --ref REF                the ref to build (default: the repo's default branch)\n"
+     "  --commit SHA             the commit to build (default: the ref's head)\n"
+     "  -f, --follow             follow the run to its end\n" CMDLINE_COMMON},
+    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1,
+     "usage: gitweave logs JOB-or-RUN [-f]\n\n"
+     "Print the log of a job, or the logs of every job of a run in order.\n\n"
+     "  -f, --follow  keep printing as the log grows, until the end\n" CMDLINE_COMMON},
+    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 1, 1,
+     "usage: gitweave runs REPO [--status STATUS] [--limit N]\n\n"
+     "List the runs of REPO, newest first.\n\n"
+     "  --status STATUS  only runs in this status (queued, running, success, failed, canceled)\n"
+     "  --limit N        at most N runs (1 to 100, default 20)\n" CMDLINE_COMMON},
+    {CMD_SHOW, "show", NULL, 0, 1, 1,
+     "usage: gitweave show RUN\n\nShow a run and its jobs.\n" CMDLINE_COMMON},
+    {CMD_CANCEL, "cancel", NULL, 0, 1, 1,
+     "usage: gitweave cancel RUN\n\n"
+     "Cancel a run: a queued one at once, a running one by its runner within a second or "
+     "two.\n" CMDLINE_COMMON},
+    {CMD_RUNNERS, "runners", NULL, 0, 0, 0,
+     "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
+    {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2,
+     "usage: gitweave template put FILE [NAME]\n\n"
+     "Store the template in FILE (YAML, or JSON when the name ends in .json; \"-\" reads\n"
+     "standard input as YAML) under NAME, by default the file's name without its\n"
+     "extension.\n" CMDLINE_COMMON},
+    {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1,
+     "usage: gitweave repo put NAME [--clone-url URL] [--branch BRANCH]\n\n"
+     "Create or update a repository.\n\n"
+     "  --clone-url URL    where runs check the code out from (\"\" removes it)\n"
+     "  --branch BRANCH    the default branch (default: main)\n" CMDLINE_COMMON},
+    {CMD_ATTACH, "attach", NULL, OPT_INPUT, 2, 2,
+     "usage: gitweave attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
+     "Attach a template to a repository, with the repository's own input values.\n\n"
+     "  -i, --input NAME=VALUE  an input value for the runs of REPO (repeatable)\n" CMDLINE_COMMON},
+};
+
+static const char cmdline_general[] =
+    "usage: gitweave COMMAND [ARGS] [--json] [--help]\n\n"
+    "Commands:\n"
+    "  run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] [-f]\n"
+    "  logs JOB-or-RUN [-f]\n"
+    "  runs REPO [--status STATUS] [--limit N]\n"
+    "  show RUN\n"
+    "  cancel RUN\n"
+    "  runners\n"
+    "  template put FILE [NAME]\n"
+    "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"
+    "  attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
+    "gitweave COMMAND --help tells more about each.\n\n"
+    "Environment:\n"
+    "  GITWEAVE_URL    the API (default http://127.0.0.1:8080)\n"
+    "  GITWEAVE_TOKEN  the API token, sent as a bearer token\n"
+    "  NO_COLOR        no colour even on a terminal\n\n"
+    "Exit status: 0 success; 1 the run failed; 2 the run was canceled;\n"
+    "3 a usage, network or API error; 130 interrupted while following.\n";
+
+const char *
+cmdline_usage(cmdline_cmd_t cmd)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(cmdline_specs); i++)
+        if (cmdline_specs[i].cmd == cmd)
+            return cmdline_specs[i].usage;
+    return cmdline_general;
+}
+
+void
+cmdline_free(cmdline_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->inputs);
+    c->inputs = NULL;
+    c->ninputs = 0;
+}
+
+static const cmdline_opt_t *
+cmdline_find_long(const char *name, size_t len)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(cmdline_opts); i++)
+        if (strlen(cmdline_opts[i].name) == len && memcmp(cmdline_opts[i].name, name, len) == 0)
+            return &cmdline_opts[i];
+    return NULL;
+}
+
+static const cmdline_opt_t *
+cmdline_find_short(char letter)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(cmdline_opts); i++)
+        if (cmdline_opts[i].letter == letter)
+            return &cmdline_opts[i];
+    return NULL;
+}
+
+/* The spec whose words start args (argv[i], and argv[i+1] for two words). */
+static const cmdline_spec_t *
+cmdline_find_spec(int argc, char *const argv[], int i)
+{
+    for (size_t k = 0; k < GW_ARRAY_LEN(cmdline_specs); k++) {
+        const cmdline_spec_t *s = &cmdline_specs[k];
+        if (strcmp(argv[i], s->word1) != 0)
+            continue;
+        if (s->word2 == NULL || (i + 1 < argc && strcmp(argv[i + 1], s->word2) == 0))
+            return s;
+    }
+    return NULL;
+}
+
+/* The option's name as the user would write it, for messages. */
+static void
+cmdline_opt_name(const cmdline_opt_t *o, char *out, size_t n)
+{
+    snprintf(out, n, "--%s", o->name);
+}
+
+/* Store the value of option o; -1 with err on a bad or repeated value. */
+static int
+cmdline_set(cmdline_t *c, const cmdline_opt_t *o, const char *v, char *err, size_t errlen)
+{
+    const char **slot = NULL;
+    char name[32];
+
+    cmdline_opt_name(o, name, sizeof(name));
+    switch (o->bit) {
+    case OPT_TEMPLATE:
+        slot = &c->template_name;
+        break;
+    case OPT_REF:
+        slot = &c->ref;
+        break;
+    case OPT_COMMIT:
+        slot = &c->commit;
+        break;
+    case OPT_STATUS:
+        slot = &c->status;
+        break;
+    case OPT_CLONE_URL:
+        slot = &c->clone_url;
+        break;
+    case OPT_BRANCH:
+        slot = &c->branch;
+        break;
+    case OPT_FOLLOW:
+        c->follow = true;
+        return 0;
+    case OPT_JSON:
+        c->json = true;
+        return 0;
+    case OPT_HELP:
+        c->help = true;
+        return 0;
+    case OPT_INPUT: {
+        const char *eq = strchr(v, '=');
+        if (eq == NULL || eq == v) {
+            snprintf(err, errlen, "%s takes NAME=VALUE (got \"%s\")", name, v);
+            return -1;
+        }
+        c->inputs = xrealloc(c->inputs, (c->ninputs + 1) * sizeof(*c->inputs));
+        c->inputs[c->ninputs++] = v;
+        return 0;
+    }
+    case OPT_LIMIT: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < 1) {
+            snprintf(err, errlen, "%s takes a positive integer (got \"%s\")", name, v);
+            return -1;
+        }
+        c->limit = n;
+        return 0;
+    }
+    default:
+        break;
+    }
+    if (*slot != NULL) {
+        snprintf(err, errlen, "%s given twice", name);
+        return -1;
+    }
+    *slot = v;
+    return 0;
+}
+
+/* Map the positional arguments to their meaning for the command. */
+static void
+cmdline_place(cmdline_t *c, const char *pos[2])
+{
+    switch (c->cmd) {
+    case CMD_RUN:
+    case CMD_RUNS:
+        c->repo = pos[0];
+        break;
+    case CMD_LOGS:
+    case CMD_SHOW:
+    case CMD_CANCEL:
+        c->id = pos[0];
+        break;
+    case CMD_TEMPLATE_PUT:
+        c->file = pos[0];
+        c->name = pos[1];
+        break;
+    case CMD_REPO_PUT:
+        c->name = pos[0];
+        break;
+    case CMD_ATTACH:
+        c->repo = pos[0];
+        c->name = pos[1];
+        break;
+    default:
+        break;
+    }
+}
+
+int
+cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t errlen)
+{
+    const cmdline_spec_t *spec = NULL;
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0, i = 1;
+    bool only_positional = false;
+
+    memset(out, 0, sizeof(*out));
+    err[0] = '\0';
+    /* Options every command takes may come before the command. */
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            out->json = true;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            out->help = true;
+        else
+            break;
+    }
+    if (i == argc) {
+        if (out->help)
+            return 0;
+        snprintf(err, errlen, "a command is needed");
+        return -1;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        out->help = true;
+        if (i + 1 < argc && (spec = cmdline_find_spec(argc, argv, i + 1)) != NULL)
+            out->cmd = spec->cmd;
+        return 0;
+    }
+    spec = cmdline_find_spec(argc, argv, i);
+    if (spec == NULL) {
+        snprintf(err, errlen, "unknown command \"%s\"", argv[i]);
+        return -1;
+    }
+    out->cmd = spec->cmd;
+    i += spec->word2 ? 2 : 1;
+
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const cmdline_opt_t *o = NULL;
+        const char *value = NULL;
+        char name[32];
+
+        if (only_positional || a[0] != '-' || a[1] == '\0') {
+            if (npos == spec->max_pos) {
+                snprintf(err, errlen, "unexpected argument \"%s\"", a);
+                goto fail;
+            }
+            pos[npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            o = cmdline_find_long(a + 2, len);
+            if (o != NULL && eq != NULL) {
+                if (!o->takes_value) {
+                    snprintf(err, errlen, "--%s takes no value", o->name);
+                    goto fail;
+                }
+                value = eq + 1;
+            }
+        } else {
+            o = cmdline_find_short(a[1]);
+            if (o != NULL && a[2] != '\0') {
+                if (!o->takes_value)
+                    o = NULL; /* "-fx": no such option */
+                else
+                    value = a + 2;
+            }
+        }
+        if (o == NULL || ((spec->opts | OPT_ANY) & o->bit) == 0) {
+            snprintf(err, errlen, o == NULL ? "unknown option \"%s\"" : "%s does not apply here",
+                     a);
+            goto fail;
+        }
+        cmdline_opt_name(o, name, sizeof(name));
+        if (o->takes_value && value == NULL) {
+            if (i + 1 == argc) {
+                snprintf(err, errlen, "%s needs a value", name);
+                goto fail;
+            }
+            value = argv[++i];
+        }
+        if (cmdline_set(out, o, value, err, errlen) < 0)
+            goto fail;
+    }
+    if (out->help)
+        return 0;
+    if (npos < spec->min_pos) {
+        snprintf(err, errlen, "missing argument");
+        goto fail;
+    }
+    cmdline_place(out, pos);
+    return 0;
+fail:
+    cmdline_free(out);
+    return -1;
+}
