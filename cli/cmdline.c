@@ -87,6 +87,11 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave cancel RUN\n\n"
      "Cancel a run: a queued one at once, a running one by its runner within a second or "
      "two.\n" CMDLINE_COMMON},
+    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1,
+     "usage: gitweave rerun RUN [-f]\n\n"
+     "Start a new run with exactly the jobs, inputs, ref and commit of a finished run\n"
+     "(not the template as it is now) and print its id.\n\n"
+     "  -f, --follow  follow the new run to its end, as run -f does\n" CMDLINE_COMMON},
     {CMD_RUNNERS, "runners", NULL, 0, 0, 0,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
     {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2,
@@ -113,6 +118,7 @@ static const char cmdline_general[] =
     "  runs REPO [--status STATUS] [--limit N]\n"
     "  show RUN\n"
     "  cancel RUN\n"
+    "  rerun RUN [-f]\n"
     "  runners\n"
     "  template put FILE [NAME]\n"
     "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"
@@ -263,6 +269,7 @@ cmdline_place(cmdline_t *c, const char *pos[2])
     case CMD_LOGS:
     case CMD_SHOW:
     case CMD_CANCEL:
+    case CMD_RERUN:
         c->id = pos[0];
         break;
     case CMD_TEMPLATE_PUT:

@@ -19,6 +19,7 @@ typedef enum {
     CMD_RUNS,
     CMD_SHOW,
     CMD_CANCEL,
+    CMD_RERUN,
     CMD_RUNNERS,
     CMD_TEMPLATE_PUT,
     CMD_REPO_PUT,

@@ -415,12 +415,49 @@ commands_inputs(const cmdline_t *c)
     return o;
 }
 
+/*
+ * A run was started (run: the API's reply, owned from here on): print its
+ * id, or with -f follow it to its end. Returns the exit status.
+ */
+static int
+commands_started(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
+                 const apiclient_reply_t *reply, cJSON *run)
+{
+    char *id;
+    int rc;
+
+    if (commands_str(run, "id") == NULL) {
+        fprintf(stderr, "gitweave: the API's reply names no run\n");
+        cJSON_Delete(run);
+        return COMMANDS_EXIT_ERROR;
+    }
+    if (!c->follow) {
+        if (c->json)
+            commands_print_raw(reply);
+        else
+            printf("%s\n", commands_str(run, "id"));
+        cJSON_Delete(run);
+        return COMMANDS_EXIT_OK;
+    }
+    id = apiclient_escape(api, commands_str(run, "id"));
+    if (!c->json) {
+        printf("run %s: %s, template %s, ref %s\n", commands_str(run, "id"),
+               commands_or_dash(commands_str(run, "repo")),
+               commands_or_dash(commands_str(run, "template")),
+               commands_or_dash(commands_str(run, "ref")));
+        fflush(stdout);
+    }
+    rc = commands_follow_run(api, env, id, run, c->json);
+    free(id);
+    return rc;
+}
+
 static int
 commands_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
 {
     apiclient_reply_t reply;
     cJSON *body = cJSON_CreateObject(), *run = NULL;
-    char *repo = apiclient_escape(api, c->repo), *path, *text, *id = NULL;
+    char *repo = apiclient_escape(api, c->repo), *path, *text;
     int rc = COMMANDS_EXIT_ERROR;
 
     if (c->template_name != NULL)
@@ -439,27 +476,7 @@ commands_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
         rc = commands_exit_after_failure(api);
         goto done;
     }
-    if (commands_str(run, "id") == NULL) {
-        fprintf(stderr, "gitweave: the API's reply names no run\n");
-        goto done;
-    }
-    if (!c->follow) {
-        if (c->json)
-            commands_print_raw(&reply);
-        else
-            printf("%s\n", commands_str(run, "id"));
-        rc = COMMANDS_EXIT_OK;
-        goto done;
-    }
-    id = apiclient_escape(api, commands_str(run, "id"));
-    if (!c->json) {
-        printf("run %s: %s, template %s, ref %s\n", commands_str(run, "id"),
-               commands_or_dash(commands_str(run, "repo")),
-               commands_or_dash(commands_str(run, "template")),
-               commands_or_dash(commands_str(run, "ref")));
-        fflush(stdout);
-    }
-    rc = commands_follow_run(api, env, id, run, c->json);
+    rc = commands_started(c, api, env, &reply, run);
     run = NULL;
 done:
     cJSON_Delete(body);
@@ -467,8 +484,28 @@ done:
     cJSON_free(text);
     free(repo);
     free(path);
-    free(id);
     apiclient_reply_free(&reply);
+    return rc;
+}
+
+/* rerun: a new run of exactly the jobs of a finished one. */
+static int
+commands_rerun(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
+{
+    apiclient_reply_t reply;
+    char *id = apiclient_escape(api, c->id);
+    char *path = xasprintf("/pipelines/runs/%s/rerun", id);
+    cJSON *run = NULL;
+    int rc;
+
+    apiclient_reply_init(&reply);
+    if (commands_call(api, "POST", path, NULL, NULL, 0, &reply, &run) < 0)
+        rc = commands_exit_after_failure(api);
+    else
+        rc = commands_started(c, api, env, &reply, run);
+    apiclient_reply_free(&reply);
+    free(path);
+    free(id);
     return rc;
 }
 
@@ -896,6 +933,7 @@ commands_exec(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
         [CMD_RUNS] = commands_runs,
         [CMD_SHOW] = commands_show,
         [CMD_CANCEL] = commands_cancel,
+        [CMD_RERUN] = commands_rerun,
         [CMD_RUNNERS] = commands_runners,
         [CMD_TEMPLATE_PUT] = commands_template_put,
         [CMD_REPO_PUT] = commands_repo_put,

@@ -40,7 +40,7 @@ check "bad -i says why" grep -q 'takes NAME=VALUE' "$ERR"
 gw run --help
 expect_eq "run --help exits 0" 0 "$RC"
 check "run --help prints its usage on stdout" grep -q -- "--commit SHA" "$OUT"
-for cmd in "logs" "runs" "show" "cancel" "runners" "template put" "repo put" "attach"; do
+for cmd in "logs" "runs" "show" "cancel" "rerun" "runners" "template put" "repo put" "attach"; do
     gw $cmd --help
     check "$cmd --help" test "$RC" = 0 -a -s "$OUT"
 done
@@ -240,6 +240,23 @@ check "late line never printed" bash -c "! grep -q '^late$' '$GW_TMP/follow1'"
 gw cancel "$slow_run"
 expect_eq "cancel of a final run exits 3" 3 "$RC"
 check "cancel of a final run: the API's error" grep -q "run already finished: run $slow_run is canceled" "$ERR"
+
+# ---- rerun: a new run of a finished run's jobs ----
+gw run hello -f
+expect_eq "run -f of hello exits 0" 0 "$RC"
+done_run=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
+gw rerun "$done_run" -f
+expect_eq "rerun -f of a successful run exits 0" 0 "$RC"
+rerun=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
+check "rerun started another run" test -n "$rerun" -a "$rerun" != "$done_run"
+gw show "$rerun" --json
+expect_eq "the rerun points back to its original" "$done_run" "$(jq -r .rerun_of "$OUT")"
+gw rerun "$rerun"
+expect_eq "rerun without -f exits 0" 0 "$RC"
+check "rerun without -f prints the new run's id" grep -Eq '^[0-9a-f-]{36}$' "$OUT"
+gw rerun 00000000-0000-0000-0000-000000000000
+expect_eq "rerun of an unknown run exits 3" 3 "$RC"
+check "rerun of an unknown run: an error, not JSON" no_json_in_err
 
 # A queued run (no worker) canceled at once.
 kill "$GW_WORKER_PID"; wait "$GW_WORKER_PID" 2>/dev/null

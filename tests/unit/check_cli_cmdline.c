@@ -85,6 +85,12 @@ START_TEST(test_every_command)
     ck_assert_str_eq(c.id, "R");
     cmdline_free(&c);
 
+    ck_assert_int_eq(parse(&c, err, "rerun", "R", "-f", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_RERUN);
+    ck_assert_str_eq(c.id, "R");
+    ck_assert(c.follow);
+    cmdline_free(&c);
+
     ck_assert_int_eq(parse(&c, err, "runners", NULL), 0);
     ck_assert_int_eq(c.cmd, CMD_RUNNERS);
     cmdline_free(&c);
