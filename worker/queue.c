@@ -64,9 +64,14 @@
     " SELECT 'runner', NULL::text, NULL::boolean FROM hb"                                      \
     " UNION ALL SELECT 'run', rn.id::text, rn.cancel FROM rn"
 
-/* Claims the oldest queued runs, none while the runner is paused, each with
- * its jobs (in position order) as
- * JSON, and says so on the event channel. */
+/*
+ * Claims the oldest queued runs, none while the runner is paused, each with
+ * its jobs (in position order) as JSON, and says so on the event channel.
+ * The first job of each run starts in the same statement: the worker starts
+ * it as soon as the claim is answered, so its "running" would always follow
+ * the claim (one round trip less before a job runs). Its id is returned
+ * (NULL when that job was not queued), and its event follows its run's.
+ */
 #define SQL_CLAIM                                                                              \
     "WITH c AS ("                                                                              \
     "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                         \
@@ -76,14 +81,23 @@
     "                   AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"       \
     "                   ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"             \
     "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
-    "            r.created_at)"                                                                \
+    "            r.created_at),"                                                               \
+    " fj AS ("                                                                                 \
+    "  UPDATE jobs j SET status = 'running', started_at = now()"                               \
+    "    FROM c WHERE j.run_id = c.id AND j.status = 'queued'"                                 \
+    "     AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.run_id = j.run_id"                      \
+    "                        AND p.position < j.position)"                                     \
+    "  RETURNING j.id, j.run_id)"                                                              \
     " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"               \
     "        c.spec::text, c.clean,"                                                           \
     "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"   \
     "                                           'image', j.image) ORDER BY j.position)"        \
     "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
-    "        " NOTIFY_RUN("c.id", "'running'")                                                 \
-    "   FROM c JOIN repos ON repos.id = c.repo_id ORDER BY c.created_at"
+    "        " NOTIFY_RUN("c.id", "'running'") ", fj.id,"                                      \
+    "        CASE WHEN fj.id IS NOT NULL"                                                      \
+    "             THEN " NOTIFY_JOB("fj.id", "fj.run_id", "'running'") " END"                  \
+    "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"            \
+    "  ORDER BY c.created_at"
 
 /* 'running' is accepted too so that a retry after a lost reply is safe. */
 #define SQL_JOB_START                                                                          \
@@ -119,11 +133,13 @@
     "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"           \
     "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"                     \
     "           RETURNING id, run_id),"                                                        \
-    /* A job whose start committed but whose reply was lost. */                                \
+    /* A job whose start committed but whose reply was lost, or the first   \
+     * job the claim started when the run ends before it reached the engine \
+     * (its workspace could not be made): the run's error says why. */      \
     "     rj AS (UPDATE jobs SET status = CASE WHEN $5 = 'canceled' THEN 'canceled'"           \
     "                                          ELSE 'failed' END::job_status,"                 \
     "                   ended_at = now(),"                                                     \
-    "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
+    "                   error = COALESCE(error, $6, 'the run ended while the job was starting')" \
     "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"                   \
     "            RETURNING id, run_id, status),"                                               \
     /* Materialized, so that every NOTIFY of it runs: a filter on a        \
@@ -174,15 +190,27 @@
     " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
     "   AND attempt = $3::int AND status = $8::run_status"
 
+/* The first job, started by the claim, goes back to queued with its run
+ * (REQUEUE_JOBS); the worker asks only when no job reached its engine. */
+#define REQUEUE_JOBS(runs)                                                                     \
+    " rqj AS (UPDATE jobs SET status = 'queued', started_at = NULL"                            \
+    "          WHERE run_id IN (SELECT id FROM " runs ") AND status = 'running'"               \
+    "         RETURNING id, run_id)"
+#define REQUEUE_JOB_EVENTS                                                                     \
+    " UNION ALL SELECT 'job', " NOTIFY_JOB("rqj.id", "rqj.run_id", "'queued'") " FROM rqj"
+
 #define SQL_RUN_REQUEUE                                                                        \
     "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                 \
     "                  started_at = NULL, lease_expires_at = NULL"                             \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running'"                                                     \
     "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                       \
-    "                                AND status <> 'queued')"                                  \
-    "           RETURNING id)"                                                                 \
-    " SELECT " NOTIFY_RUN("r.id", "'queued'") " FROM r"
+    "                                AND status NOT IN ('queued', 'running'))"                 \
+    "           RETURNING id),"                                                                \
+    REQUEUE_JOBS("r") ","                                                                      \
+    " e AS MATERIALIZED (SELECT 'run' AS kind, " NOTIFY_RUN("r.id", "'queued'") " FROM r"     \
+    REQUEUE_JOB_EVENTS ")"                                                                     \
+    " SELECT kind FROM e WHERE kind = 'run'"
 
 #define SQL_LOG_INSERT                                                                         \
     "INSERT INTO logs (job_id, \"offset\", chunk)"                                             \
@@ -236,11 +264,14 @@
     " SELECT kind FROM (SELECT 'run' AS kind, " NOTIFY_RUN("runs.id", "'failed'") " FROM runs" \
     REAP_JOB_EVENTS ") e"
 
-/* $1 this runner, $2 why, $3 the runs it holds. */
+/* $1 this runner, $2 why, $3 the runs it holds, $4 whether an earlier life
+ * of the worker held them. After a reconnect (not $4) the runs it does not
+ * hold are claims whose reply was lost: nothing of them ran, though the
+ * claim started their first job, so they go back to the queue. */
 #define SQL_REAP_OWN                                                                           \
     "WITH own AS ("                                                                            \
-    "  SELECT r.id, EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                        \
-    "                         AND j.status <> 'queued') AS started"                            \
+    "  SELECT r.id, $4::bool AND EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"           \
+    "                                      AND j.status <> 'queued') AS started"               \
     "    FROM pipeline_runs r"                                                                 \
     "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL ($3::uuid[])"    \
     "   FOR UPDATE OF r SKIP LOCKED),"                                                         \
@@ -254,10 +285,11 @@
     "         error = format('runner lost: %s %s',"                                            \
     "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text)"                     \
     "    FROM own WHERE p.id = own.id AND own.started RETURNING p.id),"                        \
-    REAP_TAIL                                                                                   \
+    REAP_TAIL ","                                                                               \
+    REQUEUE_JOBS("rq")                                                                          \
     " SELECT kind FROM (SELECT 'requeued' AS kind, " NOTIFY_RUN("rq.id", "'queued'") " FROM rq" \
     " UNION ALL SELECT 'failed', " NOTIFY_RUN("runs.id", "'failed'") " FROM runs"              \
-    REAP_JOB_EVENTS ") e"
+    REAP_JOB_EVENTS REQUEUE_JOB_EVENTS ") e"
 
 static const struct {
     const char *name;
@@ -275,7 +307,7 @@ static const struct {
     {"q_run_requeue", SQL_RUN_REQUEUE, 3},
     {"q_log_insert", SQL_LOG_INSERT, 6},
     {"q_reap", SQL_REAP, 1},
-    {"q_reap_own", SQL_REAP_OWN, 3},
+    {"q_reap_own", SQL_REAP_OWN, 4},
 };
 
 void
@@ -496,6 +528,8 @@ q_claim_row(const PGresult *res, int row, const char *runner_id)
     run->commit = dup_or_null(res, row, 5);
     run->clean = strcmp(PQgetvalue(res, row, 7), "t") == 0;
     claim_jobs(run, PQgetvalue(res, row, 8), PQgetvalue(res, row, 6));
+    run->first_started = run->njobs > 0 && !PQgetisnull(res, row, 10) &&
+                         strcmp(PQgetvalue(res, row, 10), run->jobs[0].id) == 0;
     return run;
 }
 
@@ -580,6 +614,6 @@ q_reap_own(pg_conn_t *c, const char *runner_id, bool restarted, const char *live
 {
     const char *why = restarted ? "was restarted while the run was in progress"
                                 : "lost the run when its database connection dropped";
-    const char *p[] = {runner_id, why, live_ids};
-    return pg_conn_query_prepared(c, "q_reap_own", 3, p, fn, arg);
+    const char *p[] = {runner_id, why, live_ids, restarted ? "t" : "f"};
+    return pg_conn_query_prepared(c, "q_reap_own", 4, p, fn, arg);
 }

@@ -56,6 +56,8 @@ typedef struct {
     char *ref;       /* may be NULL */
     char *commit;    /* may be NULL */
     bool clean;
+    /* The claim started the first job (its "running" is stored). */
+    bool first_started;
     q_job_t *jobs;
     size_t njobs;
     /* Set when the frozen spec does not say how to run the jobs (it was
@@ -100,7 +102,8 @@ int q_heartbeat(pg_conn_t *c, const char *runner_id, const char *status, const c
 void q_array_append(buf_t *b, const char *value);
 void q_array_end(buf_t *b);
 
-/* Claim up to n of the oldest queued runs, one row each (q_claim_row). */
+/* Claim up to n of the oldest queued runs, one row each (q_claim_row), and
+ * start the first job of each (q_run_t.first_started). */
 int q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_result_fn fn,
             void *arg) GW_MUST_CHECK;
 /* The run of one row of a claim's result (caller frees with q_run_free). */
@@ -138,8 +141,9 @@ int q_reap(pg_conn_t *c, const char *runner_id, pg_result_fn fn, void *arg) GW_M
 /*
  * The running runs of this runner other than live_ids (an SQL array
  * literal): at start (restarted: an earlier life died with them), or after
- * a reconnect (a claim whose reply was lost with the connection). Those
- * none of whose jobs started go back to the queue; the others end failed.
+ * a reconnect (a claim whose reply was lost with the connection). A lost
+ * claim goes back to the queue, its first job too; an earlier life's runs
+ * end failed, as the claim had started their first job.
  * Rows: ("requeued" | "failed") per run.
  */
 int q_reap_own(pg_conn_t *c, const char *runner_id, bool restarted, const char *live_ids,

@@ -41,7 +41,7 @@ typedef enum {
 
 /* The current job's "running" statement. */
 typedef enum {
-    JS_NONE,   /* not sent: no job of this run was started */
+    JS_NONE,   /* not sent yet */
     JS_SENT,   /* in flight */
     JS_OK,     /* stored */
     JS_RESEND, /* failed: send it again before anything else of the job */
@@ -375,7 +375,8 @@ run_cancel(run_t *r)
         return;
     r->cancel_requested = true;
     log_info("worker", "cancel requested run=%s", r->q->fence.run_id);
-    if (r->state == RS_JOB_RUNNING) {
+    /* A job the engine does not have yet is not started (start_cb). */
+    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
         log_sink_notef(r->sink, "[gitweave] the run was canceled; stopping the job");
         log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_CANCEL);
@@ -388,7 +389,7 @@ run_shutdown(run_t *r)
     if (r->shutdown || r->state == RS_OVER)
         return;
     r->shutdown = true;
-    if (r->state == RS_JOB_RUNNING) {
+    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
         log_sink_notef(r->sink, "[gitweave] the runner is shutting down; stopping the job");
         log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_SHUTDOWN);
@@ -459,8 +460,9 @@ run_judge_job(run_t *r, gw_status_t *job_status, char **job_error)
     return true;
 }
 
-/* Start the current job: its "running" goes out and the engine starts it
- * without waiting for the answer (a fenced answer stops it). */
+/* Start the current job: its "running" goes out (the first job's went with
+ * the claim) and the engine starts it without waiting for the answer (a
+ * fenced answer stops it). */
 static void
 run_start_job(run_t *r)
 {
@@ -468,10 +470,14 @@ run_start_job(run_t *r)
     const gw_config_t *cfg = r->env->cfg;
     bool checkout = strcmp(j->kind, "checkout") == 0;
 
-    if (q_job_start(r->env->db, &r->q->fence, j->id, job_started_cb, r) != 0)
-        return; /* the connection is down: run_resume steps again */
-    run_sent(r);
-    r->js = JS_SENT;
+    if (r->cur == 0 && r->q->first_started) {
+        r->js = JS_OK; /* the claim stored its "running" */
+    } else {
+        if (q_job_start(r->env->db, &r->q->fence, j->id, job_started_cb, r) != 0)
+            return; /* the connection is down: run_resume steps again */
+        run_sent(r);
+        r->js = JS_SENT;
+    }
     log_info("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
     r->sink = log_sink_new(&r->q->fence, j->id, (size_t)cfg->log_chunk_bytes, cfg->log_flush_ms,
                            (size_t)cfg->log_max_bytes);
@@ -502,6 +508,15 @@ start_cb(evutil_socket_t fd, short what, void *arg)
 
     if (r->state != RS_JOB_RUNNING || r->job != NULL)
         return;
+    if (r->shutdown || r->cancel_requested) {
+        /* Stopped before the engine had the job: nothing of it ran, and
+         * run_step ends the run (or gives it back to the queue). */
+        log_sink_free(r->sink);
+        r->sink = NULL;
+        r->state = RS_START_JOB;
+        run_step(r);
+        return;
+    }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
     char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
@@ -526,10 +541,6 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     }
     struct timeval tv = {r->job_timeout, 0};
     evtimer_add(r->timeout_ev, &tv);
-    if (r->cancel_requested)
-        run_stop_job(r, STOP_CANCEL);
-    if (r->shutdown)
-        run_stop_job(r, STOP_SHUTDOWN);
 }
 
 static void
@@ -701,8 +712,10 @@ run_step(run_t *r)
             if (r->cur >= r->q->njobs || r->cancel_requested || r->shutdown) {
                 if (r->shutdown || r->cancel_requested)
                     run_end_stopped(r, r->shutdown ? STOP_SHUTDOWN : STOP_CANCEL);
-                /* Stopped before any job started: another runner can take it. */
-                if (r->shutdown && r->cur == 0 && r->js == JS_NONE)
+                /* Stopped before any job reached the engine: another
+                 * runner can take it (the claim's start of the first job
+                 * is undone). */
+                if (r->shutdown && r->cur == 0)
                     r->requeue = true;
                 r->state = RS_FINISH;
                 break;

@@ -387,18 +387,33 @@ worker_workspace_index(worker_t *w, const char *repo)
     }
 }
 
+static void worker_exit(worker_t *w);
+
+/* A draining or stopping worker with no run left exits; true when it does. */
+static bool
+worker_exit_if_idle(worker_t *w)
+{
+    if (!(w->draining || w->stopping) || w->nruns > 0)
+        return false;
+    worker_exit(w);
+    return true;
+}
+
 static void
 claim_cb(const PGresult *res, void *arg)
 {
     worker_t *w = arg;
 
     w->claiming = false;
-    if (res == NULL)
+    if (res == NULL) {
+        worker_exit_if_idle(w);
         return; /* after the reconnect, worker_reap_own gives it back */
+    }
     if (!pg_result_ok(res)) {
         char *err = pg_result_error(res);
         log_error("worker", "could not claim runs: %s", err);
         free(err);
+        worker_exit_if_idle(w);
         return; /* the poll timer tries again */
     }
     int n = PQntuples(res);
@@ -418,10 +433,12 @@ claim_cb(const PGresult *res, void *arg)
         w->ended[slot] = false;
         w->runs[slot] = run_new(&w->env, q, index);
         w->nruns++;
-        if (w->stopping)
+        /* Claimed while the worker was told to stop: it goes back to the
+         * queue before its first job reaches the engine. */
+        if (w->stopping || w->draining)
             run_shutdown(w->runs[slot]);
     }
-    if (n > 0 || w->claim_again)
+    if (!worker_exit_if_idle(w) && (n > 0 || w->claim_again))
         worker_schedule_claim(w);
 }
 
@@ -498,7 +515,6 @@ run_ended_cb(run_t *r, void *arg)
     add_ms(w->collect_ev, 0);
 }
 
-static void worker_exit(worker_t *w);
 
 /* Free the runs that are over (on the loop turn after they said so). */
 static void
@@ -514,9 +530,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
         w->ended[i] = false;
         w->nruns--;
     }
-    if ((w->draining || w->stopping) && w->nruns == 0)
-        worker_exit(w);
-    else
+    if (!worker_exit_if_idle(w))
         worker_schedule_claim(w);
 }
 
@@ -692,6 +706,9 @@ worker_exit(worker_t *w)
     buf_t ids;
 
     if (w->exiting)
+        return;
+    /* A claim in flight is answered first: claim_cb gives its runs back. */
+    if (w->claiming && pg_conn_state(w->db) == PG_READY)
         return;
     w->exiting = true;
     log_info("worker", "stopped");

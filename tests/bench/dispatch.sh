@@ -76,6 +76,14 @@ measure() {
                        round(max(ms)::numeric, 2) || ' ms'
                   FROM (SELECT extract(epoch FROM j.started_at - r.created_at) * 1000 AS ms
                           FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id) s"
+    # where pickup's time goes: the claim (created_at -> the run's started_at)
+    # and the first job's start (-> the job's started_at)
+    gw_psql -c "SELECT '$label pickup split, p50: claim ' ||
+                       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY c))::numeric, 2) || ' ms, job start ' ||
+                       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY s))::numeric, 2) || ' ms'
+                  FROM (SELECT extract(epoch FROM r.started_at - r.created_at) * 1000 AS c,
+                               extract(epoch FROM j.started_at - r.started_at) * 1000 AS s
+                          FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id) s"
     for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null; done
 }
 

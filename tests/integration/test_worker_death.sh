@@ -23,6 +23,10 @@ victim=$GW_WORKER_PID
 run=$(gw_trigger r1)
 job_running() { [ "$(gw_psql -c "SELECT count(*) FROM jobs WHERE run_id = '$run' AND status = 'running'")" = 1 ]; }
 check "run starts on the victim" wait_for 15 job_running
+# The claim starts the first job in its own statement: one round trip less
+# before a job runs.
+expect_eq "the claim started the first job" t \
+  "$(gw_psql -c "SELECT j.started_at = r.started_at FROM jobs j JOIN pipeline_runs r ON r.id = j.run_id WHERE r.id = '$run'")"
 # Only now the survivor: the run is the victim's.
 gw_worker_start survivor
 registered() { [ "$(gw_psql -c "SELECT count(*) FROM runners WHERE name = 'survivor'")" = 1 ]; }
@@ -44,12 +48,14 @@ run=$(gw_trigger r2)
 job_running() { [ "$(gw_psql -c "SELECT count(*) FROM jobs WHERE run_id = '$run' AND status = 'running'")" = 1 ]; }
 check "run of the reconnect starts" wait_for 15 job_running
 holder=$(gw_psql -c "SELECT n.name FROM pipeline_runs r JOIN runners n ON n.id = r.runner_id WHERE r.id = '$run'")
-# A claim of this worker whose answer was lost: the run is the worker's, no
-# job started, and the worker does not hold it.
+# A claim of this worker whose answer was lost: the run is the worker's, its
+# first job started by the claim, and the worker does not hold it.
 lost=$(gw_trigger r3)
-gw_psql -c "UPDATE pipeline_runs SET status = 'running', runner_id = (SELECT id FROM runners WHERE name = '$holder'),
+gw_psql -c "WITH c AS (UPDATE pipeline_runs SET status = 'running',
+  runner_id = (SELECT id FROM runners WHERE name = '$holder'),
   attempt = attempt + 1, started_at = now(), lease_expires_at = now() + interval '1 hour'
-  WHERE id = '$lost' AND status = 'queued'" >/dev/null
+  WHERE id = '$lost' AND status = 'queued' RETURNING id)
+  UPDATE jobs SET status = 'running', started_at = now() WHERE run_id IN (SELECT id FROM c)" >/dev/null
 expect_eq "the lost claim is running" running "$(run_status "$lost")"
 gw_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gitweave-worker'" >/dev/null
 check "the run finishes after the connection drop" wait_for 20 run_is_final "$run"
@@ -57,4 +63,6 @@ expect_eq "and succeeds (not reaped as lost)" success "$(run_status "$run")"
 check "the lost claim runs after going back to the queue" wait_for 20 run_is_final "$lost"
 expect_eq "and succeeds" success "$(run_status "$lost")"
 expect_eq "on its second attempt" 2 "$(gw_psql -c "SELECT attempt FROM pipeline_runs WHERE id = '$lost'")"
+expect_eq "its job, set back to queued with it, ran" success \
+  "$(gw_psql -c "SELECT status FROM jobs WHERE run_id = '$lost'")"
 gw_finish

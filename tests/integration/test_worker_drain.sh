@@ -2,7 +2,8 @@
 # Graceful drain: SIGTERM to a busy worker stops its claims and lets its run
 # finish, GET /runners says `draining` meanwhile, then the worker exits and
 # queued runs stay queued for other workers. RUNNER_DRAIN_SECONDS bounds the
-# wait; a second SIGTERM stops the running run at once, as SIGINT does.
+# wait; a second SIGTERM stops the running run at once, as SIGINT does. A
+# run claimed during the drain goes back to the queue, never started.
 source "$(dirname "$0")/../lib/postgres.sh"
 
 gw_pg_start
@@ -58,4 +59,36 @@ check "draining, not stopping, after one SIGTERM" kill -0 "$pid"
 kill -TERM "$pid"
 check "a second SIGTERM stops the run and the worker exits" wait_for 10 exited "$pid"
 expect_eq "that run was stopped" failed "$(run_status "$run")"
+
+# A run claimed while the worker drains goes back to the queue before its
+# first job reaches the engine. The claim is held up by a lock on the run's
+# job (the claim starts it), the worker gets SIGTERM, then the lock goes.
+gw_template quick '{"kind": "build", "jobs": [{"name": "q", "script": ["echo quick ran"]}]}' || exit 1
+gw_repo rq quick || exit 1
+gw_worker_start d4
+pid=$GW_WORKER_PID
+registered() { [ "$(gw_psql -c "SELECT count(*) FROM runners WHERE name = 'd4' AND status = 'idle'")" = 1 ]; }
+check "d4 registers" wait_for 10 registered
+api POST /runners/d4/pause >/dev/null
+run=$(gw_trigger rq)
+gw_psql -c "BEGIN; SELECT 1 FROM jobs WHERE run_id = '$run' FOR UPDATE; SELECT pg_sleep(3); COMMIT" >/dev/null &
+locker=$!
+locked() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ]; }
+check "the job is locked" wait_for 5 locked
+api POST /runners/d4/resume >/dev/null
+claim_waits() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gitweave-worker' AND wait_event_type = 'Lock'")" = 1 ]; }
+check "the claim waits for the lock" wait_for 5 claim_waits
+kill -TERM "$pid"
+wait "$locker"
+check "the worker exits once the claim is answered" wait_for 10 exited "$pid"
+expect_eq "the run is queued again" "queued  1" \
+  "$(gw_psql -c "SELECT status || ' ' || COALESCE(runner_id::text, '') || ' ' || attempt FROM pipeline_runs WHERE id = '$run'")"
+expect_eq "its job is queued again, not started" "queued true" \
+  "$(gw_psql -c "SELECT status || ' ' || (started_at IS NULL) FROM jobs WHERE run_id = '$run'")"
+expect_eq "nothing of it ran" 0 "$(gw_psql -c "SELECT count(*) FROM logs l JOIN jobs j ON j.id = l.job_id WHERE j.run_id = '$run'")"
+gw_worker_start d5
+check "another worker runs it" wait_for 15 run_is_final "$run"
+expect_eq "and it succeeds on its second attempt" "success 2" \
+  "$(gw_psql -c "SELECT status || ' ' || attempt FROM pipeline_runs WHERE id = '$run'")"
+expect_eq "its log is whole" "quick ran" "$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
 gw_finish
