@@ -118,6 +118,24 @@ local_child(int out_w, int status_w, int devnull, int guard_fd, const char *work
     local_child_fail(status_w, LOCAL_STAGE_EXEC);
 }
 
+/*
+ * vfork, not fork: the parent waits for the exec anyway (the status pipe),
+ * and vfork copies no page tables, so a job starts sooner and the loop is
+ * held up for less. The child runs on the parent's memory until its exec:
+ * it only makes system calls and writes its own frame. A function of its
+ * own, so that no variable of the caller can be clobbered.
+ */
+static pid_t __attribute__((noinline))
+local_vfork(int out_w, int status_w, int devnull, int guard_fd, const char *workspace,
+            char *const argv[], char *const envp[])
+{
+    pid_t pid = vfork();
+
+    if (pid == 0)
+        local_child(out_w, status_w, devnull, guard_fd, workspace, argv, envp);
+    return pid;
+}
+
 static char *
 local_child_error_text(const struct local_child_error *ce, const char *workspace)
 {
@@ -189,10 +207,8 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0)
-        local_child(outp[1], statusp[1], devnull, proc_guard_fd(guard), spec->workspace,
-                    (char *const *)argv, (char *const *)envp);
+    pid = local_vfork(outp[1], statusp[1], devnull, proc_guard_fd(guard), spec->workspace,
+                      (char *const *)argv, (char *const *)envp);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         *err = xasprintf("could not start a process: %s", strerror(errno));
