@@ -4,9 +4,9 @@
 #include "db.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
+#include "pg.h"
 
 PGconn *
 db_connect(const char *conninfo, const char *application_name)
@@ -25,13 +25,7 @@ db_connect(const char *conninfo, const char *application_name)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        char *msg = xstrdup(PQerrorMessage(conn));
-        size_t n = strlen(msg);
-        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            msg[--n] = '\0';
-        for (char *p = msg; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
+        char *msg = pg_message(PQerrorMessage(conn));
         log_error("db", "could not connect to the database: %s", msg);
         free(msg);
         PQfinish(conn);
@@ -49,11 +43,8 @@ db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-    char *msg = xstrdup(res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-    for (char *p = msg; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    log_error("db", "%s failed: %s sqlstate=%s", what, msg, db_sqlstate(res));
+    char *msg = pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    log_error("db", "%s failed: %s sqlstate=%s", what, msg, pg_result_sqlstate(res));
     free(msg);
     PQclear(res);
     return NULL;
@@ -76,11 +67,4 @@ bool
 db_alive(PGconn *conn)
 {
     return conn != NULL && PQstatus(conn) == CONNECTION_OK;
-}
-
-const char *
-db_sqlstate(const PGresult *res)
-{
-    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    return s ? s : "";
 }

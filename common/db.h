@@ -38,9 +38,6 @@ int db_command(PGconn *conn, const char *what, const char *sql, int nparams,
 /* Whether the connection is usable (it may have been lost). */
 bool db_alive(PGconn *conn);
 
-/* The SQLSTATE of a failed result, or "" (borrowed). */
-const char *db_sqlstate(const PGresult *res);
-
 /* A column of a timestamp rendered as RFC 3339 UTC, for SELECT lists:
  * DB_TS("r.created_at") -> to_char(...). */
 #define DB_TS(col)                                                                             \

@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "pg.h"
 
 /* "gitweave" in ASCII: the advisory lock key of migrations. */
 #define MIGRATE_LOCK_KEY "7451321443455403365"
@@ -74,7 +75,9 @@ apply_one(PGconn *conn, const char *dir, const char *name)
     /* The simple query protocol runs the file's statements in one go. */
     PGresult *res = PQexec(conn, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_error("migrate", "migration \"%s\" failed: %s", name, PQresultErrorMessage(res));
+        char *msg = pg_message(PQresultErrorMessage(res));
+        log_error("migrate", "migration \"%s\" failed: %s", name, msg);
+        free(msg);
         PQclear(res);
         (void)db_command(conn, "rollback migration", "ROLLBACK", 0, NULL);
         goto fail;

@@ -192,9 +192,8 @@ pg_query_finish(pg_query_t *q)
     pg_query_free(q);
 }
 
-/* A libpq message on one line, without the trailing newline (caller frees). */
-static char *
-pg_one_line(const char *text)
+char *
+pg_message(const char *text)
 {
     char *msg = xstrdup(text != NULL ? text : "");
     size_t n = strlen(msg);
@@ -240,7 +239,7 @@ pg_connected(const pg_conn_t *c)
 static void
 pg_conn_on_notice(void *arg, const char *message)
 {
-    char *msg = pg_one_line(message);
+    char *msg = pg_message(message);
 
     log_warn("db", "server notice: %s", msg);
     free(msg);
@@ -333,7 +332,7 @@ pg_conn_pump(pg_conn_t *c)
                 pg_conn_lost(c, PQerrorMessage(c->conn));
                 return;
             }
-            char *msg = pg_one_line(PQerrorMessage(c->conn));
+            char *msg = pg_message(PQerrorMessage(c->conn));
             log_error("db", "could not send a statement: %s", msg);
             free(msg);
             q->res = PQmakeEmptyPGresult(c->conn, PGRES_FATAL_ERROR);
@@ -439,7 +438,7 @@ pg_conn_schedule(pg_conn_t *c, int delay_ms)
 static void
 pg_conn_lost(pg_conn_t *c, const char *why)
 {
-    char *msg = pg_one_line(why);
+    char *msg = pg_message(why);
     bool was_connected = pg_connected(c);
 
     if (!c->outage_logged)
@@ -835,7 +834,7 @@ pg_result_error(const PGresult *res)
         return xstrdup("the database connection was lost");
     if (pg_result_ok(res))
         return xstrdup("");
-    return pg_one_line(PQresultErrorMessage(res));
+    return pg_message(PQresultErrorMessage(res));
 }
 
 /* ---- the pool ----------------------------------------------------------- */

@@ -109,6 +109,10 @@ bool pg_result_ok(const PGresult *res);
 const char *pg_result_sqlstate(const PGresult *res);
 /* A one-line description of why a statement failed (caller frees). */
 char *pg_result_error(const PGresult *res);
+/* A libpq message (PQerrorMessage, PQresultErrorMessage, a notice) on one
+ * line: newlines and tabs become spaces, the trailing newline goes (caller
+ * frees). The one place libpq's multi-line text is flattened for the log. */
+char *pg_message(const char *text);
 
 /*
  * The pool: size connections (cfg->on_notify and on_state are ignored) and
