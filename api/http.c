@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "httpd.h"
 #include "log.h"
+#include "utf8.h"
 
 /* The longest path kept for the access log. */
 #define HTTP_LOG_PATH_MAX 200
@@ -376,7 +377,7 @@ http_read_json(http_req_t *r, cJSON **out)
                          "send the body with Content-Type: application/json");
         return -1;
     }
-    if (!request_utf8_valid(r->body, r->body_len)) {
+    if (!utf8_valid(r->body, r->body_len)) {
         http_reply_error(r, 400, "invalid body", "the body is not valid UTF-8 text");
         return -1;
     }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static void request_err(char *err, size_t errlen, const char *fmt, ...) GW_PRINTF(3, 4);
 
 static void
@@ -29,7 +31,7 @@ request_err(char *err, size_t errlen, const char *fmt, ...)
 static int
 request_quote_len(const char *s, size_t max)
 {
-    return (int)gw_utf8_cut(s, strnlen(s, max));
+    return (int)utf8_cut(s, strnlen(s, max));
 }
 
 static int
@@ -157,7 +159,7 @@ request_query_parse(const char *raw, request_query_t *out, char *err, size_t err
             goto fail;
         }
         if (request_query_get(out, name) != NULL) {
-            const char *q = request_utf8_valid(name, strlen(name)) ? name : "?";
+            const char *q = utf8_valid(name, strlen(name)) ? name : "?";
             request_err(err, errlen, "the query parameter \"%.*s\" is given more than once",
                         request_quote_len(q, 64), q);
             free(name);
@@ -274,55 +276,6 @@ request_parse_addr(const char *addr, char **host, int *port)
     return 0;
 }
 
-/* ---- headers and text ---------------------------------------------- */
-
-bool
-request_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = p[i];
-        size_t n;
-        unsigned min, cp;
-
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-            min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-            min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        /* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
-        if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 /* ---- NUL characters in JSON ------------------------------------------ */
 
 /* One open object or array of the JSON text being scanned. */
@@ -361,11 +314,11 @@ request_json_path(const request_json_frame_t *stack, size_t depth, char *field, 
             buf_printf(&b, "[%d]", f->index);
         else if (f->key != NULL)
             buf_printf(&b, "%s%.*s", b.len ? "." : "",
-                       (int)gw_utf8_cut(f->key, f->keylen < 64 ? f->keylen : 64), f->key);
+                       (int)utf8_cut(f->key, f->keylen < 64 ? f->keylen : 64), f->key);
     }
     w = snprintf(field, fieldlen, "%s", b.data ? b.data : "");
     if ((w < 0 || (size_t)w >= fieldlen) && fieldlen >= 4)
-        memcpy(field + gw_utf8_cut(field, fieldlen - 4), "...", 4);
+        memcpy(field + utf8_cut(field, fieldlen - 4), "...", 4);
     buf_free(&b);
 }
 
@@ -645,7 +598,7 @@ request_known_keys(const cJSON *obj, const char *const *known, char *err, size_t
                 found = true;
         if (!found) {
             const char *k = it->string ? it->string : "";
-            if (!request_utf8_valid(k, strlen(k)))
+            if (!utf8_valid(k, strlen(k)))
                 k = "?";
             request_err(err, errlen, "unknown field \"%.*s\"", request_quote_len(k, 64), k);
             return false;

@@ -90,9 +90,6 @@ int request_cursor_decode(const char *s, long long *micros, char id[37]) GW_MUST
  */
 int request_parse_addr(const char *addr, char **host, int *port) GW_MUST_CHECK;
 
-/* Whether len bytes of s are valid UTF-8 without NUL bytes. */
-bool request_utf8_valid(const char *s, size_t len);
-
 /* The message for a string that holds a NUL character, after its field. */
 #define REQUEST_NUL_MESSAGE "contains a NUL character (\\u0000), which is not allowed"
 

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "queries.h"
 #include "spec.h"
+#include "utf8.h"
 
 #define TEMPLATES_YAML_TYPE "application/yaml"
 #define TEMPLATES_JSON_TYPE "application/json"
@@ -59,7 +60,7 @@ templates_utf8_valid(const char *s, size_t len)
         const char *nul = memchr(s, '\0', len);
         size_t n = nul ? (size_t)(nul - s) : len;
 
-        if (!request_utf8_valid(s, n))
+        if (!utf8_valid(s, n))
             return false;
         if (nul == NULL)
             return true;

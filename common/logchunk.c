@@ -16,6 +16,7 @@
  */
 #include "logchunk.h"
 
+#include "utf8.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -52,43 +53,6 @@ struct logchunk {
     int64_t held_since;
 };
 
-static bool
-lc_is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
-/*
- * For a byte that starts a multi-byte sequence, set *need to the number of
- * continuation bytes and [*lo, *hi] to the range of the first of them (the
- * narrowed ranges rule out overlongs, surrogates and code points above
- * U+10FFFF). Returns false for a byte that cannot start a sequence.
- */
-static bool
-lc_lead(unsigned char c, size_t *need, unsigned char *lo, unsigned char *hi)
-{
-    *lo = 0x80;
-    *hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        *need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        *need = 2;
-        if (c == 0xE0)
-            *lo = 0xA0;
-        else if (c == 0xED)
-            *hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        *need = 3;
-        if (c == 0xF0)
-            *lo = 0x90;
-        else if (c == 0xF4)
-            *hi = 0x8F;
-    } else {
-        return false;
-    }
-    return true;
-}
-
 static void
 lc_emit(logchunk_t *lc, const char *data, size_t len)
 {
@@ -116,7 +80,7 @@ lc_cut(logchunk_t *lc, bool complete, int64_t t)
                 break;
         } else {
             /* Stop before the code point that the bound would split. */
-            while (n > 0 && lc_is_cont(d[pos + n]))
+            while (n > 0 && utf8_is_cont(d[pos + n]))
                 n--;
             if (n == 0)
                 n = lc->max_chunk; /* not reachable: pending is valid UTF-8 */
@@ -177,7 +141,7 @@ lc_accept(logchunk_t *lc, const char *text, size_t n, size_t raw_n, int64_t t)
     }
     if (n == raw_n && used < lc->cap) {
         keep = lc->cap - used;
-        while (keep > 0 && lc_is_cont((unsigned char)text[keep]))
+        while (keep > 0 && utf8_is_cont((unsigned char)text[keep]))
             keep--;
     }
     lc_append(lc, text, keep, t);
@@ -234,7 +198,7 @@ lc_feed(logchunk_t *lc, const unsigned char *p, size_t len, int64_t now)
             i++;
             continue;
         }
-        if (c == 0x00 || !lc_lead(c, &need, &lo, &hi)) {
+        if (c == 0x00 || !utf8_lead(c, &need, &lo, &hi)) {
             lc_accept(lc, (const char *)p + run, i - run, i - run, now);
             lc_replace(lc, 1, now);
             run = ++i;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "util.h"
 
 #define SPEC_TIMEOUT_MAX 86400
@@ -45,8 +46,8 @@ spec_fail(spec_error_t *err, const char *field, const char *fmt, ...)
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
     /* Both quote the template and go to the client in JSON. */
-    gw_utf8_trim(err->field);
-    gw_utf8_trim(err->message);
+    utf8_trim(err->field);
+    utf8_trim(err->message);
     err->line = 0;
     err->column = 0;
 }
@@ -56,7 +57,7 @@ static void
 spec_path_done(char *out, size_t n, int written)
 {
     if ((written < 0 || (size_t)written >= n) && n >= 4)
-        memcpy(out + gw_utf8_cut(out, n - 4), "...", 4);
+        memcpy(out + utf8_cut(out, n - 4), "...", 4);
 }
 
 /* base.key, or key alone at the top level. */
@@ -381,7 +382,7 @@ spec_value_fits(const char *type, const cJSON *options, const char *value, char 
                 buf_printf(&b, "%s\"%s\"", b.len ? ", " : "", it->valuestring);
         }
         snprintf(msg, n, "must be one of %s", b.data ? b.data : "the options");
-        gw_utf8_trim(msg);
+        utf8_trim(msg);
         buf_free(&b);
         return false;
     }
@@ -542,7 +543,7 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
             var = xstrdup(SPEC_EXPR_PREFIX "REF");
         } else {
             spec_fail(err, field, "references unknown variable \"%.*s\"",
-                      (int)gw_utf8_cut(s, n < SPEC_QUOTE_MAX ? n : SPEC_QUOTE_MAX), s);
+                      (int)utf8_cut(s, n < SPEC_QUOTE_MAX ? n : SPEC_QUOTE_MAX), s);
             return -1;
         }
         if (out && vars) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "utf8.h"
 #include "util.h"
 
 /* Templates are a few levels deep; the limit (SPEC_MAX_DEPTH) keeps
@@ -153,8 +154,8 @@ spec_yaml_fail(spec_yaml_t *st, const yaml_mark_t *mark, const char *leaf, const
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
     /* Both may quote keys and go to the client in JSON. */
-    gw_utf8_trim(err->field);
-    gw_utf8_trim(err->message);
+    utf8_trim(err->field);
+    utf8_trim(err->message);
     err->line = mark ? (int)mark->line + 1 : 0;
     err->column = mark ? (int)mark->column + 1 : 0;
 }

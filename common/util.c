@@ -167,30 +167,6 @@ gw_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-size_t
-gw_utf8_cut(const char *s, size_t n)
-{
-    size_t i = n, cont = 0, need;
-    unsigned char c;
-
-    /* Step back over at most three continuation bytes to the lead byte. */
-    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        cont++;
-    }
-    if (i == 0)
-        return n; /* no lead byte: not UTF-8 text, left alone */
-    c = (unsigned char)s[i - 1];
-    need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return need > cont + 1 ? i - 1 : n;
-}
-
-void
-gw_utf8_trim(char *s)
-{
-    s[gw_utf8_cut(s, strlen(s))] = '\0';
-}
-
 bool
 gw_name_valid(const char *s)
 {

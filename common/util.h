@@ -46,13 +46,6 @@ char *buf_steal(buf_t *b);
 /* Milliseconds of a monotonic clock. */
 int64_t gw_now_ms(void);
 
-/* Where to cut UTF-8 text: the length of the longest prefix of s[0..n)
- * that does not end inside a multi-byte character. */
-size_t gw_utf8_cut(const char *s, size_t n);
-/* Drop an incomplete character that snprintf left at the end of s (text
- * cut to fit a buffer). */
-void gw_utf8_trim(char *s);
-
 /* Whether s is a valid name for a repo, template or runner:
  * [A-Za-z0-9][A-Za-z0-9._-]{0,99}. Such a name is safe in a path. */
 bool gw_name_valid(const char *s);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "request.h"
+#include "utf8.h"
 
 static void
 fuzz_path(const char *s)
@@ -136,7 +137,7 @@ fuzz_bodies(const uint8_t *data, size_t size)
     cJSON *body;
     int rc;
 
-    if (!request_utf8_valid((const char *)data, size))
+    if (!utf8_valid((const char *)data, size))
         return;
     text = fuzz_strndup(data, size);
     body = cJSON_ParseWithLengthOpts(text, size + 1, &end, true);
@@ -191,7 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s;
 
-    FUZZ_CHECK(request_utf8_valid((const char *)data, size) == fuzz_utf8_valid(data, size),
+    FUZZ_CHECK(utf8_valid((const char *)data, size) == fuzz_utf8_valid(data, size),
                "the UTF-8 validators agree");
 
     /* Header values and URLs reach the parsers as C strings. */

@@ -23,6 +23,7 @@
 
 #include "request.h"
 #include "spec.h"
+#include "utf8.h"
 
 /* An input value written to catch expansion that pastes it into a script
  * (unlikely to be spelt out by the template itself). */
@@ -184,7 +185,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *doc;
 
     /* The API refuses a body that is not UTF-8 (or has a NUL) first. */
-    if (!request_utf8_valid((const char *)data, size))
+    if (!utf8_valid((const char *)data, size))
         return 0;
     text = fuzz_strndup(data, size);
 

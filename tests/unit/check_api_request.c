@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "request.h"
+#include "utf8.h"
 
 /* ---- percent-decoding and paths ---- */
 
@@ -243,28 +244,7 @@ START_TEST(test_parse_addr)
 }
 END_TEST
 
-/* ---- text and headers ---- */
-
-START_TEST(test_utf8)
-{
-    ck_assert(request_utf8_valid("", 0));
-    ck_assert(request_utf8_valid("plain ascii", 11));
-    ck_assert(request_utf8_valid("caf\xc3\xa9", 5));
-    ck_assert(request_utf8_valid("\xe2\x82\xac", 3));
-    ck_assert(request_utf8_valid("\xf0\x9f\x98\x80", 4));
-
-    ck_assert(!request_utf8_valid("a\0b", 3));             /* NUL */
-    ck_assert(!request_utf8_valid("\xc3", 1));             /* truncated */
-    ck_assert(!request_utf8_valid("\xe2\x82", 2));         /* truncated */
-    ck_assert(!request_utf8_valid("\x80", 1));             /* lone continuation */
-    ck_assert(!request_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    ck_assert(!request_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-    ck_assert(!request_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    ck_assert(!request_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-    ck_assert(!request_utf8_valid("\xff", 1));
-    ck_assert(!request_utf8_valid("\xc3\x28", 2));
-}
-END_TEST
+/* ---- headers ---- */
 
 START_TEST(test_media_type)
 {
@@ -639,14 +619,14 @@ START_TEST(test_error_quotes_whole_characters)
     b = json(body);
     err[0] = '\0';
     ck_assert_int_eq(request_trigger_parse(b, &t, err, sizeof(err)), -1);
-    ck_assert_msg(request_utf8_valid(err, strlen(err)), "trigger error is not UTF-8: %s", err);
+    ck_assert_msg(utf8_valid(err, strlen(err)), "trigger error is not UTF-8: %s", err);
     ck_assert(strstr(err, "unknown field") != NULL);
     err[0] = '\0';
     ck_assert_int_eq(request_repo_parse(b, &r, err, sizeof(err)), -1);
-    ck_assert_msg(request_utf8_valid(err, strlen(err)), "repo error is not UTF-8: %s", err);
+    ck_assert_msg(utf8_valid(err, strlen(err)), "repo error is not UTF-8: %s", err);
     err[0] = '\0';
     ck_assert_int_eq(request_attach_parse(b, &inputs, err, sizeof(err)), -1);
-    ck_assert_msg(request_utf8_valid(err, strlen(err)), "attach error is not UTF-8: %s", err);
+    ck_assert_msg(utf8_valid(err, strlen(err)), "attach error is not UTF-8: %s", err);
     cJSON_Delete(b);
 
     /* The query's name is percent-encoded UTF-8, given twice. */
@@ -659,7 +639,7 @@ START_TEST(test_error_quotes_whole_characters)
     err[0] = '\0';
     ck_assert_int_eq(request_query_parse(query, &q, err, sizeof(err)), -1);
     ck_assert(strstr(err, "more than once") != NULL);
-    ck_assert_msg(request_utf8_valid(err, strlen(err)), "query error is not UTF-8: %s", err);
+    ck_assert_msg(utf8_valid(err, strlen(err)), "query error is not UTF-8: %s", err);
 }
 END_TEST
 
@@ -681,10 +661,10 @@ START_TEST(test_json_find_nul_whole_characters)
             buf_puts(&b, "\xC3\xA9");
         buf_puts(&b, i == 0 ? "\": \"\\u0000\"}" : "\": \"\\u0000\"}}");
         ck_assert(request_json_find_nul(b.data, b.len, field, sizeof(field)));
-        ck_assert_msg(request_utf8_valid(field, strlen(field)), "key cut: %s", field);
+        ck_assert_msg(utf8_valid(field, strlen(field)), "key cut: %s", field);
         /* A field too small for the path: cut, "..." added. */
         ck_assert(request_json_find_nul(b.data, b.len, small, sizeof(small)));
-        ck_assert_msg(request_utf8_valid(small, strlen(small)), "path cut: %s", small);
+        ck_assert_msg(utf8_valid(small, strlen(small)), "path cut: %s", small);
         ck_assert_str_eq(small + strlen(small) - 3, "...");
     }
     buf_free(&b);
@@ -705,7 +685,6 @@ request_suite(void)
     tcase_add_test(tc, test_parse_int);
     tcase_add_test(tc, test_cursor);
     tcase_add_test(tc, test_parse_addr);
-    tcase_add_test(tc, test_utf8);
     tcase_add_test(tc, test_media_type);
     tcase_add_test(tc, test_accept);
     tcase_add_test(tc, test_refs);

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "request.h"
 #include "spec.h"
+#include "utf8.h"
 #include "util.h"
 
 /* Parse a JSON document written with ' for "; the caller frees it. */
@@ -386,9 +386,9 @@ END_TEST
 static void
 assert_error_utf8(const spec_error_t *err, const char *what)
 {
-    ck_assert_msg(request_utf8_valid(err->field, strlen(err->field)), "%s: field not UTF-8: %s",
+    ck_assert_msg(utf8_valid(err->field, strlen(err->field)), "%s: field not UTF-8: %s",
                   what, err->field);
-    ck_assert_msg(request_utf8_valid(err->message, strlen(err->message)),
+    ck_assert_msg(utf8_valid(err->message, strlen(err->message)),
                   "%s: message not UTF-8: %s", what, err->message);
 }
 
