@@ -1,15 +1,24 @@
 /*
  * status - the statuses of runs and jobs and the transitions between them.
  *
- * This is the one place where the allowed transitions live; both processes
- * use it (the API to cancel, the worker for everything else).
+ * This is the table of record of the allowed transitions:
  *
- *   run:  queued -> running | canceled
- *         running -> success | failed | canceled
+ *   run:  queued -> running (claimed) | canceled
+ *         running -> queued (requeued: none of its jobs started)
+ *                  | success | failed | canceled
  *   job:  queued -> running | skipped | canceled
  *         running -> success | failed | canceled
  *
- * success, failed, canceled and skipped are final.
+ * success, failed, canceled and skipped are final. A status never
+ * "transitions" to itself: a worker's write repeated after a lost reply
+ * finds its row already in the status it sets and changes nothing, which
+ * the worker's statements accept as success (docs/queue.md).
+ *
+ * The C checks use it directly; the SQL of both programs is tied to it by
+ * tests/unit/check_status_sql.c, which runs every status-changing statement
+ * (worker/queue.c, api/queries.h) from every status and compares what moved
+ * with this table, and checks the SQL functions gw_run_may and gw_job_may
+ * (db/migrations/0007_status_transitions.sql) pair by pair.
  */
 #ifndef GW_STATUS_H
 #define GW_STATUS_H

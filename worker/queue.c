@@ -109,13 +109,15 @@
     " SELECT " NOTIFY_JOB("j.id", "j.run_id", "'running'") " FROM j"
 
 /* The job's end as CTE j: $1-$3 the fence, $4 job, $5 status, $6 exit
- * code, $7 error. */
+ * code, $7 error. The gw_*_may functions (db/migrations/0007) refuse an
+ * end that common/status.c does not allow from running. */
 #define JOB_END_CTE                                                                            \
     "j AS (UPDATE jobs SET status = $5::job_status,"                                           \
     "                  exit_code = $6::int, error = $7,"                                       \
     "                  ended_at = COALESCE(ended_at, now())"                                   \
     "            WHERE id = $4 AND run_id = $1"                                                \
     "              AND status IN ('running', $5::job_status) AND " FENCE                       \
+    "              AND gw_job_may('running', $5::job_status)"                                  \
     "           RETURNING id, run_id)"
 
 #define SQL_JOB_END                                                                            \
@@ -128,10 +130,12 @@
     "                  error = $6, lease_expires_at = NULL"                                    \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status IN ('running', $4::run_status)"                                  \
+    "              AND gw_run_may('running', $4::run_status)"                                  \
     "           RETURNING id),"                                                                \
     "     j AS (UPDATE jobs SET status = $5::job_status,"                                      \
     "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"           \
     "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"                     \
+    "              AND gw_job_may('queued', $5::job_status)"                                   \
     "           RETURNING id, run_id),"                                                        \
     /* A job whose start committed but whose reply was lost, or the first   \
      * job the claim started when the run ends before it reached the engine \
@@ -165,10 +169,12 @@
     "                  error = $10, lease_expires_at = NULL"                                   \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
+    "              AND gw_run_may('running', $8::run_status)"                                  \
     "           RETURNING id),"                                                                \
     "     q AS (UPDATE jobs SET status = $9::job_status,"                                      \
     "                  ended_at = CASE WHEN $9 = 'skipped' THEN NULL ELSE now() END"           \
     "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued' AND id <> $4"        \
+    "              AND gw_job_may('queued', $9::job_status)"                                   \
     "           RETURNING id, run_id),"                                                        \
     "     rj AS (UPDATE jobs SET status = CASE WHEN $9 = 'canceled' THEN 'canceled'"           \
     "                                          ELSE 'failed' END::job_status,"                 \
@@ -315,6 +321,15 @@ q_prepare(pg_conn_t *c)
 {
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
         pg_conn_prepare(c, statements[i].name, statements[i].sql, statements[i].nparams);
+}
+
+const char *
+q_statement_sql(const char *name)
+{
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+        if (strcmp(name, statements[i].name) == 0)
+            return statements[i].sql;
+    return NULL;
 }
 
 q_result_t

@@ -69,6 +69,10 @@ void q_run_free(q_run_t *run);
 
 /* Register every statement below on c (again after each reconnect). */
 void q_prepare(pg_conn_t *c);
+/* The text of the statement prepared as name ("q_job_start", ...), or NULL
+ * (borrowed): tests/unit/check_status_sql.c runs it against the status
+ * table. */
+const char *q_statement_sql(const char *name);
 
 /*
  * Whether a fenced write took effect: Q_OK when it returned a row, Q_FENCED
