@@ -311,15 +311,12 @@
 
 /* ---- runners ---- */
 
-/* A runner not seen for longer than its lease is shown offline. */
-/* Runs a runner is running now. */
-#define SQL_RUNNER_BUSY                                                                            \
-    "(SELECT count(*) FROM pipeline_runs r WHERE r.runner_id = rn.id AND r.status = 'running')"
-
-#define SQL_RUNNER_STATUS                                                                          \
-    "CASE WHEN rn.last_seen_at < now() - rn.lease_seconds * interval '1 second' THEN 'offline'"   \
-    " WHEN rn.status IN ('idle', 'busy')"                                                          \
-    " THEN CASE WHEN " SQL_RUNNER_BUSY " > 0 THEN 'busy' ELSE 'idle' END ELSE rn.status END"
+/* The status runner rn shows (offline when not seen within its lease; idle
+ * or busy from the runs it runs now) and its busy slots: the rule is the
+ * view runner_state (db/migrations/0004_operate.sql), which psql users
+ * read too. */
+#define SQL_RUNNER_BUSY "(SELECT rs.busy FROM runner_state rs WHERE rs.id = rn.id)"
+#define SQL_RUNNER_STATUS "(SELECT rs.status FROM runner_state rs WHERE rs.id = rn.id)"
 
 #define SQL_RUNNER_JSON                                                                            \
     "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \

@@ -91,6 +91,10 @@ expect_eq "deleting it again: 404" 404 "$(status)"
 kill -9 "$WA"; wait "$WA" 2>/dev/null
 offline() { [ "$(runner_field wa status)" = offline ]; }
 check "wa shows offline after its lease" wait_for 15 offline
+# GET /runners reads its status and busy slots from the view runner_state.
+expect_eq "GET /runners agrees with runner_state" \
+    "$(gw_psql -c "SELECT string_agg(name || ' ' || status || ' ' || busy, ',' ORDER BY name) FROM runner_state")" \
+    "$(api GET /runners | jq -r '[.runners[] | "\(.name) \(.status) \(.busy)"] | sort | join(",")')"
 api DELETE /runners/wa >/dev/null
 expect_eq "deleting an offline runner: 204" 204 "$(status)"
 

@@ -203,8 +203,8 @@ static statement_t statements[] = {
 
 /* The worker's statements by the names they are prepared under. */
 static const char *const worker_names[] = {
-    "q_claim",       "q_job_start", "q_job_end",   "q_run_end",
-    "q_job_run_end", "q_run_requeue", "q_reap", "q_reap_own",
+    "q_claim",       "q_job_start",   "q_job_end", "q_run_end",
+    "q_job_run_end", "q_run_requeue", "q_reap",    "q_reap_own",
 };
 
 static void
@@ -306,8 +306,8 @@ enum { Q_ROLLBACK, Q_SET, Q_BEFORE, Q_STATEMENT, Q_AFTER, Q__COUNT };
 static void
 send_case(PGconn *conn, const statement_t *st, const case_t *c)
 {
-    const char *set[] = {status_name((gw_status_t)c->run_st),
-                         status_name((gw_status_t)c->job_st), c->others ? "t" : "f"};
+    const char *set[] = {status_name((gw_status_t)c->run_st), status_name((gw_status_t)c->job_st),
+                         c->others ? "t" : "f"};
 
     ck_assert(PQsendQueryParams(conn, "ROLLBACK TO SAVEPOINT f", 0, NULL, NULL, NULL, NULL, 0));
     ck_assert(PQsendQueryPrepared(conn, "set", 3, set, NULL, NULL, 0));
@@ -441,8 +441,8 @@ START_TEST(test_sql_functions_match_table)
             ck_assert(from >= 0 && to >= 0);
             ck_assert_msg(sql_may == status_can_transition(kind, from, to),
                           "%s %s -> %s: the SQL says %d, common/status.c says %d",
-                          kind == ST_KIND_RUN ? "run" : "job", status_name(from),
-                          status_name(to), sql_may, !sql_may);
+                          kind == ST_KIND_RUN ? "run" : "job", status_name(from), status_name(to),
+                          sql_may, !sql_may);
         }
         PQclear(res);
     }
@@ -486,15 +486,14 @@ START_TEST(test_retries)
     const char *start[] = {RUN_ID, RUNNER_ID, "1", JOB_ID};
     const char *job_end[] = {RUN_ID, RUNNER_ID, "1", JOB_ID, "success", "0", NULL};
     const char *run_end[] = {RUN_ID, RUNNER_ID, "1", "success", "skipped", NULL};
-    const char *job_run_end[] = {RUN_ID,    RUNNER_ID, "1",       JOB_ID,    "success",
-                                 "0",       NULL,      "success", "skipped", NULL};
+    const char *job_run_end[] = {RUN_ID, RUNNER_ID, "1",       JOB_ID,    "success",
+                                 "0",    NULL,      "success", "skipped", NULL};
     const char *claim[] = {RUNNER_ID, "60", "1"};
 
     ck_assert_int_eq(rows_from(conn, "q_job_start", ST_RUNNING, ST_RUNNING, 4, start), 1);
     ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 7, job_end), 1);
     ck_assert_int_eq(rows_from(conn, "q_run_end", ST_SUCCESS, ST_SUCCESS, 6, run_end), 1);
-    ck_assert_int_eq(rows_from(conn, "q_job_run_end", ST_SUCCESS, ST_SUCCESS, 10, job_run_end),
-                     1);
+    ck_assert_int_eq(rows_from(conn, "q_job_run_end", ST_SUCCESS, ST_SUCCESS, 10, job_run_end), 1);
     /* A different end is no retry: refused. */
     job_end[4] = "failed";
     ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 7, job_end), 0);
