@@ -21,7 +21,7 @@ static const unsigned allowed[2][ST__COUNT] = {
     [ST_KIND_JOB] =
         {
             [ST_QUEUED] = B(ST_RUNNING) | B(ST_SKIPPED) | B(ST_CANCELED),
-            [ST_RUNNING] = B(ST_SUCCESS) | B(ST_FAILED) | B(ST_CANCELED),
+            [ST_RUNNING] = B(ST_QUEUED) | B(ST_SUCCESS) | B(ST_FAILED) | B(ST_CANCELED),
         },
 };
 #undef B

@@ -7,7 +7,9 @@
  *         running -> queued (requeued: none of its jobs started)
  *                  | success | failed | canceled
  *   job:  queued -> running | skipped | canceled
- *         running -> success | failed | canceled
+ *         running -> queued (its run requeued: the claim marked it running,
+ *                    it never reached the engine)
+ *                  | success | failed | canceled
  *
  * success, failed, canceled and skipped are final. A status never
  * "transitions" to itself: a worker's write repeated after a lost reply

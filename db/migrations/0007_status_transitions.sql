@@ -19,5 +19,6 @@ CREATE FUNCTION gw_job_may(from_status job_status, to_status job_status) RETURNS
 AS $$
     SELECT (from_status, to_status) IN (
         ('queued', 'running'), ('queued', 'skipped'), ('queued', 'canceled'),
-        ('running', 'success'), ('running', 'failed'), ('running', 'canceled'))
+        ('running', 'queued'), ('running', 'success'), ('running', 'failed'),
+        ('running', 'canceled'))
 $$;

@@ -197,14 +197,15 @@ static statement_t statements[] = {
       NULL}},
     {"worker requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}},
     {"worker reap", NULL, 1, {OTHER_RUNNER_ID}},
-    {"worker reap own", NULL, 3, {RUNNER_ID, "was restarted", "{}"}},
+    {"worker reap own, restarted", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"}},
+    {"worker reap own, reconnected", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"}},
     {"api cancel", SQL_RUN_CANCEL, 1, {RUN_ID}},
 };
 
 /* The worker's statements by the names they are prepared under. */
 static const char *const worker_names[] = {
-    "q_claim",       "q_job_start",   "q_job_end", "q_run_end",
-    "q_job_run_end", "q_run_requeue", "q_reap",    "q_reap_own",
+    "q_claim",       "q_job_start", "q_job_end",  "q_run_end",  "q_job_run_end",
+    "q_run_requeue", "q_reap",      "q_reap_own", "q_reap_own",
 };
 
 static void
