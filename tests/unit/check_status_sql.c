@@ -152,23 +152,30 @@ fixture_connect(void)
     return conn;
 }
 
+/* The fixture state of a case: $1 run status, $2 target job status, $3
+ * whether the other jobs stay. */
+#define SET_SQL                                                                                    \
+    "WITH r AS (UPDATE pipeline_runs SET status = $1::run_status WHERE id = '" RUN_ID "'),"        \
+    " j AS (UPDATE jobs SET status = $2::job_status WHERE id = '" JOB_ID "'),"                     \
+    " d AS (DELETE FROM jobs WHERE run_id = '" RUN_ID "' AND position > 0 AND NOT $3::boolean)"    \
+    " SELECT 1"
+
 /* Back to the fixture, then the run in run_st, the target job in job_st,
  * and the other jobs kept (others) or removed; the snapshot goes to *s. */
 static void
 fixture_set(PGconn *conn, int run_st, int job_st, bool others, snapshot_t *s)
 {
-    char *sql = xasprintf("ROLLBACK TO SAVEPOINT f;"
-                          " UPDATE pipeline_runs SET status = '%s' WHERE id = '" RUN_ID "';"
-                          " UPDATE jobs SET status = '%s' WHERE id = '" JOB_ID "';"
-                          " DELETE FROM jobs WHERE run_id = '" RUN_ID "' AND position > 0 AND %s;"
-                          " " SNAPSHOT_SQL,
-                          status_name((gw_status_t)run_st), status_name((gw_status_t)job_st),
-                          others ? "false" : "true");
-    PGresult *res = PQexec(conn, sql);
+    const char *set[] = {status_name((gw_status_t)run_st), status_name((gw_status_t)job_st),
+                         others ? "t" : "f"};
+    PGresult *res = PQexec(conn, "ROLLBACK TO SAVEPOINT f");
 
+    PQclear(res);
+    res = PQexecParams(conn, SET_SQL, 3, NULL, set, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "set: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    res = PQexec(conn, SNAPSHOT_SQL);
     snapshot_read(res, s);
     PQclear(res);
-    free(sql);
 }
 
 /* ---- the statements and their parameters ------------------------------- */
@@ -180,40 +187,46 @@ fixture_set(PGconn *conn, int run_st, int job_st, bool others, snapshot_t *s)
 
 typedef struct {
     const char *name;
-    const char *sql;
+    const char *worker; /* the name the worker prepares it under, or NULL */
+    const char *sql;    /* the API's; the worker's are read with q_statement_sql */
     int nparams;
     const char *params[MAX_PARAMS]; /* NULL is SQL NULL */
 } statement_t;
 
 static statement_t statements[] = {
-    {"worker claim", NULL, 3, {RUNNER_ID, "60", "1"}},
-    {"worker job start", NULL, 4, {RUN_ID, RUNNER_ID, "1", JOB_ID}},
-    {"worker job end", NULL, 7, {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL}},
-    {"worker run end", NULL, 6, {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL}},
+    {"worker claim", "q_claim", NULL, 3, {RUNNER_ID, "60", "1"}},
+    {"worker job start", "q_job_start", NULL, 4, {RUN_ID, RUNNER_ID, "1", JOB_ID}},
+    {"worker job end",
+     "q_job_end",
+     NULL,
+     7,
+     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL}},
+    {"worker run end",
+     "q_run_end",
+     NULL,
+     6,
+     {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL}},
     {"worker job and run end",
+     "q_job_run_end",
      NULL,
      10,
      {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, ANY_RUN_STATUS, ANY_JOB_STATUS,
       NULL}},
-    {"worker requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}},
-    {"worker reap", NULL, 1, {OTHER_RUNNER_ID}},
-    {"worker reap own, restarted", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"}},
-    {"worker reap own, reconnected", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"}},
-    {"api cancel", SQL_RUN_CANCEL, 1, {RUN_ID}},
-};
-
-/* The worker's statements by the names they are prepared under. */
-static const char *const worker_names[] = {
-    "q_claim",       "q_job_start", "q_job_end",  "q_run_end",  "q_job_run_end",
-    "q_run_requeue", "q_reap",      "q_reap_own", "q_reap_own",
+    {"worker requeue", "q_run_requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}},
+    {"worker reap", "q_reap", NULL, 1, {OTHER_RUNNER_ID}},
+    {"worker reap own, restarted", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"}},
+    {"worker reap own, reconnected", "q_reap_own", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"}},
+    {"api cancel", NULL, SQL_RUN_CANCEL, 1, {RUN_ID}},
 };
 
 static void
 statements_load(void)
 {
-    for (size_t i = 0; i < GW_ARRAY_LEN(worker_names); i++) {
-        statements[i].sql = q_statement_sql(worker_names[i]);
-        ck_assert_msg(statements[i].sql != NULL, "no statement %s", worker_names[i]);
+    for (size_t i = 0; i < GW_ARRAY_LEN(statements); i++) {
+        if (statements[i].worker == NULL)
+            continue;
+        statements[i].sql = q_statement_sql(statements[i].worker);
+        ck_assert_msg(statements[i].sql != NULL, "no statement %s", statements[i].worker);
     }
 }
 
@@ -272,8 +285,7 @@ cases_add(cases_t *cs, const statement_t *st, case_t *c, int k)
     }
     if (cs->n == cs->cap) {
         cs->cap = cs->cap ? 2 * cs->cap : 256;
-        cs->v = realloc(cs->v, cs->cap * sizeof(*cs->v));
-        ck_assert(cs->v != NULL);
+        cs->v = xrealloc(cs->v, cs->cap * sizeof(*cs->v));
     }
     cs->v[cs->n++] = *c;
 }
@@ -291,13 +303,6 @@ case_describe(const statement_t *st, const case_t *c, char *what, size_t size)
     strncat(what, ")", size - strlen(what) - 1);
 }
 
-/* The fixture state of a case: $1 run status, $2 target job status, $3
- * whether the other jobs stay. */
-#define SET_SQL                                                                                    \
-    "WITH r AS (UPDATE pipeline_runs SET status = $1::run_status WHERE id = '" RUN_ID "'),"        \
-    " j AS (UPDATE jobs SET status = $2::job_status WHERE id = '" JOB_ID "'),"                     \
-    " d AS (DELETE FROM jobs WHERE run_id = '" RUN_ID "' AND position > 0 AND NOT $3::boolean)"    \
-    " SELECT 1"
 /* The queries of one case, sent in a pipeline and answered in order. */
 enum { Q_ROLLBACK, Q_SET, Q_BEFORE, Q_STATEMENT, Q_AFTER, Q__COUNT };
 /* Cases sent before their results are read: few enough that the results
