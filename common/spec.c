@@ -475,28 +475,50 @@ spec_shell_ref(buf_t *out, spec_shell_t *sh, const char *var)
         buf_printf(out, "\"${%s}\"", var);
 }
 
+/* Close the literal segment of segs that started at byte *start of out,
+ * if segs is being built. */
+static void
+spec_segment_end(cJSON *segs, const buf_t *out, size_t *start)
+{
+    if (segs == NULL)
+        return;
+    char *lit = xstrndup(out->data ? out->data + *start : "", out->len - *start);
+    cJSON_AddItemToArray(segs, cJSON_CreateString(lit));
+    free(lit);
+    *start = out->len;
+}
+
 /* Check the expressions in text and, when out is non-NULL, append text with
  * each expression replaced (values are not scanned again): by its value,
  * or, when vars is non-NULL (script lines), by a reference to a variable
  * that vars then holds with the value. declared is the template's inputs
- * object; values and ctx are only read when expanding. Returns 0, or -1
- * with *err naming `field`. */
+ * object; values and ctx are only read when expanding. A commit.sha whose
+ * value is not known yet (ctx->commit_sha NULL) is deferred: it stays as
+ * written in out (and in vars), and, outside script lines, segs (an array,
+ * when not NULL) receives the deferred form (SPEC_DEFERRED). Returns 0, or
+ * -1 with *err naming `field`. */
 static int
 spec_expand_text(const char *text, const char *field, const cJSON *declared, const cJSON *values,
-                 const spec_context_t *ctx, buf_t *out, cJSON *vars, spec_error_t *err)
+                 const spec_context_t *ctx, buf_t *out, cJSON *vars, cJSON *segs,
+                 spec_error_t *err)
 {
     spec_shell_t sh = {0, false};
     const char *p = text;
+    size_t seg_start = out ? out->len : 0;
+    bool deferred = false;
 
     for (;;) {
         const char *open = strstr(p, "${{");
         const char *s, *close, *value = NULL;
         char *var = NULL;
+        bool defer = false;
         size_t n;
 
         if (open == NULL) {
             if (out)
                 buf_puts(out, p);
+            if (deferred)
+                spec_segment_end(segs, out, &seg_start);
             return 0;
         }
         if (out)
@@ -538,6 +560,10 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
         } else if (spec_token_is(s, n, "commit.sha")) {
             value = ctx ? spec_or_empty(ctx->commit_sha) : "";
             var = xstrdup(SPEC_EXPR_PREFIX "COMMIT_SHA");
+            if (out && ctx && ctx->commit_sha == NULL) {
+                value = SPEC_DEFERRED_COMMIT;
+                defer = vars == NULL && segs != NULL;
+            }
         } else if (spec_token_is(s, n, "ref")) {
             value = ctx ? spec_or_empty(ctx->ref) : "";
             var = xstrdup(SPEC_EXPR_PREFIX "REF");
@@ -550,6 +576,12 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
             if (cJSON_GetObjectItemCaseSensitive(vars, var) == NULL)
                 cJSON_AddStringToObject(vars, var, value);
             spec_shell_ref(out, &sh, var);
+        } else if (defer) {
+            spec_segment_end(segs, out, &seg_start);
+            cJSON_AddItemToArray(segs, cJSON_CreateString("commit.sha"));
+            buf_puts(out, value);
+            seg_start = out->len;
+            deferred = true;
         } else if (out) {
             buf_puts(out, value);
         }
@@ -897,7 +929,7 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, path, "must be a non-empty string or null");
             return NULL;
         }
-        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
             return NULL;
     }
 
@@ -918,7 +950,7 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, line, "must be a string");
             return NULL;
         }
-        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
             return NULL;
     }
 
@@ -955,7 +987,7 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
                 spec_fail(err, line, "must be a string");
                 return NULL;
             }
-            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, err) < 0)
+            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
                 return NULL;
         }
     }
@@ -1220,20 +1252,27 @@ fail:
 /* ---- expansion ------------------------------------------------------ */
 
 /* text expanded into a new string (caller frees), or NULL with *err; vars
- * as for spec_expand_text. */
+ * as for spec_expand_text. Outside script lines, a value with a deferred
+ * expression adds its deferred form to `deferred` under key (both may be
+ * NULL for script lines). */
 static cJSON *
 spec_expand_string(const char *text, const char *field, const cJSON *declared, const cJSON *inputs,
-                   const spec_context_t *ctx, cJSON *vars, spec_error_t *err)
+                   const spec_context_t *ctx, cJSON *vars, cJSON *deferred, const char *key,
+                   spec_error_t *err)
 {
+    cJSON *segs = deferred ? cJSON_CreateArray() : NULL;
     buf_t b;
-    cJSON *s;
+    cJSON *s = NULL;
 
     buf_init(&b);
-    if (spec_expand_text(text, field, declared, inputs, ctx, &b, vars, err) < 0) {
-        buf_free(&b);
-        return NULL;
+    if (spec_expand_text(text, field, declared, inputs, ctx, &b, vars, segs, err) == 0) {
+        s = cJSON_CreateString(b.data ? b.data : "");
+        if (cJSON_GetArraySize(segs) > 0) {
+            cJSON_AddItemToObject(deferred, key, segs);
+            segs = NULL;
+        }
     }
-    s = cJSON_CreateString(b.data ? b.data : "");
+    cJSON_Delete(segs);
     buf_free(&b);
     return s;
 }
@@ -1257,15 +1296,20 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
         const cJSON *timeout = spec_get(job, "timeout");
         const cJSON *it;
         cJSON *o = cJSON_CreateObject(), *v, *script, *env;
+        cJSON *defer, *defer_env;
         int i = 0;
 
         cJSON_AddItemToArray(out, o);
+        /* What waits for the commit; dropped below when nothing does. */
+        defer = cJSON_AddObjectToObject(o, "deferred");
+        defer_env = cJSON_AddObjectToObject(defer, "env");
         spec_path_index(base, sizeof(base), "jobs", j++);
         cJSON_AddStringToObject(o, "name", cJSON_IsString(name) ? name->valuestring : "");
 
         if (cJSON_IsString(image)) {
             spec_path_key(path, sizeof(path), base, "image");
-            v = spec_expand_string(image->valuestring, path, declared, inputs, ctx, NULL, err);
+            v = spec_expand_string(image->valuestring, path, declared, inputs, ctx, NULL, defer,
+                                   "image", err);
             if (v == NULL)
                 goto fail;
             cJSON_AddItemToObject(o, "image", v);
@@ -1289,7 +1333,8 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
                 spec_fail(err, line, "is reserved for the values of expressions");
                 goto fail;
             }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, NULL, err);
+            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, NULL, defer_env,
+                                   it->string, err);
             if (v == NULL)
                 goto fail;
             cJSON_AddItemToObject(env, it->string, v);
@@ -1303,11 +1348,23 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
                 spec_fail(err, line, "must be a string");
                 goto fail;
             }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, env, err);
+            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, env, NULL, NULL,
+                                   err);
             if (v == NULL)
                 goto fail;
             cJSON_AddItemToArray(script, v);
         }
+        /* Script lines read the commit from a variable: it is the variable
+         * that waits. */
+        if (ctx != NULL && ctx->commit_sha == NULL &&
+            cJSON_GetObjectItemCaseSensitive(env, SPEC_EXPR_PREFIX "COMMIT_SHA") != NULL) {
+            cJSON *segs = cJSON_AddArrayToObject(defer_env, SPEC_EXPR_PREFIX "COMMIT_SHA");
+            cJSON_AddItemToArray(segs, cJSON_CreateString(""));
+            cJSON_AddItemToArray(segs, cJSON_CreateString("commit.sha"));
+            cJSON_AddItemToArray(segs, cJSON_CreateString(""));
+        }
+        if (cJSON_GetArraySize(defer_env) == 0)
+            cJSON_DeleteItemFromObjectCaseSensitive(defer, "env");
 
         if (cJSON_IsNumber(timeout))
             cJSON_AddNumberToObject(o, "timeout", timeout->valuedouble);
@@ -1315,12 +1372,41 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
             cJSON_AddNullToObject(o, "timeout");
         cJSON_AddBoolToObject(o, "allow_failure",
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "allow_failure")));
+        defer = cJSON_DetachItemFromObjectCaseSensitive(o, "deferred");
+        if (cJSON_GetArraySize(defer) > 0)
+            cJSON_AddItemToObject(o, "deferred", defer); /* last, after what it amends */
+        else
+            cJSON_Delete(defer);
     }
     return out;
 
 fail:
     cJSON_Delete(out);
     return NULL;
+}
+
+char *
+spec_deferred_join(const cJSON *segs, const char *commit_sha)
+{
+    const cJSON *it;
+    buf_t b;
+    int i = 0;
+
+    if (!cJSON_IsArray(segs) || cJSON_GetArraySize(segs) % 2 != 1)
+        return NULL;
+    buf_init(&b);
+    cJSON_ArrayForEach(it, segs)
+    {
+        bool expr = i++ % 2 == 1;
+        if (!cJSON_IsString(it) || (expr && strcmp(it->valuestring, "commit.sha") != 0)) {
+            buf_free(&b);
+            return NULL;
+        }
+        buf_puts(&b, expr ? spec_or_empty(commit_sha) : it->valuestring);
+    }
+    if (b.data == NULL)
+        buf_puts(&b, "");
+    return buf_steal(&b);
 }
 
 /* ---- events --------------------------------------------------------- */

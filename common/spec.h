@@ -95,17 +95,36 @@ cJSON *spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const
 typedef struct {
     const char *repo_name;
     const char *run_id;
-    const char *commit_sha; /* may be NULL: expands to "" */
+    const char *commit_sha; /* NULL: not known yet, deferred (below) */
     const char *ref;        /* may be NULL: expands to "" */
 } spec_context_t;
 
+/* How a deferred commit.sha reads in the frozen spec until it is known. */
+#define SPEC_DEFERRED_COMMIT "${{ commit.sha }}"
+
 /* Expand a validated template for one run. Returns an array of jobs
  * [{"name", "image": str|null, "script": [str...], "env": {..},
- *   "timeout": int|null, "allow_failure": bool}] (caller frees), or NULL with
- * *err filled. inputs is the result of spec_resolve_inputs. Each job's env
- * is its own env followed by the variables its script lines refer to. */
+ *   "timeout": int|null, "allow_failure": bool, "deferred"?: {..}}]
+ * (caller frees), or NULL with *err filled. inputs is the result of
+ * spec_resolve_inputs. Each job's env is its own env followed by the
+ * variables its script lines refer to.
+ *
+ * A run triggered without a commit learns it from its checkout, so
+ * commit.sha is deferred when ctx->commit_sha is NULL: the image or env
+ * value that holds it reads SPEC_DEFERRED_COMMIT in its place, and the job's
+ * "deferred" object ({"image"?: SEGS, "env"?: {NAME: SEGS}}) gives each such
+ * value as SEGS, the literal text around each deferred expression:
+ * ["text", "commit.sha", "text", ...] (odd length, the odd items the
+ * expression). A script line's commit.sha is a variable of env like any
+ * other, so it is that variable's value that is deferred. The worker joins
+ * SEGS with spec_deferred_join when the commit is known. */
 cJSON *spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx,
                    spec_error_t *err);
+
+/* The value of deferred segments (see spec_expand) with commit_sha (NULL
+ * reads as "") in place of each expression (caller frees), or NULL when
+ * segs is not such a list. */
+char *spec_deferred_join(const cJSON *segs, const char *commit_sha);
 
 /* Whether a validated template starts on `event` ("push" or "manual"); for
  * push, branch is the branch name (refs/heads/ stripped) matched against the

@@ -1,10 +1,40 @@
 /*
- * job_env - what a job runs with: its environment and its script.
+ * job_env - what a job runs with: its environment.
  */
 #include "job_env.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "spec.h"
+
+/* A copy of entry ("NAME=value") of j's env, its value joined with the
+ * run's commit when it waited for it. */
+static char *
+job_env_entry(const q_run_t *q, const q_job_t *j, const char *entry)
+{
+    const cJSON *denv = cJSON_GetObjectItemCaseSensitive(j->deferred, "env");
+    size_t klen = strcspn(entry, "=");
+    char *name = xstrndup(entry, klen);
+    const cJSON *segs = cJSON_GetObjectItemCaseSensitive(denv, name);
+    char *value = segs != NULL ? spec_deferred_join(segs, q->commit) : NULL;
+    char *out = value != NULL ? xasprintf("%s=%s", name, value) : xstrdup(entry);
+
+    free(value);
+    free(name);
+    return out;
+}
+
+char *
+job_env_image(const q_run_t *q, const q_job_t *j)
+{
+    const cJSON *segs = cJSON_GetObjectItemCaseSensitive(j->deferred, "image");
+    char *image = segs != NULL ? spec_deferred_join(segs, q->commit) : NULL;
+
+    if (image != NULL)
+        return image;
+    return j->image != NULL ? xstrdup(j->image) : NULL;
+}
 
 char **
 job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local)
@@ -17,7 +47,7 @@ job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local)
     for (char **e = j->env; e && *e; e++) {
         if (n + 1 >= cap)
             env = xrealloc(env, (cap *= 2) * sizeof(char *));
-        env[n++] = xstrdup(*e);
+        env[n++] = job_env_entry(q, j, *e);
     }
     extra[nextra++] = xstrdup("CI=true");
     extra[nextra++] = xasprintf("GITWEAVE_RUN_ID=%s", q->fence.run_id);
@@ -64,16 +94,4 @@ job_env_free(char **env)
     for (char **e = env; e && *e; e++)
         free(*e);
     free(env);
-}
-
-char *
-job_script(const q_job_t *j)
-{
-    buf_t b;
-    buf_init(&b);
-    for (size_t i = 0; i < j->nscript; i++) {
-        buf_puts(&b, j->script[i]);
-        buf_puts(&b, "\n");
-    }
-    return buf_steal(&b);
 }

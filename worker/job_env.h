@@ -1,5 +1,5 @@
 /*
- * job_env - what a job runs with: its environment and its script.
+ * job_env - what a job runs with: its environment (its script: steps.h).
  */
 #ifndef GW_JOB_ENV_H
 #define GW_JOB_ENV_H
@@ -18,7 +18,10 @@
 char **job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local);
 void job_env_free(char **env);
 
-/* The script lines of j joined with newlines (caller frees). */
-char *job_script(const q_job_t *j);
+/* The image of job j of run q: its image, with the run's commit in place
+ * when it waited for it (spec.h spec_expand); NULL when it names none.
+ * Caller frees. Its env values are filled in the same way by
+ * job_env_new. */
+char *job_env_image(const q_run_t *q, const q_job_t *j);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "spec.h"
 
 /* The fence every write about a claimed run carries: $1 run, $2 runner,
  * $3 attempt. FOR SHARE holds the run row until the write commits, so a
@@ -120,8 +121,24 @@
     "              AND gw_job_may('running', $5::job_status)"                                  \
     "           RETURNING id, run_id)"
 
+/* What a job's end adds to its run's row, as the SET of an UPDATE of it:
+ * the commit the checkout resolved, the name of a job allowed to fail that
+ * failed (each NULL when none; a name is added once, so a retry is safe). */
+#define RUN_MARKS(commit, allowed)                                                             \
+    " commit_sha = COALESCE(" commit "::text, commit_sha),"                                    \
+    " allowed_failures = CASE WHEN " allowed "::text IS NULL"                                  \
+    "                           OR " allowed "::text = ANY (allowed_failures)"                 \
+    "                         THEN allowed_failures"                                           \
+    "                         ELSE allowed_failures || " allowed "::text END"
+
+/* $1-$7 as JOB_END_CTE, $8 and $9 as RUN_MARKS. The run is updated only
+ * after the job, as in SQL_JOB_RUN_END. */
 #define SQL_JOB_END                                                                            \
-    "WITH " JOB_END_CTE " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+    "WITH " JOB_END_CTE ","                                                                    \
+    "     m AS (UPDATE pipeline_runs SET" RUN_MARKS("$8", "$9")                                \
+    "            WHERE id = $1 AND ($8::text IS NOT NULL OR $9::text IS NOT NULL)"               \
+    "              AND EXISTS (SELECT 1 FROM j))"                                              \
+    " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
 
 /* 'running' or already $4: a retry after a lost reply is safe. */
 #define SQL_RUN_END                                                                            \
@@ -158,7 +175,7 @@
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
- * started, $10 the run's error. One row when the run ended now or had
+ * started, $10 the run's error, $11 and $12 as RUN_MARKS. One row when the run ended now or had
  * ended so already (a retry after a lost reply). The run is updated only
  * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
  * not see a run row this very statement had already updated. */
@@ -166,7 +183,7 @@
     "WITH " JOB_END_CTE ","                                                                    \
     "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
-    "                  error = $10, lease_expires_at = NULL"                                   \
+    "                  error = $10, lease_expires_at = NULL," RUN_MARKS("$11", "$12")          \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
     "              AND gw_run_may('running', $8::run_status)"                                  \
@@ -307,9 +324,9 @@ static const struct {
     {"q_heartbeat", SQL_HEARTBEAT, 7},
     {"q_claim", SQL_CLAIM, 3},
     {"q_job_start", SQL_JOB_START, 4},
-    {"q_job_end", SQL_JOB_END, 7},
+    {"q_job_end", SQL_JOB_END, 9},
     {"q_run_end", SQL_RUN_END, 6},
-    {"q_job_run_end", SQL_JOB_RUN_END, 10},
+    {"q_job_run_end", SQL_JOB_RUN_END, 12},
     {"q_run_requeue", SQL_RUN_REQUEUE, 3},
     {"q_log_insert", SQL_LOG_INSERT, 6},
     {"q_reap", SQL_REAP, 1},
@@ -408,6 +425,7 @@ q_run_free(q_run_t *run)
         for (char **e = j->env; e && *e; e++)
             free(*e);
         free(j->env);
+        cJSON_Delete(j->deferred);
     }
     free(run->jobs);
     free(run->repo);
@@ -430,6 +448,36 @@ json_dup(const cJSON *o, const char *key)
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
     return s ? xstrdup(s) : NULL;
 }
+/* Whether segs are deferred segments (spec_deferred_join), when present. */
+static bool
+deferred_segs_valid(const cJSON *segs)
+{
+    char *v = segs != NULL ? spec_deferred_join(segs, NULL) : NULL;
+
+    free(v);
+    return segs == NULL || v != NULL;
+}
+
+/* Whether a job's deferred object is well formed: {"image"?: SEGS,
+ * "env"?: {NAME: SEGS}} with each NAME in the job's env. */
+static bool
+deferred_valid(const cJSON *deferred, const cJSON *env)
+{
+    const cJSON *denv = cJSON_GetObjectItemCaseSensitive(deferred, "env");
+    const cJSON *e;
+
+    if (!cJSON_IsObject(deferred) ||
+        !deferred_segs_valid(cJSON_GetObjectItemCaseSensitive(deferred, "image")) ||
+        (denv != NULL && !cJSON_IsObject(denv)))
+        return false;
+    cJSON_ArrayForEach(e, denv)
+    {
+        if (!deferred_segs_valid(e) || cJSON_GetObjectItemCaseSensitive(env, e->string) == NULL)
+            return false;
+    }
+    return true;
+}
+
 /* Fill a script job from its entry in the frozen spec. Returns NULL, or
  * what is wrong with the entry (caller frees); the job is filled either way
  * so that it can be freed. */
@@ -439,7 +487,7 @@ job_from_spec(q_job_t *j, const cJSON *s)
     const cJSON *script = cJSON_GetObjectItemCaseSensitive(s, "script");
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(s, "env");
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(s, "timeout");
-    const cJSON *e;
+    const cJSON *e, *deferred;
     size_t n = 0;
     char *problem = NULL;
 
@@ -475,6 +523,12 @@ job_from_spec(q_job_t *j, const cJSON *s)
     }
     j->timeout = cJSON_IsNumber(timeout) ? (int)timeout->valuedouble : 0;
     j->allow_failure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "allow_failure"));
+    deferred = cJSON_GetObjectItemCaseSensitive(s, "deferred");
+    if (deferred != NULL) {
+        j->deferred = cJSON_Duplicate(deferred, true);
+        if (!deferred_valid(deferred, env) && problem == NULL)
+            problem = xstrdup("its deferred values are not valid");
+    }
     return problem;
 }
 
@@ -557,15 +611,22 @@ q_job_start(pg_conn_t *c, const q_fence_t *f, const char *job_id, pg_result_fn f
 
 int
 q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-          int exit_code, const char *error, pg_result_fn fn, void *arg)
+          int exit_code, const char *error, const q_run_marks_t *marks, pg_result_fn fn,
+          void *arg)
 {
     char code[16];
 
     snprintf(code, sizeof(code), "%d", exit_code);
-    const char *p[] = {f->run_id, f->runner_id,  f->attempt,
-                       job_id,    status_name(status), exit_code >= 0 ? code : NULL,
-                       error};
-    return pg_conn_query_prepared(c, "q_job_end", 7, p, fn, arg);
+    const char *p[] = {f->run_id,
+                       f->runner_id,
+                       f->attempt,
+                       job_id,
+                       status_name(status),
+                       exit_code >= 0 ? code : NULL,
+                       error,
+                       marks->commit,
+                       marks->allowed_failure};
+    return pg_conn_query_prepared(c, "q_job_end", 9, p, fn, arg);
 }
 
 int
@@ -579,8 +640,9 @@ q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t 
 
 int
 q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-              int exit_code, const char *error, gw_status_t run_status, gw_status_t rest_status,
-              const char *run_error, pg_result_fn fn, void *arg)
+              int exit_code, const char *error, const q_run_marks_t *marks,
+              gw_status_t run_status, gw_status_t rest_status, const char *run_error,
+              pg_result_fn fn, void *arg)
 {
     char code[16];
 
@@ -594,8 +656,10 @@ q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t 
                        error,
                        status_name(run_status),
                        status_name(rest_status),
-                       run_error};
-    return pg_conn_query_prepared(c, "q_job_run_end", 10, p, fn, arg);
+                       run_error,
+                       marks->commit,
+                       marks->allowed_failure};
+    return pg_conn_query_prepared(c, "q_job_run_end", 12, p, fn, arg);
 }
 
 int

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "pg.h"
 #include "status.h"
 #include "util.h"
@@ -47,6 +49,9 @@ typedef struct {
     char **env;   /* NULL-terminated NAME=value */
     int timeout;  /* seconds, 0 = the runner's default */
     bool allow_failure;
+    /* The values that wait for the run's commit (spec.h spec_expand), or
+     * NULL; job_env.c fills them in. */
+    cJSON *deferred;
 } q_job_t;
 
 typedef struct {
@@ -113,21 +118,29 @@ int q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_re
 /* The run of one row of a claim's result (caller frees with q_run_free). */
 q_run_t *q_claim_row(const PGresult *res, int row, const char *runner_id);
 
+/* What a job's end records on its run (each NULL when none): the commit
+ * its checkout resolved, and its name when it failed but was allowed to. */
+typedef struct {
+    const char *commit;
+    const char *allowed_failure;
+} q_run_marks_t;
+
 /* Job and run status changes, fenced (q_fenced). error may be NULL;
  * exit_code < 0 is stored as NULL. */
 int q_job_start(pg_conn_t *c, const q_fence_t *f, const char *job_id, pg_result_fn fn,
                 void *arg) GW_MUST_CHECK;
 int q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-              int exit_code, const char *error, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+              int exit_code, const char *error, const q_run_marks_t *marks, pg_result_fn fn,
+              void *arg) GW_MUST_CHECK;
 /* The queued jobs of the run become `rest_status` (skipped or canceled),
  * then the run ends with run_status and error. */
 int q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
               const char *error, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* q_job_end and q_run_end in one statement, for the run's last job. */
 int q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-                  int exit_code, const char *error, gw_status_t run_status,
-                  gw_status_t rest_status, const char *run_error, pg_result_fn fn,
-                  void *arg) GW_MUST_CHECK;
+                  int exit_code, const char *error, const q_run_marks_t *marks,
+                  gw_status_t run_status, gw_status_t rest_status, const char *run_error,
+                  pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* The run goes back to the queue, if none of its jobs started (fenced). */
 int q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 

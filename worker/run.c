@@ -12,8 +12,8 @@
  * end without waiting for them.
  *
  * Longer than most files: it is one state machine whose steps share the
- * run's fields; its statements are in queue.c, its log in log_sink.c and
- * its job's environment in job_env.c.
+ * run's fields; its statements are in queue.c, its log in log_sink.c, its
+ * job's environment in job_env.c and its job's steps in steps.c.
  */
 #include "run.h"
 
@@ -28,6 +28,7 @@
 #include "log.h"
 #include "job_env.h"
 #include "log_sink.h"
+#include "steps.h"
 #include "workspace.h"
 
 typedef enum {
@@ -67,6 +68,7 @@ struct run {
     engine_job_t *job;
     log_sink_t *sink;
     bool sink_finished;
+    steps_t *steps; /* the current job's steps; NULL for the checkout */
     struct event *timeout_ev;
     struct event *flush_ev;
     struct event *retry_ev;
@@ -297,6 +299,8 @@ static void
 job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
+    if (r->steps)
+        steps_feed(r->steps, data, len);
     log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
@@ -450,10 +454,13 @@ run_judge_job(run_t *r, gw_status_t *job_status, char **job_error)
     } else {
         *job_status = ST_FAILED;
         if (*job_error == NULL)
-            *job_error = xasprintf("exited with code %d", r->exit_code);
+            *job_error = steps_error(r->steps, r->exit_code);
     }
-    if (j->allow_failure)
+    if (j->allow_failure) {
+        log_sink_notef(r->sink, "[gitweave] job %s failed (%s); it may fail, so the run goes on",
+                       j->name, *job_error);
         return false;
+    }
     r->run_status = ST_FAILED;
     r->rest_status = ST_SKIPPED;
     set_str(&r->run_error, xasprintf("job %s failed: %s", j->name, *job_error));
@@ -487,6 +494,8 @@ run_start_job(run_t *r)
     r->judged = false;
     set_str(&r->job_error, NULL);
     r->checkout = checkout;
+    steps_free(r->steps);
+    r->steps = checkout ? NULL : steps_new(j->script, j->nscript);
     if (checkout)
         r->job_timeout = cfg->checkout_timeout;
     else
@@ -520,20 +529,26 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
     char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
-    char *script = r->checkout ? xstrdup(workspace_checkout_script()) : job_script(j);
+    char *image = job_env_image(r->q, j);
+    char *script = r->checkout ? xstrdup(workspace_checkout_script())
+                               : steps_script(j->script, j->nscript);
     free(git_dir);
     engine_job_spec_t spec = {
         .job_id = j->id,
         .run_id = r->q->fence.run_id,
         .runner_id = r->env->runner_id,
-        .image = j->image,
+        .image = image,
         .script = script,
         .env = (const char *const *)env,
         .workspace = r->workspace,
     };
+    if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
+        log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
+                       "the host", image);
     static const engine_callbacks_t cb = {job_output, job_done};
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
+    free(image);
     job_env_free(env);
     if (r->job == NULL) {
         job_done(r, -1, "the engine could not start the job");
@@ -589,6 +604,27 @@ job_ended_cb(const PGresult *res, void *arg)
     run_step(r);
 }
 
+/* The checkout ended well: the run's commit is the one it left checked out
+ * (the commit the run was triggered with, in full), for the jobs after it
+ * and the run's row. A checkout at another commit failed. */
+static void
+run_checkout_commit(run_t *r)
+{
+    const gw_config_t *cfg = r->env->cfg;
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char *err = NULL;
+    char *sha = workspace_head(git_dir, r->q->commit, &err);
+
+    free(git_dir);
+    if (sha == NULL) {
+        log_sink_notef(r->sink, "[gitweave] %s", err);
+        r->exit_code = -1;
+        set_str(&r->job_error, err);
+        return;
+    }
+    set_str(&r->q->commit, sha);
+}
+
 /* Store the end of the current job, behind the rest of its log. */
 static void
 run_end_job(run_t *r)
@@ -599,28 +635,35 @@ run_end_job(run_t *r)
         engine_job_free(r->job);
         r->job = NULL;
     }
-    if (!r->sink_finished) {
-        log_sink_finish(r->sink);
-        r->sink_finished = true;
-    }
     if (!r->judged) {
         char *err = NULL;
+        if (r->checkout && r->exit_code == 0 && r->stop == STOP_NONE)
+            run_checkout_commit(r);
         r->job_ends_run = run_judge_job(r, &r->job_status, &err);
         set_str(&r->job_status_error, err);
         r->judged = true;
     }
+    if (!r->sink_finished) {
+        log_sink_finish(r->sink);
+        r->sink_finished = true;
+    }
     if (!run_sync(r))
         return;
     int rc;
+    /* The checkout's commit reaches the run's row before the next job. */
+    q_run_marks_t marks = {
+        .commit = r->checkout && r->job_status == ST_SUCCESS ? r->q->commit : NULL,
+        .allowed_failure = r->job_status == ST_FAILED && j->allow_failure ? j->name : NULL,
+    };
     /* The run ends with this job: one statement for both. */
     r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;
     if (r->ends_with_job)
         rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
-                           r->job_status_error, r->run_status, r->rest_status, r->run_error,
-                           job_ended_cb, r);
+                           r->job_status_error, &marks, r->run_status, r->rest_status,
+                           r->run_error, job_ended_cb, r);
     else
         rc = q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
-                       r->job_status_error, job_ended_cb, r);
+                       r->job_status_error, &marks, job_ended_cb, r);
     if (rc != 0)
         return;
     run_sent(r);
@@ -765,6 +808,7 @@ run_free(run_t *r)
         return;
     engine_job_free(r->job);
     log_sink_free(r->sink);
+    steps_free(r->steps);
     event_free(r->timeout_ev);
     event_free(r->flush_ev);
     event_free(r->retry_ev);

@@ -3,9 +3,12 @@
  */
 #include "workspace.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -192,4 +195,38 @@ const char *
 workspace_checkout_script(void)
 {
     return checkout_script;
+}
+
+char *
+workspace_head(const char *git_dir, const char *want, char **err)
+{
+    char *path = xasprintf("%s/HEAD", git_dir);
+    char line[128];
+    size_t n = 0;
+    FILE *f = fopen(path, "re");
+
+    *err = NULL;
+    if (f == NULL) {
+        *err = xasprintf("could not read the checkout's HEAD \"%s\": %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    free(path);
+    while (isxdigit((unsigned char)line[n]))
+        n++;
+    if ((n != 40 && n != 64) || (line[n] != '\n' && line[n] != '\0')) {
+        line[strcspn(line, "\n")] = '\0';
+        *err = xasprintf("the checkout did not leave a commit checked out (HEAD is \"%.80s\")",
+                         line);
+        return NULL;
+    }
+    line[n] = '\0';
+    if (want != NULL && strncasecmp(line, want, strlen(want)) != 0) {
+        *err = xasprintf("the checkout is at %s, not at the run's commit %s", line, want);
+        return NULL;
+    }
+    return xstrdup(line);
 }

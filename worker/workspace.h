@@ -52,4 +52,12 @@ char *workspace_git_dir(const char *workdir, const char *runner, const char *rep
  * It runs in the workspace. Borrowed. */
 const char *workspace_checkout_script(void);
 
+/*
+ * The commit a finished checkout left in git_dir: its detached HEAD, a full
+ * commit id (40 or 64 hex digits). When want is not NULL (the run's commit,
+ * maybe abbreviated) the HEAD must start with it. Returns the commit id
+ * (caller frees), or NULL with *err set (caller frees) saying why not.
+ */
+char *workspace_head(const char *git_dir, const char *want, char **err);
+
 #endif

@@ -187,9 +187,13 @@ gw_log "first run took $(( $(date +%s%3N) - t_run )) ms from trigger to final"
 body=$(api GET "/pipelines/runs/$run")
 expect_eq "the run succeeded" "success success success" \
     "$(echo "$body" | jq -r '[.status, .jobs[].status] | join(" ")')"
-expect_eq "job greet's log, read through the API" "hello from /workspace in compose" \
+expect_eq "job greet's log, read through the API" '$ echo hello from $(pwd) in compose
+hello from /workspace in compose
+$ echo artifact > out.txt' \
     "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
-expect_eq "job debian (RUNNER_DEFAULT_IMAGE) sees the workspace" "artifact
+expect_eq "job debian (RUNNER_DEFAULT_IMAGE) sees the workspace" "\$ cat out.txt
+artifact
+\$ cat /etc/debian_version
 $(docker run --rm "$GW_DEBIAN_IMAGE" cat /etc/debian_version)" \
     "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
 runner1=$(echo "$body" | jq -r .runner)

@@ -31,8 +31,11 @@ check "timed-out run finishes" wait_for 20 run_is_final "$run"
 body=$(api GET "/pipelines/runs/$run")
 expect_eq "timeout statuses" "failed failed skipped" "$(echo "$body" | jq -r '[.status, .jobs[].status] | join(" ")')"
 expect_eq "timeout error" "timed out after 1 s" "$(echo "$body" | jq -r '.jobs[0].error')"
-expect_eq "timeout log" "sleeping
-[gitweave] job timed out after 1 s; stopping it" "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+expect_eq "timeout log: the steps, then the runner's line" '$ (sleep 60; echo child-survived > survived.txt) &
+$ echo sleeping
+sleeping
+$ sleep 60
+[gitweave] job timed out after 1 s; stopping it' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
 sleep 1
 check "the job's background child was killed with its group" test ! -e "$GW_TMP/work/l1/r-tmo/survived.txt"
 
@@ -44,8 +47,9 @@ check "it was sent TERM first" grep -q "got TERM" <<<"$(gw_logs "$(echo "$body" 
 
 run=$(gw_trigger r-lenient)
 check "allow_failure run finishes" wait_for 20 run_is_final "$run"
-expect_eq "allow_failure: the run succeeds, the job shows failed" "success failed success" \
-    "$(api GET "/pipelines/runs/$run" | jq -r '[.status, .jobs[].status] | join(" ")')"
+expect_eq "allow_failure: the run succeeds, the job shows failed, the run lists it" \
+    "success failed success may-fail" \
+    "$(api GET "/pipelines/runs/$run" | jq -r '[.status, .jobs[].status, .allowed_failures[]] | join(" ")')"
 
 run=$(gw_trigger r-long)
 job_running() { [ "$(gw_psql -c "SELECT status FROM jobs WHERE run_id = '$run' AND position = 0")" = running ]; }

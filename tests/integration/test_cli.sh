@@ -123,12 +123,16 @@ expect_eq "run -f of a succeeding run exits 0" 0 "$RC"
 run=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
 check "run -f names the run first" grep -Eq '^[0-9a-f-]{36}$' <<<"$run"
 expect_eq "run -f prints each job's header and log" \
-"==> first
+'==> first
+$ echo "${GITWEAVE_INPUT_GREETING} from $GITWEAVE_JOB_NAME"
 hi from first
+$ printf '"'"'no newline at the end'"'"'
 no newline at the end
 ==> second
+$ echo second job
 second job
-é ü 日本" "$(sed -n '2,7p' "$OUT")"
+$ echo "é ü 日本"
+é ü 日本' "$(sed -n '2,11p' "$OUT")"
 check "summary line of the run" grep -Eq "^---- run $run success in [0-9.]+s$" "$OUT"
 check "summary line per job with its duration" grep -Eq '^  first +success +[0-9.]+s  exit 0$' "$OUT"
 check "summary of the second job" grep -Eq '^  second +success +[0-9.]+s  exit 0$' "$OUT"
@@ -173,19 +177,23 @@ expect_eq "show --json: the API's run" "$run success 2" "$(jq -r '"\(.id) \(.sta
 
 gw logs "$run"
 expect_eq "logs of a run: every job with its header" \
-"==> first
+'==> first
+$ echo "${GITWEAVE_INPUT_GREETING} from $GITWEAVE_JOB_NAME"
 hi from first
+$ printf '"'"'no newline at the end'"'"'
 no newline at the end
 ==> second
+$ echo second job
 second job
-é ü 日本" "$(out)"
+$ echo "é ü 日本"
+é ü 日本' "$(out)"
 job1=$(curl -s "${AUTH[@]}" "$API/pipelines/runs/$run" | jq -r '.jobs[0].id')
 gw logs "$job1"
 expect_eq "logs of a job: its bytes as stored" \
     "$(gw_psql -c "SELECT string_agg(chunk, '' ORDER BY \"offset\") FROM logs WHERE job_id = '$job1'")" "$(out)"
 check "logs of a job: no header" bash -c "! grep -q '==>' '$OUT'"
 gw logs "$job1" --json
-expect_eq "logs --json of a job" "success hi from first" "$(jq -r '"\(.status) \(.log | split("\n")[0])"' "$OUT")"
+expect_eq "logs --json of a job" "success hi from first" "$(jq -r '"\(.status) \(.log | split("\n")[1])"' "$OUT")"
 gw logs "$run" --json
 expect_eq "logs --json of a run" "first second" "$(jq -r 'map(.name) | join(" ")' "$OUT")"
 gw logs "$failed_run" -f

@@ -39,10 +39,17 @@ run=$(gw_trigger r-ctr)
 check "container run finishes" wait_for 60 run_is_final "$run"
 body=$(api GET "/pipelines/runs/$run")
 expect_eq "container run succeeded" success "$(echo "$body" | jq -r .status)"
-expect_eq "job one log: env, /workspace, stdout and stderr" "hello from /workspace on r-ctr
-oops" "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
-expect_eq "job two sees job one's file, in another container" "artifact
-CI=true" "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
+expect_eq "job one log: each step, env, /workspace, stdout and stderr" '$ echo $GREETING from $(pwd) on $GITWEAVE_REPO
+hello from /workspace on r-ctr
+$ echo oops >&2
+oops
+$ echo artifact > out.txt
+$ hostname > host.txt' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+expect_eq "job two sees job one's file, in another container" '$ cat out.txt
+artifact
+$ test "$(cat host.txt)" != "$(hostname)"
+$ echo CI=$CI
+CI=true' "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
 check "the file is in the runner's workspace on the host" test -f "$GW_TMP/work/d1/r-ctr/out.txt"
 expect_eq "no container left after the run" 0 "$(containers)"
 
@@ -52,6 +59,7 @@ check "failing container run finishes" wait_for 60 run_is_final "$run"
 body=$(api GET "/pipelines/runs/$run")
 expect_eq "statuses" "failed failed skipped" "$(echo "$body" | jq -r '[.status, .jobs[].status] | join(" ")')"
 expect_eq "exit code 4" 4 "$(echo "$body" | jq -r '.jobs[0].exit_code')"
+expect_eq "the error names the step" 'line 2 "exit 4" exited with code 4' "$(echo "$body" | jq -r '.jobs[0].error')"
 
 # A missing image fails the job with a clear line; the worker keeps serving.
 run=$(gw_trigger r-noimage)

@@ -97,7 +97,7 @@ done
 expect_eq "100 followers got the whole log, byte for byte, and one end each" 100 "$same"
 
 # Live: "a" arrived while the job was still sleeping, well before "c".
-ta=$(grep -m1 '"chunk":"a\\n' "$GW_TMP/stamped" | cut -d' ' -f1)
+ta=$(grep -m1 '"chunk":"$ echo a\\na\\n' "$GW_TMP/stamped" | cut -d' ' -f1)
 tend=$(grep -m1 ' event: end$' "$GW_TMP/stamped" | cut -d' ' -f1)
 check "chunks arrive live (first chunk ${ta:-?}, end ${tend:-?})" \
     test -n "$ta" -a -n "$tend" -a $((${tend:-0} - ${ta:-0})) -ge 1500
@@ -220,7 +220,7 @@ check "the API listens again on a new connection" wait_for 10 bash -c \
     "p=\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT pid FROM pg_stat_activity WHERE application_name = 'gitweave-api-listen'\"); [ -n \"\$p\" ] && [ \"\$p\" != '$old' ]"
 gw_worker_start w3
 check "the follower from before the outage gets to the end" wait_for 30 ended "$RPID"
-expect_eq "with the whole log and the end" "x failed 3" \
+expect_eq "with the whole log and the end" '$ echo x x $ exit 3 failed 3' \
     "$(sse_chunks "$GW_TMP/relisten.sse" | xargs) $(sse_data "$GW_TMP/relisten.sse" end | jq -r '"\(.status) \(.exit_code)"')"
 
 gw_log "bad input"

@@ -121,7 +121,7 @@ expect_eq "the original's ref and commit" "refs/heads/topic 0123abcd" "$(gw_psql
 check "the rerun finishes" wait_for 15 run_is_final "$re"
 expect_eq "the rerun has the original's jobs" "$orig_jobs" "$(job_names "$re")"
 rjob=$(api GET "/pipelines/runs/$re" | jq -r '.jobs[0].id')
-expect_eq "the rerun ran the original script" quick-v1 "$(gw_logs "$rjob" | grep quick-)"
+expect_eq "the rerun ran the original script" quick-v1 "$(gw_logs "$rjob" | grep '^quick-')"
 expect_eq "GET shows rerun_of" "$orig" "$(api GET "/pipelines/runs/$re" | jq -r .rerun_of)"
 expect_eq "the original has none" null "$(api GET "/pipelines/runs/$orig" | jq -r .rerun_of)"
 # A rerun of a rerun points at the run it copied.
@@ -145,9 +145,9 @@ api POST /runners/wc/resume >/dev/null
 # ---- views ----
 bad=$(api POST /repos/ops/pipelines/run "${J[@]}" -d '{"template": "boom"}' | jq -r .id)
 check "the failing run ends" wait_for 15 run_is_final "$bad"
-expect_eq "recent_failures: the run, its failing job, exit code and last log line" \
-    "$bad|bad|3|the last words" \
-    "$(gw_psql -c "SELECT id, failed_job, exit_code, last_log_line FROM recent_failures WHERE id = '$bad'")"
+expect_eq "recent_failures: the run, its failing job, exit code, error and last line printed" \
+    "$bad|bad|3|line 3 \"exit 3\" exited with code 3|the last words" \
+    "$(gw_psql -c "SELECT id, failed_job, exit_code, job_error, last_log_line FROM recent_failures WHERE id = '$bad'")"
 expect_eq "recent_failures holds only failed runs" 0 "$(gw_psql -c "SELECT count(*) FROM recent_failures WHERE id <> '$bad'")"
 expect_eq "runner_utilisation: a row per runner" wc "$(gw_psql -c "SELECT runner FROM runner_utilisation WHERE runs > 0")"
 expect_eq "runner_utilisation: wc was busy for the length of its runs" t \

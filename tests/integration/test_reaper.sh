@@ -32,7 +32,9 @@ body=$(api GET "/pipelines/runs/$run")
 expect_eq "run failed" failed "$(echo "$body" | jq -r .status)"
 check "error says the runner was lost" grep -q "runner lost: victim" <<<"$(echo "$body" | jq -r .error)"
 expect_eq "jobs: running one failed, the rest skipped" "failed skipped" "$(echo "$body" | jq -r '[.jobs[].status] | join(" ")')"
-expect_eq "log kept what was printed" started "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+expect_eq "log kept what was printed" '$ echo started
+started
+$ sleep 30' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
 
 # A restart under the same name: its earlier life's run ends at once.
 kill "$GW_WORKER_PID"
@@ -53,6 +55,9 @@ gw_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE applica
 check "run still finishes after the connection drop" wait_for 30 run_is_final "$run"
 expect_eq "and succeeds" success "$(run_status "$run")"
 job=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
-expect_eq "no log line lost across the drop" "before
-after" "$(gw_logs "$job")"
+expect_eq "no log line lost across the drop" '$ echo before
+before
+$ sleep 3
+$ echo after
+after' "$(gw_logs "$job")"
 gw_finish

@@ -61,7 +61,7 @@ expect_eq "every quoting context shows the value as text" \
 sq=$value
 bare=$value
 ref=refs/heads/main ref2=refs/heads/main
-env=$value" "$mlog"
+env=$value" "$(grep -v '^\$ ' <<<"$mlog")"
 check "INJECTED never printed on a line of its own" bash -c '! grep -qx "INJECTED" <<<"$1"' _ "$mlog"
 spec=$(gw_psql -c "SELECT spec::text FROM pipeline_runs WHERE id = '$run'")
 check "the frozen script refers to a variable" \

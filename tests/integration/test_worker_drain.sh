@@ -32,8 +32,11 @@ check "still running while draining" kill -0 "$pid"
 check "the worker exits once its run is over" wait_for 15 exited "$pid"
 expect_eq "the run finished" success "$(run_status "$run")"
 expect_eq "both of its jobs ran" "success success" "$(api GET "/pipelines/runs/$run" | jq -r '[.jobs[].status] | join(" ")')"
-expect_eq "its log is whole" "begin
-finished" "$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
+expect_eq "its log is whole" '$ echo begin
+begin
+$ sleep 3
+$ echo finished
+finished' "$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
 expect_eq "the queued run was not claimed" queued "$(run_status "$queued")"
 expect_eq "runner row says stopped" stopped "$(gw_psql -c "SELECT status FROM runners WHERE name = 'd1'")"
 

@@ -737,6 +737,9 @@ START_TEST(test_expand_context)
 }
 END_TEST
 
+/* No commit yet (a manual run): commit.sha waits for the checkout; the
+ * frozen spec shows it as written and gives the deferred form. A missing
+ * ref is empty. */
 START_TEST(test_expand_null_context)
 {
     const char *tmpl = "{'kind': 'test', 'jobs': [{'name': 'a',"
@@ -746,11 +749,64 @@ START_TEST(test_expand_null_context)
     cJSON *jobs = expand(tmpl, NULL, &ctx);
 
     assert_json(jobs,
-                "[{'name': 'a', 'image': 'i<><>',"
+                "[{'name': 'a', 'image': 'i<${{ commit.sha }}><>',"
                 "  'script': ['<\\'${GITWEAVE_EXPR_COMMIT_SHA}\\'><\\'${GITWEAVE_EXPR_REF}\\'>'],"
-                "  'env': {'GITWEAVE_EXPR_COMMIT_SHA': '', 'GITWEAVE_EXPR_REF': ''},"
-                "  'timeout': null, 'allow_failure': false}]");
+                "  'env': {'GITWEAVE_EXPR_COMMIT_SHA': '${{ commit.sha }}', 'GITWEAVE_EXPR_REF': ''},"
+                "  'timeout': null, 'allow_failure': false,"
+                "  'deferred': {'image': ['i<', 'commit.sha', '><>'],"
+                "               'env': {'GITWEAVE_EXPR_COMMIT_SHA': ['', 'commit.sha', '']}}}]");
     cJSON_Delete(jobs);
+}
+END_TEST
+
+/* Deferred values join with the commit once it is known; text that only
+ * looks like an expression (an input's value) stays literal, as the
+ * single pass of spec_expand keeps it. */
+START_TEST(test_expand_deferred_join)
+{
+    const char *tmpl = "{'kind': 'test', 'inputs': {'X': {}}, 'jobs': [{'name': 'a',"
+                       " 'script': ['true'],"
+                       " 'env': {'E': '${{commit.sha}}-${{ inputs.X }}-${{ commit.sha }}',"
+                       "         'F': 'plain ${{ run.id }}'}}]}";
+    const spec_context_t ctx = {"r", "1", NULL, NULL};
+    cJSON *jobs = expand(tmpl, "{'X': '${{ commit.sha }}'}", &ctx);
+    const cJSON *d = cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "deferred");
+    char *v;
+
+    assert_json(d, "{'env': {'E': ['', 'commit.sha', '-${{ commit.sha }}-', 'commit.sha', '']}}");
+    v = spec_deferred_join(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "env"), "E"), "abc");
+    ck_assert_str_eq(v, "abc-${{ commit.sha }}-abc");
+    free(v);
+    v = spec_deferred_join(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "env"), "E"), NULL);
+    ck_assert_str_eq(v, "-${{ commit.sha }}-");
+    free(v);
+    cJSON_Delete(jobs);
+
+    /* A commit known at trigger time defers nothing. */
+    const spec_context_t known = {"r", "1", "c0ffee", NULL};
+    jobs = expand(tmpl, "{'X': 'x'}", &known);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "deferred"));
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+START_TEST(test_deferred_join_refuses)
+{
+    static const char *bad[] = {"null", "'x'", "[]", "['a', 'commit.sha']",
+                                "['a', 'run.id', 'b']", "['a', 1, 'b']", "[1]"};
+    cJSON *segs;
+    char *v;
+
+    for (size_t i = 0; i < GW_ARRAY_LEN(bad); i++) {
+        segs = js(bad[i]);
+        ck_assert_msg(spec_deferred_join(segs, "c") == NULL, "accepted %s", bad[i]);
+        cJSON_Delete(segs);
+    }
+    segs = js("['']");
+    v = spec_deferred_join(segs, "c");
+    ck_assert_str_eq(v, "");
+    free(v);
+    cJSON_Delete(segs);
 }
 END_TEST
 
@@ -1578,6 +1634,8 @@ spec_suite(void)
     tcase_add_test(tc, test_expand_all_variables);
     tcase_add_test(tc, test_expand_context);
     tcase_add_test(tc, test_expand_null_context);
+    tcase_add_test(tc, test_expand_deferred_join);
+    tcase_add_test(tc, test_deferred_join_refuses);
     tcase_add_test(tc, test_expand_single_pass);
     tcase_add_loop_test(tc, test_expand_quoting, 0, (int)GW_ARRAY_LEN(quote_cases));
     tcase_add_test(tc, test_expand_shell_runs);
