@@ -929,7 +929,8 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, path, "must be a non-empty string or null");
             return NULL;
         }
-        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, NULL,
+                             err) < 0)
             return NULL;
     }
 
@@ -950,7 +951,8 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
             spec_fail(err, line, "must be a string");
             return NULL;
         }
-        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
+        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL,
+                             err) < 0)
             return NULL;
     }
 
@@ -987,7 +989,8 @@ spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_
                 spec_fail(err, line, "must be a string");
                 return NULL;
             }
-            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL, err) < 0)
+            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL,
+                                 err) < 0)
                 return NULL;
         }
     }

@@ -30,7 +30,8 @@
  * quoted reference to it that fits the shell quoting at that point:
  * "${V}" outside quotes, ${V} inside double quotes, '"${V}"' inside single
  * quotes. So a value is never read as shell code. Env names starting with
- * GITWEAVE_INPUT_ or GITWEAVE_EXPR_ are reserved for this.
+ * GITWEAVE_INPUT_ or GITWEAVE_EXPR_ are reserved for this. commit.sha of a
+ * run without a commit yet is deferred to the runner (spec_expand).
  *
  * Caps (SPEC_MAX_*, below) bound what a template or a set of input values
  * may hold; every check is linear (or n log n) in the size of the document.

@@ -136,7 +136,7 @@
 #define SQL_JOB_END                                                                            \
     "WITH " JOB_END_CTE ","                                                                    \
     "     m AS (UPDATE pipeline_runs SET" RUN_MARKS("$8", "$9")                                \
-    "            WHERE id = $1 AND ($8::text IS NOT NULL OR $9::text IS NOT NULL)"               \
+    "            WHERE id = $1 AND ($8::text IS NOT NULL OR $9::text IS NOT NULL)"             \
     "              AND EXISTS (SELECT 1 FROM j))"                                              \
     " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
 
@@ -175,8 +175,8 @@
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
- * started, $10 the run's error, $11 and $12 as RUN_MARKS. One row when the run ended now or had
- * ended so already (a retry after a lost reply). The run is updated only
+ * started, $10 the run's error, $11 and $12 as RUN_MARKS. One row when the
+ * run ended now or had ended so already (a retry after a lost reply). The run is updated only
  * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
  * not see a run row this very statement had already updated. */
 #define SQL_JOB_RUN_END                                                                        \
@@ -448,6 +448,7 @@ json_dup(const cJSON *o, const char *key)
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
     return s ? xstrdup(s) : NULL;
 }
+
 /* Whether segs are deferred segments (spec_deferred_join), when present. */
 static bool
 deferred_segs_valid(const cJSON *segs)

@@ -17,7 +17,7 @@
 struct steps {
     char *const *lines;
     size_t n;
-    int cur;   /* the step whose echo came last, -1 before the first */
+    int cur;    /* the step whose echo came last, -1 before the first */
     buf_t tail; /* the end of the current output line (at least the echo's length) */
 };
 
