@@ -162,7 +162,7 @@ void request_trigger_free(request_trigger_t *t);
 typedef enum {
     REQUEST_PUSH_BRANCH, /* a push to refs/heads/<branch> */
     REQUEST_PUSH_DELETE, /* a branch or tag deleted (after = zeros) */
-    REQUEST_PUSH_OTHER,  /* tags and other refs: no runs */
+    REQUEST_PUSH_OTHER,  /* a tag or another ref: the templates' filters decide */
 } request_push_kind_t;
 
 /* The parts of a push hook payload (GitHub, Gitea) that matter. */

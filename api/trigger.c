@@ -370,7 +370,7 @@ trigger_other_event(const http_req_t *r)
 typedef struct {
     cJSON *body;
     request_push_t push;
-    cJSON *reply; /* {"runs": [], "skipped": [...]} */
+    cJSON *reply; /* {"runs": [], "skipped": [...], "templates": [...]} */
 } trigger_push_t;
 
 static void
@@ -404,11 +404,37 @@ fail:
     trigger_push_free(p);
 }
 
+/*
+ * What the push did to one attached template: started run (reason NULL),
+ * or did not start it for reason (with detail, or NULL).
+ */
+static void
+trigger_push_outcome(cJSON *templates, const char *name, const char *run, const char *reason,
+                     const char *detail)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "template", name);
+    cJSON_AddBoolToObject(o, "started", run != NULL);
+    if (run != NULL)
+        cJSON_AddStringToObject(o, "run", run);
+    else
+        cJSON_AddNullToObject(o, "run");
+    if (reason != NULL)
+        cJSON_AddStringToObject(o, "reason", reason);
+    else
+        cJSON_AddNullToObject(o, "reason");
+    if (detail != NULL)
+        cJSON_AddStringToObject(o, "detail", detail);
+    cJSON_AddItemToArray(templates, o);
+}
+
 static void
 trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
 {
     trigger_push_t *p = arg;
     cJSON *skipped = cJSON_GetObjectItemCaseSensitive(p->reply, "skipped");
+    cJSON *templates = cJSON_GetObjectItemCaseSensitive(p->reply, "templates");
     trigger_tmpl_t *tmpls = NULL;
     trigger_run_t *runs = NULL;
     size_t ntmpls = 0, nruns = 0;
@@ -418,12 +444,6 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
         goto fail;
     if (PQntuples(res) == 0) {
         http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
-        goto fail;
-    }
-    if (p->push.kind != REQUEST_PUSH_BRANCH) {
-        /* A deleted branch, a tag: nothing to build. */
-        http_reply_json(r, 200, p->reply);
-        p->reply = NULL;
         goto fail;
     }
     if (trigger_tmpls_from(r, res, &tmpls, &ntmpls) < 0)
@@ -438,9 +458,18 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
     for (size_t i = 0; i < ntmpls; i++) {
         spec_error_t serr;
         const char *stage = "";
+        spec_push_match_t m;
 
-        if (!spec_matches_event(tmpls[i].doc, "push", p->push.branch))
+        /* A deleted ref has nothing to build. */
+        if (p->push.kind == REQUEST_PUSH_DELETE) {
+            trigger_push_outcome(templates, tmpls[i].name, NULL, "ref deleted", NULL);
             continue;
+        }
+        m = spec_match_push(tmpls[i].doc, p->push.ref);
+        if (m != SPEC_PUSH_STARTS) {
+            trigger_push_outcome(templates, tmpls[i].name, NULL, spec_push_reason(m), NULL);
+            continue;
+        }
         memset(&serr, 0, sizeof(serr));
         if (trigger_prepare(&ctx, &tmpls[i], NULL, &runs[nruns], &serr, &stage) < 0) {
             /* One template lacking an input must not stop the others. */
@@ -450,12 +479,14 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
             cJSON_AddStringToObject(s, "template", tmpls[i].name);
             cJSON_AddStringToObject(s, "detail", detail);
             cJSON_AddItemToArray(skipped, s);
+            trigger_push_outcome(templates, tmpls[i].name, NULL, stage, detail);
             free(detail);
             cJSON_free(runs[nruns].inputs_text);
             cJSON_free(runs[nruns].spec_text);
             memset(&runs[nruns], 0, sizeof(runs[nruns]));
             continue;
         }
+        trigger_push_outcome(templates, tmpls[i].name, runs[nruns].id, NULL, NULL);
         nruns++;
     }
     if (nruns == 0) {
@@ -481,6 +512,7 @@ trigger_push(http_req_t *r)
     p->reply = cJSON_CreateObject();
     cJSON_AddArrayToObject(p->reply, "runs");
     cJSON_AddArrayToObject(p->reply, "skipped");
+    cJSON_AddArrayToObject(p->reply, "templates");
     if (trigger_other_event(r)) {
         http_reply_json(r, 200, p->reply);
         p->reply = NULL;

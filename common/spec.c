@@ -23,7 +23,7 @@
 
 static const char *const spec_top_keys[] = {"kind", "on", "clean", "inputs", "jobs", NULL};
 static const char *const spec_on_keys[] = {"push", "manual", NULL};
-static const char *const spec_push_keys[] = {"branches", NULL};
+static const char *const spec_push_keys[] = {"branches", "tags", NULL};
 static const char *const spec_no_keys[] = {NULL};
 static const char *const spec_input_keys[] = {"type",     "options",     "default",
                                               "required", "description", NULL};
@@ -644,11 +644,37 @@ spec_check_shape(const cJSON *v, const char *path, int depth, spec_error_t *err)
 
 /* ---- validation ----------------------------------------------------- */
 
+/* A ref filter (on.push.branches, on.push.tags): absent, or a non-empty
+ * array of non-empty strings. Returns 0, or -1 with *err filled. */
+static int
+spec_validate_globs(const cJSON *globs, const char *field, spec_error_t *err)
+{
+    const cJSON *it;
+    char path[160];
+    int i = 0;
+
+    if (globs == NULL)
+        return 0;
+    if (!cJSON_IsArray(globs) || cJSON_GetArraySize(globs) == 0) {
+        spec_fail(err, field, "must be a non-empty array of strings");
+        return -1;
+    }
+    cJSON_ArrayForEach(it, globs)
+    {
+        spec_path_index(path, sizeof(path), field, i++);
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
+            spec_fail(err, path, "must be a non-empty string");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static cJSON *
 spec_validate_on(const cJSON *on, spec_error_t *err)
 {
     bool push = false, manual = false;
-    const cJSON *branches = NULL, *it;
+    const cJSON *branches = NULL, *tags = NULL, *it;
     char path[160];
     cJSON *out, *ev;
     int i = 0;
@@ -691,20 +717,10 @@ spec_validate_on(const cJSON *on, spec_error_t *err)
             if (spec_check_keys(p, "on.push", spec_push_keys, "key", err) < 0)
                 return NULL;
             branches = spec_get(p, "branches");
-            if (branches != NULL) {
-                if (!cJSON_IsArray(branches) || cJSON_GetArraySize(branches) == 0) {
-                    spec_fail(err, "on.push.branches", "must be a non-empty array of strings");
-                    return NULL;
-                }
-                cJSON_ArrayForEach(it, branches)
-                {
-                    spec_path_index(path, sizeof(path), "on.push.branches", i++);
-                    if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
-                        spec_fail(err, path, "must be a non-empty string");
-                        return NULL;
-                    }
-                }
-            }
+            tags = spec_get(p, "tags");
+            if (spec_validate_globs(branches, "on.push.branches", err) < 0 ||
+                spec_validate_globs(tags, "on.push.tags", err) < 0)
+                return NULL;
             push = true;
         }
         m = spec_get(on, "manual");
@@ -733,6 +749,10 @@ spec_validate_on(const cJSON *on, spec_error_t *err)
             cJSON_AddItemToObject(ev, "branches", cJSON_Duplicate(branches, true));
         else
             cJSON_AddNullToObject(ev, "branches");
+        if (tags != NULL)
+            cJSON_AddItemToObject(ev, "tags", cJSON_Duplicate(tags, true));
+        else
+            cJSON_AddNullToObject(ev, "tags");
     } else {
         cJSON_AddNullToObject(out, "push");
     }
@@ -1414,13 +1434,52 @@ spec_deferred_join(const cJSON *segs, const char *commit_sha)
 
 /* ---- events --------------------------------------------------------- */
 
-/* Whether the template starts on event (and, for push, on branch). A
- * template without "on" starts on both events and every branch. */
+/* Whether one of the globs matches name. */
+static bool
+spec_globs_match(const cJSON *globs, const char *name)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, globs)
+    {
+        if (cJSON_IsString(it) && spec_glob_match(it->valuestring, name))
+            return true;
+    }
+    return false;
+}
+
+/* Whether a push of branch (tag false) or tag name starts the template. */
+static spec_push_match_t
+spec_match_ref(const cJSON *tmpl, bool tag, const char *name)
+{
+    const cJSON *on = spec_get(tmpl, "on");
+    const cJSON *push, *branches, *tags;
+
+    if (on == NULL)
+        return tag ? SPEC_PUSH_TAGS_NOT_ENABLED : SPEC_PUSH_STARTS;
+    push = spec_get(on, "push");
+    if (push == NULL)
+        return SPEC_PUSH_NOT_ON_PUSH;
+    branches = spec_get(push, "branches");
+    tags = spec_get(push, "tags");
+    if (tag) {
+        if (tags == NULL)
+            return SPEC_PUSH_TAGS_NOT_ENABLED;
+        return spec_globs_match(tags, name) ? SPEC_PUSH_STARTS : SPEC_PUSH_TAG_NOT_MATCHED;
+    }
+    /* Without filters every branch starts it; a template that lists only
+     * tags is a tag pipeline. */
+    if (branches == NULL)
+        return tags == NULL ? SPEC_PUSH_STARTS : SPEC_PUSH_BRANCHES_NOT_ENABLED;
+    if (name == NULL)
+        return SPEC_PUSH_BRANCH_NOT_MATCHED;
+    return spec_globs_match(branches, name) ? SPEC_PUSH_STARTS : SPEC_PUSH_BRANCH_NOT_MATCHED;
+}
+
 bool
 spec_matches_event(const cJSON *tmpl, const char *event, const char *branch)
 {
     const cJSON *on = spec_get(tmpl, "on");
-    const cJSON *push, *branches, *it;
 
     if (event == NULL)
         return false;
@@ -1428,22 +1487,39 @@ spec_matches_event(const cJSON *tmpl, const char *event, const char *branch)
         return on == NULL || spec_get(on, "manual") != NULL;
     if (strcmp(event, "push") != 0)
         return false;
-    if (on == NULL)
-        return true;
-    push = spec_get(on, "push");
-    if (push == NULL)
-        return false;
-    branches = spec_get(push, "branches");
-    if (branches == NULL)
-        return true;
-    if (branch == NULL)
-        return false;
-    cJSON_ArrayForEach(it, branches)
-    {
-        if (cJSON_IsString(it) && spec_glob_match(it->valuestring, branch))
-            return true;
+    return spec_match_ref(tmpl, false, branch) == SPEC_PUSH_STARTS;
+}
+
+spec_push_match_t
+spec_match_push(const cJSON *tmpl, const char *ref)
+{
+    if (ref != NULL && strncmp(ref, "refs/heads/", 11) == 0 && ref[11] != '\0')
+        return spec_match_ref(tmpl, false, ref + 11);
+    if (ref != NULL && strncmp(ref, "refs/tags/", 10) == 0 && ref[10] != '\0')
+        return spec_match_ref(tmpl, true, ref + 10);
+    return SPEC_PUSH_NOT_BRANCH_OR_TAG;
+}
+
+const char *
+spec_push_reason(spec_push_match_t m)
+{
+    switch (m) {
+    case SPEC_PUSH_STARTS:
+        return "started";
+    case SPEC_PUSH_NOT_ON_PUSH:
+        return "not on push";
+    case SPEC_PUSH_BRANCH_NOT_MATCHED:
+        return "branch not matched";
+    case SPEC_PUSH_BRANCHES_NOT_ENABLED:
+        return "branch pushes not enabled";
+    case SPEC_PUSH_TAG_NOT_MATCHED:
+        return "tag not matched";
+    case SPEC_PUSH_TAGS_NOT_ENABLED:
+        return "tag pushes not enabled";
+    case SPEC_PUSH_NOT_BRANCH_OR_TAG:
+        break;
     }
-    return false;
+    return "not a branch or tag";
 }
 
 typedef enum { SPEC_GLOB_CHAR, SPEC_GLOB_ONE, SPEC_GLOB_STAR, SPEC_GLOB_STARSTAR } spec_glob_kind_t;

@@ -4,8 +4,11 @@
  * A template is a JSON (or YAML, see spec_from_yaml) document:
  *
  *   kind:   "build" | "test" | "release"                     (required)
- *   on:     { push?: {branches?: [glob...]} | null, manual?: {} | null }
+ *   on:     { push?: {branches?: [glob...], tags?: [glob...]} | null,
+ *             manual?: {} | null }
  *           or a list ["push", "manual"]; default: both events, all branches
+ *           and no tags (a push filter without branches but with tags
+ *           starts on tag pushes only)
  *   clean:  bool  (default false: untracked files survive between runs)
  *   inputs: { NAME: { type?: "string"|"number"|"boolean"|"choice",
  *                     options?: [str...] (choice only, required for choice),
@@ -77,7 +80,8 @@ typedef struct {
 } spec_error_t;
 
 /* Validate a template document. Returns a normalised copy (defaults filled
- * in: on as {"push": {"branches": [...]|null}, "manual": {}} with absent
+ * in: on as {"push": {"branches": [...]|null, "tags": [...]|null},
+ * "manual": {}} with absent
  * events null, clean false, every input with its type, every job with image
  * (string or null), env ({}), timeout (number or null), allow_failure) that
  * the caller frees with cJSON_Delete, or NULL with *err filled. */
@@ -131,6 +135,24 @@ char *spec_deferred_join(const cJSON *segs, const char *commit_sha);
  * push, branch is the branch name (refs/heads/ stripped) matched against the
  * branch filter. */
 bool spec_matches_event(const cJSON *tmpl, const char *event, const char *branch);
+
+/* What a push of one ref does to a template: starts it, or why not. */
+typedef enum {
+    SPEC_PUSH_STARTS,
+    SPEC_PUSH_NOT_ON_PUSH,          /* on has no push */
+    SPEC_PUSH_BRANCH_NOT_MATCHED,   /* no on.push.branches glob matches */
+    SPEC_PUSH_BRANCHES_NOT_ENABLED, /* on.push lists tags only */
+    SPEC_PUSH_TAG_NOT_MATCHED,      /* no on.push.tags glob matches */
+    SPEC_PUSH_TAGS_NOT_ENABLED,     /* on.push lists no tags */
+    SPEC_PUSH_NOT_BRANCH_OR_TAG,    /* the ref is neither refs/heads/ nor refs/tags/ */
+} spec_push_match_t;
+
+/* Whether a push of ref (the full name: refs/heads/..., refs/tags/...)
+ * starts a validated template, or why not. */
+spec_push_match_t spec_match_push(const cJSON *tmpl, const char *ref);
+
+/* The reason as the API says it ("tag not matched"; "started"): static. */
+const char *spec_push_reason(spec_push_match_t m);
 
 /* Glob match for branch filters: `*` matches any run of characters except
  * '/', `**` matches any run including '/', `?` one character other than '/'.

@@ -417,6 +417,8 @@ gw_log "push hook"
 api PUT /repos/hooks/templates/pushonly >/dev/null
 api PUT /repos/hooks/templates/needs >/dev/null
 api PUT /repos/hooks/templates/lint >/dev/null
+gw_template tagged '{"kind": "release", "on": {"push": {"tags": ["v*"]}}, "jobs": [{"name": "a", "script": ["true"]}]}'
+api PUT /repos/hooks/templates/tagged >/dev/null
 api POST /repos/hooks/hooks/push "${J[@]}" -H 'X-GitHub-Event: push' \
     -d "{\"ref\": \"refs/heads/main\", \"before\": \"$ZERO\", \"after\": \"$SHA\", \"commits\": [{\"id\": \"$SHA\"}], \"head_commit\": {\"id\": \"$SHA\"}, \"repository\": {\"full_name\": \"o/hooks\"}}" >/dev/null
 expect_status "push to main 201" 201
@@ -429,12 +431,25 @@ expect_status "push to release/2.0 201" 201
 api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/feature/y\", \"before\": \"$SHA\", \"after\": \"$SHA\"}" >/dev/null
 expect_status "push to a filtered-out branch 200" 200
 expect_eq "no runs" 0 "$(jqv '.runs | length')"
+expect_eq "each attached template says why it did not start" \
+    "lint:false:not on push needs:false:branch not matched pushonly:false:branch not matched tagged:false:branch pushes not enabled" \
+    "$(jqv '[.templates[] | "\(.template):\(.started):\(.reason)"] | join(" ")')"
 api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/main\", \"before\": \"$SHA\", \"after\": \"$ZERO\"}" >/dev/null
 expect_status "branch delete push 200" 200
 expect_eq "branch delete: no runs" 0 "$(jqv '.runs | length')"
+expect_eq "branch delete: every template says so" "ref deleted" "$(jqv '[.templates[].reason] | unique | join(" ")')"
 api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/tags/v1\", \"before\": \"$ZERO\", \"after\": \"$SHA\"}" >/dev/null
-expect_status "tag push 200" 200
-expect_eq "tag push: no runs" 0 "$(jqv '.runs | length')"
+expect_status "tag push 201" 201
+expect_eq "tag push starts the template whose tag filter matches" "tagged push refs/tags/v1 $SHA" \
+    "$(jqv '.runs[] | "\(.template) \(.trigger) \(.ref) \(.commit)"')"
+expect_eq "tag push: the others say why" \
+    "lint:not on push needs:tag pushes not enabled pushonly:tag pushes not enabled tagged:null" \
+    "$(jqv '[.templates[] | "\(.template):\(.reason)"] | join(" ")')"
+check "a started template names its run" jqe '(.templates[] | select(.started) | .run) == .runs[0].id' "$GW_TMP/body"
+api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"ref\": \"refs/tags/nightly\", \"before\": \"$ZERO\", \"after\": \"$SHA\"}" >/dev/null
+expect_status "unmatched tag push 200" 200
+expect_eq "unmatched tag: no runs" 0 "$(jqv '.runs | length')"
+expect_eq "unmatched tag: why" "tag not matched" "$(jqv '.templates[] | select(.template == "tagged") | .reason')"
 api POST /repos/hooks/hooks/push "${J[@]}" -H 'X-GitHub-Event: ping' -d '{"zen": "x"}' >/dev/null
 expect_status "ping event 200" 200
 api POST /repos/hooks/hooks/push "${J[@]}" -d "{\"after\": \"$SHA\"}" >/dev/null
@@ -449,7 +464,7 @@ api POST /repos/hooks/hooks/push >/dev/null
 expect_error "push without body 400" 400
 api POST /repos/nothere/hooks/push "${J[@]}" -d "{\"ref\": \"refs/heads/main\", \"after\": \"$SHA\"}" >/dev/null
 expect_error "push to unknown repo 404" 404
-expect_eq "push runs stored" 2 "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE trigger = 'push'")"
+expect_eq "push runs stored" 3 "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE trigger = 'push'")"
 
 gw_log "hostile input"
 printf '\xff\xfe{}' >"$GW_TMP/bad-utf8"

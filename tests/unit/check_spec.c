@@ -75,7 +75,7 @@ START_TEST(test_validate_minimal)
     cJSON *t = valid("{'kind': 'build', 'jobs': [{'name': 'b', 'script': ['make']}]}");
 
     assert_json(t, "{'kind': 'build',"
-                   " 'on': {'push': {'branches': null}, 'manual': {}},"
+                   " 'on': {'push': {'branches': null, 'tags': null}, 'manual': {}},"
                    " 'clean': false, 'inputs': {},"
                    " 'jobs': [{'name': 'b', 'image': null, 'script': ['make'], 'env': {},"
                    "           'timeout': null, 'allow_failure': false}]}");
@@ -107,7 +107,7 @@ START_TEST(test_validate_full)
     cJSON *t = valid(full_template);
 
     assert_json(cJSON_GetObjectItem(t, "on"),
-                "{'push': {'branches': ['main', 'release/*']}, 'manual': null}");
+                "{'push': {'branches': ['main', 'release/*'], 'tags': null}, 'manual': null}");
     assert_json(cJSON_GetObjectItem(t, "inputs"),
                 "{'VERSION': {'type': 'string', 'required': true, 'description': 'what to "
                 "release'},"
@@ -151,15 +151,15 @@ START_TEST(test_validate_on_forms)
 
     t = valid(
         "{'kind': 'test', 'on': ['push', 'manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': {}}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
     cJSON_Delete(t);
 
     t = valid("{'kind': 'test', 'on': {'push': {}}, 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': null}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': null}");
     cJSON_Delete(t);
 
     t = valid("{'kind': 'test', 'on': null, 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null}, 'manual': {}}");
+    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
     cJSON_Delete(t);
 }
 END_TEST
@@ -214,6 +214,10 @@ static const invalid_case_t invalid_cases[] = {
     {"{" KIND "'on': {'push': {'branches': []}}, " JOBS "}", "on.push.branches",
      "must be a non-empty array of strings"},
     {"{" KIND "'on': {'push': {'branches': ['main', 1]}}, " JOBS "}", "on.push.branches[1]",
+     "must be a non-empty string"},
+    {"{" KIND "'on': {'push': {'tags': []}}, " JOBS "}", "on.push.tags",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'on': {'push': {'tags': ['v*', '']}}, " JOBS "}", "on.push.tags[1]",
      "must be a non-empty string"},
     {"{" KIND "'on': {'push': true}, " JOBS "}", "on.push", "must be an object or null"},
     {"{" KIND "'on': {'manual': {'x': 1}}, " JOBS "}", "on.manual.x", "is not a known key"},
@@ -1003,6 +1007,57 @@ START_TEST(test_matches_event)
 }
 END_TEST
 
+/* Tag pushes start only templates that list tags; a template that lists
+ * only tags starts on no branch push; each refusal says why. */
+START_TEST(test_match_push_tags)
+{
+    cJSON *t = valid("{'kind': 'release', 'on': {'push': {'tags': ['v*']}},"
+                     " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    const cJSON *push = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "on"), "push");
+
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(push, "branches")));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(push, "tags")), 1);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/v1.0.0"), SPEC_PUSH_STARTS);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/nightly"), SPEC_PUSH_TAG_NOT_MATCHED);
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/main"), SPEC_PUSH_BRANCHES_NOT_ENABLED);
+    ck_assert_int_eq(spec_match_push(t, "refs/notes/x"), SPEC_PUSH_NOT_BRANCH_OR_TAG);
+    ck_assert(!spec_matches_event(t, "push", "main"));
+    ck_assert_str_eq(spec_push_reason(SPEC_PUSH_TAG_NOT_MATCHED), "tag not matched");
+    cJSON_Delete(t);
+
+    /* Branches only (or no filter at all): tag pushes are not enabled. */
+    t = valid("{'kind': 'build', 'on': {'push': {'branches': ['main']}},"
+              " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/main"), SPEC_PUSH_STARTS);
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/dev"), SPEC_PUSH_BRANCH_NOT_MATCHED);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/v1"), SPEC_PUSH_TAGS_NOT_ENABLED);
+    ck_assert_str_eq(spec_push_reason(SPEC_PUSH_TAGS_NOT_ENABLED), "tag pushes not enabled");
+    cJSON_Delete(t);
+    t = valid("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/any/thing"), SPEC_PUSH_STARTS);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/v1"), SPEC_PUSH_TAGS_NOT_ENABLED);
+    cJSON_Delete(t);
+
+    /* Both filters; the normalised form validates to itself. */
+    t = valid("{'kind': 'build', 'on': {'push': {'branches': ['main'], 'tags': ['v*', 'rc/**']},"
+              " 'manual': {}}, 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/main"), SPEC_PUSH_STARTS);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/rc/1/2"), SPEC_PUSH_STARTS);
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/x"), SPEC_PUSH_TAG_NOT_MATCHED);
+    char *text = cJSON_PrintUnformatted(t);
+    cJSON *again = valid(text);
+    ck_assert(cJSON_Compare(t, again, true));
+    cJSON_free(text);
+    cJSON_Delete(again);
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'build', 'on': ['manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_match_push(t, "refs/tags/v1"), SPEC_PUSH_NOT_ON_PUSH);
+    ck_assert_str_eq(spec_push_reason(SPEC_PUSH_NOT_ON_PUSH), "not on push");
+    cJSON_Delete(t);
+}
+END_TEST
+
 typedef struct {
     const char *pattern;
     const char *s;
@@ -1644,6 +1699,7 @@ spec_suite(void)
 
     tc = tcase_create("match");
     tcase_add_test(tc, test_matches_event);
+    tcase_add_test(tc, test_match_push_tags);
     tcase_add_loop_test(tc, test_glob, 0, (int)GW_ARRAY_LEN(glob_cases));
     tcase_add_test(tc, test_glob_null);
     suite_add_tcase(s, tc);
