@@ -5,7 +5,10 @@
 # line (a curl shim on the PATH records every argument and the mode of every
 # @file); a token left in a git config that others can read is refused; the
 # body is built with jq, so a branch named feat"x starts its run; the hook
-# prints the ids of the runs it started.
+# prints the ids and URLs of the runs it started and why the other templates
+# did not start; with the API down it tries again with back-off and, when the
+# API comes back within its window, the run starts; when it never comes back,
+# the hook fails loudly with a command that, run by hand, starts the run.
 source "$(dirname "$0")/../lib/postgres.sh"
 
 TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -24,12 +27,15 @@ expect_eq "the API needs the token" 401 "$(curl -s -o /dev/null -w '%{http_code}
 
 gw_template feat '{"kind": "build", "on": {"push": {"branches": ["feat*", "main"]}},
   "jobs": [{"name": "b", "script": ["echo \"built $GITWEAVE_REF\""]}]}' || exit 1
+gw_template ship '{"kind": "release", "on": {"push": {"tags": ["v*"]}},
+  "jobs": [{"name": "b", "script": ["true"]}]}' || exit 1
 repo=hooked
 bare=$GW_TMP/git/$repo.git
 work=$GW_TMP/clone
 git init -q --bare -b main "$bare"
 install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
 api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
+api PUT "/repos/$repo/templates/ship" >/dev/null
 api PUT "/repos/$repo/templates/feat" >/dev/null
 check "repo registered and template attached ($(status))" test "$(status)" = 201
 
@@ -90,6 +96,9 @@ hdr=$(sed -n 's/^file 600 //p' "$ARGV" | head -n 1)
 check "the header file is gone after the hook" test -n "$hdr" -a ! -e "$hdr"
 run=$(gw_psql -c "SELECT id FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")
 check "the hook prints the started run's id" grep -q "$run" "$GW_TMP/push.err"
+check "the hook prints the run's URL" grep -qF "$API_ROOT/api/v1/pipelines/runs/$run" "$GW_TMP/push.err"
+check "the hook says why the tag template did not start" \
+    grep -q "ship: not started (branch pushes not enabled)" "$GW_TMP/push.err"
 
 # 3. A branch whose name needs quoting in JSON.
 git -C "$work" checkout -q -b 'feat"x'
@@ -121,4 +130,50 @@ git -C "$work" commit -qam five
 GITWEAVE_API_TOKEN=$TOKEN push 'feat"x'
 check "GITWEAVE_API_TOKEN in the environment is used" wait_for 10 runs_are 3
 check "the token is on no curl command line" no_token_in_argv
+# 6. The API down during the push: the hook tries again and the run starts
+# once the API is back within the window.
+port=${API_ROOT##*:}
+restart_api() {
+    GITWEAVE_API_TOKEN=$TOKEN GITWEAVE_API_ADDR=127.0.0.1:$port \
+        "$GW_BUILD_DIR/gitweave-api" >>"$GW_TMP/api.log" 2>&1 &
+    GW_API_PID=$!
+    GW_PIDS+=("$GW_API_PID")
+    wait_for 10 curl -sf -o /dev/null "$API_ROOT/healthz"
+}
+kill "$GW_API_PID" && wait "$GW_API_PID" 2>/dev/null
+git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
+chmod 600 "$GW_TMP/api-token"
+git -C "$bare" config gitweave.retryseconds 20
+echo six >"$work/f"
+git -C "$work" commit -qam six
+push 'feat"x' &
+pusher=$!
+sleep 2
+expect_eq "nothing started while the API is down" 3 "$(runs_of)"
+check "the API comes back" restart_api
+wait "$pusher"
+check "the push started its run after the API came back" wait_for 10 runs_are 4
+check "the hook said it tried again" grep -q "trying again in" "$GW_TMP/push.err"
+check "the hook printed the run once it started" grep -q "1 pipeline run(s) started" "$GW_TMP/push.err"
+
+# 7. The API never comes back within the window: an error, and the command
+# it prints starts the run by hand.
+kill "$GW_API_PID" && wait "$GW_API_PID" 2>/dev/null
+git -C "$bare" config gitweave.retryseconds 3
+git -C "$work" tag v1.0.0
+before=$(date +%s)
+push v1.0.0
+took=$(($(date +%s) - before))
+check "the hook gave up within its window (${took}s)" test "$took" -le 8
+check "the hook says the API could not be reached" grep -q "ERROR: the API at .* could not be reached" "$GW_TMP/push.err"
+check "it names the ref" grep -q "gitweave:   refs/tags/v1.0.0" "$GW_TMP/push.err"
+cmd=$(sed -n 's/^.*gitweave:   cd /cd /p' "$GW_TMP/push.err")
+check "it prints the command to run by hand" test -n "$cmd" || cat "$GW_TMP/push.err"
+expect_eq "nothing started" 4 "$(runs_of)"
+check "the API comes back" restart_api
+bash -c "$cmd" 2>"$GW_TMP/replay.err"
+check "the printed command starts the tag's run" wait_for 10 runs_are 5
+expect_eq "the release template ran for the tag" "ship refs/tags/v1.0.0" \
+    "$(gw_psql -c "SELECT t.name || ' ' || r.ref FROM pipeline_runs r JOIN templates t ON t.id = r.template_id ORDER BY r.created_at DESC LIMIT 1")"
+check "the replay printed the run" grep -q "1 pipeline run(s) started" "$GW_TMP/replay.err"
 gw_finish
