@@ -220,11 +220,14 @@ reader_page(reader_t *rd, const PGresult *res)
     buf_init(&b);
     for (int i = 0; i < n; i++) {
         long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        const char *chunk = PQgetvalue(res, i, 2);
         size_t len = (size_t)PQgetlength(res, i, 2);
+        size_t skip = follow_chunk_skip(at, chunk, len, rd->offset);
+
         if (rd->topic != NULL)
-            follow_chunk_event(&b, at, PQgetvalue(res, i, 2), len);
+            follow_chunk_event(&b, at + (long long)skip, chunk + skip, len - skip);
         else
-            buf_append(&b, PQgetvalue(res, i, 2), len);
+            buf_append(&b, chunk + skip, len - skip);
         rd->offset = at + (long long)len;
         total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
     }
@@ -373,9 +376,23 @@ follow_logs(http_req_t *r, long long offset)
 }
 
 void
-follow_logs_text(http_req_t *r)
+follow_logs_text(http_req_t *r, long long offset)
 {
-    follow_reader_start(r, 0, false);
+    follow_reader_start(r, offset, false);
+}
+
+size_t
+follow_chunk_skip(long long at, const char *chunk, size_t len, long long from)
+{
+    size_t skip;
+
+    if (from <= at)
+        return 0;
+    skip = from - at >= (long long)len ? len : (size_t)(from - at);
+    /* UTF-8 continuation bytes are 10xxxxxx. */
+    while (skip > 0 && skip < len && ((unsigned char)chunk[skip] & 0xC0) == 0x80)
+        skip--;
+    return skip;
 }
 
 /* ---- topics ---- */

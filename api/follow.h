@@ -39,8 +39,16 @@ void follow_free(follow_t *f);
 /* GET /jobs/{job}/logs as events: r->params[0] is the job, from byte
  * offset on. Replies 404 if there is no such job. */
 void follow_logs(http_req_t *r, long long offset);
-/* GET /jobs/{job}/logs.txt: the whole log as text. */
-void follow_logs_text(http_req_t *r);
+/* GET /jobs/{job}/logs.txt: the log as text from byte offset on. */
+void follow_logs_text(http_req_t *r, long long offset);
+
+/*
+ * How many bytes of a chunk stored at byte offset `at` (len bytes) precede
+ * byte offset `from`, moved back to the first byte of the UTF-8 character
+ * that holds `from`: a read from `from` sends the chunk from there. 0 when
+ * the chunk starts at or after `from`.
+ */
+size_t follow_chunk_skip(long long at, const char *chunk, size_t len, long long from);
 /* GET /events: every status change, filtered by ?repo= and ?run=. */
 void follow_events(http_req_t *r);
 /* GET /pipelines/runs/{run}/events: one run's changes until its final

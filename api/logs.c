@@ -3,7 +3,8 @@
  *
  * A page holds the chunks from `offset` on until about `limit` bytes (at
  * least one chunk if there is any); next_offset is where the next page
- * starts. complete says that nothing more will come: the job is final and
+ * starts. An offset inside a chunk gives the rest of that chunk first, from
+ * the start of the UTF-8 character that holds the offset. complete says that nothing more will come: the job is final and
  * no chunk follows. The job's status and its chunks come from one
  * statement (one snapshot): a worker writes the last chunk before the final
  * status, so a final status means every chunk is there.
@@ -52,10 +53,15 @@ logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
     for (int i = 0; i < n; i++) {
         cJSON *c = cJSON_CreateObject();
         long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        cJSON_AddNumberToObject(c, "offset", (double)at);
-        cJSON_AddStringToObject(c, "chunk", PQgetvalue(res, i, 2));
+        const char *chunk = PQgetvalue(res, i, 2);
+        size_t len = (size_t)PQgetlength(res, i, 2);
+        /* The first chunk may start before the offset asked for. */
+        size_t skip = follow_chunk_skip(at, chunk, len, offset);
+
+        cJSON_AddNumberToObject(c, "offset", (double)(at + (long long)skip));
+        cJSON_AddStringToObject(c, "chunk", chunk + skip);
         cJSON_AddItemToArray(chunks, c);
-        next = at + PQgetlength(res, i, 2);
+        next = at + (long long)len;
         total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
     }
     cJSON_AddNumberToObject(reply, "next_offset", (double)next);
@@ -107,7 +113,7 @@ logs_get(http_req_t *r)
     }
     if (offset_s == NULL && limit_s == NULL && logs_accepts(r, "text/plain") &&
         !logs_accepts(r, "application/json")) {
-        follow_logs_text(r);
+        follow_logs_text(r, 0);
         return;
     }
     if (limit_s != NULL && request_parse_int(limit_s, 1, LOGS_LIMIT_MAX, &limit) < 0) {
@@ -126,5 +132,12 @@ logs_get(http_req_t *r)
 void
 logs_text(http_req_t *r)
 {
-    follow_logs_text(r);
+    const char *offset_s = request_query_get(&r->query, "offset");
+    long long offset = 0;
+
+    if (offset_s != NULL && request_parse_int(offset_s, 0, 2147483647LL, &offset) < 0) {
+        http_reply_error(r, 400, "invalid offset", "offset is a byte offset (an integer >= 0)");
+        return;
+    }
+    follow_logs_text(r, offset);
 }

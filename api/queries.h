@@ -261,12 +261,13 @@
 
 /*
  * A job's status and its chunks from an offset on, until about a number of
- * bytes: every chunk that starts before the limit is reached (so at least
- * one). Status and chunks come from one snapshot, so a final status means
- * every chunk is there. $1 job id, $2 offset, $3 byte limit -> status,
- * offset, chunk, number of chunks from $2 on (to tell whether more follow),
- * exit code; offset NULL in a single row when there is no chunk. No row if
- * there is no such job.
+ * bytes: the chunk that holds the offset (the caller cuts what precedes
+ * it), then every chunk that starts before the limit is reached (so at
+ * least one). Status and chunks come from one snapshot, so a final status
+ * means every chunk is there. $1 job id, $2 offset, $3 byte limit ->
+ * status, offset, chunk, number of chunks from $2 on (to tell whether more
+ * follow), exit code; offset NULL in a single row when there is no chunk.
+ * No row if there is no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
     "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code FROM jobs jb"                  \
@@ -276,7 +277,9 @@
     "   sum(octet_length(l.chunk)) OVER (ORDER BY l.\"offset\") - octet_length(l.chunk)"           \
     "    AS before,"                                                                               \
     "   count(*) OVER () AS total"                                                                 \
-    "  FROM logs l WHERE l.job_id = jb.id AND l.\"offset\" >= $2::integer) w"                      \
+    "  FROM logs l WHERE l.job_id = jb.id AND l.\"offset\" >= coalesce((SELECT max(h.\"offset\")"  \
+    "    FROM logs h WHERE h.job_id = jb.id AND h.\"offset\" <= $2::integer), $2::integer)"        \
+    "   AND l.\"offset\" + octet_length(l.chunk) > $2::integer) w"                                  \
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 

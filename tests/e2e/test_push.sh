@@ -135,10 +135,13 @@ SH
     body=$(api GET "/pipelines/runs/$run")
     expect_eq "[$engine] unknown commit fails the checkout, the rest skipped" "failed failed skipped skipped" \
         "$(echo "$body" | jq -r '[.status, .jobs[].status] | join(" ")')"
-    # The example release template, by hand, with its required input.
+    # The example release template, by hand: on a branch it needs VERSION.
     api PUT "/repos/$repo/templates/release" >/dev/null
-    run=$(gw_trigger "$repo" '{"template": "release"}')
-    expect_eq "[$engine] release without its required VERSION: 422" 422 "$(status)"
+    run=$(gw_trigger "$repo" '{"template": "release", "ref": "main"}')
+    check "[$engine] release without VERSION finishes" wait_for 60 run_is_final "$run"
+    body=$(api GET "/pipelines/runs/$run")
+    expect_eq "[$engine] release without VERSION on a branch fails" failed "$(echo "$body" | jq -r .status)"
+    check "[$engine] and says why" grep -q "no version: push a tag" <<<"$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
     run=$(gw_trigger "$repo" '{"template": "release", "inputs": {"VERSION": "1.2.3"}, "ref": "main"}')
     check "[$engine] release run finishes" wait_for 60 run_is_final "$run"
     body=$(api GET "/pipelines/runs/$run")

@@ -362,6 +362,22 @@ api GET "/jobs/$job/logs?limit=1" >/dev/null
 expect_eq "not complete while chunks remain" false "$(jqv .complete)"
 api GET "/jobs/$job/logs?offset=6" >/dev/null
 expect_eq "complete with the last page" "true 16" "$(jqv '"\(.complete) \(.next_offset)"')"
+# Offsets inside a chunk: the rest of that chunk, then the next ones.
+api GET "/jobs/$job/logs?offset=2" >/dev/null
+expect_eq "offset 2: from that byte" "2 llo|6 world|12 é!|16 true" \
+    "$(jqv '[(.chunks[] | "\(.offset) \(.chunk | rtrimstr("\n"))"), "\(.next_offset) \(.complete)"] | join("|")')"
+api GET "/jobs/$job/logs?offset=15&limit=1" >/dev/null
+expect_eq "offset 15 (the last byte): that byte, not complete before it" $'15 \n 16 true' \
+    "$(jqv '"\(.chunks[0].offset) \(.chunks[0].chunk) \(.next_offset) \(.complete)"')"
+api GET "/jobs/$job/logs?offset=13" >/dev/null
+expect_eq "offset 13, inside é: from its first byte" "12 é!" "$(jqv '.chunks[0] | "\(.offset) \(.chunk | rtrimstr("\n"))"')"
+expect_eq "logs.txt?offset=8" $'rld\n\xc3\xa9!' "$(api GET "/jobs/$job/logs.txt?offset=8")"
+expect_eq "logs.txt?offset=13 starts at the character" $'\xc3\xa9!' "$(api GET "/jobs/$job/logs.txt?offset=13")"
+curl -sN -H 'Accept: text/event-stream' "$API/jobs/$job/logs?offset=9" -o "$GW_TMP/sse" -m 5
+expect_eq "follow from offset 9" "9 ld|12 é!" "$(awk '/^data: /{sub(/^data: /,""); print}' "$GW_TMP/sse" |
+    jq -r 'select(.chunk) | "\(.offset) \(.chunk | rtrimstr("\n"))"' | paste -sd '|')"
+api GET "/jobs/$job/logs.txt?offset=x" >/dev/null
+expect_error "logs.txt?offset=x 400" 400
 for bad in offset=-1 offset=abc offset=99999999999 limit=0 limit=8388609 limit=x; do
     api GET "/jobs/$job/logs?$bad" >/dev/null
     expect_error "logs ?$bad 400" 400
