@@ -34,9 +34,10 @@ void attach_delete(http_req_t *r);
 void trigger_manual(http_req_t *r);
 void trigger_push(http_req_t *r);
 
-/* runs.c: GET /repos/{repo}/pipelines/runs, GET /pipelines/runs/{run},
+/* runs.c: GET /repos/{repo}/pipelines/runs, GET /pipelines/runs, GET /pipelines/runs/{run},
  * POST /pipelines/runs/{run}/cancel, POST /pipelines/runs/{run}/rerun */
 void runs_list(http_req_t *r);
+void runs_list_all(http_req_t *r);
 void runs_get(http_req_t *r);
 void runs_cancel(http_req_t *r);
 void runs_rerun(http_req_t *r);

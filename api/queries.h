@@ -191,20 +191,34 @@
     " ORDER BY s.ord"
 
 /*
- * A page of a repo's runs, newest first. $1 repo name, $2 status or NULL,
- * $3 cursor micros or NULL, $4 cursor id, $5 how many -> per run: json
- * (without jobs), created_at in microseconds since the epoch, id (all NULL
+ * Runs a page at a time, newest first, shared by a repo's list and the list
+ * across repos: SQL_RUNS_SELECT, a WHERE on the repo, then SQL_RUNS_FILTER.
+ * $2 status or NULL, $3 cursor micros or NULL, $4 cursor id, $5 how many ->
+ * per run: json (without jobs), created_at in microseconds since the epoch,
+ * id.
+ */
+#define SQL_RUNS_SELECT                                                                            \
+    "SELECT json_build_object(" SQL_RUN_FIELDS ")::text AS json,"                                  \
+    " (extract(epoch FROM r.created_at) * 1000000)::bigint AS micros, r.id" SQL_RUN_FROM
+
+#define SQL_RUNS_FILTER                                                                            \
+    " AND ($2::run_status IS NULL OR r.status = $2::run_status)"                                   \
+    " AND ($3::bigint IS NULL OR (r.created_at, r.id) <"                                           \
+    "      ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))"              \
+    " ORDER BY r.created_at DESC, r.id DESC LIMIT $5"
+
+/*
+ * A page of a repo's runs. $1 repo name, then as SQL_RUNS_FILTER (all NULL
  * in a single row when there is none). No row if there is no such repo.
  */
 #define SQL_RUNS_PAGE                                                                              \
     "SELECT x.json, x.micros, x.id FROM repos rp LEFT JOIN LATERAL ("                              \
-    " SELECT json_build_object(" SQL_RUN_FIELDS ")::text AS json,"                                 \
-    "  (extract(epoch FROM r.created_at) * 1000000)::bigint AS micros, r.id" SQL_RUN_FROM          \
-    "  WHERE r.repo_id = rp.id AND ($2::run_status IS NULL OR r.status = $2::run_status)"          \
-    "  AND ($3::bigint IS NULL OR (r.created_at, r.id) <"                                          \
-    "       ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))"             \
-    "  ORDER BY r.created_at DESC, r.id DESC LIMIT $5) x ON true"                                  \
+    SQL_RUNS_SELECT " WHERE r.repo_id = rp.id" SQL_RUNS_FILTER ") x ON true"                       \
     " WHERE rp.name = $1::text ORDER BY x.micros DESC, x.id DESC"
+
+/* A page of the runs of every repo, or of the repo named $1 (NULL: all),
+ * then as SQL_RUNS_FILTER; no row when there is none. */
+#define SQL_RUNS_ALL_PAGE SQL_RUNS_SELECT " WHERE ($1::text IS NULL OR p.name = $1::text)" SQL_RUNS_FILTER
 
 /*
  * Cancel a run, in one statement with its events: a queued run is canceled

@@ -40,6 +40,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},
     {EVHTTP_REQ_PUT, V1 "/templates/{template}", templates_put},
 
+    {EVHTTP_REQ_GET, V1 "/pipelines/runs", runs_list_all},
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}", runs_get},
     {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/cancel", runs_cancel},
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}/events", events_run},

@@ -1,6 +1,6 @@
 /*
- * runs - reading runs (one with its jobs, or a repo's runs a page at a time)
- * and canceling them.
+ * runs - reading runs (one with its jobs, or a repo's runs or every repo's
+ * a page at a time) and canceling them.
  *
  * Cancel follows the status machine (status.h): a queued run is canceled
  * here, at once, with its jobs; a running one is only asked to stop
@@ -47,25 +47,31 @@ runs_get(http_req_t *r)
     http_db_async(r, "get run", SQL_RUN_GET, 1, params, runs_get_done, NULL);
 }
 
-/* The limit asked for travels to the reply in ctx. */
+/* What a list travels with to its reply. */
+typedef struct {
+    long long limit;
+    bool one_repo; /* a repo's list: no row means no such repo */
+} runs_list_t;
+
 static void
-runs_list_done(http_req_t *r, const PGresult *res, void *ctx)
+runs_list_done(http_req_t *r, const PGresult *res, void *arg)
 {
-    long long limit = *(long long *)ctx;
+    runs_list_t ctx = *(runs_list_t *)arg;
+    long long limit = ctx.limit;
     cJSON *reply = NULL, *list;
     int n;
 
-    free(ctx);
+    free(arg);
     if (res == NULL)
         return;
-    if (PQntuples(res) == 0) {
+    if (ctx.one_repo && PQntuples(res) == 0) {
         http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         return;
     }
     reply = cJSON_CreateObject();
     list = cJSON_AddArrayToObject(reply, "runs");
     /* A repo without runs (on this page) gives one row of NULLs. */
-    n = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
+    n = PQntuples(res) == 0 || PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
     for (int i = 0; i < n && i < limit; i++) {
         cJSON *o = http_json_from_db(PQgetvalue(res, i, 0));
         if (o == NULL) {
@@ -86,15 +92,19 @@ runs_list_done(http_req_t *r, const PGresult *res, void *ctx)
     http_reply_json(r, 200, reply);
 }
 
-void
-runs_list(http_req_t *r)
+/*
+ * A page of runs of the repo named repo (NULL: every repo) with sql (its $1
+ * the repo), after checking ?status=, ?limit= and ?before=.
+ */
+static void
+runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
 {
     const char *status = request_query_get(&r->query, "status");
     const char *limit_s = request_query_get(&r->query, "limit");
     const char *before = request_query_get(&r->query, "before");
     char cursor_id[37], micros_s[24], limit_fetch[24];
     long long limit = RUNS_LIMIT_DEFAULT, micros = 0;
-    long long *ctx;
+    runs_list_t *ctx;
 
     if (limit_s != NULL && request_parse_int(limit_s, 1, RUNS_LIMIT_MAX, &limit) < 0) {
         http_reply_error(r, 400, "invalid limit", "limit is an integer from 1 to %d",
@@ -114,11 +124,32 @@ runs_list(http_req_t *r)
     snprintf(micros_s, sizeof(micros_s), "%lld", micros);
     /* One more than asked for tells whether there is a next page. */
     snprintf(limit_fetch, sizeof(limit_fetch), "%lld", limit + 1);
-    const char *params[] = {r->params[0], status, before ? micros_s : NULL,
-                            before ? cursor_id : NULL, limit_fetch};
+    const char *params[] = {repo, status, before ? micros_s : NULL, before ? cursor_id : NULL,
+                            limit_fetch};
     ctx = xmalloc(sizeof(*ctx));
-    *ctx = limit;
-    http_db_async(r, "list runs", SQL_RUNS_PAGE, 5, params, runs_list_done, ctx);
+    ctx->limit = limit;
+    ctx->one_repo = one_repo;
+    http_db_async(r, "list runs", sql, 5, params, runs_list_done, ctx);
+}
+
+void
+runs_list(http_req_t *r)
+{
+    runs_list_page(r, r->params[0], SQL_RUNS_PAGE, true);
+}
+
+void
+runs_list_all(http_req_t *r)
+{
+    const char *repo = request_query_get(&r->query, "repo");
+
+    if (repo != NULL && !gw_name_valid(repo)) {
+        http_reply_error(r, 400, "invalid repo name",
+                         "a repo name is 1 to 100 characters of [A-Za-z0-9._-], starting with a "
+                         "letter or digit");
+        return;
+    }
+    runs_list_page(r, repo, SQL_RUNS_ALL_PAGE, false);
 }
 
 /* How many times a cancel looks again at a run that moved on meanwhile. */

@@ -339,6 +339,30 @@ done
 api GET /repos/nothere/pipelines/runs >/dev/null
 expect_error "list runs of unknown repo 404" 404
 
+gw_log "runs across repos"
+want=$(gw_psql -c "SELECT string_agg(id::text, ' ' ORDER BY created_at DESC, id DESC) FROM pipeline_runs")
+total=$(gw_psql -c "SELECT count(*) FROM pipeline_runs")
+got=
+before=
+while :; do
+    api GET "/pipelines/runs?limit=3${before:+&before=$before}" >/dev/null
+    expect_status "across repos page 200" 200
+    got="$got${got:+ }$(jqv '[.runs[].id] | join(" ")')"
+    before=$(jqv .next)
+    [ "$before" = null ] && break
+done
+expect_eq "across repos: every run once, newest first ($total)" "$want" "$got"
+api GET "/pipelines/runs?repo=paging&status=queued&limit=100" >/dev/null
+expect_eq "across repos: repo and status filters" "4 paging" "$(jqv '"\(.runs | length) \([.runs[].repo] | unique | join(","))"')"
+api GET "/pipelines/runs?status=canceled" >/dev/null
+check "across repos: status filter" jqe '(.runs | length) > 0 and all(.runs[]; .status == "canceled")' "$GW_TMP/body"
+api GET "/pipelines/runs?repo=nothere" >/dev/null
+expect_eq "across repos: an unknown repo has no runs" "200 0" "$(status) $(jqv '.runs | length')"
+for bad in limit=0 limit=101 status=bogus before=garbage repo=-x 'repo=a%20b'; do
+    api GET "/pipelines/runs?$bad" >/dev/null
+    expect_error "across repos ?$bad 400" 400
+done
+
 gw_log "logs"
 job=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
 gw_psql -c "INSERT INTO logs (job_id, \"offset\", chunk) VALUES
