@@ -76,9 +76,9 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave logs JOB-or-RUN [-f]\n\n"
      "Print the log of a job, or the logs of every job of a run in order.\n\n"
      "  -f, --follow  keep printing as the log grows, until the end\n" CMDLINE_COMMON},
-    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 1, 1,
-     "usage: gitweave runs REPO [--status STATUS] [--limit N]\n\n"
-     "List the runs of REPO, newest first.\n\n"
+    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1,
+     "usage: gitweave runs [REPO] [--status STATUS] [--limit N]\n\n"
+     "List the runs of REPO, or of every repo, newest first.\n\n"
      "  --status STATUS  only runs in this status (queued, running, success, failed, canceled)\n"
      "  --limit N        at most N runs (1 to 100, default 20)\n" CMDLINE_COMMON},
     {CMD_SHOW, "show", NULL, 0, 1, 1,
@@ -115,7 +115,7 @@ static const char cmdline_general[] =
     "Commands:\n"
     "  run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] [-f]\n"
     "  logs JOB-or-RUN [-f]\n"
-    "  runs REPO [--status STATUS] [--limit N]\n"
+    "  runs [REPO] [--status STATUS] [--limit N]\n"
     "  show RUN\n"
     "  cancel RUN\n"
     "  rerun RUN [-f]\n"

@@ -613,7 +613,8 @@ static int
 commands_runs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
 {
     apiclient_reply_t reply;
-    char *repo = apiclient_escape(api, c->repo);
+    /* Without a repo, the runs of every repo, each named. */
+    char *repo = c->repo ? apiclient_escape(api, c->repo) : NULL;
     char *status = c->status ? apiclient_escape(api, c->status) : NULL;
     cJSON *page = NULL;
     const cJSON *r;
@@ -621,7 +622,10 @@ commands_runs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
     int rc = COMMANDS_EXIT_ERROR;
 
     buf_init(&path);
-    buf_printf(&path, "/repos/%s/pipelines/runs?", repo);
+    if (repo != NULL)
+        buf_printf(&path, "/repos/%s/pipelines/runs?", repo);
+    else
+        buf_puts(&path, "/pipelines/runs?");
     if (status != NULL)
         buf_printf(&path, "status=%s&", status);
     if (c->limit > 0)
@@ -636,14 +640,18 @@ commands_runs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
         commands_print_raw(&reply);
         goto done;
     }
-    printf("%-36s  %-8s  %-16s  %-7s  %-19s  %8s  %s\n", "RUN", "STATUS", "TEMPLATE", "TRIGGER",
-           "CREATED", "DURATION", "REF");
+    printf("%-36s  %-8s  ", "RUN", "STATUS");
+    if (repo == NULL)
+        printf("%-16s  ", "REPO");
+    printf("%-16s  %-7s  %-19s  %8s  %s\n", "TEMPLATE", "TRIGGER", "CREATED", "DURATION", "REF");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(page, "runs"))
     {
         char created[20], dur[32];
         commands_duration(r, "started_at", "ended_at", dur, sizeof(dur));
         printf("%-36s  ", commands_or_dash(commands_str(r, "id")));
         commands_print_status(env, commands_str(r, "status"), 8);
+        if (repo == NULL)
+            printf("  %-16s", commands_or_dash(commands_str(r, "repo")));
         printf("  %-16s  %-7s  %-19s  %8s  %s\n", commands_or_dash(commands_str(r, "template")),
                commands_or_dash(commands_str(r, "trigger")),
                commands_short_time(commands_str(r, "created_at"), created), dur,

@@ -210,6 +210,13 @@ expect_eq "runs exits 0" 0 "$RC"
 check "runs: a header line" grep -Eq '^RUN +STATUS +TEMPLATE +TRIGGER +CREATED +DURATION +REF$' "$OUT"
 expect_eq "runs: a line per run, newest first" "$run3 $run2 $run" "$(awk 'NR > 1 {print $1}' "$OUT" | tr '\n' ' ' | sed 's/ $//')"
 check "runs: status, template, trigger" grep -Eq "^$run +success +hello +manual " "$OUT"
+gw runs
+expect_eq "runs without a repo exits 0" 0 "$RC"
+check "runs without a repo: a REPO column" grep -Eq '^RUN +STATUS +REPO +TEMPLATE +TRIGGER +CREATED +DURATION +REF$' "$OUT"
+check "runs without a repo: each run with its repo" grep -Eq "^$run +success +hello +hello +manual " "$OUT"
+gw runs --status success --json
+check "runs --status without a repo: the API's list across repos" \
+    jq -e '(.runs | length) >= 3 and all(.runs[]; .status == "success")' "$OUT"
 gw runs hello --limit 1 --json
 expect_eq "runs --limit 1 --json" "1 $run3" "$(jq -r '"\(.runs | length) \(.runs[0].id)"' "$OUT")"
 gw runs other --status success

@@ -74,6 +74,13 @@ START_TEST(test_every_command)
     ck_assert_int_eq(c.limit, 5);
     cmdline_free(&c);
 
+    /* Without a repo: every repo's runs. */
+    ck_assert_int_eq(parse(&c, err, "runs", "--status", "running", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_RUNS);
+    ck_assert_ptr_null(c.repo);
+    ck_assert_str_eq(c.status, "running");
+    cmdline_free(&c);
+
     ck_assert_int_eq(parse(&c, err, "show", "R", "--json", NULL), 0);
     ck_assert_int_eq(c.cmd, CMD_SHOW);
     ck_assert_str_eq(c.id, "R");
