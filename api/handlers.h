@@ -15,15 +15,17 @@
 void health_live(http_req_t *r);
 void health_ready(http_req_t *r);
 
-/* repos.c: GET /repos, GET|PUT /repos/{repo} */
+/* repos.c: GET /repos, GET|PUT|DELETE /repos/{repo} */
 void repos_list(http_req_t *r);
 void repos_get(http_req_t *r);
 void repos_put(http_req_t *r);
+void repos_delete(http_req_t *r);
 
-/* templates.c: GET /templates, GET|PUT /templates/{template} */
+/* templates.c: GET /templates, GET|PUT|DELETE /templates/{template} */
 void templates_list(http_req_t *r);
 void templates_get(http_req_t *r);
 void templates_put(http_req_t *r);
+void templates_delete(http_req_t *r);
 
 /* attach.c: GET /repos/{repo}/templates, PUT|DELETE /repos/{repo}/templates/{template} */
 void attach_list(http_req_t *r);

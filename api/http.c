@@ -504,3 +504,27 @@ http_db_upserted(http_req_t *r, const PGresult *res, void *ctx)
     http_reply_db_json(r, strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200,
                        PQgetvalue(res, 0, 1));
 }
+
+void
+http_db_deleted(http_req_t *r, const PGresult *res, void *ctx)
+{
+    const char *what = ctx;
+
+    if (res == NULL)
+        return;
+    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        http_reply_error(r, 404, what[0] == 'r' ? "repo not found" : "template not found",
+                         "there is no %s named \"%s\"", what, r->params[0]);
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 2), "0") == 0) {
+        http_reply_error(r, 409, what[0] == 'r' ? "repo in use" : "template in use",
+                         "%s \"%s\" has %s queued or running run(s); cancel them or let them end, "
+                         "then delete it",
+                         what, r->params[0], PQgetvalue(res, 0, 1));
+        return;
+    }
+    log_info("http", "deleted %s name=%s attachments=%s", what, r->params[0],
+             PQgetvalue(res, 0, 3));
+    http_reply_empty(r, 204);
+}

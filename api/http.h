@@ -178,6 +178,11 @@ void http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int np
  * if created, else 200, with the JSON. */
 void http_db_upserted(http_req_t *r, const PGresult *res, void *ctx);
 
+/* An http_db_fn for SQL_DELETE_UNUSED of the repo or template named
+ * r->params[0]; ctx is the static string "repo" or "template". Replies 204,
+ * 404, or 409 while queued or running runs use it. */
+void http_db_deleted(http_req_t *r, const PGresult *res, void *ctx);
+
 /* Reply with the JSON text produced by Postgres (json_build_object), as
  * is (copied); 500 if there is none. */
 void http_reply_db_json(http_req_t *r, int status, const char *text);

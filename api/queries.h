@@ -18,10 +18,10 @@
     " 'default_branch', p.default_branch,"                                                         \
     " 'created_at', " DB_TS("p.created_at") ", 'updated_at', " DB_TS("p.updated_at") ")::text"
 
-#define SQL_REPOS_LIST "SELECT " SQL_REPO_JSON " FROM repos p ORDER BY p.name"
+#define SQL_REPOS_LIST "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.deleted_at IS NULL ORDER BY p.name"
 
 /* $1 name */
-#define SQL_REPO_GET "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.name = $1"
+#define SQL_REPO_GET "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.name = $1 AND p.deleted_at IS NULL"
 
 /*
  * Create or update a repo. $1 new id, $2 name, $3 whether clone_url was
@@ -33,7 +33,7 @@
     "WITH p AS ("                                                                                  \
     " INSERT INTO repos AS r (id, name, clone_url, default_branch)"                                \
     " VALUES ($1, $2, $4, coalesce($5, 'main'))"                                                   \
-    " ON CONFLICT (name) DO UPDATE SET"                                                            \
+    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                                            \
     "  clone_url = CASE WHEN $3::boolean THEN EXCLUDED.clone_url ELSE r.clone_url END,"            \
     "  default_branch = coalesce($5, r.default_branch),"                                           \
     "  updated_at = CASE WHEN (CASE WHEN $3::boolean THEN EXCLUDED.clone_url"                      \
@@ -51,12 +51,13 @@
     " 'created_at', " DB_TS("t.created_at") ", 'updated_at', " DB_TS("t.updated_at")
 
 #define SQL_TEMPLATES_LIST                                                                         \
-    "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ")::text FROM templates t ORDER BY t.name"
+    "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ")::text FROM templates t"                      \
+    " WHERE t.deleted_at IS NULL ORDER BY t.name"
 
 /* $1 name -> json (with source), source, source_type */
 #define SQL_TEMPLATE_GET                                                                           \
     "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ", 'source', t.source)::text,"                 \
-    " t.source, t.source_type FROM templates t WHERE t.name = $1"
+    " t.source, t.source_type FROM templates t WHERE t.name = $1 AND t.deleted_at IS NULL"
 
 /*
  * Create or update a template. $1 new id, $2 name, $3 kind, $4 document
@@ -67,7 +68,7 @@
     "WITH t AS ("                                                                                  \
     " INSERT INTO templates AS o (id, name, kind, version, document, source, source_type)"         \
     " VALUES ($1, $2, $3, 1, $4::jsonb, $5, $6)"                                                   \
-    " ON CONFLICT (name) DO UPDATE SET"                                                            \
+    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                                            \
     "  version = o.version + CASE WHEN o.document = EXCLUDED.document THEN 0 ELSE 1 END,"          \
     "  kind = EXCLUDED.kind, document = EXCLUDED.document, source = EXCLUDED.source,"              \
     "  source_type = EXCLUDED.source_type,"                                                        \
@@ -86,13 +87,14 @@
     "  'version', t.version, 'inputs', rt.inputs) ORDER BY t.name)"                                \
     "  FILTER (WHERE t.id IS NOT NULL), '[]'::json)::text"                                         \
     " FROM repos p LEFT JOIN (repo_templates rt JOIN templates t ON t.id = rt.template_id)"        \
-    "  ON rt.repo_id = p.id WHERE p.name = $1 GROUP BY p.id"
+    "  ON rt.repo_id = p.id WHERE p.name = $1 AND p.deleted_at IS NULL GROUP BY p.id"
 
 /* $1 repo name, $2 template name -> repo id, template id, document (each
  * NULL if not found); always one row */
 #define SQL_ATTACH_LOOKUP                                                                          \
-    "SELECT (SELECT id FROM repos WHERE name = $1::text), t.id, t.document::text"                  \
-    " FROM (SELECT 1) x LEFT JOIN templates t ON t.name = $2::text"
+    "SELECT (SELECT id FROM repos WHERE name = $1::text AND deleted_at IS NULL), t.id,"            \
+    " t.document::text FROM (SELECT 1) x"                                                          \
+    " LEFT JOIN templates t ON t.name = $2::text AND t.deleted_at IS NULL"
 
 /* $1 repo id, $2 template id, $3 inputs (jsonb) -> created */
 #define SQL_ATTACH_PUT                                                                             \
@@ -102,10 +104,30 @@
 
 /* $1 repo name, $2 template name -> whether the repo exists, rows deleted */
 #define SQL_ATTACH_DELETE                                                                          \
-    "WITH p AS (SELECT id FROM repos WHERE name = $1::text),"                                      \
+    "WITH p AS (SELECT id FROM repos WHERE name = $1::text AND deleted_at IS NULL),"               \
     " d AS (DELETE FROM repo_templates rt USING templates t, p"                                    \
-    "  WHERE rt.repo_id = p.id AND rt.template_id = t.id AND t.name = $2::text RETURNING 1)"       \
+    "  WHERE rt.repo_id = p.id AND rt.template_id = t.id AND t.name = $2::text"                    \
+    "  AND t.deleted_at IS NULL RETURNING 1)"       \
     " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM d)"
+
+/*
+ * Delete a repo or a template (db/migrations/0006_deletes.sql): mark it
+ * deleted and remove its attachments, unless queued or running runs use
+ * it. Built for a table (repos, templates) and the run column that points
+ * to it. $1 name -> rows found (0 or 1), runs in the way, rows deleted.
+ */
+#define SQL_DELETE_UNUSED(table, run_col)                                                          \
+    "WITH x AS (SELECT id FROM " table " WHERE name = $1::text AND deleted_at IS NULL),"           \
+    " busy AS (SELECT count(*) AS n FROM pipeline_runs r JOIN x ON r." run_col " = x.id"          \
+    "  WHERE r.status IN ('queued', 'running')),"                                                  \
+    " d AS (UPDATE " table " o SET deleted_at = now() FROM x, busy"                                \
+    "  WHERE o.id = x.id AND busy.n = 0 RETURNING o.id),"                                          \
+    " a AS (DELETE FROM repo_templates rt USING d WHERE rt." run_col " = d.id RETURNING 1)"       \
+    " SELECT (SELECT count(*) FROM x), (SELECT n FROM busy), (SELECT count(*) FROM d),"            \
+    "  (SELECT count(*) FROM a)"
+
+#define SQL_REPO_DELETE SQL_DELETE_UNUSED("repos", "repo_id")
+#define SQL_TEMPLATE_DELETE SQL_DELETE_UNUSED("templates", "template_id")
 
 /* ---- runs ---- */
 
@@ -143,13 +165,14 @@
  * No row if there is no such repo.
  */
 #define SQL_TRIGGER_READ                                                                           \
-    "SELECT p.id, p.default_branch, (SELECT t.id FROM templates t WHERE t.name = $2::text),"       \
+    "SELECT p.id, p.default_branch,"                                                               \
+    " (SELECT t.id FROM templates t WHERE t.name = $2::text AND t.deleted_at IS NULL),"       \
     " a.id, a.name, a.version, a.document, a.inputs"                                               \
     " FROM repos p LEFT JOIN LATERAL ("                                                            \
     "  SELECT t.id, t.name, t.version, t.document::text AS document, rt.inputs::text AS inputs"    \
     "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
     "  WHERE rt.repo_id = p.id AND ($2::text IS NULL OR t.name = $2::text)) a ON true"             \
-    " WHERE p.name = $1::text ORDER BY a.name"
+    " WHERE p.name = $1::text AND p.deleted_at IS NULL ORDER BY a.name"
 
 /*
  * New runs with their jobs, in one statement (so one transaction), each
@@ -214,7 +237,7 @@
 #define SQL_RUNS_PAGE                                                                              \
     "SELECT x.json, x.micros, x.id FROM repos rp LEFT JOIN LATERAL ("                              \
     SQL_RUNS_SELECT " WHERE r.repo_id = rp.id" SQL_RUNS_FILTER ") x ON true"                       \
-    " WHERE rp.name = $1::text ORDER BY x.micros DESC, x.id DESC"
+    " WHERE rp.name = $1::text AND rp.deleted_at IS NULL ORDER BY x.micros DESC, x.id DESC"
 
 /* A page of the runs of every repo, or of the repo named $1 (NULL: all),
  * then as SQL_RUNS_FILTER; no row when there is none. */

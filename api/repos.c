@@ -1,5 +1,6 @@
 /*
- * repos - the repositories that runs belong to: create or update, read, list.
+ * repos - the repositories that runs belong to: create or update, read,
+ * list, delete (its runs keep their history: db/migrations/0006_deletes.sql).
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -62,4 +63,12 @@ repos_put(http_req_t *r)
     http_db_async(r, "put repo", SQL_REPO_PUT, 5, params, http_db_upserted, NULL);
 fail:
     cJSON_Delete(body);
+}
+
+void
+repos_delete(http_req_t *r)
+{
+    const char *params[] = {r->params[0]};
+
+    http_db_async(r, "delete repo", SQL_REPO_DELETE, 1, params, http_db_deleted, (void *)"repo");
 }

@@ -29,6 +29,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/repos", repos_list},
     {EVHTTP_REQ_GET, V1 "/repos/{repo}", repos_get},
     {EVHTTP_REQ_PUT, V1 "/repos/{repo}", repos_put},
+    {EVHTTP_REQ_DELETE, V1 "/repos/{repo}", repos_delete},
     {EVHTTP_REQ_GET, V1 "/repos/{repo}/templates", attach_list},
     {EVHTTP_REQ_PUT, V1 "/repos/{repo}/templates/{template}", attach_put},
     {EVHTTP_REQ_DELETE, V1 "/repos/{repo}/templates/{template}", attach_delete},
@@ -39,6 +40,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/templates", templates_list},
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},
     {EVHTTP_REQ_PUT, V1 "/templates/{template}", templates_put},
+    {EVHTTP_REQ_DELETE, V1 "/templates/{template}", templates_delete},
 
     {EVHTTP_REQ_GET, V1 "/pipelines/runs", runs_list_all},
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}", runs_get},

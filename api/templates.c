@@ -1,5 +1,6 @@
 /*
- * templates - pipeline templates: store (JSON or YAML), read, list.
+ * templates - pipeline templates: store (JSON or YAML), read, list, delete
+ * (runs keep their history: db/migrations/0006_deletes.sql).
  *
  * A template is validated and normalised by spec_validate before it is
  * stored; the text as sent is kept too (source), so that a YAML template
@@ -173,4 +174,13 @@ fail:
     cJSON_free(doc_text);
     cJSON_Delete(norm);
     cJSON_Delete(doc);
+}
+
+void
+templates_delete(http_req_t *r)
+{
+    const char *params[] = {r->params[0]};
+
+    http_db_async(r, "delete template", SQL_TEMPLATE_DELETE, 1, params, http_db_deleted,
+                  (void *)"template");
 }

@@ -46,7 +46,7 @@ api GET /nope >/dev/null
 expect_error "unknown route 404" 404
 api PATCH /repos/demo -D "$GW_TMP/headers" >/dev/null
 expect_error "wrong method 405" 405
-expect_eq "405 Allow header" "GET, HEAD, PUT" "$(header Allow)"
+expect_eq "405 Allow header" "GET, HEAD, PUT, DELETE" "$(header Allow)"
 api DELETE /repos >/dev/null
 expect_error "DELETE /repos 405" 405
 
@@ -362,6 +362,52 @@ for bad in limit=0 limit=101 status=bogus before=garbage repo=-x 'repo=a%20b'; d
     api GET "/pipelines/runs?$bad" >/dev/null
     expect_error "across repos ?$bad 400" 400
 done
+
+gw_log "deletes"
+gw_template gonetmpl '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}'
+gw_repo gone gonetmpl
+gw_repo keeper gonetmpl
+gone_run=$(gw_trigger gone)
+gw_psql -c "INSERT INTO logs (job_id, \"offset\", chunk) SELECT id, 0, E'kept\n' FROM jobs WHERE run_id = '$gone_run'"
+api DELETE /repos/gone >/dev/null
+expect_error "delete a repo with a queued run 409" 409
+check "409 says why" jqe '.detail | contains("queued or running")' "$GW_TMP/body"
+api DELETE /templates/gonetmpl >/dev/null
+expect_error "delete a template with a queued run 409" 409
+api POST "/pipelines/runs/$gone_run/cancel" >/dev/null
+api DELETE /repos/gone >/dev/null
+expect_status "delete the repo once its runs ended 204" 204
+api GET /repos/gone >/dev/null
+expect_error "a deleted repo is gone 404" 404
+check "a deleted repo is not listed" bash -c "! curl -s '$API/repos' | jq -e '.repos[] | select(.name == \"gone\")' >/dev/null"
+api DELETE /repos/gone >/dev/null
+expect_error "delete it again 404" 404
+api GET "/pipelines/runs/$gone_run" >/dev/null
+expect_eq "its run stays readable, with the repo's name" "200 gone gonetmpl canceled" "$(status) $(jqv '"\(.repo) \(.template) \(.status)"')"
+gone_job=$(jqv '.jobs[0].id')
+expect_eq "its logs stay readable" "kept" "$(api GET "/jobs/$gone_job/logs.txt")"
+api GET "/pipelines/runs?repo=gone" >/dev/null
+expect_eq "its run is in the list across repos" "$gone_run" "$(jqv '[.runs[].id] | join(" ")')"
+api PUT /repos/gone -H 'Content-Type: application/json' -d '{}' >/dev/null
+expect_status "the name is free again: a new repo 201" 201
+api GET /repos/gone/pipelines/runs >/dev/null
+expect_eq "the new repo has no runs" 0 "$(jqv '.runs | length')"
+api GET /repos/gone/templates >/dev/null
+expect_eq "nor the old one's templates" 0 "$(jqv '.templates | length')"
+api DELETE /templates/gonetmpl >/dev/null
+expect_status "delete the template 204" 204
+api GET /templates/gonetmpl >/dev/null
+expect_error "a deleted template is gone 404" 404
+api GET /repos/keeper/templates >/dev/null
+expect_eq "it is detached from every repo" 0 "$(jqv '.templates | length')"
+api GET "/pipelines/runs/$gone_run" >/dev/null
+expect_eq "the run still names its template" "gonetmpl" "$(jqv .template)"
+gw_template gonetmpl '{"kind": "test", "jobs": [{"name": "b", "script": ["true"]}]}'
+expect_eq "the template name is free again" "201 1 test" "$(status) $(jqv '"\(.version) \(.kind)"')"
+api DELETE /templates/nothere >/dev/null
+expect_error "delete an unknown template 404" 404
+api DELETE /repos/-bad >/dev/null
+expect_error "delete a bad repo name 400" 400
 
 gw_log "logs"
 job=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
