@@ -7,9 +7,13 @@
 # pipeline through the post-receive hook), and follows the run's logs with
 # the gitweave client.
 #
-#   scripts/quickstart.sh           set up, run the sample, leave the stack running
+#   scripts/quickstart.sh           set up (or start again), run the sample, leave the stack running
 #   scripts/quickstart.sh db-start  only start the Postgres and print its DATABASE_URL
-#   scripts/quickstart.sh stop      stop everything it started and remove its state
+#   scripts/quickstart.sh stop      stop everything it started; the database and runs are kept
+#   scripts/quickstart.sh purge     stop, then remove all its state (database, repos, workspaces)
+#
+# Starting again reuses the database (every run so far stays), the token and
+# the sample repository, and pushes one more commit.
 #
 # State lives in $GITWEAVE_STATE (default /tmp/gitweave-quickstart), a
 # directory of the user running this script. Postgres listens on no TCP port:
@@ -63,11 +67,20 @@ new_state() {
     [ -e "$STATE" ] || mkdir -m 0711 "$STATE"
 }
 
-# Initialise and start the Postgres cluster in $STATE/pg; sets DATABASE_URL.
+# Start the Postgres cluster in $STATE/pg, initialising it the first time;
+# sets DATABASE_URL.
 db_start() {
     local pg=$STATE/pg
+    export DATABASE_URL="host=$pg port=$PGPORT dbname=gitweave user=gitweave"
+    if [ -f "$pg/data/PG_VERSION" ]; then
+        if ! "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$pg/data" status >/dev/null 2>&1; then
+            "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$pg/data" -l "$pg/log" -w start >/dev/null ||
+                { cat "$pg/log" >&2; die "Postgres did not start"; }
+        fi
+        return
+    fi
     [ -x "$PG_BIN/initdb" ] || die "no $PG_BIN/initdb: run scripts/deps.sh first"
-    [ ! -e "$pg" ] || die "$pg exists: run scripts/quickstart.sh stop first"
+    [ ! -e "$pg" ] || die "$pg holds no database: run scripts/quickstart.sh purge first"
     mkdir -m 0700 "$pg"
     [ "$PG_OWNER" = "$ME" ] || chown "$PG_OWNER" "$pg"
     "${AS_PG[@]}" "$PG_BIN/initdb" -D "$pg/data" -U gitweave --auth-local=peer --auth-host=reject \
@@ -92,11 +105,14 @@ CONF
     "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$pg/data" -l "$pg/log" -w start >/dev/null ||
         { cat "$pg/log" >&2; die "Postgres did not start"; }
     "$PG_BIN/createdb" -h "$pg" -p "$PGPORT" -U gitweave gitweave
-    export DATABASE_URL="host=$pg port=$PGPORT dbname=gitweave user=gitweave"
 }
 
 case ${1:-} in
 stop)
+    stop
+    echo "stopped; the database and runs are kept in $STATE (scripts/quickstart.sh purge removes them)"
+    exit 0 ;;
+purge)
     stop
     rm -rf "$STATE"
     echo "stopped; removed $STATE"
@@ -107,7 +123,7 @@ db-start)
     echo "DATABASE_URL=$DATABASE_URL"
     exit 0 ;;
 "") ;;
-*) die "unknown command \"$1\" (none, db-start or stop)" ;;
+*) die "unknown command \"$1\" (none, db-start, stop or purge)" ;;
 esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -116,17 +132,21 @@ bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 stop
-rm -rf "$STATE"
 new_state
-mkdir -m 0700 "$STATE/work"
+[ -d "$STATE/work" ] || mkdir -m 0700 "$STATE/work"
 
-say "starting a throwaway Postgres on a unix socket in $STATE/pg"
+say "starting Postgres on a unix socket in $STATE/pg (kept between starts)"
 db_start
 build/gitweave-api migrate
 
 say "starting the API on $API_ADDR, with a random token in $STATE/api-token"
-# Written by shell builtins: the token is on no command line.
-token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+# Written by shell builtins: the token is on no command line. Kept between
+# starts, so that clients and the hook go on working.
+if [ -s "$STATE/api-token" ]; then
+    IFS= read -r token <"$STATE/api-token"
+else
+    token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+fi
 (
     umask 077
     printf '%s\n' "$token" >"$STATE/api-token"
@@ -163,7 +183,7 @@ for t in build test release; do
     acurl -X PUT "$API/templates/$t" -H 'Content-Type: application/yaml' \
         --data-binary @"docs/examples/templates/$t.yaml" | jq -c '{name, kind, version}'
 done
-git init -q --bare -b main "$STATE/git/hello.git"
+[ -d "$STATE/git/hello.git" ] || git init -q --bare -b main "$STATE/git/hello.git"
 install -m 755 docs/examples/git-hooks/post-receive "$STATE/git/hello.git/hooks/post-receive"
 chmod 600 "$STATE/git/hello.git/config"
 git -C "$STATE/git/hello.git" config gitweave.url "http://$API_ADDR"
@@ -177,19 +197,18 @@ acurl -X PUT "$API/repos/hello/templates/release" >/dev/null
 say "pushing a commit: the post-receive hook starts the build pipeline"
 export GIT_AUTHOR_NAME=quickstart GIT_AUTHOR_EMAIL=quickstart@example.com
 export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
-git init -q -b main "$STATE/hello"
-printf '#!/bin/sh\necho "compiling hello..."\nsleep 1\necho "hello, world" > hello.txt\necho "built hello.txt"\n' >"$STATE/hello/build.sh"
-chmod +x "$STATE/hello/build.sh"
-git -C "$STATE/hello" add -A
-git -C "$STATE/hello" commit -qm "first commit"
-git -C "$STATE/hello" push -q "$STATE/git/hello.git" main
-
-run=""
-for _ in $(seq 50); do
-    run=$(acurl "$API/repos/hello/pipelines/runs?limit=1" | jq -r '.runs[0].id // empty')
-    [ -n "$run" ] && break
-    sleep 0.2
-done
+if [ ! -d "$STATE/hello/.git" ]; then
+    git init -q -b main "$STATE/hello"
+    printf '#!/bin/sh\necho "compiling hello..."\nsleep 1\necho "hello, world" > hello.txt\necho "built hello.txt"\n' >"$STATE/hello/build.sh"
+    chmod +x "$STATE/hello/build.sh"
+    git -C "$STATE/hello" add -A
+    git -C "$STATE/hello" commit -qm "first commit"
+else
+    git -C "$STATE/hello" commit -q --allow-empty -m "quickstart started again"
+fi
+# The hook prints the runs it started: "gitweave:   run <id> (build) <url>".
+git -C "$STATE/hello" push -q "$STATE/git/hello.git" main 2>&1 | tee "$STATE/push.out"
+run=$(sed -n 's/.*gitweave:   run \([0-9a-f-]*\) (build).*/\1/p' "$STATE/push.out" | head -n 1)
 [ -n "$run" ] || { echo "no run was started; see $STATE/api.log"; exit 1; }
 say "following run $run with the client (build/gitweave)"
 # The client takes the token from its environment, never from its arguments.
@@ -208,8 +227,10 @@ The stack is running (state in $STATE):
            (a unix socket in $STATE/pg, no TCP; only $ME may connect)
 Try the client:
   export GITWEAVE_URL=http://$API_ADDR GITWEAVE_TOKEN=\$(cat $STATE/api-token)
-  build/gitweave runs hello
+  build/gitweave runs                 (every repo's runs; "runs hello" for one)
   build/gitweave run hello -t release -i VERSION=1.0.0 -f
+  git -C $STATE/hello tag v1.0.0 && git -C $STATE/hello push $STATE/git/hello.git v1.0.0
+                                      (a v* tag starts the release template)
   build/gitweave runners
 or the API itself:
   export GITWEAVE_API_TOKEN=\$(cat $STATE/api-token)
@@ -219,5 +240,6 @@ or the API itself:
        -d '{"template": "release", "inputs": {"VERSION": "1.0.0"}}' | jq
   (-H @file keeps the token off the command line, where other local users can see it)
   psql "$DATABASE_URL" -c 'SELECT * FROM run_queue' -c 'SELECT * FROM run_activity'
-Stop it with: scripts/quickstart.sh stop
+Stop it with scripts/quickstart.sh stop (the database and runs are kept for the
+next start); scripts/quickstart.sh purge removes everything.
 TXT

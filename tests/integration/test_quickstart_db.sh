@@ -5,7 +5,8 @@
 # worker reach it through DATABASE_URL (host=<socket dir>); another local
 # user (made with useradd) cannot connect, neither through the socket nor
 # over TCP, as no role, not even with the directory opened up. A state
-# directory made by another user is refused.
+# directory made by another user is refused. `stop` keeps the database: a
+# second db-start finds what the first stored; `purge` removes the state.
 source "$(dirname "$0")/../lib/postgres.sh"
 
 STATE=$GW_TMP/qs
@@ -17,7 +18,7 @@ qs() {
 }
 qs_cleanup() {
     local rc=$?
-    qs stop >/dev/null 2>&1
+    qs purge >/dev/null 2>&1
     id "$OTHER" >/dev/null 2>&1 && userdel "$OTHER"
     (exit "$rc")
     gw_cleanup
@@ -47,7 +48,10 @@ else
     fail "gitweave-api migrate over the socket"
 fi
 gw_api_start
-expect_eq "the API is ready (it reaches Postgres)" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${API%/api/v1}/readyz")"
+# Readiness says what the pool has now: its first connection may still be
+# on its way.
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "${API%/api/v1}/readyz")" = 200 ]; }
+check "the API is ready (it reaches Postgres)" wait_for 10 ready
 gw_worker_start qsw
 registered() { [ "$(gw_psql -c "SELECT count(*) FROM runners WHERE name = 'qsw'")" = 1 ]; }
 check "a worker registers through the socket" wait_for 10 registered
@@ -80,8 +84,20 @@ chmod 700 "$sockdir"
 
 kill "$GW_API_PID" "$GW_WORKER_PID" 2>/dev/null
 wait "$GW_API_PID" "$GW_WORKER_PID" 2>/dev/null
+repos_now() { gw_psql -c "SELECT string_agg(name, ' ') FROM repos"; }
+gw_psql -c "INSERT INTO repos (id, name) VALUES (gen_random_uuid(), 'kept')"
 if qs stop >"$GW_TMP/stop.log" 2>&1; then pass "quickstart.sh stop"; else fail "quickstart.sh stop"; fi
-check "stop removes the state" test ! -e "$STATE"
+check "stop stops Postgres" test ! -S "$sock"
+check "stop keeps the state" test -d "$STATE/pg/data"
+check "stop says where the state is kept" grep -q "purge" "$GW_TMP/stop.log"
+if qs db-start >"$GW_TMP/db-start3.log" 2>&1; then pass "db-start again"; else fail "db-start again"; cat "$GW_TMP/db-start3.log"; fi
+expect_eq "the same DATABASE_URL" "$url" "$(sed -n 's/^DATABASE_URL=//p' "$GW_TMP/db-start3.log" | tail -n 1)"
+expect_eq "the database kept its rows between starts" kept "$(repos_now)"
+if qs db-start >"$GW_TMP/db-start4.log" 2>&1; then pass "db-start while running"; else fail "db-start while running"; cat "$GW_TMP/db-start4.log"; fi
+expect_eq "db-start while running keeps it too" kept "$(repos_now)"
+if qs purge >"$GW_TMP/purge.log" 2>&1; then pass "quickstart.sh purge"; else fail "quickstart.sh purge"; fi
+check "purge removes the state" test ! -e "$STATE"
+check "purge stops Postgres" test ! -S "$sock"
 
 # A state directory another user made first (in /tmp, anyone can) is not
 # used, and the pid files in it are not trusted.
@@ -96,7 +112,8 @@ else
     check "db-start refuses a state directory of another user" grep -q "not a directory of" "$GW_TMP/db-start2.log"
 fi
 qs stop >/dev/null 2>&1
-check "stop kills no pid named in another user's state directory" kill -0 "$victim"
+qs purge >/dev/null 2>&1
+check "stop and purge kill no pid named in another user's state directory" kill -0 "$victim"
 check "and leaves that directory alone" test -f "$STATE/api.pid"
 rm -rf "$STATE"
 gw_finish
