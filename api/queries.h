@@ -272,16 +272,19 @@
  * Rerun a finished run: a new queued run with the original's frozen spec,
  * jobs, inputs, ref, commit and template version, rerun_of pointing back,
  * with its NOTIFY. $1 original id, $2 new id -> the original's status, json
- * of the new run with its jobs (NULL when the original has not finished).
- * No row if there is no such run.
+ * of the new run with its jobs (NULL when the original has not finished or
+ * its repo or template was deleted), whether the repo or the template was
+ * deleted. No row if there is no such run.
  */
 #define SQL_RUN_RERUN                                                                              \
-    "WITH o AS (SELECT * FROM pipeline_runs WHERE id = $1::uuid),"                                 \
+    "WITH o AS (SELECT r.*, (p.deleted_at IS NOT NULL OR t.deleted_at IS NOT NULL) AS gone"        \
+    "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
+    "  JOIN templates t ON t.id = r.template_id WHERE r.id = $1::uuid),"                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
     "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of)"                                  \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
     "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
-    "  WHERE o.status IN ('success', 'failed', 'canceled') RETURNING *),"                          \
+    "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
     "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued'"          \
     "   FROM r JOIN jobs oj ON oj.run_id = r.rerun_of RETURNING *),"                               \
@@ -292,7 +295,7 @@
     "   json_build_object('type', 'run', 'id', r.id, 'status', 'queued')::text) AS notified"       \
     "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id"           \
     "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                                               \
-    " SELECT o.status, n.json FROM o LEFT JOIN n ON true"
+    " SELECT o.status, n.json, o.gone FROM o LEFT JOIN n ON true"
 
 /* ---- logs ---- */
 

@@ -237,6 +237,13 @@ runs_rerun_done(http_req_t *r, const PGresult *res, void *ctx)
         http_reply_error(r, 404, "run not found", "there is no run with id %s", id);
         return;
     }
+    if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+        http_reply_error(r, 409, "repo or template deleted",
+                         "the repo or the template of run %s was deleted; its history stays "
+                         "readable, but it cannot run again",
+                         id);
+        return;
+    }
     if (PQgetisnull(res, 0, 1)) {
         http_reply_error(r, 409, "run not finished",
                          "run %s is %s; only a finished run can be rerun", id,

@@ -2,8 +2,9 @@
 # A developer's day (issue 14), on the local and the docker engine: a small
 # project pushed through the shipped post-receive hook with the example
 # build and release templates attached. A push to main starts the build and
-# the hook prints the run's URL, which answers; a tag v1.2.0 starts the
-# release template, which checks the tag out and packages 1.2.0; a push to
+# the hook prints the run's URL, which answers; an annotated tag v1.2.0
+# starts the release template, which checks the tag's commit out (the run
+# records the commit, not the tag object) and packages 1.2.0; a push to
 # a branch that no template takes starts nothing and the hook says why for
 # each template; the runs are in the list across repos and in `gitweave
 # runs`; and the build's log read from every byte offset is exactly the log
@@ -94,7 +95,7 @@ section_tag_starts_release() {
     echo "1.2.0" >"$work/VERSION.txt"
     git -C "$work" add -A && git -C "$work" commit -qm "release 1.2.0"
     c=$(git -C "$work" rev-parse HEAD)
-    git -C "$work" tag v1.2.0
+    git -C "$work" tag -a v1.2.0 -m "release 1.2.0"
     push v1.2.0
     check "[$engine] the tag push says one run started" grep -q "refs/tags/v1.2.0: 1 pipeline run(s) started" "$GW_TMP/push.err"
     check "[$engine] build says why not" grep -q "build: not started (tag pushes not enabled)" "$GW_TMP/push.err"

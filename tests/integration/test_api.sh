@@ -386,6 +386,9 @@ api GET "/pipelines/runs/$gone_run" >/dev/null
 expect_eq "its run stays readable, with the repo's name" "200 gone gonetmpl canceled" "$(status) $(jqv '"\(.repo) \(.template) \(.status)"')"
 gone_job=$(jqv '.jobs[0].id')
 expect_eq "its logs stay readable" "kept" "$(api GET "/jobs/$gone_job/logs.txt")"
+api POST "/pipelines/runs/$gone_run/rerun" >/dev/null
+expect_error "no rerun of a deleted repo's run 409" 409
+check "the 409 says the repo is deleted" jqe '.detail | contains("deleted")' "$GW_TMP/body"
 api GET "/pipelines/runs?repo=gone" >/dev/null
 expect_eq "its run is in the list across repos" "$gone_run" "$(jqv '[.runs[].id] | join(" ")')"
 api PUT /repos/gone -H 'Content-Type: application/json' -d '{}' >/dev/null
