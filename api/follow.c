@@ -14,6 +14,7 @@
 #include "log.h"
 #include "queries.h"
 #include "status.h"
+#include "utf8.h"
 
 /* Bytes of log read per statement; a reader waits for its client to take
  * a page before it reads the next one. A live reader with this much unsent
@@ -389,10 +390,7 @@ follow_chunk_skip(long long at, const char *chunk, size_t len, long long from)
     if (from <= at)
         return 0;
     skip = from - at >= (long long)len ? len : (size_t)(from - at);
-    /* UTF-8 continuation bytes are 10xxxxxx. */
-    while (skip > 0 && skip < len && ((unsigned char)chunk[skip] & 0xC0) == 0x80)
-        skip--;
-    return skip;
+    return utf8_cut(chunk, skip);
 }
 
 /* ---- topics ---- */
