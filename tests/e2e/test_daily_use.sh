@@ -9,7 +9,9 @@
 # each template; the runs are in the list across repos and in `gitweave
 # runs`; and the build's log read from every byte offset is exactly the log
 # from that byte (from the start of a multi-byte character when the offset
-# is inside one), through the JSON pages and logs.txt.
+# is inside one), through the JSON pages and logs.txt. A build broken by
+# hand and run with the client names its failing line, and the manual run
+# records the commit it checked out.
 #
 # Each part is a function section_NAME ENGINE, run in the order of SECTIONS
 # for each engine, after setup ENGINE; they share the state setup leaves
@@ -173,7 +175,45 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-SECTIONS=(push_prints_url tag_starts_release branch_matches_nothing run_list log_offsets)
+# A build broken by hand, run with the client: each step is in the log
+# before its output, and the error names the failing line; the manual run
+# records the commit it checked out (a manual run has no commit of its own),
+# and the jobs see it.
+section_failing_line() {
+    local engine=$1 run body head log
+    api PUT /templates/checks -H 'Content-Type: application/yaml' --data-binary @- >/dev/null <<'YAML'
+kind: test
+on:
+  manual: {}
+jobs:
+  - name: checks
+    script:
+      - echo "checking ${{ commit.sha }}"
+      - echo one
+      - test -f configure
+      - echo three
+YAML
+    api PUT "/repos/$repo/templates/checks" >/dev/null
+    head=$(git -C "$bare" rev-parse main)
+    gwc run "$repo" -t checks -f >"$GW_TMP/run.out" 2>&1
+    expect_eq "[$engine] gitweave run -f exits 1 on the failure" 1 "$?"
+    run=$(gw_psql -c "SELECT r.id FROM pipeline_runs r JOIN templates t ON t.id = r.template_id
+                        JOIN repos p ON p.id = r.repo_id WHERE p.name = '$repo' AND t.name = 'checks'")
+    body=$(api GET "/pipelines/runs/$run")
+    expect_eq "[$engine] the error names the failing line" \
+        'job checks failed: line 3 "test -f configure" exited with code 1' "$(jq -r .error <<<"$body")"
+    expect_eq "[$engine] the manual run records the commit it built" "manual $head" \
+        "$(jq -r '"\(.trigger) \(.commit)"' <<<"$body")"
+    log=$(gw_logs "$(jq -r '.jobs[1].id' <<<"$body")")
+    expect_eq "[$engine] each step before its output, up to the failing one" "\$ echo \"checking \${GITWEAVE_COMMIT}\"
+checking $head
+\$ echo one
+one
+\$ test -f configure" "$log"
+    check "[$engine] the client shows the failing line too" grep -q 'line 3 "test -f configure"' "$GW_TMP/run.out"
+}
+
+SECTIONS=(push_prints_url tag_starts_release branch_matches_nothing run_list log_offsets failing_line)
 
 for engine in local docker; do
     setup "$engine"
