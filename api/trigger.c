@@ -121,7 +121,10 @@ trigger_prepare(const trigger_ctx_t *ctx, const trigger_tmpl_t *t, const cJSON *
     }
     sctx.repo_name = ctx->repo_name;
     sctx.run_id = run->id;
-    sctx.commit_sha = ctx->commit;
+    /* Deferred even when the trigger names a commit: the checkout gives it
+     * in full, and the commit a tag names when a tag's id was given (a run
+     * without a checkout gets the commit as given). */
+    sctx.commit_sha = NULL;
     sctx.ref = ctx->ref;
     jobs = spec_expand(t->doc, inputs, &sctx, err);
     if (jobs == NULL) {

@@ -289,12 +289,17 @@
 
 /* $1 this runner, $2 why, $3 the runs it holds, $4 whether an earlier life
  * of the worker held them. After a reconnect (not $4) the runs it does not
- * hold are claims whose reply was lost: nothing of them ran, though the
- * claim started their first job, so they go back to the queue. */
+ * hold are claims whose reply was lost, whose first job the claim started
+ * but nothing ran: they go back to the queue. A run it gave up on (its
+ * statements kept failing) is not: one of its jobs ended, or its running
+ * job wrote to its log (each script job first logs its step). */
 #define SQL_REAP_OWN                                                                           \
     "WITH own AS ("                                                                            \
-    "  SELECT r.id, $4::bool AND EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"           \
-    "                                      AND j.status <> 'queued') AS started"               \
+    "  SELECT r.id, EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                        \
+    "                  AND (j.status NOT IN ('queued', 'running')"                             \
+    "                       OR j.status = 'running' AND ($4::bool"                             \
+    "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))"      \
+    "         AS started"                                                                      \
     "    FROM pipeline_runs r"                                                                 \
     "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL ($3::uuid[])"    \
     "   FOR UPDATE OF r SKIP LOCKED),"                                                         \

@@ -605,15 +605,15 @@ job_ended_cb(const PGresult *res, void *arg)
 }
 
 /* The checkout ended well: the run's commit is the one it left checked out
- * (the commit the run was triggered with, in full), for the jobs after it
- * and the run's row. A checkout at another commit failed. */
+ * (the commit the run was triggered with, in full, or the commit of the tag
+ * it was triggered with), for the jobs after it and the run's row. */
 static void
 run_checkout_commit(run_t *r)
 {
     const gw_config_t *cfg = r->env->cfg;
     char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
     char *err = NULL;
-    char *sha = workspace_head(git_dir, r->q->commit, &err);
+    char *sha = workspace_head(git_dir, &err);
 
     free(git_dir);
     if (sha == NULL) {
@@ -753,12 +753,13 @@ run_step(run_t *r)
             break;
         case RS_START_JOB:
             if (r->cur >= r->q->njobs || r->cancel_requested || r->shutdown) {
+                /* A cancel wins: the run ends canceled, not given back. */
                 if (r->shutdown || r->cancel_requested)
-                    run_end_stopped(r, r->shutdown ? STOP_SHUTDOWN : STOP_CANCEL);
+                    run_end_stopped(r, r->cancel_requested ? STOP_CANCEL : STOP_SHUTDOWN);
                 /* Stopped before any job reached the engine: another
                  * runner can take it (the claim's start of the first job
                  * is undone). */
-                if (r->shutdown && r->cur == 0)
+                if (r->shutdown && !r->cancel_requested && r->cur == 0)
                     r->requeue = true;
                 r->state = RS_FINISH;
                 break;

@@ -54,10 +54,11 @@ const char *workspace_checkout_script(void);
 
 /*
  * The commit a finished checkout left in git_dir: its detached HEAD, a full
- * commit id (40 or 64 hex digits). When want is not NULL (the run's commit,
- * maybe abbreviated) the HEAD must start with it. Returns the commit id
+ * commit id (40 or 64 hex digits). The checkout script checked out the
+ * run's commit, or the commit a tag id names ("$GW_COMMIT^{commit}"), so
+ * the HEAD need not start with the run's commit. Returns the commit id
  * (caller frees), or NULL with *err set (caller frees) saying why not.
  */
-char *workspace_head(const char *git_dir, const char *want, char **err);
+char *workspace_head(const char *git_dir, char **err);
 
 #endif

@@ -107,5 +107,25 @@ short=${first:0:10}
 run=$(gw_trigger lib "{\"commit\": \"$short\"}")
 check "run with an abbreviated commit finishes" wait_for 60 run_is_final "$run"
 expect_eq "its commit is stored in full" "$first" "$(api GET "/pipelines/runs/$run" | jq -r .commit)"
+expect_eq "and \${{ commit.sha }} is the full id too" "commit=$first
+sha=$first quoted $first
+tag=build-$first
+stored=$first
+version=first" "$(stamp_log "$run")"
+
+# A run triggered with an annotated tag's id builds the commit the tag names.
+git -C "$GW_TMP/clone" tag -a v1 -m "one" "$first"
+git -C "$GW_TMP/clone" push -q "$GW_TMP/src.git" v1
+tagobj=$(git -C "$GW_TMP/clone" rev-parse v1)
+check "the tag's id is not its commit" test "$tagobj" != "$first"
+run=$(gw_trigger lib "{\"ref\": \"refs/tags/v1\", \"commit\": \"$tagobj\"}")
+check "run with a tag's id finishes" wait_for 60 run_is_final "$run"
+body=$(api GET "/pipelines/runs/$run")
+expect_eq "it succeeds and records the tag's commit" "success $first" "$(jq -r '"\(.status) \(.commit)"' <<<"$body")"
+expect_eq "the jobs see the commit, not the tag's id" "commit=$first
+sha=$first quoted $first
+tag=build-$first
+stored=$first
+version=first" "$(stamp_log "$run")"
 
 gw_finish

@@ -50,6 +50,8 @@ check "run of the reconnect starts" wait_for 15 job_running
 holder=$(gw_psql -c "SELECT n.name FROM pipeline_runs r JOIN runners n ON n.id = r.runner_id WHERE r.id = '$run'")
 # A claim of this worker whose answer was lost: the run is the worker's, its
 # first job started by the claim, and the worker does not hold it.
+# Paused meanwhile, so that it claims neither before they are set up.
+api POST "/runners/$holder/pause" >/dev/null
 lost=$(gw_trigger r3)
 gw_psql -c "WITH c AS (UPDATE pipeline_runs SET status = 'running',
   runner_id = (SELECT id FROM runners WHERE name = '$holder'),
@@ -57,6 +59,17 @@ gw_psql -c "WITH c AS (UPDATE pipeline_runs SET status = 'running',
   WHERE id = '$lost' AND status = 'queued' RETURNING id)
   UPDATE jobs SET status = 'running', started_at = now() WHERE run_id IN (SELECT id FROM c)" >/dev/null
 expect_eq "the lost claim is running" running "$(run_status "$lost")"
+# A run of this worker it no longer holds whose job did run (it logged its
+# first step): not a lost claim, it ends failed.
+gone=$(gw_trigger r3)
+gw_psql -c "WITH c AS (UPDATE pipeline_runs SET status = 'running',
+  runner_id = (SELECT id FROM runners WHERE name = '$holder'),
+  attempt = attempt + 1, started_at = now(), lease_expires_at = now() + interval '1 hour'
+  WHERE id = '$gone' AND status = 'queued' RETURNING id),
+  j AS (UPDATE jobs SET status = 'running', started_at = now() WHERE run_id IN (SELECT id FROM c) RETURNING id)
+  INSERT INTO logs (job_id, \"offset\", chunk) SELECT id, 0, '\$ echo quick' || chr(10) FROM j" >/dev/null
+api POST "/runners/$holder/resume" >/dev/null
+expect_eq "both set up" "running running" "$(run_status "$lost") $(run_status "$gone")"
 gw_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gitweave-worker'" >/dev/null
 check "the run finishes after the connection drop" wait_for 20 run_is_final "$run"
 expect_eq "and succeeds (not reaped as lost)" success "$(run_status "$run")"
@@ -65,4 +78,8 @@ expect_eq "and succeeds" success "$(run_status "$lost")"
 expect_eq "on its second attempt" 2 "$(gw_psql -c "SELECT attempt FROM pipeline_runs WHERE id = '$lost'")"
 expect_eq "its job, set back to queued with it, ran" success \
   "$(gw_psql -c "SELECT status FROM jobs WHERE run_id = '$lost'")"
+check "the run whose job had run ends" wait_for 20 run_is_final "$gone"
+expect_eq "failed, not given back" "failed 1" "$(gw_psql -c "SELECT status || ' ' || attempt FROM pipeline_runs WHERE id = '$gone'")"
+check "as lost with the connection" grep -q "lost the run when its database connection dropped" \
+  <<<"$(gw_psql -c "SELECT error FROM pipeline_runs WHERE id = '$gone'")"
 gw_finish
