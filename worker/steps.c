@@ -13,6 +13,10 @@
 
 /* How much of a step's first line an error quotes. */
 #define STEPS_QUOTE_MAX 200
+/* How much of a step its echo shows: the script holds each step twice (its
+ * echo, then the step), and the whole script is one argument of sh -c,
+ * which Linux caps at 128 KiB; a longer step's echo ends with "> ...". */
+#define STEPS_ECHO_MAX 1024
 
 struct steps {
     char *const *lines;
@@ -26,6 +30,26 @@ static size_t
 steps_first_line_len(const char *s)
 {
     return strcspn(s, "\n");
+}
+
+/* How many bytes of an entry of len bytes its echo shows. */
+static size_t
+steps_shown(const char *entry, size_t len)
+{
+    return len <= STEPS_ECHO_MAX ? len : utf8_cut(entry, STEPS_ECHO_MAX);
+}
+
+/* How many bytes of the entry's first line its echo's first line shows. */
+static size_t
+steps_echo_first_len(const char *entry)
+{
+    size_t len = strlen(entry);
+    size_t first = steps_first_line_len(entry);
+
+    if (len > 0 && entry[len - 1] == '\n')
+        len--;
+    size_t shown = steps_shown(entry, len);
+    return first < shown ? first : shown;
 }
 
 /* Append s single-quoted for the shell: every byte literal, a quote as
@@ -49,17 +73,20 @@ static void
 steps_echo(buf_t *b, const char *entry)
 {
     buf_t text;
-    size_t len = strlen(entry);
+    size_t len = strlen(entry), shown;
 
     if (len > 0 && entry[len - 1] == '\n')
         len--;
+    shown = steps_shown(entry, len);
     buf_init(&text);
     buf_puts(&text, "$ ");
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < shown; i++) {
         buf_append(&text, &entry[i], 1);
         if (entry[i] == '\n')
             buf_puts(&text, "> ");
     }
+    if (shown < len)
+        buf_puts(&text, shown > 0 && entry[shown - 1] == '\n' ? "..." : "\n> ...");
     buf_puts(b, "printf '%s\\n' ");
     steps_quote(b, text.data, text.len);
     buf_puts(b, "\n");
@@ -110,7 +137,7 @@ static bool
 steps_line_is_echo(const steps_t *s)
 {
     const char *line = s->lines[s->cur + 1];
-    size_t len = steps_first_line_len(line);
+    size_t len = steps_echo_first_len(line);
     const char *t = s->tail.data;
 
     if (s->tail.len < len + 2)
@@ -125,7 +152,7 @@ steps_feed(steps_t *s, const char *data, size_t len)
     while (len > 0 && (size_t)(s->cur + 1) < s->n) {
         const char *nl = memchr(data, '\n', len);
         size_t piece = nl != NULL ? (size_t)(nl - data) : len;
-        size_t keep = 2 + steps_first_line_len(s->lines[s->cur + 1]);
+        size_t keep = 2 + steps_echo_first_len(s->lines[s->cur + 1]);
 
         buf_append(&s->tail, data, piece);
         /* Only the end of a line can be the echo: keep no more than twice

@@ -247,6 +247,39 @@ START_TEST(test_error_long_line)
 END_TEST
 
 /* The exit code is the user's command's, including a signal's. */
+/* A long step is echoed in part, so that the script (each step twice) stays
+ * within the 128 KiB Linux allows one argument: a 100 KiB step still runs,
+ * its echo shows its first KiB, and its failure is named. */
+START_TEST(test_long_step)
+{
+    size_t n = 100 * 1024;
+    char *big = xmalloc(n + 64);
+    char *lines[] = {"echo one", big};
+
+    /* "true 'xxxx...x'; exit 3": one line of about 100 KiB. */
+    memcpy(big, "true '", 6);
+    memset(big + 6, 'x', n);
+    memcpy(big + 6 + n, "'; exit 3", 10);
+    char *script = steps_script(lines, 2);
+    ck_assert_uint_lt(strlen(script), strlen(big) + 4096);
+    free(script);
+
+    char *out, *err;
+    int code;
+    steps_t *s = run_steps(lines, 2, 4096, &out, &code);
+    ck_assert_int_eq(code, 3);
+    ck_assert_int_eq(steps_current(s), 1);
+    ck_assert_uint_eq(strlen(out), strlen("$ echo one\none\n$ ") + 1024 + strlen("\n> ...\n"));
+    ck_assert_str_eq(out + strlen(out) - 9, "xx\n> ...\n");
+    err = steps_error(s, code);
+    ck_assert(strncmp(err, "line 2 \"true 'xxx", 17) == 0);
+    free(err);
+    free(out);
+    steps_free(s);
+    free(big);
+}
+END_TEST
+
 START_TEST(test_exit_code_kept)
 {
     char *lines[] = {"echo x", "kill -TERM $$"};
@@ -278,6 +311,7 @@ main(void)
     tcase_add_test(tc, test_error_without_step);
     tcase_add_test(tc, test_error_long_line);
     tcase_add_test(tc, test_exit_code_kept);
+    tcase_add_test(tc, test_long_step);
     suite_add_tcase(suite, tc);
     sr = srunner_create(suite);
     srunner_run_all(sr, CK_NORMAL);
