@@ -34,6 +34,7 @@ struct reader {
     http_req_t *r;    /* NULL once the stream is over */
     char job[37];
     long long offset; /* the next byte to send */
+    bool at_end;      /* its last page ended where the stored log ends (offset) */
     bool live;        /* gets the topic's chunks */
     bool reading;     /* a page read of its own is in flight */
     reader_t *prev, *next;
@@ -197,8 +198,13 @@ reader_go_live(reader_t *rd)
             reader_read(rd);
         return;
     }
+    /* The topic reads on from the end of the stored log: from this
+     * reader's offset when its page ended there, else from the start (a
+     * reader asked for an offset past the end: topic_send sends it what
+     * lies from its offset on). Never from past the end, or readers that
+     * reach the end would be sent to read again and again. */
     if (t->have < 0)
-        t->have = rd->offset;
+        t->have = rd->at_end ? rd->offset : 0;
     if (rd->offset < t->have) {
         /* The topic has read past what this reader's snapshot held. */
         reader_read(rd);
@@ -232,6 +238,7 @@ reader_page(reader_t *rd, const PGresult *res)
         rd->offset = at + (long long)len;
         total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
     }
+    rd->at_end = n > 0 || rd->offset == 0;
     if (b.len > 0 && !reader_write(rd, b.data, b.len)) {
         buf_free(&b);
         return;
@@ -411,8 +418,9 @@ topic_send(topic_t *t, const PGresult *res, long long *total)
         follow_chunk_event(&ev, at, PQgetvalue(res, i, 2), len);
         for (reader_t *rd = t->readers, *next; rd != NULL; rd = next) {
             next = rd->next;
-            /* Each chunk once per reader: what its own read sent is skipped. */
-            if (!rd->live || rd->r == NULL || at < rd->offset)
+            /* Each byte once per reader: what its own read sent is
+             * skipped, and a chunk it starts inside is sent from there. */
+            if (!rd->live || rd->r == NULL || at + (long long)len <= rd->offset)
                 continue;
             if (http_stream_pending(rd->r) >= FOLLOW_PAGE) {
                 /* Its client is a page behind: it leaves the live chunks
@@ -420,6 +428,18 @@ topic_send(topic_t *t, const PGresult *res, long long *total)
                  * has taken the last one, so that it holds up nobody and
                  * its buffer stays bounded. */
                 rd->live = false;
+                continue;
+            }
+            if (at < rd->offset) {
+                const char *chunk = PQgetvalue(res, i, 2);
+                size_t skip = follow_chunk_skip(at, chunk, len, rd->offset);
+                buf_t part;
+
+                buf_init(&part);
+                follow_chunk_event(&part, at + (long long)skip, chunk + skip, len - skip);
+                rd->offset = at + (long long)len;
+                (void)reader_write(rd, part.data, part.len);
+                buf_free(&part);
                 continue;
             }
             rd->offset = at + (long long)len;

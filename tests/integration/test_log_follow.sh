@@ -246,6 +246,30 @@ curl -sN -m 5 "$API/jobs/$job/logs?follow=true&offset=999999" >"$GW_TMP/past.sse
 expect_eq "an offset past the end of a final log gives the end" "end" \
     "$(grep '^event:' "$GW_TMP/past.sse" | cut -d' ' -f2 | xargs)"
 
+gw_log "live follow from an offset past the stored end, and from the end"
+gw_template pause '{"kind": "build", "jobs": [{"name": "p", "script": ["echo 0123456789", "sleep 2", "echo abcdefghij"]}]}' || exit 1
+gw_repo pause pause || exit 1
+prun=$(gw_trigger pause)
+pjob=$(api GET "/pipelines/runs/$prun" | jq -r '.jobs[0].id')
+sleeping() { stored "$pjob" | grep -q '^\$ sleep 2$'; }
+check "the job sleeps with its first lines stored" wait_for 20 sleeping
+cur=$(stored "$pjob" | wc -c)
+# The first follower asks for a byte inside the chunk to come, the second
+# for the end; each gets exactly the log from its byte.
+curl -sN -m 15 "$API/jobs/$pjob/logs?follow=true&offset=$((cur + 5))" >"$GW_TMP/ahead.sse" 2>/dev/null &
+AHEAD=$!; GW_PIDS+=("$AHEAD")
+sleep 0.5
+curl -sN -m 15 "$API/jobs/$pjob/logs?follow=true&offset=$cur" >"$GW_TMP/atend.sse" 2>/dev/null &
+ATEND=$!; GW_PIDS+=("$ATEND")
+both_ended() { ended "$AHEAD" && ended "$ATEND"; }
+check "both followers end with the job" wait_for 20 both_ended
+stored "$pjob" >"$GW_TMP/pstored"
+expect_eq "the follower from past the end gets the log from its byte" \
+    "$(tail -c +$((cur + 6)) "$GW_TMP/pstored")" "$(sse_chunks "$GW_TMP/ahead.sse")"
+expect_eq "the follower from the end gets the rest" \
+    "$(tail -c +$((cur + 1)) "$GW_TMP/pstored")" "$(sse_chunks "$GW_TMP/atend.sse")"
+expect_eq "each ends once" "1 1" "$(grep -c '^event: end$' "$GW_TMP/ahead.sse") $(grep -c '^event: end$' "$GW_TMP/atend.sse")"
+
 gw_log "the cap on streams, and a client that leaves frees its stream"
 kill "$GW_API_PID"; wait "$GW_API_PID" 2>/dev/null
 GITWEAVE_API_MAX_STREAMS=2 gw_api_start || exit 1
@@ -257,6 +281,6 @@ expect_error "a third stream is refused 503" 503
 expect_eq "with a reason" "too many streams" "$(jq -r .error <"$GW_TMP/body")"
 kill "$S1"; wait "$S1" 2>/dev/null
 check "after a client leaves, a new stream opens" wait_for 5 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -m 1 '$API/events')\" = 200 ]"
-check "and the API answers ordinary requests" bash -c "curl -s '$API/repos' | jq -e '.repos | length == 4' >/dev/null"
+check "and the API answers ordinary requests" bash -c "curl -s '$API/repos' | jq -e '.repos | length == 5' >/dev/null"
 
 gw_finish
