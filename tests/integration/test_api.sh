@@ -222,7 +222,8 @@ expect_status "trigger with everything 201" 201
 run2=$(jqv .id)
 expect_eq "bare branch normalised" refs/heads/feature/x "$(jqv .ref)"
 expect_eq "commit and triggered_by" "abc1234 123e4567-e89b-12d3-a456-426614174000" "$(jqv '"\(.commit) \(.triggered_by)"')"
-expect_eq "inputs expanded in the stored spec" "slow demo refs/heads/feature/x abc1234" \
+# commit.sha waits for the checkout, which gives the commit in full.
+expect_eq "inputs expanded in the stored spec, commit.sha deferred" 'slow demo refs/heads/feature/x ${{ commit.sha }}' \
     "$(gw_psql -c "SELECT concat_ws(' ', e->>'GITWEAVE_INPUT_MODE', e->>'GITWEAVE_EXPR_REPO_NAME',
                                    e->>'GITWEAVE_EXPR_REF', e->>'GITWEAVE_EXPR_COMMIT_SHA')
                    FROM (SELECT spec->1->'env' AS e FROM pipeline_runs WHERE id = '$run2') s")"
