@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "db.h"
+#include "events.h"
 #include "log.h"
 #include "queries.h"
 #include "status.h"
@@ -741,13 +742,13 @@ follow_on_events(follow_t *hub, const char *payload)
 
     if (o == NULL)
         return;
-    type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
-    id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "id"));
-    status = cJSON_GetStringValue(cJSON_GetObjectItem(o, "status"));
+    type = cJSON_GetStringValue(cJSON_GetObjectItem(o, EV_KEY_TYPE));
+    id = cJSON_GetStringValue(cJSON_GetObjectItem(o, EV_KEY_ID));
+    status = cJSON_GetStringValue(cJSON_GetObjectItem(o, EV_KEY_STATUS));
     if (type == NULL || id == NULL || status == NULL || !gw_uuid_valid(id) ||
-        (strcmp(type, "run") != 0 && strcmp(type, "job") != 0))
+        (strcmp(type, EV_RUN) != 0 && strcmp(type, EV_JOB) != 0))
         goto done;
-    if (strcmp(type, "job") == 0) {
+    if (strcmp(type, EV_JOB) == 0) {
         int st = status_parse(ST_KIND_JOB, status);
         topic_t *t = topic_find(hub, id);
         /* The last chunk is stored before the final status. */
@@ -756,7 +757,7 @@ follow_on_events(follow_t *hub, const char *payload)
     }
     if (hub->nsubs > 0) {
         const char *params[] = {id, status};
-        bool is_run = strcmp(type, "run") == 0;
+        bool is_run = strcmp(type, EV_RUN) == 0;
         if (pg_conn_query_prepared(hub->listen, is_run ? "event_run" : "event_job", 2, params,
                           is_run ? follow_run_event_done : follow_job_event_done, hub) < 0)
             log_warn("follow", "could not read a %s event: the database is unavailable", type);
@@ -775,8 +776,8 @@ follow_on_logs(follow_t *hub, const char *payload)
 
     if (o == NULL)
         return;
-    job = cJSON_GetStringValue(cJSON_GetObjectItem(o, "job_id"));
-    next = cJSON_GetObjectItem(o, "next_offset");
+    job = cJSON_GetStringValue(cJSON_GetObjectItem(o, EV_KEY_JOB_ID));
+    next = cJSON_GetObjectItem(o, EV_KEY_NEXT_OFFSET);
     if (job != NULL && cJSON_IsNumber(next) && (t = topic_find(hub, job)) != NULL) {
         if ((long long)next->valuedouble > t->target)
             t->target = (long long)next->valuedouble;
@@ -789,9 +790,9 @@ follow_on_logs(follow_t *hub, const char *payload)
 static void
 follow_on_notify(const char *channel, const char *payload, int be_pid, void *arg)
 {
-    if (strcmp(channel, DB_LOGS_CHANNEL) == 0)
+    if (strcmp(channel, EV_LOGS_CHANNEL) == 0)
         follow_on_logs(arg, payload);
-    else if (strcmp(channel, DB_EVENTS_CHANNEL) == 0)
+    else if (strcmp(channel, EV_CHANNEL) == 0)
         follow_on_events(arg, payload);
 }
 
@@ -857,8 +858,8 @@ follow_new(struct event_base *base, const gw_config_t *cfg, dbconn_t *db)
     hub->listen = pg_conn_new(base, &pc);
     pg_conn_prepare(hub->listen, "event_run", SQL_EVENT_RUN, 0);
     pg_conn_prepare(hub->listen, "event_job", SQL_EVENT_JOB, 0);
-    pg_conn_listen(hub->listen, DB_LOGS_CHANNEL);
-    pg_conn_listen(hub->listen, DB_EVENTS_CHANNEL);
+    pg_conn_listen(hub->listen, EV_LOGS_CHANNEL);
+    pg_conn_listen(hub->listen, EV_CHANNEL);
     hub->keepalive = event_new(base, -1, EV_PERSIST, follow_on_keepalive, hub);
     if (hub->keepalive == NULL || event_add(hub->keepalive, &tv) < 0) {
         log_error("follow", "could not start the keep-alive timer");

@@ -10,6 +10,7 @@
 #define GW_API_QUERIES_H
 
 #include "db.h"
+#include "events.h"
 
 /* ---- repos ---- */
 
@@ -207,8 +208,7 @@
     " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
-    " pg_notify('" DB_EVENTS_CHANNEL "',"                                                          \
-    "  json_build_object('type', 'run', 'id', r.id, 'status', 'queued')::text)"                    \
+    " " EV_RUN_SQL("r.id", "'queued'")                                                            \
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
     " ORDER BY s.ord"
@@ -260,12 +260,9 @@
     " rr AS (UPDATE pipeline_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())"  \
     "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"                                   \
     " SELECT cur.status, (SELECT count(*) FROM q), (SELECT count(*) FROM rr),"                     \
-    "  (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'job',"          \
-    "    'id', qj.id, 'run_id', qj.run_id, 'status', 'canceled')::text)) FROM qj)"                 \
-    "  + (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'run',"        \
-    "    'id', q.id, 'status', 'canceled')::text)) FROM q)"                                        \
-    "  + (SELECT count(pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'cancel',"     \
-    "    'id', rr.id)::text)) FROM rr)"                                                            \
+    "  (SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"               \
+    "  + (SELECT count(" EV_RUN_SQL("q.id", "'canceled'") ") FROM q)"                             \
+    "  + (SELECT count(" EV_CANCEL_SQL("rr.id") ") FROM rr)"                                       \
     " FROM cur"
 
 /*
@@ -291,8 +288,7 @@
     " n AS (SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                  \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text AS json,"                                             \
-    "  pg_notify('" DB_EVENTS_CHANNEL "',"                                                         \
-    "   json_build_object('type', 'run', 'id', r.id, 'status', 'queued')::text) AS notified"       \
+    "  " EV_RUN_SQL("r.id", "'queued'") " AS notified"                                            \
     "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id"           \
     "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                                               \
     " SELECT o.status, n.json, o.gone FROM o LEFT JOIN n ON true"

@@ -2,8 +2,8 @@
  * db - the Postgres connection both processes use.
  *
  * Queries are short and parameterised (PQexecParams); callers check the
- * result with db_ok. The event channel and its payloads are described in
- * docs/events.md.
+ * result with db_ok. The event channels and their payloads are in
+ * events.h.
  */
 #ifndef GW_DB_H
 #define GW_DB_H
@@ -12,11 +12,6 @@
 #include <stdbool.h>
 
 #include "util.h"
-
-#define DB_EVENTS_CHANNEL "gitweave_events"
-/* Stored log chunks, one notification per job per statement
- * (db/migrations/0002_log_follow.sql). */
-#define DB_LOGS_CHANNEL "gitweave_logs"
 
 /* Connect (blocking). Returns the connection, or NULL after logging why.
  * application_name names the process in pg_stat_activity. */

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "db.h"
+#include "events.h"
 #include "log.h"
 #include "spec.h"
 
@@ -21,13 +22,6 @@
 #define FENCE                                                                                  \
     "EXISTS (SELECT 1 FROM pipeline_runs WHERE id = $1 AND runner_id = $2"                     \
     " AND attempt = $3::int AND status = 'running' FOR SHARE)"
-
-#define NOTIFY_JOB(id, run, st)                                                                \
-    "pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'job', 'id', " id            \
-    ", 'run_id', " run ", 'status', " st ")::text)"
-#define NOTIFY_RUN(id, st)                                                                     \
-    "pg_notify('" DB_EVENTS_CHANNEL "', json_build_object('type', 'run', 'id', " id           \
-    ", 'status', " st ")::text)"
 
 /* The advisory lock of a runner: (class, hashtext(name)), the two-key form,
  * which pg_locks shows with objsubid 2 (migrations use the one-key form). */
@@ -94,9 +88,9 @@
     "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"   \
     "                                           'image', j.image) ORDER BY j.position)"        \
     "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
-    "        " NOTIFY_RUN("c.id", "'running'") ", fj.id,"                                      \
+    "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                      \
     "        CASE WHEN fj.id IS NOT NULL"                                                      \
-    "             THEN " NOTIFY_JOB("fj.id", "fj.run_id", "'running'") " END"                  \
+    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END"                  \
     "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"            \
     "  ORDER BY c.created_at"
 
@@ -107,7 +101,7 @@
     "            WHERE id = $4 AND run_id = $1"                                                \
     "              AND status IN ('queued', 'running') AND " FENCE                             \
     "           RETURNING id, run_id)"                                                         \
-    " SELECT " NOTIFY_JOB("j.id", "j.run_id", "'running'") " FROM j"
+    " SELECT " EV_JOB_SQL("j.id", "j.run_id", "'running'") " FROM j"
 
 /* The job's end as CTE j: $1-$3 the fence, $4 job, $5 status, $6 exit
  * code, $7 error. The gw_*_may functions (db/migrations/0007) refuse an
@@ -138,7 +132,7 @@
     "     m AS (UPDATE pipeline_runs SET" RUN_MARKS("$8", "$9")                                \
     "            WHERE id = $1 AND ($8::text IS NOT NULL OR $9::text IS NOT NULL)"             \
     "              AND EXISTS (SELECT 1 FROM j))"                                              \
-    " SELECT " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"
+    " SELECT " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"
 
 /* 'running' or already $4: a retry after a lost reply is safe. */
 #define SQL_RUN_END                                                                            \
@@ -166,11 +160,11 @@
     /* Materialized, so that every NOTIFY of it runs: a filter on a        \
      * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
     "     e AS MATERIALIZED ("                                                                 \
-    "   SELECT 'job' AS kind, " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
+    "   SELECT 'job' AS kind, " EV_JOB_SQL("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
     "   UNION ALL"                                                                             \
-    "   SELECT 'job', " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                         \
+    "   SELECT 'job', " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"                         \
     "   UNION ALL"                                                                             \
-    "   SELECT 'run', " NOTIFY_RUN("r.id", "$4") " FROM r)"                                     \
+    "   SELECT 'run', " EV_RUN_SQL("r.id", "$4") " FROM r)"                                     \
     " SELECT kind FROM e WHERE kind = 'run'"
 
 /* A job's end and its run's end in one statement, when the run ends with
@@ -202,13 +196,13 @@
     /* Materialized, so that every NOTIFY of it runs: a filter on a        \
      * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
     "     e AS MATERIALIZED ("                                                                 \
-    "   SELECT 'job' AS kind, " NOTIFY_JOB("j.id", "j.run_id", "$5") " FROM j"                 \
+    "   SELECT 'job' AS kind, " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"                 \
     "   UNION ALL"                                                                             \
-    "   SELECT 'job', " NOTIFY_JOB("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
+    "   SELECT 'job', " EV_JOB_SQL("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
     "   UNION ALL"                                                                             \
-    "   SELECT 'job', " NOTIFY_JOB("q.id", "q.run_id", "$9") " FROM q"                         \
+    "   SELECT 'job', " EV_JOB_SQL("q.id", "q.run_id", "$9") " FROM q"                         \
     "   UNION ALL"                                                                             \
-    "   SELECT 'run', " NOTIFY_RUN("r.id", "$8") " FROM r)"                                     \
+    "   SELECT 'run', " EV_RUN_SQL("r.id", "$8") " FROM r)"                                     \
     " SELECT kind FROM e WHERE kind = 'run'"                                                   \
     " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
     "   AND attempt = $3::int AND status = $8::run_status"
@@ -220,7 +214,7 @@
     "          WHERE run_id IN (SELECT id FROM " runs ") AND status = 'running'"               \
     "         RETURNING id, run_id)"
 #define REQUEUE_JOB_EVENTS                                                                     \
-    " UNION ALL SELECT 'job', " NOTIFY_JOB("rqj.id", "rqj.run_id", "'queued'") " FROM rqj"
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("rqj.id", "rqj.run_id", "'queued'") " FROM rqj"
 
 #define SQL_RUN_REQUEUE                                                                        \
     "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                 \
@@ -231,7 +225,7 @@
     "                                AND status NOT IN ('queued', 'running'))"                 \
     "           RETURNING id),"                                                                \
     REQUEUE_JOBS("r") ","                                                                      \
-    " e AS MATERIALIZED (SELECT 'run' AS kind, " NOTIFY_RUN("r.id", "'queued'") " FROM r"     \
+    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"     \
     REQUEUE_JOB_EVENTS ")"                                                                     \
     " SELECT kind FROM e WHERE kind = 'run'"
 
@@ -252,8 +246,8 @@
     "  RETURNING id, run_id)"
 /* The events of REAP_TAIL's jobs, as branches of a UNION ALL of (kind, notify). */
 #define REAP_JOB_EVENTS                                                                        \
-    " UNION ALL SELECT 'job', " NOTIFY_JOB("fj.id", "fj.run_id", "'failed'") " FROM fj"        \
-    " UNION ALL SELECT 'job', " NOTIFY_JOB("sj.id", "sj.run_id", "'skipped'") " FROM sj"
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("fj.id", "fj.run_id", "'failed'") " FROM fj"        \
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"
 
 /* $1 this runner. A runner whose lock is free is marked lost_at; one second
  * later (time for a worker that merely reconnected to take its lock again)
@@ -284,7 +278,7 @@
     "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"   \
     "    FROM lost WHERE p.id = lost.id RETURNING p.id),"                                      \
     REAP_TAIL                                                                                  \
-    " SELECT kind FROM (SELECT 'run' AS kind, " NOTIFY_RUN("runs.id", "'failed'") " FROM runs" \
+    " SELECT kind FROM (SELECT 'run' AS kind, " EV_RUN_SQL("runs.id", "'failed'") " FROM runs" \
     REAP_JOB_EVENTS ") e"
 
 /* $1 this runner, $2 why, $3 the runs it holds, $4 whether an earlier life
@@ -315,8 +309,8 @@
     "    FROM own WHERE p.id = own.id AND own.started RETURNING p.id),"                        \
     REAP_TAIL ","                                                                               \
     REQUEUE_JOBS("rq")                                                                          \
-    " SELECT kind FROM (SELECT 'requeued' AS kind, " NOTIFY_RUN("rq.id", "'queued'") " FROM rq" \
-    " UNION ALL SELECT 'failed', " NOTIFY_RUN("runs.id", "'failed'") " FROM runs"              \
+    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq" \
+    " UNION ALL SELECT 'failed', " EV_RUN_SQL("runs.id", "'failed'") " FROM runs"              \
     REAP_JOB_EVENTS REQUEUE_JOB_EVENTS ") e"
 
 static const struct {

@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "db.h"
+#include "events.h"
 #include "log.h"
 #include "pg.h"
 #include "queue.h"
@@ -487,14 +488,14 @@ notify_cb(const char *channel, const char *payload, int be_pid, void *arg)
 {
     worker_t *w = arg;
     cJSON *ev = cJSON_Parse(payload);
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "id"));
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "status"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_TYPE));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_ID));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_STATUS));
 
-    if (type && strcmp(type, "run") == 0 && st && strcmp(st, "queued") == 0) {
+    if (type && strcmp(type, EV_RUN) == 0 && st && strcmp(st, "queued") == 0) {
         if (w->nruns < w->cfg->concurrency)
             worker_schedule_claim(w);
-    } else if (type && strcmp(type, "cancel") == 0 && id) {
+    } else if (type && strcmp(type, EV_CANCEL) == 0 && id) {
         run_t *r = worker_find_run(w, id);
         if (r)
             run_cancel(r);
@@ -816,7 +817,7 @@ worker_new(const gw_config_t *cfg)
     };
     w->db = pg_conn_new(w->base, &pc);
     q_prepare(w->db);
-    pg_conn_listen(w->db, DB_EVENTS_CHANNEL);
+    pg_conn_listen(w->db, EV_CHANNEL);
     w->env = (run_env_t){
         .base = w->base,
         .db = w->db,

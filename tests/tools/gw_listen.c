@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "events.h"
 #include "log.h"
 
 int
@@ -23,7 +24,7 @@ main(int argc, char **argv)
 
     if (c == NULL)
         return 1;
-    if (db_command(c, "listen", "LISTEN " DB_EVENTS_CHANNEL, 0, NULL) < 0)
+    if (db_command(c, "listen", "LISTEN " EV_CHANNEL, 0, NULL) < 0)
         return 1;
     fprintf(stderr, "listening\n");
     time_t end = time(NULL) + seconds;

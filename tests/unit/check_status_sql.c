@@ -22,59 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "migrate.h"
+#include "pg_cluster.h"
 #include "queries.h"
 #include "queue.h"
 #include "status.h"
 #include "util.h"
 
-static char cluster_dir[64];
-static char conninfo[256];
-
-static void
-cluster_cmd(const char *cmd)
-{
-    char *line =
-        xasprintf("bash %s/tests/lib/pg_cluster.sh %s %s", GW_TEST_SOURCE_DIR, cmd, cluster_dir);
-    int rc = system(line);
-
-    free(line);
-    if (rc != 0) {
-        fprintf(stderr, "pg_cluster.sh %s failed\n", cmd);
-        abort();
-    }
-}
-
 static void
 cluster_start(void)
 {
-    char path[128];
-    FILE *f;
-    int port = 0;
-    PGconn *conn;
-
-    snprintf(cluster_dir, sizeof(cluster_dir), "/tmp/gwchecksql.%d", (int)getpid());
-    cluster_cmd("start");
-    snprintf(path, sizeof(path), "%s/port", cluster_dir);
-    f = fopen(path, "r");
-    if (f == NULL || fscanf(f, "%d", &port) != 1)
-        abort();
-    fclose(f);
-    snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=gitweave dbname=postgres",
-             port);
-    conn = PQconnectdb(conninfo);
-    if (PQstatus(conn) != CONNECTION_OK ||
-        migrate_run(conn, GW_TEST_SOURCE_DIR "/db/migrations") < 1) {
-        fprintf(stderr, "could not migrate the test database: %s\n", PQerrorMessage(conn));
-        abort();
-    }
-    PQfinish(conn);
-}
-
-static void
-cluster_stop(void)
-{
-    cluster_cmd("stop");
+    cluster_start_named("gwchecksql");
+    cluster_migrate();
 }
 
 /* ---- the fixture: one run with a target job and six others ------------- */
