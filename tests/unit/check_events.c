@@ -109,6 +109,7 @@ listen_drain(PGconn *listener, const char *what)
 #define RUN3 "00000000-0000-4000-8000-000000000003"
 #define RUN4 "00000000-0000-4000-8000-000000000004"
 #define RUN5 "00000000-0000-4000-8000-000000000005"
+#define RUN6 "00000000-0000-4000-8000-000000000006"
 
 #define FIXTURE_SQL                                                                                \
     "INSERT INTO repos (id, name) VALUES ('" REPO_ID "', 'r');"                                    \
@@ -236,6 +237,15 @@ START_TEST(test_every_notification_matches_the_table)
         const char *rerun[] = {RUN3, RUN4};
         const char *claim[] = {RUNNER_ID, "60", "1"};
         const char *own[] = {RUNNER_ID, "was restarted", "{}", "t"};
+        step(listener, "api rerun", SQL_RUN_RERUN, 2, rerun);
+        worker_step(listener, "q_claim", 3, claim);
+        worker_step(listener, "q_reap_own", 4, own);
+    }
+    {
+        /* After a reconnect, a claim it does not hold goes back to the queue. */
+        const char *rerun[] = {RUN4, RUN6};
+        const char *claim[] = {RUNNER_ID, "60", "1"};
+        const char *own[] = {RUNNER_ID, "lost the run", "{}", "f"};
         step(listener, "api rerun", SQL_RUN_RERUN, 2, rerun);
         worker_step(listener, "q_claim", 3, claim);
         worker_step(listener, "q_reap_own", 4, own);
