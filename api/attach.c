@@ -7,6 +7,7 @@
 
 #include "handlers.h"
 #include "queries.h"
+#include "repo_body.h"
 #include "spec.h"
 
 /*

@@ -8,6 +8,7 @@
 
 #include "handlers.h"
 #include "queries.h"
+#include "repo_body.h"
 
 void
 repos_list(http_req_t *r)

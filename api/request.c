@@ -1,5 +1,5 @@
 /*
- * request - parsing client input: paths, queries, numbers, cursors, bodies.
+ * request - parsing client input: paths, queries, numbers, cursors, headers.
  */
 #include "request.h"
 
@@ -12,9 +12,7 @@
 
 #include "utf8.h"
 
-static void request_err(char *err, size_t errlen, const char *fmt, ...) GW_PRINTF(3, 4);
-
-static void
+void
 request_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -239,40 +237,6 @@ request_cursor_decode(const char *s, long long *micros, char id[37])
     if (!gw_uuid_valid(sep + 1))
         return -1;
     memcpy(id, sep + 1, 37);
-    return 0;
-}
-
-int
-request_parse_addr(const char *addr, char **host, int *port)
-{
-    const char *colon, *h;
-    size_t hlen;
-    long long p;
-
-    *host = NULL;
-    if (addr == NULL || *addr == '\0')
-        return -1;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        h = addr + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL)
-            return -1;
-        h = addr;
-        hlen = (size_t)(colon - addr);
-    }
-    if (hlen == 0 || request_parse_int(colon + 1, 0, 65535, &p) < 0)
-        return -1;
-    for (size_t i = 0; i < hlen; i++)
-        if (!isgraph((unsigned char)h[i]))
-            return -1;
-    *host = xstrndup(h, hlen);
-    *port = (int)p;
     return 0;
 }
 
@@ -522,66 +486,7 @@ request_accept_prefers_yaml(const char *accept)
     return yaml_pos < json_pos;
 }
 
-/* ---- refs and commits ---------------------------------------------- */
-
-bool
-request_ref_valid(const char *s)
-{
-    size_t n;
-
-    if (s == NULL)
-        return false;
-    n = strlen(s);
-    if (n == 0 || n > 255 || s[0] == '/' || s[n - 1] == '/' || s[n - 1] == '.')
-        return false;
-    if (n >= 5 && strcmp(s + n - 5, ".lock") == 0)
-        return false;
-    if (strstr(s, "..") != NULL || strstr(s, "@{") != NULL || strstr(s, "//") != NULL ||
-        strstr(s, "/.") != NULL || strstr(s, ".lock/") != NULL || s[0] == '.' ||
-        strcmp(s, "@") == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == ' ' || strchr("~^:?*[\\", c) != NULL)
-            return false;
-    }
-    return true;
-}
-
-char *
-request_ref_normalise(const char *ref)
-{
-    if (!request_ref_valid(ref))
-        return NULL;
-    if (strncmp(ref, "refs/", 5) == 0)
-        return xstrdup(ref);
-    /* "refs/heads/" + 255 bytes is still a sane ref. */
-    return xasprintf("refs/heads/%s", ref);
-}
-
-static bool
-request_hex_run(const char *s, size_t min, size_t max)
-{
-    size_t n;
-
-    if (s == NULL)
-        return false;
-    n = strlen(s);
-    if (n < min || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-bool
-request_commit_valid(const char *s)
-{
-    return request_hex_run(s, 4, 64);
-}
-
-/* ---- bodies -------------------------------------------------------- */
+/* ---- what the body parsers share --------------------------------- */
 
 /* Whether every key of obj is one of known (NULL-terminated); on failure
  * err names the first unknown key. */
@@ -607,206 +512,12 @@ request_known_keys(const cJSON *obj, const char *const *known, char *err, size_t
     return true;
 }
 
-static const char *const trigger_keys[] = {"template", "inputs",       "ref",
-                                           "commit",   "triggered_by", NULL};
-
-void
-request_trigger_free(request_trigger_t *t)
+bool
+request_body_object(const cJSON *body, const char *const *known, char *err, size_t errlen)
 {
-    free(t->ref);
-    memset(t, 0, sizeof(*t));
-}
-
-int
-request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size_t errlen)
-{
-    const cJSON *v;
-
-    memset(out, 0, sizeof(*out));
-    if (body == NULL)
-        return 0;
     if (!cJSON_IsObject(body)) {
         request_err(err, errlen, "the body must be a JSON object");
-        goto fail;
+        return false;
     }
-    if (!request_known_keys(body, trigger_keys, err, errlen))
-        goto fail;
-
-    v = cJSON_GetObjectItemCaseSensitive(body, "template");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !gw_name_valid(v->valuestring)) {
-            request_err(err, errlen, "template must be a template name");
-            goto fail;
-        }
-        out->template = v->valuestring;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsObject(v)) {
-            request_err(err, errlen, "inputs must be an object");
-            goto fail;
-        }
-        out->inputs = v;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "ref");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v)) {
-            request_err(err, errlen, "ref must be a string");
-            goto fail;
-        }
-        out->ref = request_ref_normalise(v->valuestring);
-        if (out->ref == NULL) {
-            request_err(err, errlen, "ref is not a valid git ref or branch name");
-            goto fail;
-        }
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "commit");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !request_commit_valid(v->valuestring)) {
-            request_err(err, errlen, "commit must be a commit id (4 to 64 hex digits)");
-            goto fail;
-        }
-        out->commit = v->valuestring;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "triggered_by");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !gw_uuid_valid(v->valuestring)) {
-            request_err(err, errlen, "triggered_by must be a uuid");
-            goto fail;
-        }
-        out->triggered_by = v->valuestring;
-    }
-    return 0;
-fail:
-    request_trigger_free(out);
-    return -1;
-}
-
-void
-request_push_free(request_push_t *p)
-{
-    free(p->branch);
-    memset(p, 0, sizeof(*p));
-}
-
-int
-request_push_parse(const cJSON *body, request_push_t *out, char *err, size_t errlen)
-{
-    const cJSON *ref, *after, *before;
-    bool zeros = true;
-
-    memset(out, 0, sizeof(*out));
-    if (!cJSON_IsObject(body)) {
-        request_err(err, errlen, "the body must be a JSON object (a push event)");
-        return -1;
-    }
-    ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
-    after = cJSON_GetObjectItemCaseSensitive(body, "after");
-    before = cJSON_GetObjectItemCaseSensitive(body, "before");
-    if (!cJSON_IsString(ref) || !request_ref_valid(ref->valuestring)) {
-        request_err(err, errlen, "ref is required and must be a git ref");
-        return -1;
-    }
-    if (!cJSON_IsString(after) ||
-        !(strlen(after->valuestring) == 40 || strlen(after->valuestring) == 64) ||
-        !request_hex_run(after->valuestring, 40, 64)) {
-        request_err(err, errlen, "after is required and must be a commit id (40 or 64 hex digits)");
-        return -1;
-    }
-    if (before != NULL && !cJSON_IsNull(before) && !cJSON_IsString(before)) {
-        request_err(err, errlen, "before must be a string");
-        return -1;
-    }
-    out->ref = ref->valuestring;
-    out->after = after->valuestring;
-    for (const char *p = after->valuestring; *p; p++)
-        if (*p != '0')
-            zeros = false;
-    if (zeros)
-        out->kind = REQUEST_PUSH_DELETE;
-    else if (strncmp(ref->valuestring, "refs/heads/", 11) == 0 && ref->valuestring[11] != '\0') {
-        out->kind = REQUEST_PUSH_BRANCH;
-        out->branch = xstrdup(ref->valuestring + 11);
-    } else
-        out->kind = REQUEST_PUSH_OTHER;
-    return 0;
-}
-
-static const char *const repo_keys[] = {"clone_url", "default_branch", NULL};
-
-int
-request_repo_parse(const cJSON *body, request_repo_t *out, char *err, size_t errlen)
-{
-    const cJSON *v;
-
-    memset(out, 0, sizeof(*out));
-    if (body == NULL)
-        return 0;
-    if (!cJSON_IsObject(body)) {
-        request_err(err, errlen, "the body must be a JSON object");
-        return -1;
-    }
-    if (!request_known_keys(body, repo_keys, err, errlen))
-        return -1;
-    v = cJSON_GetObjectItemCaseSensitive(body, "clone_url");
-    if (v != NULL) {
-        out->has_clone_url = true;
-        if (!cJSON_IsNull(v)) {
-            size_t n;
-            if (!cJSON_IsString(v)) {
-                request_err(err, errlen, "clone_url must be a string or null");
-                return -1;
-            }
-            n = strlen(v->valuestring);
-            if (n == 0 || n > 2048) {
-                request_err(err, errlen, "clone_url must be 1 to 2048 bytes long");
-                return -1;
-            }
-            for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)v->valuestring[i];
-                if (c < 0x20 || c == 0x7f) {
-                    request_err(err, errlen, "clone_url must not contain control characters");
-                    return -1;
-                }
-            }
-            out->clone_url = v->valuestring;
-        }
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "default_branch");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || strncmp(v->valuestring, "refs/", 5) == 0 ||
-            !request_ref_valid(v->valuestring)) {
-            request_err(err, errlen, "default_branch must be a branch name (without refs/heads/)");
-            return -1;
-        }
-        out->default_branch = v->valuestring;
-    }
-    return 0;
-}
-
-static const char *const attach_keys[] = {"inputs", NULL};
-
-int
-request_attach_parse(const cJSON *body, const cJSON **inputs, char *err, size_t errlen)
-{
-    const cJSON *v;
-
-    *inputs = NULL;
-    if (body == NULL)
-        return 0;
-    if (!cJSON_IsObject(body)) {
-        request_err(err, errlen, "the body must be a JSON object");
-        return -1;
-    }
-    if (!request_known_keys(body, attach_keys, err, errlen))
-        return -1;
-    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsObject(v)) {
-            request_err(err, errlen, "inputs must be an object");
-            return -1;
-        }
-        *inputs = v;
-    }
-    return 0;
+    return request_known_keys(body, known, err, errlen);
 }

@@ -1,11 +1,13 @@
 /*
- * request - pure parsing of what a client sends to the API.
+ * request - pure parsing of what a client sends to the API, at the HTTP level.
  *
- * Paths, query strings, integers, list cursors, header values and the
- * bodies of the trigger and push endpoints are parsed here, with no I/O and
- * no libevent, so that every rule about client input can be unit-tested
- * (tests/unit/check_api_request.c). Error messages written to `err` are
- * meant for the client: lowercase, no final period, no internals.
+ * Paths, query strings, integers, list cursors, header values and NUL
+ * characters in JSON texts are parsed here, with no I/O and no libevent, so
+ * that every rule about client input can be unit-tested
+ * (tests/unit/check_api_request.c). The body of each endpoint is checked
+ * beside its handler (trigger_body.h, repo_body.h) with the helpers at the
+ * end of this file. Error messages written to `err` are meant for the
+ * client: lowercase, no final period, no internals.
  */
 #ifndef GW_API_REQUEST_H
 #define GW_API_REQUEST_H
@@ -83,13 +85,6 @@ int request_parse_int(const char *s, long long min, long long max, long long *ou
 char *request_cursor_encode(long long micros, const char *id);
 int request_cursor_decode(const char *s, long long *micros, char id[37]) GW_MUST_CHECK;
 
-/*
- * Split a listen address "host:port" or "[v6]:port" (port 0..65535; 0 means
- * any free port). Returns 0 with *host newly allocated (caller frees), or
- * -1 for a malformed address.
- */
-int request_parse_addr(const char *addr, char **host, int *port) GW_MUST_CHECK;
-
 /* The message for a string that holds a NUL character, after its field. */
 #define REQUEST_NUL_MESSAGE "contains a NUL character (\\u0000), which is not allowed"
 
@@ -121,81 +116,11 @@ request_media_t request_media_type(const char *content_type);
  */
 bool request_accept_prefers_yaml(const char *accept);
 
-/*
- * Whether s looks like a git ref or branch name: 1..255 bytes, no control
- * characters, spaces or any of ~^:?*[\, no "..", "@{" or "//", no
- * component starting with '.', not ending with '/', '.' or ".lock".
- */
-bool request_ref_valid(const char *s);
+/* Write a message for the client to err (nothing if err is NULL). */
+void request_err(char *err, size_t errlen, const char *fmt, ...) GW_PRINTF(3, 4);
 
-/*
- * Normalise a ref given by a client: "refs/..." is kept, a bare branch name
- * "main" becomes "refs/heads/main". Returns a new string (caller frees), or
- * NULL if the ref is not valid.
- */
-char *request_ref_normalise(const char *ref);
-
-/* Whether s is a commit id: 4 to 64 hexadecimal digits. */
-bool request_commit_valid(const char *s);
-
-/*
- * The body of POST /repos/{repo}/pipelines/run. Strings are borrowed from
- * the cJSON body, except ref, which is normalised (owned).
- */
-typedef struct {
-    const char *template;     /* NULL: pick the one attached */
-    const cJSON *inputs;      /* an object, or NULL */
-    char *ref;                /* normalised, or NULL: the default branch */
-    const char *commit;       /* or NULL */
-    const char *triggered_by; /* a uuid, or NULL */
-} request_trigger_t;
-
-/*
- * Check and take apart a trigger body (NULL = empty body = {}). Refuses a
- * body that is not an object, unknown fields, and fields of the wrong type
- * or form. Returns 0, or -1 with err filled. Free with request_trigger_free.
- */
-int request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err,
-                          size_t errlen) GW_MUST_CHECK;
-void request_trigger_free(request_trigger_t *t);
-
-typedef enum {
-    REQUEST_PUSH_BRANCH, /* a push to refs/heads/<branch> */
-    REQUEST_PUSH_DELETE, /* a branch or tag deleted (after = zeros) */
-    REQUEST_PUSH_OTHER,  /* a tag or another ref: the templates' filters decide */
-} request_push_kind_t;
-
-/* The parts of a push hook payload (GitHub, Gitea) that matter. */
-typedef struct {
-    request_push_kind_t kind;
-    const char *ref;   /* borrowed from the body */
-    const char *after; /* borrowed: the pushed commit */
-    char *branch;      /* owned: ref without refs/heads/ (BRANCH only) */
-} request_push_t;
-
-/*
- * Check and take apart a push payload: "ref" and "after" are required
- * strings (a valid ref; 40 or 64 hex digits), other fields are ignored.
- * Returns 0, or -1 with err filled. Free with request_push_free.
- */
-int request_push_parse(const cJSON *body, request_push_t *out, char *err,
-                       size_t errlen) GW_MUST_CHECK;
-void request_push_free(request_push_t *p);
-
-/* The body of PUT /repos/{repo}: which fields were given, and their values. */
-typedef struct {
-    bool has_clone_url;
-    const char *clone_url;      /* borrowed; NULL clears it */
-    const char *default_branch; /* borrowed; NULL: keep / default */
-} request_repo_t;
-
-/* Check a repo body (NULL = {}). Returns 0, or -1 with err filled. */
-int request_repo_parse(const cJSON *body, request_repo_t *out, char *err,
-                       size_t errlen) GW_MUST_CHECK;
-
-/* Check an attachment body {"inputs": {...}|null} (NULL = {}); *inputs is
- * the borrowed inputs object or NULL. Returns 0, or -1 with err filled. */
-int request_attach_parse(const cJSON *body, const cJSON **inputs, char *err,
-                         size_t errlen) GW_MUST_CHECK;
+/* Whether body is a JSON object whose keys are all among known
+ * (NULL-terminated); if not, err says why (naming the first unknown key). */
+bool request_body_object(const cJSON *body, const char *const *known, char *err, size_t errlen);
 
 #endif

@@ -22,7 +22,6 @@
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
-#include "request.h"
 #include "router.h"
 
 /* Descriptors kept for everything but client connections (the database,
@@ -121,7 +120,7 @@ server_new(const gw_config_t *cfg)
     int port, rc;
 
     srv->cfg = cfg;
-    if (request_parse_addr(cfg->api_addr, &host, &port) < 0) {
+    if (config_parse_addr(cfg->api_addr, &host, &port) < 0) {
         log_error("api", "GITWEAVE_API_ADDR \"%s\" is not host:port", cfg->api_addr);
         goto fail;
     }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "queries.h"
 #include "spec.h"
+#include "trigger_body.h"
 
 /* One template attached to the repo, as read for a trigger. */
 typedef struct {

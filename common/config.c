@@ -246,3 +246,45 @@ config_free(gw_config_t *cfg)
             *p = NULL;
         }
 }
+
+int
+config_parse_addr(const char *addr, char **host, int *port)
+{
+    const char *colon, *h;
+    size_t hlen;
+    long p = 0;
+
+    *host = NULL;
+    if (addr == NULL || *addr == '\0')
+        return -1;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL)
+            return -1;
+        h = addr;
+        hlen = (size_t)(colon - addr);
+    }
+    /* The port: digits only (no sign or space), 0 to 65535. */
+    if (hlen == 0 || colon[1] == '\0')
+        return -1;
+    for (const char *d = colon + 1; *d; d++) {
+        if (!isdigit((unsigned char)*d))
+            return -1;
+        p = p * 10 + (*d - '0');
+        if (p > 65535)
+            return -1;
+    }
+    for (size_t i = 0; i < hlen; i++)
+        if (!isgraph((unsigned char)h[i]))
+            return -1;
+    *host = xstrndup(h, hlen);
+    *port = (int)p;
+    return 0;
+}

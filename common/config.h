@@ -64,5 +64,11 @@ long long config_parse_bytes(const char *text);
 /* A decimal number of CPUs ("0.5") in billionths of a CPU; -1 when
  * malformed, not above 0, or above 4096. */
 long long config_parse_cpus(const char *text);
+/*
+ * Split a listen address "host:port" or "[v6]:port" (port 0..65535; 0 means
+ * any free port), as GITWEAVE_API_ADDR gives it. Returns 0 with *host newly
+ * allocated (caller frees), or -1 for a malformed address.
+ */
+int config_parse_addr(const char *addr, char **host, int *port) GW_MUST_CHECK;
 
 #endif

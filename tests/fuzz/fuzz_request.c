@@ -1,5 +1,6 @@
 /*
- * fuzz_request - the pure parsers of api/request.c on whatever a client can
+ * fuzz_request - the pure parsers of api/request.c, gitref.c, trigger_body.c,
+ * repo_body.c and the listen address of common/config.c on whatever a client can
  * send: the input is used at once as a path, a query string, a number, a
  * list cursor, a listen address, a Content-Type and an Accept header, a ref
  * and a commit id (up to its first NUL, as the HTTP layer hands on C
@@ -21,7 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "gitref.h"
+#include "repo_body.h"
 #include "request.h"
+#include "trigger_body.h"
 #include "utf8.h"
 
 static void
@@ -83,7 +88,7 @@ fuzz_numbers(const char *s)
         free(enc);
     }
 
-    if (request_parse_addr(s, &host, &port) == 0) {
+    if (config_parse_addr(s, &host, &port) == 0) {
         FUZZ_CHECK(host != NULL && host[0] != '\0', "an address has a host");
         FUZZ_CHECK(port >= 0 && port <= 65535, "a port is 0..65535");
         free(host);
@@ -101,15 +106,15 @@ fuzz_headers_and_refs(const char *s)
     (void)request_media_type(s);
     (void)request_accept_prefers_yaml(s);
 
-    ref = request_ref_normalise(s);
-    FUZZ_CHECK((ref != NULL) == request_ref_valid(s), "a valid ref normalises");
+    ref = gitref_normalise(s);
+    FUZZ_CHECK((ref != NULL) == gitref_valid(s), "a valid ref normalises");
     if (ref != NULL) {
         FUZZ_CHECK(strncmp(ref, "refs/", 5) == 0, "a normalised ref starts with refs/");
         FUZZ_CHECK(strcmp(ref, s) == 0 || strcmp(ref + 11, s) == 0,
                    "normalising only adds refs/heads/");
         free(ref);
     }
-    FUZZ_CHECK(request_commit_valid(s) ==
+    FUZZ_CHECK(gitref_commit_valid(s) ==
                    (n >= 4 && n <= 64 && strspn(s, "0123456789abcdefABCDEF") == n),
                "a commit id is 4 to 64 hex digits");
 }
@@ -165,7 +170,7 @@ fuzz_bodies(const uint8_t *data, size_t size)
     rc = request_push_parse(body, &push, err, sizeof(err));
     fuzz_body_error(rc, err);
     if (rc == 0) {
-        FUZZ_CHECK(request_ref_valid(push.ref), "a pushed ref is valid");
+        FUZZ_CHECK(gitref_valid(push.ref), "a pushed ref is valid");
         FUZZ_CHECK((push.kind == REQUEST_PUSH_BRANCH) == (push.branch != NULL),
                    "a branch push names its branch");
         FUZZ_CHECK(push.branch == NULL || push.branch[0] != '\0', "a branch name is not empty");

@@ -1,12 +1,16 @@
-/* Unit tests of the API's request parsing (api/request.c): paths, query
- * strings, integers, cursors, addresses, UTF-8, media types, Accept, refs,
- * and the trigger, push, repo and attachment bodies. */
+/* Unit tests of the API's request parsing: paths, query strings, integers,
+ * cursors, UTF-8, media types, Accept (api/request.c), refs (api/gitref.c),
+ * and the trigger, push, repo and attachment bodies (api/trigger_body.c,
+ * api/repo_body.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gitref.h"
+#include "repo_body.h"
 #include "request.h"
+#include "trigger_body.h"
 #include "utf8.h"
 
 /* ---- percent-decoding and paths ---- */
@@ -211,39 +215,6 @@ START_TEST(test_cursor)
 }
 END_TEST
 
-START_TEST(test_parse_addr)
-{
-    char *host;
-    int port;
-
-    ck_assert_int_eq(request_parse_addr("127.0.0.1:8080", &host, &port), 0);
-    ck_assert_str_eq(host, "127.0.0.1");
-    ck_assert_int_eq(port, 8080);
-    free(host);
-    ck_assert_int_eq(request_parse_addr("0.0.0.0:0", &host, &port), 0);
-    ck_assert_int_eq(port, 0);
-    free(host);
-    ck_assert_int_eq(request_parse_addr("[::1]:65535", &host, &port), 0);
-    ck_assert_str_eq(host, "::1");
-    ck_assert_int_eq(port, 65535);
-    free(host);
-    ck_assert_int_eq(request_parse_addr("localhost:80", &host, &port), 0);
-    ck_assert_str_eq(host, "localhost");
-    free(host);
-
-    ck_assert_int_eq(request_parse_addr("127.0.0.1", &host, &port), -1);
-    ck_assert_ptr_null(host);
-    ck_assert_int_eq(request_parse_addr(":8080", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("host:", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("host:65536", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("host:-1", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("::1:80", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("[::1]80", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr("", &host, &port), -1);
-    ck_assert_int_eq(request_parse_addr(NULL, &host, &port), -1);
-}
-END_TEST
-
 /* ---- headers ---- */
 
 START_TEST(test_media_type)
@@ -290,44 +261,44 @@ START_TEST(test_refs)
 {
     char *s;
 
-    ck_assert(request_ref_valid("main"));
-    ck_assert(request_ref_valid("refs/heads/release/1.0"));
-    ck_assert(request_ref_valid("feature/x-y_z"));
-    ck_assert(!request_ref_valid(""));
-    ck_assert(!request_ref_valid(NULL));
-    ck_assert(!request_ref_valid("a..b"));
-    ck_assert(!request_ref_valid("a b"));
-    ck_assert(!request_ref_valid("a~1"));
-    ck_assert(!request_ref_valid("a^"));
-    ck_assert(!request_ref_valid("a:b"));
-    ck_assert(!request_ref_valid("a?"));
-    ck_assert(!request_ref_valid("a*"));
-    ck_assert(!request_ref_valid("a[b"));
-    ck_assert(!request_ref_valid("a\\b"));
-    ck_assert(!request_ref_valid("a\tb"));
-    ck_assert(!request_ref_valid("/a"));
-    ck_assert(!request_ref_valid("a/"));
-    ck_assert(!request_ref_valid("a//b"));
-    ck_assert(!request_ref_valid(".a"));
-    ck_assert(!request_ref_valid("a/.b"));
-    ck_assert(!request_ref_valid("a."));
-    ck_assert(!request_ref_valid("a.lock"));
-    ck_assert(!request_ref_valid("a@{1}"));
-    ck_assert(!request_ref_valid("@"));
+    ck_assert(gitref_valid("main"));
+    ck_assert(gitref_valid("refs/heads/release/1.0"));
+    ck_assert(gitref_valid("feature/x-y_z"));
+    ck_assert(!gitref_valid(""));
+    ck_assert(!gitref_valid(NULL));
+    ck_assert(!gitref_valid("a..b"));
+    ck_assert(!gitref_valid("a b"));
+    ck_assert(!gitref_valid("a~1"));
+    ck_assert(!gitref_valid("a^"));
+    ck_assert(!gitref_valid("a:b"));
+    ck_assert(!gitref_valid("a?"));
+    ck_assert(!gitref_valid("a*"));
+    ck_assert(!gitref_valid("a[b"));
+    ck_assert(!gitref_valid("a\\b"));
+    ck_assert(!gitref_valid("a\tb"));
+    ck_assert(!gitref_valid("/a"));
+    ck_assert(!gitref_valid("a/"));
+    ck_assert(!gitref_valid("a//b"));
+    ck_assert(!gitref_valid(".a"));
+    ck_assert(!gitref_valid("a/.b"));
+    ck_assert(!gitref_valid("a."));
+    ck_assert(!gitref_valid("a.lock"));
+    ck_assert(!gitref_valid("a@{1}"));
+    ck_assert(!gitref_valid("@"));
 
-    s = request_ref_normalise("main");
+    s = gitref_normalise("main");
     ck_assert_str_eq(s, "refs/heads/main");
     free(s);
-    s = request_ref_normalise("refs/tags/v1.0");
+    s = gitref_normalise("refs/tags/v1.0");
     ck_assert_str_eq(s, "refs/tags/v1.0");
     free(s);
-    ck_assert_ptr_null(request_ref_normalise("bad ref"));
+    ck_assert_ptr_null(gitref_normalise("bad ref"));
 
-    ck_assert(request_commit_valid("abcd"));
-    ck_assert(request_commit_valid("0123456789abcdef0123456789ABCDEF01234567"));
-    ck_assert(!request_commit_valid("abc"));
-    ck_assert(!request_commit_valid("xyz1"));
-    ck_assert(!request_commit_valid(NULL));
+    ck_assert(gitref_commit_valid("abcd"));
+    ck_assert(gitref_commit_valid("0123456789abcdef0123456789ABCDEF01234567"));
+    ck_assert(!gitref_commit_valid("abc"));
+    ck_assert(!gitref_commit_valid("xyz1"));
+    ck_assert(!gitref_commit_valid(NULL));
 }
 END_TEST
 
@@ -684,7 +655,6 @@ request_suite(void)
     tcase_add_test(tc, test_query_parse_bad);
     tcase_add_test(tc, test_parse_int);
     tcase_add_test(tc, test_cursor);
-    tcase_add_test(tc, test_parse_addr);
     tcase_add_test(tc, test_media_type);
     tcase_add_test(tc, test_accept);
     tcase_add_test(tc, test_refs);

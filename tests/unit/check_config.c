@@ -119,6 +119,39 @@ START_TEST(test_every_problem_reported)
 }
 END_TEST
 
+START_TEST(test_parse_addr)
+{
+    char *host;
+    int port;
+
+    ck_assert_int_eq(config_parse_addr("127.0.0.1:8080", &host, &port), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_int_eq(port, 8080);
+    free(host);
+    ck_assert_int_eq(config_parse_addr("0.0.0.0:0", &host, &port), 0);
+    ck_assert_int_eq(port, 0);
+    free(host);
+    ck_assert_int_eq(config_parse_addr("[::1]:65535", &host, &port), 0);
+    ck_assert_str_eq(host, "::1");
+    ck_assert_int_eq(port, 65535);
+    free(host);
+    ck_assert_int_eq(config_parse_addr("localhost:80", &host, &port), 0);
+    ck_assert_str_eq(host, "localhost");
+    free(host);
+
+    ck_assert_int_eq(config_parse_addr("127.0.0.1", &host, &port), -1);
+    ck_assert_ptr_null(host);
+    ck_assert_int_eq(config_parse_addr(":8080", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("host:", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("host:65536", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("host:-1", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("::1:80", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("[::1]80", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr("", &host, &port), -1);
+    ck_assert_int_eq(config_parse_addr(NULL, &host, &port), -1);
+}
+END_TEST
+
 START_TEST(test_workspace_names)
 {
     char dir[] = "/tmp/check_ws.XXXXXX";
@@ -237,6 +270,7 @@ main(void)
     tcase_add_test(tc, test_workspace_private);
     tcase_add_test(tc, test_job_limits);
     tcase_add_test(tc, test_sizes_and_cpus);
+    tcase_add_test(tc, test_parse_addr);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,129 @@
+/*
+ * trigger_body - the trigger and push bodies.
+ */
+#include "trigger_body.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gitref.h"
+#include "request.h"
+
+static const char *const trigger_keys[] = {"template", "inputs",       "ref",
+                                           "commit",   "triggered_by", NULL};
+
+void
+request_trigger_free(request_trigger_t *t)
+{
+    free(t->ref);
+    memset(t, 0, sizeof(*t));
+}
+
+int
+request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size_t errlen)
+{
+    const cJSON *v;
+
+    memset(out, 0, sizeof(*out));
+    if (body == NULL)
+        return 0;
+    if (!request_body_object(body, trigger_keys, err, errlen))
+        goto fail;
+
+    v = cJSON_GetObjectItemCaseSensitive(body, "template");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !gw_name_valid(v->valuestring)) {
+            request_err(err, errlen, "template must be a template name");
+            goto fail;
+        }
+        out->template = v->valuestring;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsObject(v)) {
+            request_err(err, errlen, "inputs must be an object");
+            goto fail;
+        }
+        out->inputs = v;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "ref");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) {
+            request_err(err, errlen, "ref must be a string");
+            goto fail;
+        }
+        out->ref = gitref_normalise(v->valuestring);
+        if (out->ref == NULL) {
+            request_err(err, errlen, "ref is not a valid git ref or branch name");
+            goto fail;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "commit");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !gitref_commit_valid(v->valuestring)) {
+            request_err(err, errlen, "commit must be a commit id (4 to 64 hex digits)");
+            goto fail;
+        }
+        out->commit = v->valuestring;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "triggered_by");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !gw_uuid_valid(v->valuestring)) {
+            request_err(err, errlen, "triggered_by must be a uuid");
+            goto fail;
+        }
+        out->triggered_by = v->valuestring;
+    }
+    return 0;
+fail:
+    request_trigger_free(out);
+    return -1;
+}
+
+void
+request_push_free(request_push_t *p)
+{
+    free(p->branch);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+request_push_parse(const cJSON *body, request_push_t *out, char *err, size_t errlen)
+{
+    const cJSON *ref, *after, *before;
+    bool zeros = true;
+
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsObject(body)) {
+        request_err(err, errlen, "the body must be a JSON object (a push event)");
+        return -1;
+    }
+    ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
+    after = cJSON_GetObjectItemCaseSensitive(body, "after");
+    before = cJSON_GetObjectItemCaseSensitive(body, "before");
+    if (!cJSON_IsString(ref) || !gitref_valid(ref->valuestring)) {
+        request_err(err, errlen, "ref is required and must be a git ref");
+        return -1;
+    }
+    if (!cJSON_IsString(after) || !gitref_object_id_valid(after->valuestring)) {
+        request_err(err, errlen, "after is required and must be a commit id (40 or 64 hex digits)");
+        return -1;
+    }
+    if (before != NULL && !cJSON_IsNull(before) && !cJSON_IsString(before)) {
+        request_err(err, errlen, "before must be a string");
+        return -1;
+    }
+    out->ref = ref->valuestring;
+    out->after = after->valuestring;
+    for (const char *p = after->valuestring; *p; p++)
+        if (*p != '0')
+            zeros = false;
+    if (zeros)
+        out->kind = REQUEST_PUSH_DELETE;
+    else if (strncmp(ref->valuestring, "refs/heads/", 11) == 0 && ref->valuestring[11] != '\0') {
+        out->kind = REQUEST_PUSH_BRANCH;
+        out->branch = xstrdup(ref->valuestring + 11);
+    } else
+        out->kind = REQUEST_PUSH_OTHER;
+    return 0;
+}
