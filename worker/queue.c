@@ -1,6 +1,11 @@
 /*
  * queue - the worker's statements: register, claim, lease, fenced writes,
  * reap. See queue.h and docs/queue.md.
+ *
+ * Longer than most files: it holds every statement the worker sends, each
+ * with the comment that says why it reads as it does, so that one file
+ * shows all the worker asks of the database (check_status_sql and
+ * check_events run them all).
  */
 #include "queue.h"
 
