@@ -20,16 +20,10 @@
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
 
-gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
 IMAGE=gwtest-busybox
-gw_busybox_image "$IMAGE" || { fail "could not build the busybox image"; exit 1; }
+gw_dockerd_busybox "$IMAGE"
 gw_pg_start
-TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-GITWEAVE_API_TOKEN=$TOKEN gw_api_start
-API_ROOT=${API%/api/v1}
-(umask 077 && printf '%s\n' "$TOKEN" >"$GW_TMP/api-token" &&
-    printf 'Authorization: Bearer %s\n' "$TOKEN" >"$GW_TMP/auth-header")
-curl() { command curl -H @"$GW_TMP/auth-header" "$@"; }
+gw_api_start_token || exit 1
 gwc() { GITWEAVE_URL=$API_ROOT GITWEAVE_TOKEN=$TOKEN "$GW_BUILD_DIR/gitweave" "$@"; }
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 

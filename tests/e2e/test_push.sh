@@ -10,17 +10,11 @@
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
 
-gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
 IMAGE=gwtest-busybox
-gw_busybox_image "$IMAGE" || { fail "could not build the busybox image"; exit 1; }
+gw_dockerd_busybox "$IMAGE"
 gw_pg_start
-TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-GITWEAVE_API_TOKEN=$TOKEN gw_api_start
-API_ROOT=${API%/api/v1}
 # Every call of this test carries the token in a header file.
-(umask 077 && printf '%s\n' "$TOKEN" >"$GW_TMP/api-token" &&
-    printf 'Authorization: Bearer %s\n' "$TOKEN" >"$GW_TMP/auth-header")
-curl() { command curl -H @"$GW_TMP/auth-header" "$@"; }
+gw_api_start_token || exit 1
 
 api PUT /templates/build -H 'Content-Type: application/yaml' \
     --data-binary @"$GW_SOURCE_DIR/docs/examples/templates/build.yaml" >/dev/null

@@ -9,9 +9,8 @@ source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
 source "$GW_SOURCE_DIR/tests/lib/other_user.sh"
 
 gw_other_user gwtest-other || { fail "could not create a second local user"; exit 1; }
-gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
 IMAGE=gwtest-busybox
-gw_busybox_image "$IMAGE" || { fail "could not build the busybox image"; exit 1; }
+gw_dockerd_busybox "$IMAGE"
 gw_pg_start
 gw_api_start
 export RUNNER_CONTAINER_ENGINE=docker RUNNER_DEFAULT_IMAGE=$IMAGE RUNNER_STOP_GRACE_SECONDS=1 \

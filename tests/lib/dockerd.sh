@@ -192,3 +192,10 @@ gw_busybox_image() {
     rm -rf "$tmp"
     return $rc
 }
+
+# gw_dockerd_busybox NAME: the test's own dockerd with the busybox image NAME,
+# or the test fails at once (every container test starts this way).
+gw_dockerd_busybox() {
+    gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
+    gw_busybox_image "$1" || { fail "could not build the busybox image"; exit 1; }
+}

@@ -74,6 +74,19 @@ gw_api_start() {
     API="http://127.0.0.1:$(cat "$portfile")/api/v1"
 }
 
+# gw_api_start_token: the API with a random token, as a user installs it:
+# sets TOKEN and API_ROOT (the URL without /api/v1), writes the token to
+# $GW_TMP/api-token and a header file $GW_TMP/auth-header (both 0600), and
+# makes the test's curl send that header on every call.
+gw_api_start_token() {
+    TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    GITWEAVE_API_TOKEN=$TOKEN gw_api_start || return 1
+    API_ROOT=${API%/api/v1}
+    (umask 077 && printf '%s\n' "$TOKEN" >"$GW_TMP/api-token" &&
+        printf 'Authorization: Bearer %s\n' "$TOKEN" >"$GW_TMP/auth-header")
+    curl() { command curl -H @"$GW_TMP/auth-header" "$@"; }
+}
+
 # gw_worker_start NAME [ENV=VALUE...]: a worker with the local engine unless told.
 # Sets GW_WORKER_PID.
 gw_worker_start() {
