@@ -17,20 +17,8 @@
 #include "utf8.h"
 #include "util.h"
 
-#define SPEC_TIMEOUT_MAX 86400
 /* How much of a user's expression an error message quotes. */
 #define SPEC_QUOTE_MAX 64
-
-static const char *const spec_top_keys[] = {"kind", "on", "clean", "inputs", "jobs", NULL};
-static const char *const spec_on_keys[] = {"push", "manual", NULL};
-static const char *const spec_push_keys[] = {"branches", "tags", NULL};
-static const char *const spec_no_keys[] = {NULL};
-static const char *const spec_input_keys[] = {"type",     "options",     "default",
-                                              "required", "description", NULL};
-static const char *const spec_job_keys[] = {"name",    "image",         "script", "env",
-                                            "timeout", "allow_failure", NULL};
-static const char *const spec_kinds[] = {"build", "test", "release", NULL};
-static const char *const spec_types[] = {"string", "number", "boolean", "choice", NULL};
 
 static void spec_fail(spec_error_t *err, const char *field, const char *fmt, ...) GW_PRINTF(3, 4);
 
@@ -229,12 +217,9 @@ spec_index_free(spec_index_t *ix)
     ix->n = 0;
 }
 
-/* Refuse keys not in `known` (NULL: any key is allowed) and keys given
- * twice (cJSON keeps both copies of a repeated key). `what` names a key
- * in the message ("key", "event"). */
+/* Refuse keys given twice (cJSON keeps both copies of a repeated key). */
 static int
-spec_check_keys(const cJSON *obj, const char *base, const char *const *known, const char *what,
-                spec_error_t *err)
+spec_check_dups(const cJSON *obj, const char *base, spec_error_t *err)
 {
     char path[160];
     const char **names;
@@ -242,17 +227,7 @@ spec_check_keys(const cJSON *obj, const char *base, const char *const *known, co
     long dup;
     const cJSON *it;
 
-    cJSON_ArrayForEach(it, obj)
-    {
-        if (known != NULL && !spec_in_list(it->string, known)) {
-            spec_path_key(path, sizeof(path), base, it->string);
-            spec_fail(err, path, "is not a known %s", what);
-            return -1;
-        }
-        n++;
-    }
-    names = xmalloc((n ? n : 1) * sizeof(*names));
-    n = 0;
+    names = xmalloc(((size_t)cJSON_GetArraySize(obj) + 1) * sizeof(*names));
     cJSON_ArrayForEach(it, obj)
     {
         names[n++] = it->string;
@@ -424,6 +399,25 @@ spec_env_reserved(const char *name)
            strncmp(name, SPEC_EXPR_PREFIX, strlen(SPEC_EXPR_PREFIX)) == 0;
 }
 
+/* An env name of a job: a valid name, not a reserved one. */
+static int
+spec_check_env_name(const char *name, const char *path, spec_error_t *err)
+{
+    if (!spec_ident_valid(name, strlen(name))) {
+        spec_fail(err, path,
+                  "is not a valid variable name (letters, digits and '_', not starting with a "
+                  "digit)");
+        return -1;
+    }
+    if (spec_env_reserved(name)) {
+        spec_fail(err, path,
+                  "is reserved: names starting with " SPEC_INPUT_PREFIX " or " SPEC_EXPR_PREFIX
+                  " hold the values of expressions");
+        return -1;
+    }
+    return 0;
+}
+
 /* The shell quoting in force at a point of a script line: inside single
  * quotes, double quotes or neither, and whether a backslash escapes the
  * next character. Nested $(...) and here-documents are not followed; at
@@ -499,8 +493,7 @@ spec_segment_end(cJSON *segs, const buf_t *out, size_t *start)
  * -1 with *err naming `field`. */
 static int
 spec_expand_text(const char *text, const char *field, const cJSON *declared, const cJSON *values,
-                 const spec_context_t *ctx, buf_t *out, cJSON *vars, cJSON *segs,
-                 spec_error_t *err)
+                 const spec_context_t *ctx, buf_t *out, cJSON *vars, cJSON *segs, spec_error_t *err)
 {
     spec_shell_t sh = {0, false};
     const char *p = text;
@@ -644,474 +637,617 @@ spec_check_shape(const cJSON *v, const char *path, int depth, spec_error_t *err)
 
 /* ---- validation ----------------------------------------------------- */
 
-/* A ref filter (on.push.branches, on.push.tags): absent, or a non-empty
- * array of non-empty strings. Returns 0, or -1 with *err filled. */
-static int
-spec_validate_globs(const cJSON *globs, const char *field, spec_error_t *err)
+/* Each kind of object in a template is a table of its keys (spec_key_t):
+ * what each value must be, whether it is required, its normal form when
+ * absent, and a checker for the rules that are its own. spec_walk checks
+ * an object against its table; the known keys live nowhere else. */
+
+#define SPEC_STR_(x) #x
+#define SPEC_STR(x) SPEC_STR_(x)
+#define SPEC_TIMEOUT_MAX 86400
+/* What an input value must be (a template's default, a run's value). */
+#define SPEC_WANT_SCALAR "a string, number or boolean"
+
+static const char *const spec_kinds[] = {"build", "test", "release", NULL};
+static const char *const spec_types[] = {"string", "number", "boolean", "choice", NULL};
+
+/* What a value must be. */
+typedef enum {
+    SPEC_ANY, /* anything: the key's checker decides */
+    SPEC_BOOL,
+    SPEC_STRING,
+    SPEC_TEXT,    /* a non-empty string */
+    SPEC_GLOB,    /* the same, as an item of a list */
+    SPEC_NAME,    /* a job name (gw_name_valid) */
+    SPEC_ENUM,    /* one of the key's words */
+    SPEC_SECONDS, /* an integer from 1 to SPEC_TIMEOUT_MAX */
+    SPEC_SCALAR,  /* a string, number or boolean */
+    SPEC_OBJECT,
+    SPEC_EVENT, /* an object, or null for an event that is off */
+    SPEC_LIST,  /* a non-empty array */
+    SPEC_LINES, /* a non-empty array of strings */
+    SPEC_GLOBS, /* a non-empty array of non-empty strings */
+} spec_type_t;
+
+static bool
+spec_is_any(const cJSON *v)
 {
+    return true;
+}
+
+static bool
+spec_is_bool(const cJSON *v)
+{
+    return cJSON_IsBool(v);
+}
+
+static bool
+spec_is_string(const cJSON *v)
+{
+    return cJSON_IsString(v);
+}
+
+static bool
+spec_is_text(const cJSON *v)
+{
+    return cJSON_IsString(v) && v->valuestring[0] != '\0';
+}
+
+static bool
+spec_is_name(const cJSON *v)
+{
+    return cJSON_IsString(v) && gw_name_valid(v->valuestring);
+}
+
+static bool
+spec_is_seconds(const cJSON *v)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+    /* The range test comes first so that the cast cannot overflow. */
+    return d >= 1 && d <= SPEC_TIMEOUT_MAX && d == (double)(long)d;
+}
+
+static bool
+spec_is_scalar(const cJSON *v)
+{
+    return cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v);
+}
+
+static bool
+spec_is_object(const cJSON *v)
+{
+    return cJSON_IsObject(v);
+}
+
+static bool
+spec_is_list(const cJSON *v)
+{
+    return cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0;
+}
+
+static const struct {
+    bool (*fits)(const cJSON *v);
+    const char *want; /* "must be <want>" (SPEC_ENUM: followed by its words) */
+    spec_type_t item; /* of a list: what each item must be */
+} spec_type_info[] = {
+    [SPEC_ANY] = {spec_is_any, "", SPEC_ANY},
+    [SPEC_BOOL] = {spec_is_bool, "true or false", SPEC_ANY},
+    [SPEC_STRING] = {spec_is_string, "a string", SPEC_ANY},
+    [SPEC_TEXT] = {spec_is_text, "a non-empty string or null", SPEC_ANY},
+    [SPEC_GLOB] = {spec_is_text, "a non-empty string", SPEC_ANY},
+    [SPEC_NAME] = {spec_is_name,
+                   "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                   SPEC_ANY},
+    [SPEC_ENUM] = {spec_is_string, "one of", SPEC_ANY},
+    [SPEC_SECONDS] = {spec_is_seconds, "an integer between 1 and " SPEC_STR(SPEC_TIMEOUT_MAX),
+                      SPEC_ANY},
+    [SPEC_SCALAR] = {spec_is_scalar, SPEC_WANT_SCALAR, SPEC_ANY},
+    [SPEC_OBJECT] = {spec_is_object, "an object", SPEC_ANY},
+    [SPEC_EVENT] = {spec_is_object, "an object or null", SPEC_ANY},
+    [SPEC_LIST] = {spec_is_list, "a non-empty array", SPEC_ANY},
+    [SPEC_LINES] = {spec_is_list, "a non-empty array of strings", SPEC_STRING},
+    [SPEC_GLOBS] = {spec_is_list, "a non-empty array of strings", SPEC_GLOB},
+};
+
+/* Whether v is of type t (words: SPEC_ENUM's), items of a list included;
+ * if not, *err says what it must be. */
+static int
+spec_check_type(spec_type_t t, const char *const *words, const cJSON *v, const char *path,
+                spec_error_t *err)
+{
+    char list[80], item[160];
     const cJSON *it;
-    char path[160];
     int i = 0;
 
-    if (globs == NULL)
-        return 0;
-    if (!cJSON_IsArray(globs) || cJSON_GetArraySize(globs) == 0) {
-        spec_fail(err, field, "must be a non-empty array of strings");
+    if (!spec_type_info[t].fits(v) || (t == SPEC_ENUM && !spec_in_list(v->valuestring, words))) {
+        if (t == SPEC_ENUM) {
+            spec_list_quoted(list, sizeof(list), words);
+            spec_fail(err, path, "must be %s %s", spec_type_info[t].want, list);
+        } else {
+            spec_fail(err, path, "must be %s", spec_type_info[t].want);
+        }
         return -1;
     }
-    cJSON_ArrayForEach(it, globs)
+    if (spec_type_info[t].item == SPEC_ANY)
+        return 0;
+    cJSON_ArrayForEach(it, v)
     {
-        spec_path_index(path, sizeof(path), field, i++);
-        if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
-            spec_fail(err, path, "must be a non-empty string");
+        spec_path_index(item, sizeof(item), path, i++);
+        if (spec_check_type(spec_type_info[t].item, words, it, item, err) < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* Where a string of a job stands. */
+typedef enum { SPEC_SLOT_IMAGE, SPEC_SLOT_SCRIPT, SPEC_SLOT_ENV } spec_slot_t;
+
+/* Called for one string of a job: item (item->string is the name of an
+ * env entry) at path. Returns 0, or -1 with *err to stop. */
+typedef int (*spec_string_fn)(const cJSON *item, const char *path, spec_slot_t slot, void *arg,
+                              spec_error_t *err);
+
+/* Call fn for each string of job in which expressions are expanded, in
+ * the order validation reports them: its image (when it is a string), its
+ * script lines, its env values. A script line or env value that is not a
+ * string stops the walk with *err. Returns 0, or -1 with *err. */
+static int
+spec_job_strings(const cJSON *job, const char *base, spec_string_fn fn, void *arg,
+                 spec_error_t *err)
+{
+    static const struct {
+        const char *key;
+        spec_slot_t slot;
+    } fields[] = {{"image", SPEC_SLOT_IMAGE}, {"script", SPEC_SLOT_SCRIPT}, {"env", SPEC_SLOT_ENV}};
+    char field[160], path[160];
+    const cJSON *v, *it;
+
+    for (size_t f = 0; f < GW_ARRAY_LEN(fields); f++) {
+        int i = 0;
+
+        spec_path_key(field, sizeof(field), base, fields[f].key);
+        v = spec_get(job, fields[f].key);
+        if (fields[f].slot == SPEC_SLOT_IMAGE) {
+            if (cJSON_IsString(v) && fn(v, field, SPEC_SLOT_IMAGE, arg, err) < 0)
+                return -1;
+            continue;
+        }
+        cJSON_ArrayForEach(it, v)
+        {
+            if (fields[f].slot == SPEC_SLOT_ENV)
+                spec_path_key(path, sizeof(path), field, it->string);
+            else
+                spec_path_index(path, sizeof(path), field, i++);
+            if (spec_check_type(SPEC_STRING, NULL, it, path, err) < 0 ||
+                fn(it, path, fields[f].slot, arg, err) < 0)
+                return -1;
         }
     }
     return 0;
 }
 
-static cJSON *
-spec_validate_on(const cJSON *on, spec_error_t *err)
+typedef struct spec_table spec_table_t;
+
+/* An object being walked: its normal form so far, in table order, so that
+ * a checker may read the keys before its own. */
+typedef struct {
+    cJSON *out;
+    spec_error_t *err;
+} spec_walk_t;
+
+/* A rule of one key beyond its type, called whether the key is there or
+ * not (v NULL). It may set *normal to the key's normal form. */
+typedef int (*spec_check_fn)(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+
+typedef enum {
+    SPEC_OPTIONAL,
+    SPEC_REQUIRED,      /* absent: "is required" */
+    SPEC_REQUIRED_TYPE, /* absent: "must be <its type>" */
+} spec_need_t;
+
+typedef struct {
+    const char *key;
+    spec_type_t type;
+    spec_need_t need;
+    const char *absent;       /* normal form when absent, as JSON; NULL: left out */
+    const char *const *words; /* SPEC_ENUM: the allowed values */
+    const spec_table_t *sub;  /* SPEC_EVENT: the keys of the object */
+    spec_check_fn check;
+} spec_key_t;
+
+struct spec_table {
+    const char *what;   /* what a key of it is called: "key", "event" */
+    spec_key_t keys[8]; /* ends with an entry without key */
+};
+
+static int spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+
+/* Table entries: a key of a type, an enum, a key with its own rule, an event. */
+/* clang-format off */
+#define KEY(k, type, need, absent) {k, type, need, absent, NULL, NULL, NULL}
+#define ENUM(k, words, need, absent) {k, SPEC_ENUM, need, absent, words, NULL, NULL}
+#define RULE(k, type, need, absent, check) {k, type, need, absent, NULL, NULL, check}
+#define EVENT(k, sub) {k, SPEC_EVENT, SPEC_OPTIONAL, "null", NULL, sub, NULL}
+
+static const spec_table_t spec_push_table = {"key", {
+    KEY("branches", SPEC_GLOBS, SPEC_OPTIONAL, "null"),
+    KEY("tags",     SPEC_GLOBS, SPEC_OPTIONAL, "null"),
+}};
+
+static const spec_table_t spec_manual_table = {"key", {
+    KEY(NULL, SPEC_ANY, SPEC_OPTIONAL, NULL),
+}};
+
+/* An event set to null is off, like an absent one: that is what the
+ * normalised form says, so validating it again is a no-op. */
+static const spec_table_t spec_on_table = {"event", {
+    EVENT("push",   &spec_push_table),
+    EVENT("manual", &spec_manual_table),
+}};
+
+/* default comes after type and options, which it must fit. */
+static const spec_table_t spec_input_table = {"key", {
+    ENUM("type",        spec_types,  SPEC_OPTIONAL, "\"string\""),
+    RULE("options",     SPEC_ANY,    SPEC_OPTIONAL, NULL, spec_check_options),
+    RULE("default",     SPEC_SCALAR, SPEC_OPTIONAL, NULL, spec_check_default),
+    KEY("required",     SPEC_BOOL,   SPEC_OPTIONAL, "false"),
+    KEY("description",  SPEC_STRING, SPEC_OPTIONAL, NULL),
+}};
+
+static const spec_table_t spec_job_table = {"key", {
+    KEY("name",          SPEC_NAME,    SPEC_REQUIRED, NULL),
+    KEY("image",         SPEC_TEXT,    SPEC_OPTIONAL, "null"),
+    KEY("script",        SPEC_LINES,   SPEC_REQUIRED, NULL),
+    RULE("env",          SPEC_OBJECT,  SPEC_OPTIONAL, "{}", spec_check_env),
+    KEY("timeout",       SPEC_SECONDS, SPEC_OPTIONAL, "null"),
+    KEY("allow_failure", SPEC_BOOL,    SPEC_OPTIONAL, "false"),
+}};
+
+/* jobs comes after inputs, which its expressions refer to. */
+static const spec_table_t spec_template_table = {"key", {
+    ENUM("kind",   spec_kinds,  SPEC_REQUIRED,      NULL),
+    RULE("on",     SPEC_ANY,    SPEC_OPTIONAL,      NULL, spec_check_on),
+    KEY("clean",   SPEC_BOOL,   SPEC_OPTIONAL,      "false"),
+    RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
+    RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
+}};
+/* clang-format on */
+
+static const spec_key_t *
+spec_table_find(const spec_table_t *t, const char *key)
 {
-    bool push = false, manual = false;
-    const cJSON *branches = NULL, *tags = NULL, *it;
+    for (const spec_key_t *k = t->keys; k->key != NULL; k++)
+        if (strcmp(k->key, key) == 0)
+            return k;
+    return NULL;
+}
+
+static cJSON *spec_walk(const cJSON *obj, const char *base, const spec_table_t *t,
+                        spec_error_t *err);
+
+/* One key of an object: its need, type and rule; *normal is its normal
+ * form (NULL: left out). */
+static int
+spec_walk_key(const spec_key_t *k, const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    *normal = NULL;
+    if (v == NULL && k->need == SPEC_REQUIRED) {
+        spec_fail(w->err, path, "is required");
+        return -1;
+    }
+    if ((v != NULL || k->need == SPEC_REQUIRED_TYPE) &&
+        spec_check_type(k->type, k->words, v, path, w->err) < 0)
+        return -1;
+    if (k->check != NULL && k->check(v, path, w, normal) < 0) {
+        cJSON_Delete(*normal);
+        *normal = NULL;
+        return -1;
+    }
+    if (*normal == NULL && v != NULL)
+        *normal = k->sub != NULL ? spec_walk(v, path, k->sub, w->err) : cJSON_Duplicate(v, true);
+    else if (*normal == NULL && k->absent != NULL)
+        *normal = cJSON_Parse(k->absent);
+    return v != NULL && *normal == NULL ? -1 : 0;
+}
+
+/* Check obj (NULL reads as {}) against table t and return its normal form
+ * (caller frees), or NULL with *err. Unknown keys are reported before
+ * anything else, so a typo is named as such rather than as a missing key. */
+static cJSON *
+spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_t *err)
+{
+    spec_walk_t w = {NULL, err};
     char path[160];
-    cJSON *out, *ev;
-    int i = 0;
+    const cJSON *it;
 
-    if (on == NULL) {
-        push = manual = true;
-    } else if (cJSON_IsArray(on)) {
-        cJSON_ArrayForEach(it, on)
-        {
-            bool *flag = NULL;
-
-            spec_path_index(path, sizeof(path), "on", i++);
-            if (cJSON_IsString(it) && strcmp(it->valuestring, "push") == 0)
-                flag = &push;
-            else if (cJSON_IsString(it) && strcmp(it->valuestring, "manual") == 0)
-                flag = &manual;
-            if (flag == NULL) {
-                spec_fail(err, path, "must be \"push\" or \"manual\"");
-                return NULL;
-            }
-            if (*flag) {
-                spec_fail(err, path, "is listed twice");
-                return NULL;
-            }
-            *flag = true;
-        }
-    } else if (cJSON_IsObject(on)) {
-        const cJSON *p, *m;
-
-        if (spec_check_keys(on, "on", spec_on_keys, "event", err) < 0)
-            return NULL;
-        /* An event set to null is off, like an absent one: that is what
-         * the normalised form says, so validating it again is a no-op. */
-        p = spec_get(on, "push");
-        if (p != NULL) {
-            if (!cJSON_IsObject(p)) {
-                spec_fail(err, "on.push", "must be an object or null");
-                return NULL;
-            }
-            if (spec_check_keys(p, "on.push", spec_push_keys, "key", err) < 0)
-                return NULL;
-            branches = spec_get(p, "branches");
-            tags = spec_get(p, "tags");
-            if (spec_validate_globs(branches, "on.push.branches", err) < 0 ||
-                spec_validate_globs(tags, "on.push.tags", err) < 0)
-                return NULL;
-            push = true;
-        }
-        m = spec_get(on, "manual");
-        if (m != NULL) {
-            if (!cJSON_IsObject(m)) {
-                spec_fail(err, "on.manual", "must be an object or null");
-                return NULL;
-            }
-            if (spec_check_keys(m, "on.manual", spec_no_keys, "key", err) < 0)
-                return NULL;
-            manual = true;
-        }
-    } else {
-        spec_fail(err, "on", "must be an object, a list of events or null");
-        return NULL;
-    }
-    if (!push && !manual) {
-        spec_fail(err, "on", "must enable at least one event");
-        return NULL;
-    }
-
-    out = cJSON_CreateObject();
-    if (push) {
-        ev = cJSON_AddObjectToObject(out, "push");
-        if (branches != NULL)
-            cJSON_AddItemToObject(ev, "branches", cJSON_Duplicate(branches, true));
-        else
-            cJSON_AddNullToObject(ev, "branches");
-        if (tags != NULL)
-            cJSON_AddItemToObject(ev, "tags", cJSON_Duplicate(tags, true));
-        else
-            cJSON_AddNullToObject(ev, "tags");
-    } else {
-        cJSON_AddNullToObject(out, "push");
-    }
-    if (manual)
-        cJSON_AddObjectToObject(out, "manual");
-    else
-        cJSON_AddNullToObject(out, "manual");
-    return out;
-}
-
-/* One input declaration, normalised; NULL with *err on error. */
-static cJSON *
-spec_validate_input(const cJSON *decl, const char *name, spec_error_t *err)
-{
-    char base[160], path[160], item[160], types[80], tmp[64], msg[256];
-    const cJSON *v, *options = NULL, *def, *desc, *it;
-    const char *type = "string";
-    bool required = false;
-    cJSON *out;
-
-    spec_path_key(base, sizeof(base), "inputs", name);
-    if (!spec_ident_valid(name, strlen(name))) {
-        spec_fail(err, base,
-                  "is not a valid input name (letters, digits and '_', not starting with a digit)");
-        return NULL;
-    }
-    if (decl != NULL && !cJSON_IsObject(decl)) {
+    if (obj != NULL && !cJSON_IsObject(obj)) {
         spec_fail(err, base, "must be an object");
         return NULL;
     }
-    if (decl != NULL && spec_check_keys(decl, base, spec_input_keys, "key", err) < 0)
-        return NULL;
-
-    v = spec_get(decl, "type");
-    if (v != NULL) {
-        if (!cJSON_IsString(v) || !spec_in_list(v->valuestring, spec_types)) {
-            spec_path_key(path, sizeof(path), base, "type");
-            spec_list_quoted(types, sizeof(types), spec_types);
-            spec_fail(err, path, "must be one of %s", types);
-            return NULL;
-        }
-        type = v->valuestring;
-    }
-
-    spec_path_key(path, sizeof(path), base, "options");
-    options = spec_get(decl, "options");
-    if (strcmp(type, "choice") == 0) {
-        const char **names;
-        size_t n = 0, first = 0;
-        long dup;
-        int i = 0;
-
-        if (options == NULL) {
-            spec_fail(err, path, "is required for a choice");
-            return NULL;
-        }
-        if (!cJSON_IsArray(options) || cJSON_GetArraySize(options) == 0) {
-            spec_fail(err, path, "must be a non-empty array of strings");
-            return NULL;
-        }
-        names = xmalloc((size_t)cJSON_GetArraySize(options) * sizeof(*names));
-        cJSON_ArrayForEach(it, options)
-        {
-            if (!cJSON_IsString(it)) {
-                spec_path_index(item, sizeof(item), path, i);
-                spec_fail(err, item, "must be a string");
-                free(names);
-                return NULL;
-            }
-            names[n++] = it->valuestring;
-            i++;
-        }
-        dup = spec_find_dup(names, n, &first);
-        free(names);
-        if (dup >= 0) {
-            spec_path_index(item, sizeof(item), path, (int)dup);
-            spec_fail(err, item, "is listed twice");
-            return NULL;
-        }
-    } else if (options != NULL) {
-        spec_fail(err, path, "is only allowed for a choice");
-        return NULL;
-    }
-
-    v = spec_get(decl, "required");
-    if (v != NULL) {
-        if (!cJSON_IsBool(v)) {
-            spec_path_key(path, sizeof(path), base, "required");
-            spec_fail(err, path, "must be true or false");
-            return NULL;
-        }
-        required = cJSON_IsTrue(v);
-    }
-
-    desc = spec_get(decl, "description");
-    if (desc != NULL && !cJSON_IsString(desc)) {
-        spec_path_key(path, sizeof(path), base, "description");
-        spec_fail(err, path, "must be a string");
-        return NULL;
-    }
-
-    def = spec_get(decl, "default");
-    if (def != NULL) {
-        const char *s = spec_scalar_string(def, tmp, sizeof(tmp));
-
-        spec_path_key(path, sizeof(path), base, "default");
-        if (s == NULL) {
-            spec_fail(err, path, "must be a string, number or boolean");
-            return NULL;
-        }
-        if (!spec_value_fits(type, options, s, msg, sizeof(msg))) {
-            spec_fail(err, path, "%s", msg);
-            return NULL;
-        }
-    }
-
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "type", type);
-    if (options != NULL)
-        cJSON_AddItemToObject(out, "options", cJSON_Duplicate(options, true));
-    if (def != NULL)
-        cJSON_AddItemToObject(out, "default", cJSON_Duplicate(def, true));
-    cJSON_AddBoolToObject(out, "required", required);
-    if (desc != NULL)
-        cJSON_AddStringToObject(out, "description", desc->valuestring);
-    return out;
-}
-
-static cJSON *
-spec_validate_inputs(const cJSON *inputs, spec_error_t *err)
-{
-    const cJSON *it;
-    cJSON *out;
-
-    if (inputs != NULL && !cJSON_IsObject(inputs)) {
-        spec_fail(err, "inputs", "must be an object");
-        return NULL;
-    }
-    if (cJSON_GetArraySize(inputs) > SPEC_MAX_INPUTS) {
-        spec_fail(err, "inputs",
-                  "has more than %d inputs (a template may declare at most %d inputs)",
-                  SPEC_MAX_INPUTS, SPEC_MAX_INPUTS);
-        return NULL;
-    }
-    if (inputs != NULL && spec_check_keys(inputs, "inputs", NULL, "key", err) < 0)
-        return NULL;
-    out = cJSON_CreateObject();
-    cJSON_ArrayForEach(it, inputs)
+    cJSON_ArrayForEach(it, obj)
     {
-        /* A bare `NAME:` in YAML (null) declares a plain string input. */
-        cJSON *decl = spec_validate_input(cJSON_IsNull(it) ? NULL : it, it->string, err);
-
-        if (decl == NULL) {
-            cJSON_Delete(out);
+        if (spec_table_find(t, it->string) == NULL) {
+            spec_path_key(path, sizeof(path), base, it->string);
+            spec_fail(err, path, "is not a known %s", t->what);
             return NULL;
         }
-        cJSON_AddItemToObject(out, it->string, decl);
     }
-    return out;
+    if (spec_check_dups(obj, base, err) < 0)
+        return NULL;
+    w.out = cJSON_CreateObject();
+    for (const spec_key_t *k = t->keys; k->key != NULL; k++) {
+        cJSON *normal;
+
+        spec_path_key(path, sizeof(path), base, k->key);
+        if (spec_walk_key(k, spec_get(obj, k->key), path, &w, &normal) < 0) {
+            cJSON_Delete(w.out);
+            return NULL;
+        }
+        if (normal != NULL)
+            cJSON_AddItemToObject(w.out, k->key, normal);
+    }
+    return w.out;
 }
 
+/* `on` as a list of events (or absent: every event) in the object form,
+ * each event listed once. */
 static cJSON *
-spec_validate_job(const cJSON *job, const char *base, const cJSON *inputs, spec_error_t *err)
+spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
 {
-    char path[160], line[160];
-    const cJSON *name, *image, *script, *env, *timeout, *allow, *it;
-    cJSON *out = NULL;
+    cJSON *events = cJSON_CreateObject();
+    char path[160];
+    const cJSON *it;
     int i = 0;
 
-    if (!cJSON_IsObject(job)) {
-        spec_fail(err, base, "must be an object");
-        return NULL;
-    }
-    if (spec_check_keys(job, base, spec_job_keys, "key", err) < 0)
-        return NULL;
-
-    spec_path_key(path, sizeof(path), base, "name");
-    name = spec_get(job, "name");
-    if (name == NULL) {
-        spec_fail(err, path, "is required");
-        return NULL;
-    }
-    if (!cJSON_IsString(name) || !gw_name_valid(name->valuestring)) {
-        spec_fail(err, path,
-                  "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or "
-                  "digit");
-        return NULL;
-    }
-
-    spec_path_key(path, sizeof(path), base, "image");
-    image = spec_get(job, "image");
-    if (image != NULL) {
-        if (!cJSON_IsString(image) || image->valuestring[0] == '\0') {
-            spec_fail(err, path, "must be a non-empty string or null");
-            return NULL;
-        }
-        if (spec_expand_text(image->valuestring, path, inputs, NULL, NULL, NULL, NULL, NULL,
-                             err) < 0)
-            return NULL;
-    }
-
-    spec_path_key(path, sizeof(path), base, "script");
-    script = spec_get(job, "script");
-    if (script == NULL) {
-        spec_fail(err, path, "is required");
-        return NULL;
-    }
-    if (!cJSON_IsArray(script) || cJSON_GetArraySize(script) == 0) {
-        spec_fail(err, path, "must be a non-empty array of strings");
-        return NULL;
-    }
-    cJSON_ArrayForEach(it, script)
+    for (const spec_key_t *k = spec_on_table.keys; list == NULL && k->key != NULL; k++)
+        cJSON_AddObjectToObject(events, k->key);
+    cJSON_ArrayForEach(it, list)
     {
-        spec_path_index(line, sizeof(line), path, i++);
-        if (!cJSON_IsString(it)) {
-            spec_fail(err, line, "must be a string");
-            return NULL;
+        spec_path_index(path, sizeof(path), base, i++);
+        if (!cJSON_IsString(it) || spec_table_find(&spec_on_table, it->valuestring) == NULL) {
+            spec_fail(err, path, "must be \"push\" or \"manual\"");
+            goto fail;
         }
-        if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL,
-                             err) < 0)
-            return NULL;
+        if (cJSON_GetObjectItemCaseSensitive(events, it->valuestring) != NULL) {
+            spec_fail(err, path, "is listed twice");
+            goto fail;
+        }
+        cJSON_AddObjectToObject(events, it->valuestring);
     }
+    return events;
 
-    spec_path_key(path, sizeof(path), base, "env");
-    env = spec_get(job, "env");
-    if (env != NULL) {
-        if (!cJSON_IsObject(env)) {
-            spec_fail(err, path, "must be an object");
-            return NULL;
-        }
-        if (cJSON_GetArraySize(env) > SPEC_MAX_ENV) {
-            spec_fail(err, path, "has more than %d entries (a job may set at most %d variables)",
-                      SPEC_MAX_ENV, SPEC_MAX_ENV);
-            return NULL;
-        }
-        if (spec_check_keys(env, path, NULL, "key", err) < 0)
-            return NULL;
-        cJSON_ArrayForEach(it, env)
-        {
-            spec_path_key(line, sizeof(line), path, it->string);
-            if (!spec_ident_valid(it->string, strlen(it->string))) {
-                spec_fail(err, line,
-                          "is not a valid variable name (letters, digits and '_', not starting "
-                          "with a digit)");
-                return NULL;
-            }
-            if (spec_env_reserved(it->string)) {
-                spec_fail(err, line,
-                          "is reserved: names starting with " SPEC_INPUT_PREFIX
-                          " or " SPEC_EXPR_PREFIX " hold the values of expressions");
-                return NULL;
-            }
-            if (!cJSON_IsString(it)) {
-                spec_fail(err, line, "must be a string");
-                return NULL;
-            }
-            if (spec_expand_text(it->valuestring, line, inputs, NULL, NULL, NULL, NULL, NULL,
-                                 err) < 0)
-                return NULL;
-        }
-    }
-
-    timeout = spec_get(job, "timeout");
-    if (timeout != NULL) {
-        double d = cJSON_IsNumber(timeout) ? timeout->valuedouble : 0;
-
-        /* The range test comes first so that the cast cannot overflow. */
-        if (!cJSON_IsNumber(timeout) || d < 1 || d > SPEC_TIMEOUT_MAX || d != (double)(long)d) {
-            spec_path_key(path, sizeof(path), base, "timeout");
-            spec_fail(err, path, "must be an integer between 1 and %d", SPEC_TIMEOUT_MAX);
-            return NULL;
-        }
-    }
-
-    allow = spec_get(job, "allow_failure");
-    if (allow != NULL && !cJSON_IsBool(allow)) {
-        spec_path_key(path, sizeof(path), base, "allow_failure");
-        spec_fail(err, path, "must be true or false");
-        return NULL;
-    }
-
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "name", name->valuestring);
-    if (image != NULL)
-        cJSON_AddStringToObject(out, "image", image->valuestring);
-    else
-        cJSON_AddNullToObject(out, "image");
-    cJSON_AddItemToObject(out, "script", cJSON_Duplicate(script, true));
-    cJSON_AddItemToObject(out, "env",
-                          env != NULL ? cJSON_Duplicate(env, true) : cJSON_CreateObject());
-    if (timeout != NULL)
-        cJSON_AddNumberToObject(out, "timeout", timeout->valuedouble);
-    else
-        cJSON_AddNullToObject(out, "timeout");
-    cJSON_AddBoolToObject(out, "allow_failure", allow != NULL && cJSON_IsTrue(allow));
-    return out;
+fail:
+    cJSON_Delete(events);
+    return NULL;
 }
 
-static cJSON *
-spec_validate_jobs(const cJSON *jobs, const cJSON *inputs, spec_error_t *err)
+static int
+spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
 {
-    char path[160], other[160];
-    const cJSON *it;
+    cJSON *events = NULL;
+
+    if (v == NULL || cJSON_IsArray(v)) {
+        events = spec_on_events(v, path, w->err);
+        if (events == NULL)
+            return -1;
+        v = events;
+    } else if (!cJSON_IsObject(v)) {
+        spec_fail(w->err, path, "must be an object, a list of events or null");
+        return -1;
+    }
+    *normal = spec_walk(v, path, &spec_on_table, w->err);
+    cJSON_Delete(events);
+    if (*normal == NULL)
+        return -1;
+    if (spec_get(*normal, "push") == NULL && spec_get(*normal, "manual") == NULL) {
+        spec_fail(w->err, path, "must enable at least one event");
+        return -1; /* spec_walk_key frees *normal */
+    }
+    return 0;
+}
+
+/* At most max members in v: "has more than 100 jobs (a template may have
+ * at most 100 jobs)". */
+static int
+spec_check_count(const cJSON *v, const char *path, int max, const char *items, const char *who,
+                 const char *unit, spec_error_t *err)
+{
+    if (cJSON_GetArraySize(v) <= max)
+        return 0;
+    spec_fail(err, path, "has more than %d %s (%s at most %d %s)", max, items, who, max, unit);
+    return -1;
+}
+
+/* options: required for a choice, refused for any other type. */
+static int
+spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(w->out, "type");
+    char item[160];
     const char **names;
     size_t n = 0, first = 0;
     long dup;
-    cJSON *out;
+    const cJSON *it;
 
-    if (!cJSON_IsArray(jobs) || cJSON_GetArraySize(jobs) == 0) {
-        spec_fail(err, "jobs", "must be a non-empty array");
-        return NULL;
+    if (strcmp(type->valuestring, "choice") != 0) {
+        if (v == NULL)
+            return 0;
+        spec_fail(w->err, path, "is only allowed for a choice");
+        return -1;
     }
-    if (cJSON_GetArraySize(jobs) > SPEC_MAX_JOBS) {
-        spec_fail(err, "jobs", "has more than %d jobs (a template may have at most %d jobs)",
-                  SPEC_MAX_JOBS, SPEC_MAX_JOBS);
-        return NULL;
+    if (v == NULL) {
+        spec_fail(w->err, path, "is required for a choice");
+        return -1;
     }
-    out = cJSON_CreateArray();
-    cJSON_ArrayForEach(it, jobs)
+    if (spec_check_type(SPEC_LINES, NULL, v, path, w->err) < 0)
+        return -1;
+    names = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*names));
+    cJSON_ArrayForEach(it, v)
     {
-        cJSON *job;
-
-        spec_path_index(path, sizeof(path), "jobs", (int)n++);
-        job = spec_validate_job(it, path, inputs, err);
-        if (job == NULL) {
-            cJSON_Delete(out);
-            return NULL;
-        }
-        cJSON_AddItemToArray(out, job);
-    }
-
-    names = xmalloc(n * sizeof(*names));
-    n = 0;
-    cJSON_ArrayForEach(it, out)
-    {
-        names[n++] = cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring;
+        names[n++] = it->valuestring;
     }
     dup = spec_find_dup(names, n, &first);
     free(names);
     if (dup >= 0) {
-        snprintf(path, sizeof(path), "jobs[%ld].name", dup);
-        snprintf(other, sizeof(other), "jobs[%zu]", first);
-        spec_fail(err, path, "repeats the name of %s", other);
-        cJSON_Delete(out);
-        return NULL;
+        spec_path_index(item, sizeof(item), path, (int)dup);
+        spec_fail(w->err, item, "is listed twice");
+        return -1;
     }
-    return out;
+    return 0;
+}
+
+/* A default fits the input's type and options. */
+static int
+spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(w->out, "type");
+    char tmp[64], msg[256];
+
+    if (v == NULL)
+        return 0;
+    if (!spec_value_fits(type->valuestring, cJSON_GetObjectItemCaseSensitive(w->out, "options"),
+                         spec_scalar_string(v, tmp, sizeof(tmp)), msg, sizeof(msg))) {
+        spec_fail(w->err, path, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+spec_check_input_name(const char *name, const char *path, spec_error_t *err)
+{
+    if (spec_ident_valid(name, strlen(name)))
+        return 0;
+    spec_fail(err, path,
+              "is not a valid input name (letters, digits and '_', not starting with a digit)");
+    return -1;
+}
+
+/* A mapping of names to values (inputs, a job's env). */
+typedef struct {
+    int max; /* entries; over it: "has more than <max> <items> (<who> at most <max> <unit>)" */
+    const char *items, *who, *unit;
+    int (*name_ok)(const char *name, const char *path, spec_error_t *err);
+    const spec_table_t *decl; /* values: objects of this table (null reads as {}); NULL: strings */
+} spec_map_t;
+
+static const spec_map_t spec_inputs_map = {SPEC_MAX_INPUTS,          "inputs",
+                                           "a template may declare", "inputs",
+                                           spec_check_input_name,    &spec_input_table};
+static const spec_map_t spec_env_map = {SPEC_MAX_ENV, "entries",           "a job may set",
+                                        "variables",  spec_check_env_name, NULL};
+
+/* Check a mapping; with decl, *normal is the normal form of each value. */
+static int
+spec_check_map(const cJSON *v, const char *path, const spec_map_t *m, spec_error_t *err,
+               cJSON **normal)
+{
+    char base[160];
+    const cJSON *it;
+
+    if (spec_check_count(v, path, m->max, m->items, m->who, m->unit, err) < 0 ||
+        spec_check_dups(v, path, err) < 0)
+        return -1;
+    if (m->decl != NULL)
+        *normal = cJSON_CreateObject();
+    cJSON_ArrayForEach(it, v)
+    {
+        cJSON *decl;
+
+        spec_path_key(base, sizeof(base), path, it->string);
+        if (m->name_ok(it->string, base, err) < 0)
+            return -1;
+        if (m->decl == NULL) {
+            if (spec_check_type(SPEC_STRING, NULL, it, base, err) < 0)
+                return -1;
+            continue;
+        }
+        decl = spec_walk(cJSON_IsNull(it) ? NULL : it, base, m->decl, err);
+        if (decl == NULL)
+            return -1;
+        cJSON_AddItemToObject(*normal, it->string, decl);
+    }
+    return 0;
+}
+
+/* The declarations of inputs; a bare `NAME:` in YAML (null) declares a
+ * plain string input. */
+static int
+spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_map(v, path, &spec_inputs_map, w->err, normal);
+}
+
+/* A job's env: valid names that are not reserved, string values. */
+static int
+spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_map(v, path, &spec_env_map, w->err, normal);
+}
+
+/* Check the expressions of one string of a job against the declared
+ * inputs (arg). */
+static int
+spec_check_string(const cJSON *item, const char *path, spec_slot_t slot, void *arg,
+                  spec_error_t *err)
+{
+    return spec_expand_text(item->valuestring, path, arg, NULL, NULL, NULL, NULL, NULL, err);
+}
+
+/* The jobs, each of them valid and its expressions too, with unique names. */
+static int
+spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(w->out, "inputs");
+    char base[160], other[160];
+    const char **names;
+    size_t n = 0, first = 0;
+    long dup;
+    const cJSON *it;
+
+    if (spec_check_count(v, path, SPEC_MAX_JOBS, "jobs", "a template may have", "jobs", w->err) < 0)
+        return -1;
+    *normal = cJSON_CreateArray();
+    names = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*names));
+    cJSON_ArrayForEach(it, v)
+    {
+        cJSON *job;
+
+        spec_path_index(base, sizeof(base), path, (int)n);
+        job = spec_walk(it, base, &spec_job_table, w->err);
+        if (job == NULL)
+            goto fail;
+        cJSON_AddItemToArray(*normal, job);
+        if (spec_job_strings(job, base, spec_check_string, (void *)inputs, w->err) < 0)
+            goto fail;
+        names[n++] = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
+    }
+    dup = spec_find_dup(names, n, &first);
+    if (dup >= 0) {
+        snprintf(base, sizeof(base), "%s[%ld].name", path, dup);
+        snprintf(other, sizeof(other), "%s[%zu]", path, first);
+        spec_fail(w->err, base, "repeats the name of %s", other);
+        goto fail;
+    }
+    free(names);
+    return 0;
+
+fail:
+    free(names);
+    return -1;
 }
 
 /* Validate a template and return its normalised copy (caller frees with
- * cJSON_Delete), or NULL with *err naming the first offending field. Unknown
- * keys are reported before missing ones, so a typo is named as such. */
+ * cJSON_Delete), or NULL with *err naming the first offending field. */
 cJSON *
 spec_validate(const cJSON *doc, spec_error_t *err)
 {
-    const cJSON *kind, *clean;
-    cJSON *on = NULL, *inputs = NULL, *jobs = NULL, *out;
-    char kinds[64];
-
     if (!cJSON_IsObject(doc)) {
         spec_fail(err, "", "the template must be an object");
         return NULL;
@@ -1119,53 +1255,7 @@ spec_validate(const cJSON *doc, spec_error_t *err)
     /* The caps first: every later check may then take its time. */
     if (spec_check_shape(doc, "", 0, err) < 0)
         return NULL;
-    /* Unknown keys first: a misspelt "jbos" is better reported as such
-     * than as a missing "jobs". */
-    if (spec_check_keys(doc, "", spec_top_keys, "key", err) < 0)
-        return NULL;
-
-    kind = spec_get(doc, "kind");
-    if (kind == NULL) {
-        spec_fail(err, "kind", "is required");
-        return NULL;
-    }
-    if (!cJSON_IsString(kind) || !spec_in_list(kind->valuestring, spec_kinds)) {
-        spec_list_quoted(kinds, sizeof(kinds), spec_kinds);
-        spec_fail(err, "kind", "must be one of %s", kinds);
-        return NULL;
-    }
-
-    on = spec_validate_on(spec_get(doc, "on"), err);
-    if (on == NULL)
-        goto fail;
-
-    clean = spec_get(doc, "clean");
-    if (clean != NULL && !cJSON_IsBool(clean)) {
-        spec_fail(err, "clean", "must be true or false");
-        goto fail;
-    }
-
-    inputs = spec_validate_inputs(spec_get(doc, "inputs"), err);
-    if (inputs == NULL)
-        goto fail;
-
-    jobs = spec_validate_jobs(spec_get(doc, "jobs"), inputs, err);
-    if (jobs == NULL)
-        goto fail;
-
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "kind", kind->valuestring);
-    cJSON_AddItemToObject(out, "on", on);
-    cJSON_AddBoolToObject(out, "clean", clean != NULL && cJSON_IsTrue(clean));
-    cJSON_AddItemToObject(out, "inputs", inputs);
-    cJSON_AddItemToObject(out, "jobs", jobs);
-    return out;
-
-fail:
-    cJSON_Delete(on);
-    cJSON_Delete(inputs);
-    cJSON_Delete(jobs);
-    return NULL;
+    return spec_walk(doc, "", &spec_template_table, err);
 }
 
 /* ---- inputs of a run ------------------------------------------------ */
@@ -1199,7 +1289,7 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
                   SPEC_MAX_INPUTS, SPEC_MAX_INPUTS);
         return NULL;
     }
-    if (trigger != NULL && spec_check_keys(trigger, "inputs", NULL, "key", err) < 0)
+    if (trigger != NULL && spec_check_dups(trigger, "inputs", err) < 0)
         return NULL;
     /* Lookups through sorted indexes keep this O(n log n) in the sizes of
      * the template and of the repo's values, whatever was stored. */
@@ -1245,7 +1335,7 @@ spec_resolve_inputs(const cJSON *tmpl, const cJSON *trigger_inputs, const cJSON 
         }
         s = spec_scalar_string(v, tmp, sizeof(tmp));
         if (s == NULL) {
-            spec_fail(err, path, "must be a string, number or boolean%s", source);
+            spec_fail(err, path, "must be " SPEC_WANT_SCALAR "%s", source);
             goto fail;
         }
         if (strlen(s) > SPEC_MAX_STRING) {

@@ -360,6 +360,37 @@ START_TEST(test_validate_messages_style)
 }
 END_TEST
 
+/* With several errors, the first one named: the keys of an object are
+ * checked in the order of its normal form (unknown keys before all), and
+ * the expressions of a job's strings once the job is whole, so a reference
+ * is looked up only in a job that can run. */
+static const invalid_case_t first_error_cases[] = {
+    {"{" KIND "'jobs': [{'name': 'a', 'image': '${{ inputs.X }}'}]}", "jobs[0].script",
+     "is required"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}'], 'timeout': 0}]}",
+     "jobs[0].timeout", "must be an integer between 1 and 86400"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}'], 'env': {'V': '${{ x }}'}}]}",
+     "jobs[0].script[0]", "references undeclared input \"X\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}']}, {'name': 'b'}]}",
+     "jobs[0].script[0]", "references undeclared input \"X\""},
+    {"{" KIND "'jobs': [{'script': 'x', 'nmae': 'a'}]}", "jobs[0].nmae", "is not a known key"},
+    {"{" KIND "'inputs': {'S': {'required': 'yes', 'default': ['a']}}, " JOBS "}",
+     "inputs.S.default", "must be a string, number or boolean"},
+};
+
+START_TEST(test_validate_first_error)
+{
+    const invalid_case_t *c = &first_error_cases[_i];
+    cJSON *doc = js(c->doc);
+    spec_error_t err;
+
+    ck_assert_msg(spec_validate(doc, &err) == NULL, "accepted %s", c->doc);
+    ck_assert_str_eq(err.field, c->field);
+    ck_assert_str_eq(err.message, c->message);
+    cJSON_Delete(doc);
+}
+END_TEST
+
 /* A path too long for the error's field ends in "..." instead of being cut
  * silently. */
 START_TEST(test_validate_long_field)
@@ -1673,6 +1704,7 @@ spec_suite(void)
     tcase_add_test(tc, test_validate_defaults_fit);
     tcase_add_loop_test(tc, test_validate_invalid, 0, (int)GW_ARRAY_LEN(invalid_cases));
     tcase_add_test(tc, test_validate_messages_style);
+    tcase_add_loop_test(tc, test_validate_first_error, 0, (int)GW_ARRAY_LEN(first_error_cases));
     tcase_add_test(tc, test_validate_long_field);
     tcase_add_test(tc, test_errors_cut_whole_characters);
     suite_add_tcase(s, tc);
