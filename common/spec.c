@@ -1390,112 +1390,110 @@ spec_expand_string(const char *text, const char *field, const cJSON *declared, c
     return s;
 }
 
+/* One job of a run as it is being expanded. */
+typedef struct {
+    const cJSON *declared; /* the template's inputs */
+    const cJSON *inputs;   /* the run's values */
+    const spec_context_t *ctx;
+    cJSON *job;       /* the expanded job */
+    cJSON *script;    /* its script */
+    cJSON *env;       /* its env */
+    cJSON *vars;      /* the variables its script lines refer to */
+    cJSON *defer;     /* what waits for the commit: {"image"?, "env": {..}} */
+    cJSON *defer_env; /* defer's env */
+} spec_expansion_t;
+
+/* Expand one string of a job into its place (spec_string_fn). */
+static int
+spec_expand_one(const cJSON *item, const char *path, spec_slot_t slot, void *arg, spec_error_t *err)
+{
+    spec_expansion_t *x = arg;
+    /* Script lines refer to variables; the image and env values wait for
+     * a deferred commit themselves. */
+    cJSON *defer = slot == SPEC_SLOT_IMAGE ? x->defer : slot == SPEC_SLOT_ENV ? x->defer_env : NULL;
+    cJSON *v;
+
+    if (slot == SPEC_SLOT_ENV && spec_check_env_name(item->string, path, err) < 0)
+        return -1;
+    v = spec_expand_string(item->valuestring, path, x->declared, x->inputs, x->ctx,
+                           slot == SPEC_SLOT_SCRIPT ? x->vars : NULL, defer,
+                           slot == SPEC_SLOT_IMAGE ? "image" : item->string, err);
+    if (v == NULL)
+        return -1;
+    if (slot == SPEC_SLOT_IMAGE)
+        cJSON_ReplaceItemInObjectCaseSensitive(x->job, "image", v);
+    else if (slot == SPEC_SLOT_SCRIPT)
+        cJSON_AddItemToArray(x->script, v);
+    else
+        cJSON_AddItemToObject(x->env, item->string, v);
+    return 0;
+}
+
 /* The jobs of one run with every expression replaced, in a single pass
  * (caller frees), or NULL with *err. Script lines refer to variables that
  * are added to the job's env after its own entries. */
 cJSON *
 spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, spec_error_t *err)
 {
-    const cJSON *declared = spec_get(tmpl, "inputs");
+    spec_expansion_t x = {
+        spec_get(tmpl, "inputs"), inputs, ctx, NULL, NULL, NULL, NULL, NULL, NULL};
     const cJSON *job;
     cJSON *out = cJSON_CreateArray();
-    char base[160], path[160], line[160];
+    char base[160];
     int j = 0;
 
     cJSON_ArrayForEach(job, spec_get(tmpl, "jobs"))
     {
         const cJSON *name = spec_get(job, "name");
-        const cJSON *image = spec_get(job, "image");
         const cJSON *timeout = spec_get(job, "timeout");
-        const cJSON *it;
-        cJSON *o = cJSON_CreateObject(), *v, *script, *env;
-        cJSON *defer, *defer_env;
-        int i = 0;
+        cJSON *var;
 
-        cJSON_AddItemToArray(out, o);
+        x.job = cJSON_CreateObject();
+        cJSON_AddItemToArray(out, x.job);
+        cJSON_AddStringToObject(x.job, "name", cJSON_IsString(name) ? name->valuestring : "");
+        cJSON_AddNullToObject(x.job, "image");
+        x.script = cJSON_AddArrayToObject(x.job, "script");
+        x.env = cJSON_AddObjectToObject(x.job, "env");
         /* What waits for the commit; dropped below when nothing does. */
-        defer = cJSON_AddObjectToObject(o, "deferred");
-        defer_env = cJSON_AddObjectToObject(defer, "env");
+        x.defer = cJSON_AddObjectToObject(x.job, "deferred");
+        x.defer_env = cJSON_AddObjectToObject(x.defer, "env");
+        x.vars = cJSON_CreateObject();
         spec_path_index(base, sizeof(base), "jobs", j++);
-        cJSON_AddStringToObject(o, "name", cJSON_IsString(name) ? name->valuestring : "");
-
-        if (cJSON_IsString(image)) {
-            spec_path_key(path, sizeof(path), base, "image");
-            v = spec_expand_string(image->valuestring, path, declared, inputs, ctx, NULL, defer,
-                                   "image", err);
-            if (v == NULL)
-                goto fail;
-            cJSON_AddItemToObject(o, "image", v);
-        } else {
-            cJSON_AddNullToObject(o, "image");
+        if (spec_job_strings(job, base, spec_expand_one, &x, err) < 0) {
+            cJSON_Delete(x.vars);
+            cJSON_Delete(out);
+            return NULL;
         }
-        script = cJSON_AddArrayToObject(o, "script");
-
-        /* The job's own env first; the variables its script lines refer
-         * to are added after it (their names cannot clash). */
-        spec_path_key(path, sizeof(path), base, "env");
-        env = cJSON_AddObjectToObject(o, "env");
-        cJSON_ArrayForEach(it, spec_get(job, "env"))
-        {
-            spec_path_key(line, sizeof(line), path, it->string);
-            if (!cJSON_IsString(it)) {
-                spec_fail(err, line, "must be a string");
-                goto fail;
-            }
-            if (spec_env_reserved(it->string)) {
-                spec_fail(err, line, "is reserved for the values of expressions");
-                goto fail;
-            }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, NULL, defer_env,
-                                   it->string, err);
-            if (v == NULL)
-                goto fail;
-            cJSON_AddItemToObject(env, it->string, v);
-        }
-
-        spec_path_key(path, sizeof(path), base, "script");
-        cJSON_ArrayForEach(it, spec_get(job, "script"))
-        {
-            spec_path_index(line, sizeof(line), path, i++);
-            if (!cJSON_IsString(it)) {
-                spec_fail(err, line, "must be a string");
-                goto fail;
-            }
-            v = spec_expand_string(it->valuestring, line, declared, inputs, ctx, env, NULL, NULL,
-                                   err);
-            if (v == NULL)
-                goto fail;
-            cJSON_AddItemToArray(script, v);
-        }
+        /* The job's own env first, then the variables of its script lines
+         * (their names cannot clash: validation reserves them). */
+        while ((var = x.vars->child) != NULL)
+            cJSON_AddItemToObject(x.env, var->string, cJSON_DetachItemViaPointer(x.vars, var));
+        cJSON_Delete(x.vars);
         /* Script lines read the commit from a variable: it is the variable
          * that waits. */
         if (ctx != NULL && ctx->commit_sha == NULL &&
-            cJSON_GetObjectItemCaseSensitive(env, SPEC_EXPR_PREFIX "COMMIT_SHA") != NULL) {
-            cJSON *segs = cJSON_AddArrayToObject(defer_env, SPEC_EXPR_PREFIX "COMMIT_SHA");
+            cJSON_GetObjectItemCaseSensitive(x.env, SPEC_EXPR_PREFIX "COMMIT_SHA") != NULL) {
+            cJSON *segs = cJSON_AddArrayToObject(x.defer_env, SPEC_EXPR_PREFIX "COMMIT_SHA");
             cJSON_AddItemToArray(segs, cJSON_CreateString(""));
             cJSON_AddItemToArray(segs, cJSON_CreateString("commit.sha"));
             cJSON_AddItemToArray(segs, cJSON_CreateString(""));
         }
-        if (cJSON_GetArraySize(defer_env) == 0)
-            cJSON_DeleteItemFromObjectCaseSensitive(defer, "env");
+        if (cJSON_GetArraySize(x.defer_env) == 0)
+            cJSON_DeleteItemFromObjectCaseSensitive(x.defer, "env");
 
         if (cJSON_IsNumber(timeout))
-            cJSON_AddNumberToObject(o, "timeout", timeout->valuedouble);
+            cJSON_AddNumberToObject(x.job, "timeout", timeout->valuedouble);
         else
-            cJSON_AddNullToObject(o, "timeout");
-        cJSON_AddBoolToObject(o, "allow_failure",
+            cJSON_AddNullToObject(x.job, "timeout");
+        cJSON_AddBoolToObject(x.job, "allow_failure",
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "allow_failure")));
-        defer = cJSON_DetachItemFromObjectCaseSensitive(o, "deferred");
-        if (cJSON_GetArraySize(defer) > 0)
-            cJSON_AddItemToObject(o, "deferred", defer); /* last, after what it amends */
+        x.defer = cJSON_DetachItemFromObjectCaseSensitive(x.job, "deferred");
+        if (cJSON_GetArraySize(x.defer) > 0)
+            cJSON_AddItemToObject(x.job, "deferred", x.defer); /* last, after what it amends */
         else
-            cJSON_Delete(defer);
+            cJSON_Delete(x.defer);
     }
     return out;
-
-fail:
-    cJSON_Delete(out);
-    return NULL;
 }
 
 char *
