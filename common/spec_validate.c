@@ -1,0 +1,502 @@
+/*
+ * spec_validate - a template checked against a table of its keys per kind
+ * of object (the template, `on`, `on.push`, `on.manual`, an input
+ * declaration, a job): what each value must be, whether it is required, its
+ * normal form when absent, and a checker for the rules that are its own.
+ * spec_walk checks an object against its table and builds its normal form;
+ * the known keys live nowhere else. The caps of spec.h are checked first,
+ * in one pass over the document (spec_check_shape).
+ */
+#include "spec_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Refuse what goes beyond the caps on nesting, keys per mapping, items
+ * per list and string size, naming the first such value; one pass over the
+ * document. depth is the number of mappings and lists around v. */
+static int
+spec_check_shape(const cJSON *v, const char *path, int depth, spec_error_t *err)
+{
+    bool object = cJSON_IsObject(v);
+    char child[160];
+    const cJSON *it;
+    int n = 0;
+
+    if (cJSON_IsString(v) && strlen(v->valuestring) > SPEC_MAX_STRING) {
+        spec_fail(err, path, "is longer than %d bytes", SPEC_MAX_STRING);
+        return -1;
+    }
+    if (!object && !cJSON_IsArray(v))
+        return 0;
+    if (depth >= SPEC_MAX_DEPTH) {
+        spec_fail(err, path, "nesting is deeper than %d levels", SPEC_MAX_DEPTH);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (object && ++n > SPEC_MAX_KEYS) {
+            spec_fail(err, path,
+                      "has more than %d keys (at most %d keys are allowed in one mapping)",
+                      SPEC_MAX_KEYS, SPEC_MAX_KEYS);
+            return -1;
+        }
+        if (!object && ++n > SPEC_MAX_ITEMS) {
+            spec_fail(err, path,
+                      "has more than %d items (at most %d items are allowed in one list)",
+                      SPEC_MAX_ITEMS, SPEC_MAX_ITEMS);
+            return -1;
+        }
+        if (!cJSON_IsObject(it) && !cJSON_IsArray(it) && !cJSON_IsString(it) &&
+            !(object && strlen(it->string) > SPEC_MAX_STRING))
+            continue;
+        if (object)
+            spec_path_key(child, sizeof(child), path, it->string);
+        else
+            spec_path_index(child, sizeof(child), path, n - 1);
+        if (object && strlen(it->string) > SPEC_MAX_STRING) {
+            spec_fail(err, child, "is a key longer than %d bytes", SPEC_MAX_STRING);
+            return -1;
+        }
+        if (spec_check_shape(it, child, depth + 1, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const char *const spec_kinds[] = {"build", "test", "release", NULL};
+static const char *const spec_types[] = {"string", "number", "boolean", "choice", NULL};
+
+typedef struct spec_table spec_table_t;
+
+/* An object being walked: its normal form so far, in table order, so that
+ * a checker may read the keys before its own. */
+typedef struct {
+    cJSON *out;
+    spec_error_t *err;
+} spec_walk_t;
+
+/* A rule of one key beyond its type, called whether the key is there or
+ * not (v NULL). It may set *normal to the key's normal form. */
+typedef int (*spec_check_fn)(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+
+typedef enum {
+    SPEC_OPTIONAL,
+    SPEC_REQUIRED,      /* absent: "is required" */
+    SPEC_REQUIRED_TYPE, /* absent: "must be <its type>" */
+} spec_need_t;
+
+typedef struct {
+    const char *key;
+    spec_type_t type;
+    spec_need_t need;
+    const char *absent;       /* normal form when absent, as JSON; NULL: left out */
+    const char *const *words; /* SPEC_ENUM: the allowed values */
+    const spec_table_t *sub;  /* SPEC_EVENT: the keys of the object */
+    spec_check_fn check;
+} spec_key_t;
+
+struct spec_table {
+    const char *what;   /* what a key of it is called: "key", "event" */
+    spec_key_t keys[8]; /* ends with an entry without key */
+};
+
+static int spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+
+/* Table entries: a key of a type, an enum, a key with its own rule, an event. */
+/* clang-format off */
+#define KEY(k, type, need, absent) {k, type, need, absent, NULL, NULL, NULL}
+#define ENUM(k, words, need, absent) {k, SPEC_ENUM, need, absent, words, NULL, NULL}
+#define RULE(k, type, need, absent, check) {k, type, need, absent, NULL, NULL, check}
+#define EVENT(k, sub) {k, SPEC_EVENT, SPEC_OPTIONAL, "null", NULL, sub, NULL}
+
+static const spec_table_t spec_push_table = {"key", {
+    KEY("branches", SPEC_GLOBS, SPEC_OPTIONAL, "null"),
+    KEY("tags",     SPEC_GLOBS, SPEC_OPTIONAL, "null"),
+}};
+
+static const spec_table_t spec_manual_table = {"key", {
+    KEY(NULL, SPEC_ANY, SPEC_OPTIONAL, NULL),
+}};
+
+/* An event set to null is off, like an absent one: that is what the
+ * normalised form says, so validating it again is a no-op. */
+static const spec_table_t spec_on_table = {"event", {
+    EVENT("push",   &spec_push_table),
+    EVENT("manual", &spec_manual_table),
+}};
+
+/* default comes after type and options, which it must fit. */
+static const spec_table_t spec_input_table = {"key", {
+    ENUM("type",        spec_types,  SPEC_OPTIONAL, "\"string\""),
+    RULE("options",     SPEC_ANY,    SPEC_OPTIONAL, NULL, spec_check_options),
+    RULE("default",     SPEC_SCALAR, SPEC_OPTIONAL, NULL, spec_check_default),
+    KEY("required",     SPEC_BOOL,   SPEC_OPTIONAL, "false"),
+    KEY("description",  SPEC_STRING, SPEC_OPTIONAL, NULL),
+}};
+
+static const spec_table_t spec_job_table = {"key", {
+    KEY("name",          SPEC_NAME,    SPEC_REQUIRED, NULL),
+    KEY("image",         SPEC_TEXT,    SPEC_OPTIONAL, "null"),
+    KEY("script",        SPEC_LINES,   SPEC_REQUIRED, NULL),
+    RULE("env",          SPEC_OBJECT,  SPEC_OPTIONAL, "{}", spec_check_env),
+    KEY("timeout",       SPEC_SECONDS, SPEC_OPTIONAL, "null"),
+    KEY("allow_failure", SPEC_BOOL,    SPEC_OPTIONAL, "false"),
+}};
+
+/* jobs comes after inputs, which its expressions refer to. */
+static const spec_table_t spec_template_table = {"key", {
+    ENUM("kind",   spec_kinds,  SPEC_REQUIRED,      NULL),
+    RULE("on",     SPEC_ANY,    SPEC_OPTIONAL,      NULL, spec_check_on),
+    KEY("clean",   SPEC_BOOL,   SPEC_OPTIONAL,      "false"),
+    RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
+    RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
+}};
+/* clang-format on */
+
+static const spec_key_t *
+spec_table_find(const spec_table_t *t, const char *key)
+{
+    for (const spec_key_t *k = t->keys; k->key != NULL; k++)
+        if (strcmp(k->key, key) == 0)
+            return k;
+    return NULL;
+}
+
+static cJSON *spec_walk(const cJSON *obj, const char *base, const spec_table_t *t,
+                        spec_error_t *err);
+
+/* One key of an object: its need, type and rule; *normal is its normal
+ * form (NULL: left out). */
+static int
+spec_walk_key(const spec_key_t *k, const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    *normal = NULL;
+    if (v == NULL && k->need == SPEC_REQUIRED) {
+        spec_fail(w->err, path, "is required");
+        return -1;
+    }
+    if ((v != NULL || k->need == SPEC_REQUIRED_TYPE) &&
+        spec_check_type(k->type, k->words, v, path, w->err) < 0)
+        return -1;
+    if (k->check != NULL && k->check(v, path, w, normal) < 0) {
+        cJSON_Delete(*normal);
+        *normal = NULL;
+        return -1;
+    }
+    if (*normal == NULL && v != NULL)
+        *normal = k->sub != NULL ? spec_walk(v, path, k->sub, w->err) : cJSON_Duplicate(v, true);
+    else if (*normal == NULL && k->absent != NULL)
+        *normal = cJSON_Parse(k->absent);
+    return v != NULL && *normal == NULL ? -1 : 0;
+}
+
+/* Check obj (NULL reads as {}) against table t and return its normal form
+ * (caller frees), or NULL with *err. Unknown keys are reported before
+ * anything else, so a typo is named as such rather than as a missing key. */
+static cJSON *
+spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_t *err)
+{
+    spec_walk_t w = {NULL, err};
+    char path[160];
+    const cJSON *it;
+
+    if (obj != NULL && !cJSON_IsObject(obj)) {
+        spec_fail(err, base, "must be an object");
+        return NULL;
+    }
+    cJSON_ArrayForEach(it, obj)
+    {
+        if (spec_table_find(t, it->string) == NULL) {
+            spec_path_key(path, sizeof(path), base, it->string);
+            spec_fail(err, path, "is not a known %s", t->what);
+            return NULL;
+        }
+    }
+    if (spec_check_dups(obj, base, err) < 0)
+        return NULL;
+    w.out = cJSON_CreateObject();
+    for (const spec_key_t *k = t->keys; k->key != NULL; k++) {
+        cJSON *normal;
+
+        spec_path_key(path, sizeof(path), base, k->key);
+        if (spec_walk_key(k, spec_get(obj, k->key), path, &w, &normal) < 0) {
+            cJSON_Delete(w.out);
+            return NULL;
+        }
+        if (normal != NULL)
+            cJSON_AddItemToObject(w.out, k->key, normal);
+    }
+    return w.out;
+}
+
+/* `on` as a list of events (or absent: every event) in the object form,
+ * each event listed once. */
+static cJSON *
+spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
+{
+    cJSON *events = cJSON_CreateObject();
+    char path[160];
+    const cJSON *it;
+    int i = 0;
+
+    for (const spec_key_t *k = spec_on_table.keys; list == NULL && k->key != NULL; k++)
+        cJSON_AddObjectToObject(events, k->key);
+    cJSON_ArrayForEach(it, list)
+    {
+        spec_path_index(path, sizeof(path), base, i++);
+        if (!cJSON_IsString(it) || spec_table_find(&spec_on_table, it->valuestring) == NULL) {
+            spec_fail(err, path, "must be \"push\" or \"manual\"");
+            goto fail;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(events, it->valuestring) != NULL) {
+            spec_fail(err, path, "is listed twice");
+            goto fail;
+        }
+        cJSON_AddObjectToObject(events, it->valuestring);
+    }
+    return events;
+
+fail:
+    cJSON_Delete(events);
+    return NULL;
+}
+
+static int
+spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    cJSON *events = NULL;
+
+    if (v == NULL || cJSON_IsArray(v)) {
+        events = spec_on_events(v, path, w->err);
+        if (events == NULL)
+            return -1;
+        v = events;
+    } else if (!cJSON_IsObject(v)) {
+        spec_fail(w->err, path, "must be an object, a list of events or null");
+        return -1;
+    }
+    *normal = spec_walk(v, path, &spec_on_table, w->err);
+    cJSON_Delete(events);
+    if (*normal == NULL)
+        return -1;
+    if (spec_get(*normal, "push") == NULL && spec_get(*normal, "manual") == NULL) {
+        spec_fail(w->err, path, "must enable at least one event");
+        return -1; /* spec_walk_key frees *normal */
+    }
+    return 0;
+}
+
+/* At most max members in v: "has more than 100 jobs (a template may have
+ * at most 100 jobs)". */
+static int
+spec_check_count(const cJSON *v, const char *path, int max, const char *items, const char *who,
+                 const char *unit, spec_error_t *err)
+{
+    if (cJSON_GetArraySize(v) <= max)
+        return 0;
+    spec_fail(err, path, "has more than %d %s (%s at most %d %s)", max, items, who, max, unit);
+    return -1;
+}
+
+/* options: required for a choice, refused for any other type. */
+static int
+spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(w->out, "type");
+    char item[160];
+    const char **names;
+    size_t n = 0, first = 0;
+    long dup;
+    const cJSON *it;
+
+    if (strcmp(type->valuestring, "choice") != 0) {
+        if (v == NULL)
+            return 0;
+        spec_fail(w->err, path, "is only allowed for a choice");
+        return -1;
+    }
+    if (v == NULL) {
+        spec_fail(w->err, path, "is required for a choice");
+        return -1;
+    }
+    if (spec_check_type(SPEC_LINES, NULL, v, path, w->err) < 0)
+        return -1;
+    names = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*names));
+    cJSON_ArrayForEach(it, v)
+    {
+        names[n++] = it->valuestring;
+    }
+    dup = spec_find_dup(names, n, &first);
+    free(names);
+    if (dup >= 0) {
+        spec_path_index(item, sizeof(item), path, (int)dup);
+        spec_fail(w->err, item, "is listed twice");
+        return -1;
+    }
+    return 0;
+}
+
+/* A default fits the input's type and options. */
+static int
+spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(w->out, "type");
+    char tmp[64], msg[256];
+
+    if (v == NULL)
+        return 0;
+    if (!spec_value_fits(type->valuestring, cJSON_GetObjectItemCaseSensitive(w->out, "options"),
+                         spec_scalar_string(v, tmp, sizeof(tmp)), msg, sizeof(msg))) {
+        spec_fail(w->err, path, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+spec_check_input_name(const char *name, const char *path, spec_error_t *err)
+{
+    if (spec_ident_valid(name, strlen(name)))
+        return 0;
+    spec_fail(err, path,
+              "is not a valid input name (letters, digits and '_', not starting with a digit)");
+    return -1;
+}
+
+/* A mapping of names to values (inputs, a job's env). */
+typedef struct {
+    int max; /* entries; over it: "has more than <max> <items> (<who> at most <max> <unit>)" */
+    const char *items, *who, *unit;
+    int (*name_ok)(const char *name, const char *path, spec_error_t *err);
+    const spec_table_t *decl; /* values: objects of this table (null reads as {}); NULL: strings */
+} spec_map_t;
+
+static const spec_map_t spec_inputs_map = {SPEC_MAX_INPUTS,          "inputs",
+                                           "a template may declare", "inputs",
+                                           spec_check_input_name,    &spec_input_table};
+static const spec_map_t spec_env_map = {SPEC_MAX_ENV, "entries",           "a job may set",
+                                        "variables",  spec_check_env_name, NULL};
+
+/* Check a mapping; with decl, *normal is the normal form of each value. */
+static int
+spec_check_map(const cJSON *v, const char *path, const spec_map_t *m, spec_error_t *err,
+               cJSON **normal)
+{
+    char base[160];
+    const cJSON *it;
+
+    if (spec_check_count(v, path, m->max, m->items, m->who, m->unit, err) < 0 ||
+        spec_check_dups(v, path, err) < 0)
+        return -1;
+    if (m->decl != NULL)
+        *normal = cJSON_CreateObject();
+    cJSON_ArrayForEach(it, v)
+    {
+        cJSON *decl;
+
+        spec_path_key(base, sizeof(base), path, it->string);
+        if (m->name_ok(it->string, base, err) < 0)
+            return -1;
+        if (m->decl == NULL) {
+            if (spec_check_type(SPEC_STRING, NULL, it, base, err) < 0)
+                return -1;
+            continue;
+        }
+        decl = spec_walk(cJSON_IsNull(it) ? NULL : it, base, m->decl, err);
+        if (decl == NULL)
+            return -1;
+        cJSON_AddItemToObject(*normal, it->string, decl);
+    }
+    return 0;
+}
+
+/* The declarations of inputs; a bare `NAME:` in YAML (null) declares a
+ * plain string input. */
+static int
+spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_map(v, path, &spec_inputs_map, w->err, normal);
+}
+
+/* A job's env: valid names that are not reserved, string values. */
+static int
+spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_map(v, path, &spec_env_map, w->err, normal);
+}
+
+/* Check the expressions of one string of a job against the declared
+ * inputs (arg). */
+static int
+spec_check_string(const cJSON *item, const char *path, spec_slot_t slot, void *arg,
+                  spec_error_t *err)
+{
+    return spec_check_expressions(item->valuestring, path, arg, err);
+}
+
+/* The jobs, each of them valid and its expressions too, with unique names. */
+static int
+spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(w->out, "inputs");
+    char base[160], other[160];
+    const char **names;
+    size_t n = 0, first = 0;
+    long dup;
+    const cJSON *it;
+
+    if (spec_check_count(v, path, SPEC_MAX_JOBS, "jobs", "a template may have", "jobs", w->err) < 0)
+        return -1;
+    *normal = cJSON_CreateArray();
+    names = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*names));
+    cJSON_ArrayForEach(it, v)
+    {
+        cJSON *job;
+
+        spec_path_index(base, sizeof(base), path, (int)n);
+        job = spec_walk(it, base, &spec_job_table, w->err);
+        if (job == NULL)
+            goto fail;
+        cJSON_AddItemToArray(*normal, job);
+        if (spec_job_strings(job, base, spec_check_string, (void *)inputs, w->err) < 0)
+            goto fail;
+        names[n++] = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
+    }
+    dup = spec_find_dup(names, n, &first);
+    if (dup >= 0) {
+        snprintf(base, sizeof(base), "%s[%ld].name", path, dup);
+        snprintf(other, sizeof(other), "%s[%zu]", path, first);
+        spec_fail(w->err, base, "repeats the name of %s", other);
+        goto fail;
+    }
+    free(names);
+    return 0;
+
+fail:
+    free(names);
+    return -1;
+}
+
+/* Validate a template and return its normalised copy (caller frees with
+ * cJSON_Delete), or NULL with *err naming the first offending field. */
+cJSON *
+spec_validate(const cJSON *doc, spec_error_t *err)
+{
+    if (!cJSON_IsObject(doc)) {
+        spec_fail(err, "", "the template must be an object");
+        return NULL;
+    }
+    /* The caps first: every later check may then take its time. */
+    if (spec_check_shape(doc, "", 0, err) < 0)
+        return NULL;
+    return spec_walk(doc, "", &spec_template_table, err);
+}
