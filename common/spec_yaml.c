@@ -6,7 +6,7 @@
  * aliases, multiple documents and duplicate keys are refused: a template
  * is a plain tree, and a repeated key is almost always a mistake.
  */
-#include "spec.h"
+#include "spec_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,11 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "utf8.h"
 #include "util.h"
 
-/* Templates are a few levels deep; the limit (SPEC_MAX_DEPTH) keeps
- * cJSON_Delete's recursion (and ours) bounded on hostile input. */
 /* Integers from 2^53 on may silently lose digits as a JSON number. */
 #define SPEC_YAML_MAX_INT 9007199254740991.0
 
@@ -144,20 +141,33 @@ static void spec_yaml_fail(spec_yaml_t *st, const yaml_mark_t *mark, const char 
 static void
 spec_yaml_fail(spec_yaml_t *st, const yaml_mark_t *mark, const char *leaf, const char *fmt, ...)
 {
-    spec_error_t *err = st->err;
+    char path[sizeof(st->err->field)];
     va_list ap;
 
-    if (err == NULL)
+    if (st->err == NULL)
         return;
-    spec_yaml_path(st, leaf, err->field, sizeof(err->field));
+    spec_yaml_path(st, leaf, path, sizeof(path));
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    spec_vfail(st->err, path, fmt, ap);
     va_end(ap);
-    /* Both may quote keys and go to the client in JSON. */
-    utf8_trim(err->field);
-    utf8_trim(err->message);
-    err->line = mark ? (int)mark->line + 1 : 0;
-    err->column = mark ? (int)mark->column + 1 : 0;
+    st->err->line = mark ? (int)mark->line + 1 : 0;
+    st->err->column = mark ? (int)mark->column + 1 : 0;
+}
+
+/* The mark of byte end of text: each byte a column, or (utf8) each
+ * character as libyaml counts them. */
+static void
+spec_yaml_mark_at(yaml_mark_t *mark, const char *text, size_t end, bool utf8)
+{
+    memset(mark, 0, sizeof(*mark));
+    for (size_t i = 0; i < end; i++) {
+        if (text[i] == '\n') {
+            mark->line++;
+            mark->column = 0;
+        } else if (!utf8 || ((unsigned char)text[i] & 0xC0) != 0x80) {
+            mark->column++;
+        }
+    }
 }
 
 /* Report the error libyaml stopped on. The field stays empty: where the
@@ -174,15 +184,7 @@ spec_yaml_parser_fail(spec_yaml_t *st, const char *text, size_t len)
         spec_yaml_fail(st, NULL, NULL, "out of memory parsing YAML");
     } else if (p->error == YAML_READER_ERROR) {
         /* The reader only knows a byte offset: count lines up to it. */
-        memset(&mark, 0, sizeof(mark));
-        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
-            if (text[i] == '\n') {
-                mark.line++;
-                mark.column = 0;
-            } else {
-                mark.column++;
-            }
-        }
+        spec_yaml_mark_at(&mark, text, p->problem_offset < len ? p->problem_offset : len, false);
         spec_yaml_fail(st, &mark, NULL, "invalid YAML: %s", problem);
     } else if (p->context != NULL) {
         spec_yaml_fail(st, &p->problem_mark, NULL,
@@ -213,38 +215,6 @@ spec_yaml_digits(const char *s, size_t n, const char *set)
         if (s[i] == '\0' || strchr(set, s[i]) == NULL)
             return false;
     return true;
-}
-
-/* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
-static bool
-spec_yaml_is_float(const char *s, size_t n)
-{
-    size_t i = 0, digits = 0;
-
-    if (i < n && (s[i] == '-' || s[i] == '+'))
-        i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        i++;
-        digits++;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') {
-            i++;
-            digits++;
-        }
-    }
-    if (digits == 0)
-        return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            i++;
-        if (!spec_yaml_digits(s + i, n - i, "0123456789"))
-            return false;
-        return true;
-    }
-    return i == n;
 }
 
 /* The JSON value of a scalar event, or NULL with *err filled. */
@@ -293,7 +263,7 @@ spec_yaml_scalar(spec_yaml_t *st, const yaml_event_t *ev)
             spec_yaml_fail(st, mark, NULL, "the integer %s is too large", text);
         else
             v = cJSON_CreateNumber((double)u);
-    } else if (spec_yaml_is_float(s, n)) {
+    } else if (spec_number_syntax(text)) {
         bool integer = spec_yaml_digits(s + (s[0] == '-' || s[0] == '+'),
                                         n - (s[0] == '-' || s[0] == '+'), "0123456789");
 
@@ -333,13 +303,25 @@ spec_yaml_has_nul(const spec_yaml_t *st, const yaml_event_t *ev)
     return lo < st->nnuls && st->nuls[lo] < ev->end_mark.index;
 }
 
+/* Refuse a value that would put the list it goes in past the cap. */
+static int
+spec_yaml_check_items(spec_yaml_t *st, const yaml_event_t *ev)
+{
+    const spec_yaml_frame_t *f = st->depth ? &st->stack[st->depth - 1] : NULL;
+
+    if (f == NULL || !cJSON_IsArray(f->node) || f->count < SPEC_MAX_ITEMS)
+        return 0;
+    spec_yaml_fail(st, &ev->start_mark, NULL,
+                   "is one item too many: at most %d items are allowed in one list",
+                   SPEC_MAX_ITEMS);
+    return -1;
+}
+
 /* Refuse a scalar (a key when key is non-NULL) that holds a NUL or is too
  * long, and a value that would put its list past the cap. */
 static int
 spec_yaml_check_scalar(spec_yaml_t *st, const yaml_event_t *ev, const char *key)
 {
-    const spec_yaml_frame_t *f = st->depth ? &st->stack[st->depth - 1] : NULL;
-
     if (spec_yaml_has_nul(st, ev)) {
         /* A key is named by its mapping: the key itself is not readable. */
         spec_yaml_fail(st, &ev->start_mark, NULL, "%s a NUL character, which is not allowed",
@@ -350,13 +332,7 @@ spec_yaml_check_scalar(spec_yaml_t *st, const yaml_event_t *ev, const char *key)
         spec_yaml_fail(st, &ev->start_mark, key, "is longer than %d bytes", SPEC_MAX_STRING);
         return -1;
     }
-    if (key == NULL && f != NULL && cJSON_IsArray(f->node) && f->count >= SPEC_MAX_ITEMS) {
-        spec_yaml_fail(st, &ev->start_mark, NULL,
-                       "is one item too many: at most %d items are allowed in one list",
-                       SPEC_MAX_ITEMS);
-        return -1;
-    }
-    return 0;
+    return key == NULL ? spec_yaml_check_items(st, ev) : 0;
 }
 
 /* Place a new value in the current container (or as the root); the tree
@@ -413,18 +389,15 @@ spec_yaml_start(spec_yaml_t *st, const yaml_event_t *ev, bool mapping)
         spec_yaml_fail(st, &ev->start_mark, NULL, "a mapping key must be a scalar");
         return -1;
     }
+    /* The limit keeps cJSON_Delete's recursion (and ours) bounded on
+     * hostile input. */
     if (st->depth >= SPEC_MAX_DEPTH) {
         spec_yaml_fail(st, &ev->start_mark, NULL, "nesting is deeper than %d levels",
                        SPEC_MAX_DEPTH);
         return -1;
     }
-    if (st->depth > 0 && cJSON_IsArray(st->stack[st->depth - 1].node) &&
-        st->stack[st->depth - 1].count >= SPEC_MAX_ITEMS) {
-        spec_yaml_fail(st, &ev->start_mark, NULL,
-                       "is one item too many: at most %d items are allowed in one list",
-                       SPEC_MAX_ITEMS);
+    if (spec_yaml_check_items(st, ev) < 0)
         return -1;
-    }
     node = mapping ? cJSON_CreateObject() : cJSON_CreateArray();
     spec_yaml_place(st, node);
     memset(&st->stack[st->depth], 0, sizeof(st->stack[st->depth]));
@@ -506,9 +479,6 @@ spec_yaml_event(spec_yaml_t *st, const yaml_event_t *ev, bool *done)
     }
 }
 
-/* Parse YAML text into a JSON value (caller frees with cJSON_Delete), or
- * NULL with *err: message, line and column (1-based) of the problem, and
- * the field path for refused constructs such as a duplicate key. */
 /* Note where the raw NUL bytes of text are (st->nuls, in characters as
  * libyaml counts them) and return a copy with each read as 'x', so that
  * the parser gets past them and the scalar holding one can be named.
@@ -546,28 +516,23 @@ static void
 spec_yaml_nul_fail(spec_yaml_t *st, const char *text)
 {
     yaml_mark_t mark;
-    const char *nul = text + strlen(text);
 
-    memset(&mark, 0, sizeof(mark));
-    for (const char *p = text; p < nul; p++) {
-        if (*p == '\n') {
-            mark.line++;
-            mark.column = 0;
-        } else if (((unsigned char)*p & 0xC0) != 0x80) {
-            mark.column++;
-        }
-    }
+    spec_yaml_mark_at(&mark, text, strlen(text), true);
     spec_yaml_fail(st, &mark, NULL, "a NUL character is not allowed");
     if (st->err != NULL)
         st->err->field[0] = '\0';
 }
 
+/* Parse YAML text into a JSON value (caller frees with cJSON_Delete), or
+ * NULL with *err: message, line and column (1-based) of the problem, and
+ * the field path for refused constructs such as a duplicate key. */
 cJSON *
 spec_from_yaml(const char *text, size_t len, spec_error_t *err)
 {
     spec_yaml_t st;
     bool done = false;
     char *masked;
+    cJSON *root = NULL;
 
     memset(&st, 0, sizeof(st));
     st.err = err;
@@ -607,10 +572,8 @@ spec_from_yaml(const char *text, size_t len, spec_error_t *err)
         spec_yaml_fail(&st, NULL, NULL, "empty document");
         goto fail;
     }
-    free(st.stack);
-    free(masked);
-    yaml_parser_delete(&st.parser);
-    return st.root;
+    root = st.root;
+    st.root = NULL;
 
 fail:
     for (size_t i = 0; i < st.depth; i++) {
@@ -622,5 +585,5 @@ fail:
     free(masked);
     cJSON_Delete(st.root);
     yaml_parser_delete(&st.parser);
-    return NULL;
+    return root;
 }
