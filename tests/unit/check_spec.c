@@ -1,5 +1,5 @@
 /*
- * check_spec - unit tests of the template module (spec.c, spec_yaml.c):
+ * check_spec - unit tests of the template module (common/spec*.c):
  * validation and normalisation, input resolution, expansion, event and
  * branch matching, and the YAML front end.
  *
