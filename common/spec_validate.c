@@ -101,8 +101,12 @@ typedef struct {
 
 struct spec_table {
     const char *what;   /* what a key of it is called: "key", "event" */
-    spec_key_t keys[8]; /* ends with an entry without key */
+    spec_key_t keys[8]; /* in order; the unused entries have no key */
 };
+
+/* Each key of table t, in order. */
+#define SPEC_EACH_KEY(k, t)                                                                        \
+    for (const spec_key_t *k = (t)->keys; k < (t)->keys + GW_ARRAY_LEN((t)->keys) && k->key; k++)
 
 static int spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
@@ -165,9 +169,11 @@ static const spec_table_t spec_template_table = {"key", {
 static const spec_key_t *
 spec_table_find(const spec_table_t *t, const char *key)
 {
-    for (const spec_key_t *k = t->keys; k->key != NULL; k++)
+    SPEC_EACH_KEY(k, t)
+    {
         if (strcmp(k->key, key) == 0)
             return k;
+    }
     return NULL;
 }
 
@@ -224,7 +230,8 @@ spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_
     if (spec_check_dups(obj, base, err) < 0)
         return NULL;
     w.out = cJSON_CreateObject();
-    for (const spec_key_t *k = t->keys; k->key != NULL; k++) {
+    SPEC_EACH_KEY(k, t)
+    {
         cJSON *normal;
 
         spec_path_key(path, sizeof(path), base, k->key);
@@ -248,8 +255,12 @@ spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
     const cJSON *it;
     int i = 0;
 
-    for (const spec_key_t *k = spec_on_table.keys; list == NULL && k->key != NULL; k++)
-        cJSON_AddObjectToObject(events, k->key);
+    if (list == NULL) {
+        SPEC_EACH_KEY(k, &spec_on_table)
+        {
+            cJSON_AddObjectToObject(events, k->key);
+        }
+    }
     cJSON_ArrayForEach(it, list)
     {
         spec_path_index(path, sizeof(path), base, i++);
