@@ -9,6 +9,7 @@
 #include "cmdline.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,25 +29,36 @@ enum {
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
+/* What an option does with its value. */
+typedef enum {
+    CMDLINE_FLAG,   /* sets the bool at field */
+    CMDLINE_STRING, /* stores its value in the string at field, once */
+    CMDLINE_INPUT,  /* NAME=VALUE, appended to inputs */
+    CMDLINE_LIMIT,  /* a positive integer, in limit */
+} cmdline_kind_t;
+
 typedef struct {
     const char *name; /* long form, without "--" */
     char letter;      /* short form, or 0 */
     unsigned bit;
-    bool takes_value;
+    cmdline_kind_t kind;
+    size_t field; /* FLAG and STRING: the member of cmdline_t (offsetof) */
 } cmdline_opt_t;
 
+#define CMDLINE_FIELD(member) offsetof(cmdline_t, member)
+
 static const cmdline_opt_t cmdline_opts[] = {
-    {"template", 't', OPT_TEMPLATE, true},
-    {"input", 'i', OPT_INPUT, true},
-    {"ref", 0, OPT_REF, true},
-    {"commit", 0, OPT_COMMIT, true},
-    {"follow", 'f', OPT_FOLLOW, false},
-    {"status", 0, OPT_STATUS, true},
-    {"limit", 0, OPT_LIMIT, true},
-    {"clone-url", 0, OPT_CLONE_URL, true},
-    {"branch", 0, OPT_BRANCH, true},
-    {"json", 0, OPT_JSON, false},
-    {"help", 'h', OPT_HELP, false},
+    {"template", 't', OPT_TEMPLATE, CMDLINE_STRING, CMDLINE_FIELD(template_name)},
+    {"input", 'i', OPT_INPUT, CMDLINE_INPUT, 0},
+    {"ref", 0, OPT_REF, CMDLINE_STRING, CMDLINE_FIELD(ref)},
+    {"commit", 0, OPT_COMMIT, CMDLINE_STRING, CMDLINE_FIELD(commit)},
+    {"follow", 'f', OPT_FOLLOW, CMDLINE_FLAG, CMDLINE_FIELD(follow)},
+    {"status", 0, OPT_STATUS, CMDLINE_STRING, CMDLINE_FIELD(status)},
+    {"limit", 0, OPT_LIMIT, CMDLINE_LIMIT, 0},
+    {"clone-url", 0, OPT_CLONE_URL, CMDLINE_STRING, CMDLINE_FIELD(clone_url)},
+    {"branch", 0, OPT_BRANCH, CMDLINE_STRING, CMDLINE_FIELD(branch)},
+    {"json", 0, OPT_JSON, CMDLINE_FLAG, CMDLINE_FIELD(json)},
+    {"help", 'h', OPT_HELP, CMDLINE_FLAG, CMDLINE_FIELD(help)},
 };
 
 #define CMDLINE_COMMON                                                                             \
@@ -193,39 +205,24 @@ cmdline_opt_name(const cmdline_opt_t *o, char *out, size_t n)
 static int
 cmdline_set(cmdline_t *c, const cmdline_opt_t *o, const char *v, char *err, size_t errlen)
 {
-    const char **slot = NULL;
+    char *member = (char *)c + o->field, *end;
     char name[32];
 
     cmdline_opt_name(o, name, sizeof(name));
-    switch (o->bit) {
-    case OPT_TEMPLATE:
-        slot = &c->template_name;
-        break;
-    case OPT_REF:
-        slot = &c->ref;
-        break;
-    case OPT_COMMIT:
-        slot = &c->commit;
-        break;
-    case OPT_STATUS:
-        slot = &c->status;
-        break;
-    case OPT_CLONE_URL:
-        slot = &c->clone_url;
-        break;
-    case OPT_BRANCH:
-        slot = &c->branch;
-        break;
-    case OPT_FOLLOW:
-        c->follow = true;
+    switch (o->kind) {
+    case CMDLINE_FLAG:
+        *(bool *)member = true;
         return 0;
-    case OPT_JSON:
-        c->json = true;
+    case CMDLINE_STRING: {
+        const char **slot = (const char **)member;
+        if (*slot != NULL) {
+            snprintf(err, errlen, "%s given twice", name);
+            return -1;
+        }
+        *slot = v;
         return 0;
-    case OPT_HELP:
-        c->help = true;
-        return 0;
-    case OPT_INPUT: {
+    }
+    case CMDLINE_INPUT: {
         const char *eq = strchr(v, '=');
         if (eq == NULL || eq == v) {
             snprintf(err, errlen, "%s takes NAME=VALUE (got \"%s\")", name, v);
@@ -235,25 +232,17 @@ cmdline_set(cmdline_t *c, const cmdline_opt_t *o, const char *v, char *err, size
         c->inputs[c->ninputs++] = v;
         return 0;
     }
-    case OPT_LIMIT: {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < 1) {
-            snprintf(err, errlen, "%s takes a positive integer (got \"%s\")", name, v);
-            return -1;
-        }
-        c->limit = n;
-        return 0;
-    }
-    default:
+    case CMDLINE_LIMIT:
         break;
     }
-    if (*slot != NULL) {
-        snprintf(err, errlen, "%s given twice", name);
+    /* CMDLINE_LIMIT */
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < 1) {
+        snprintf(err, errlen, "%s takes a positive integer (got \"%s\")", name, v);
         return -1;
     }
-    *slot = v;
+    c->limit = n;
     return 0;
 }
 
@@ -350,7 +339,7 @@ cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t er
             size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
             o = cmdline_find_long(a + 2, len);
             if (o != NULL && eq != NULL) {
-                if (!o->takes_value) {
+                if (o->kind == CMDLINE_FLAG) {
                     snprintf(err, errlen, "--%s takes no value", o->name);
                     goto fail;
                 }
@@ -359,7 +348,7 @@ cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t er
         } else {
             o = cmdline_find_short(a[1]);
             if (o != NULL && a[2] != '\0') {
-                if (!o->takes_value)
+                if (o->kind == CMDLINE_FLAG)
                     o = NULL; /* "-fx": no such option */
                 else
                     value = a + 2;
@@ -371,7 +360,7 @@ cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t er
             goto fail;
         }
         cmdline_opt_name(o, name, sizeof(name));
-        if (o->takes_value && value == NULL) {
+        if (o->kind != CMDLINE_FLAG && value == NULL) {
             if (i + 1 == argc) {
                 snprintf(err, errlen, "%s needs a value", name);
                 goto fail;
