@@ -1,8 +1,8 @@
 /*
  * events - the event stream: run and job status changes as Server-Sent
  * Events, for everything (filtered by ?repo= and ?run=) or for one run
- * until it ends. The subscribers live in follow.c, next to the listening
- * connection that feeds them.
+ * until it ends. The subscribers live in follow_events.c; the listening
+ * connection that feeds them in follow.c.
  */
 #include "follow.h"
 #include "handlers.h"

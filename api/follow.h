@@ -2,18 +2,10 @@
  * follow - live streams: a job's log as Server-Sent Events (and as plain
  * text), and the stream of run and job status changes.
  *
- * One dedicated connection LISTENs on gitweave_logs (one notification per
- * job per statement that stored chunks, from a trigger) and
- * gitweave_events (status changes). The followers of one job share a
- * topic: a notification makes the topic read the new range once, encode
- * each chunk once, and write it to every follower. A new follower joins
- * the topic first, then reads its history on its own, then goes live;
- * chunks are deduplicated by offset, so none is lost or sent twice
- * whichever comes first. The job's final status (from gitweave_events, or
- * seen in a read) ends every follower with an `end` event once all chunks
- * are sent. After the listening connection comes back from an outage,
- * every topic reads again, so a notification lost meanwhile costs a read,
- * not a chunk. See docs/api.md for the formats.
+ * follow.c listens for the notifications that feed them and catches up
+ * after an outage; follow_logs.c holds the log followers, grouped by job
+ * (how a chunk reaches each once, in order); follow_events.c the event
+ * subscribers. See docs/api.md for the formats.
  */
 #ifndef GW_API_FOLLOW_H
 #define GW_API_FOLLOW_H
