@@ -7,6 +7,15 @@
  * what the client still sends is read and dropped for a moment so that it
  * sees the reply rather than a reset). One timer per connection carries
  * whichever deadline applies.
+ *
+ * Why one file of this length: it is that one state machine over two
+ * structs, and its parts reach into each other. The listener pauses and
+ * backs off on the count of connections that opening and closing one
+ * keeps; a held request outlives its connection as an orphan that
+ * httpd_send answers and the reaper frees; the stream calls move a
+ * connection between states. Apart, each part would need both structs in
+ * a shared header and would still call into the others. What does stand
+ * apart is apart: the parser (httpparse.c) and the replies (http.c).
  */
 #include "httpd.h"
 
@@ -18,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -57,9 +67,9 @@ typedef struct httpd_conn {
     bool body_unread; /* closing now would leave request bytes unread */
     buf_t body;
     httpparse_chunked_t chunked;
-    http_stream_cb_t stream_cb; /* ST_STREAM: the owner's callbacks */
-    bool stream_done;           /* ST_STREAM: ended by its owner or dropped */
-    struct httpd_conn *prev, *next;
+    http_stream_cb_t stream_cb;  /* ST_STREAM: the owner's callbacks */
+    bool stream_done;            /* ST_STREAM: ended by its owner or dropped */
+    LIST_ENTRY(httpd_conn) link; /* in the server's conns */
 } httpd_conn_t;
 
 struct httpd {
@@ -71,9 +81,9 @@ struct httpd {
     httpd_admit_fn admit;
     httpd_handle_fn handle;
     void *arg;
-    httpd_conn_t *conns;
+    LIST_HEAD(, httpd_conn) conns;
     int nconns;
-    int nstreams; /* connections in ST_STREAM */
+    int nstreams;        /* connections in ST_STREAM */
     http_req_t *orphans; /* held requests whose client has gone */
     http_req_t *dead;    /* orphans replied to, freed by the reaper */
     struct event *reaper;
@@ -150,12 +160,7 @@ httpd_conn_close(httpd_conn_t *c)
     }
     if (c->state == ST_STREAM)
         h->nstreams--;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     h->nconns--;
     bufferevent_free(c->bev);
     event_free(c->timer);
@@ -629,10 +634,7 @@ httpd_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
         return;
     }
     buf_init(&c->body);
-    c->next = h->conns;
-    if (h->conns != NULL)
-        h->conns->prev = c;
-    h->conns = c;
+    LIST_INSERT_HEAD(&h->conns, c, link);
     h->nconns++;
     bufferevent_setcb(c->bev, httpd_on_read, httpd_on_write, httpd_on_event, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, HTTPD_READ_HIGH);
@@ -717,6 +719,7 @@ httpd_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
     h->admit = admit;
     h->handle = handle;
     h->arg = arg;
+    LIST_INIT(&h->conns);
     h->loopback = httpd_is_loopback(sa);
     h->reaper = evtimer_new(base, httpd_reap, h);
     h->backoff = evtimer_new(base, httpd_on_backoff, h);
@@ -755,8 +758,8 @@ httpd_free(httpd_t *h)
 {
     if (h == NULL)
         return;
-    while (h->conns != NULL)
-        httpd_conn_close(h->conns);
+    while (!LIST_EMPTY(&h->conns))
+        httpd_conn_close(LIST_FIRST(&h->conns));
     while (h->orphans != NULL) {
         http_req_t *r = h->orphans;
         h->orphans = r->next;
