@@ -8,6 +8,13 @@
 #include "gitref.h"
 #include "request.h"
 
+/* A branch name: a git ref, but not a full one (refs/...). */
+static bool
+repo_branch_valid(const char *s)
+{
+    return strncmp(s, "refs/", 5) != 0 && gitref_valid(s);
+}
+
 static const char *const repo_keys[] = {"clone_url", "default_branch", NULL};
 
 int
@@ -44,16 +51,9 @@ request_repo_parse(const cJSON *body, request_repo_t *out, char *err, size_t err
             out->clone_url = v->valuestring;
         }
     }
-    v = cJSON_GetObjectItemCaseSensitive(body, "default_branch");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || strncmp(v->valuestring, "refs/", 5) == 0 ||
-            !gitref_valid(v->valuestring)) {
-            request_err(err, errlen, "default_branch must be a branch name (without refs/heads/)");
-            return -1;
-        }
-        out->default_branch = v->valuestring;
-    }
-    return 0;
+    return request_member_string(body, "default_branch", repo_branch_valid,
+                                 "default_branch must be a branch name (without refs/heads/)",
+                                 &out->default_branch, err, errlen);
 }
 
 static const char *const attach_keys[] = {"inputs", NULL};
@@ -61,20 +61,10 @@ static const char *const attach_keys[] = {"inputs", NULL};
 int
 request_attach_parse(const cJSON *body, const cJSON **inputs, char *err, size_t errlen)
 {
-    const cJSON *v;
-
     *inputs = NULL;
     if (body == NULL)
         return 0;
     if (!request_body_object(body, attach_keys, err, errlen))
         return -1;
-    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsObject(v)) {
-            request_err(err, errlen, "inputs must be an object");
-            return -1;
-        }
-        *inputs = v;
-    }
-    return 0;
+    return request_member_object(body, "inputs", inputs, err, errlen);
 }

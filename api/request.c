@@ -521,3 +521,37 @@ request_body_object(const cJSON *body, const char *const *known, char *err, size
     }
     return request_known_keys(body, known, err, errlen);
 }
+
+int
+request_member_string(const cJSON *body, const char *key, bool (*valid)(const char *),
+                      const char *msg, const char **out, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    *out = NULL;
+    if (v == NULL || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v) || (valid != NULL && !valid(v->valuestring))) {
+        request_err(err, errlen, "%s", msg);
+        return -1;
+    }
+    *out = v->valuestring;
+    return 0;
+}
+
+int
+request_member_object(const cJSON *body, const char *key, const cJSON **out, char *err,
+                      size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    *out = NULL;
+    if (v == NULL || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsObject(v)) {
+        request_err(err, errlen, "%s must be an object", key);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -123,4 +123,21 @@ void request_err(char *err, size_t errlen, const char *fmt, ...) GW_PRINTF(3, 4)
  * (NULL-terminated); if not, err says why (naming the first unknown key). */
 bool request_body_object(const cJSON *body, const char *const *known, char *err, size_t errlen);
 
+/*
+ * The optional member key of body, a string: *out is its value (borrowed
+ * from body) when it is there and not null, else NULL. -1 with msg in err
+ * when it is not a string, or valid (unless NULL) rejects it.
+ */
+int request_member_string(const cJSON *body, const char *key, bool (*valid)(const char *),
+                          const char *msg, const char **out, char *err,
+                          size_t errlen) GW_MUST_CHECK;
+
+/*
+ * The optional member key of body, an object: *out is it when it is there
+ * and not null, else NULL. -1 with "KEY must be an object" in err when it
+ * is something else.
+ */
+int request_member_object(const cJSON *body, const char *key, const cJSON **out, char *err,
+                          size_t errlen) GW_MUST_CHECK;
+
 #endif

@@ -22,58 +22,31 @@ request_trigger_free(request_trigger_t *t)
 int
 request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size_t errlen)
 {
-    const cJSON *v;
+    const char *ref;
 
     memset(out, 0, sizeof(*out));
     if (body == NULL)
         return 0;
     if (!request_body_object(body, trigger_keys, err, errlen))
         goto fail;
-
-    v = cJSON_GetObjectItemCaseSensitive(body, "template");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !gw_name_valid(v->valuestring)) {
-            request_err(err, errlen, "template must be a template name");
-            goto fail;
-        }
-        out->template = v->valuestring;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "inputs");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsObject(v)) {
-            request_err(err, errlen, "inputs must be an object");
-            goto fail;
-        }
-        out->inputs = v;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "ref");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v)) {
-            request_err(err, errlen, "ref must be a string");
-            goto fail;
-        }
-        out->ref = gitref_normalise(v->valuestring);
+    if (request_member_string(body, "template", gw_name_valid, "template must be a template name",
+                              &out->template, err, errlen) < 0 ||
+        request_member_object(body, "inputs", &out->inputs, err, errlen) < 0 ||
+        request_member_string(body, "ref", NULL, "ref must be a string", &ref, err, errlen) < 0)
+        goto fail;
+    if (ref != NULL) {
+        out->ref = gitref_normalise(ref);
         if (out->ref == NULL) {
             request_err(err, errlen, "ref is not a valid git ref or branch name");
             goto fail;
         }
     }
-    v = cJSON_GetObjectItemCaseSensitive(body, "commit");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !gitref_commit_valid(v->valuestring)) {
-            request_err(err, errlen, "commit must be a commit id (4 to 64 hex digits)");
-            goto fail;
-        }
-        out->commit = v->valuestring;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "triggered_by");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !gw_uuid_valid(v->valuestring)) {
-            request_err(err, errlen, "triggered_by must be a uuid");
-            goto fail;
-        }
-        out->triggered_by = v->valuestring;
-    }
+    if (request_member_string(body, "commit", gitref_commit_valid,
+                              "commit must be a commit id (4 to 64 hex digits)", &out->commit, err,
+                              errlen) < 0 ||
+        request_member_string(body, "triggered_by", gw_uuid_valid, "triggered_by must be a uuid",
+                              &out->triggered_by, err, errlen) < 0)
+        goto fail;
     return 0;
 fail:
     request_trigger_free(out);
