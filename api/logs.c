@@ -11,7 +11,7 @@
  *
  * The same resource follows the log live as Server-Sent Events (Accept:
  * text/event-stream, or ?follow=true; resuming from Last-Event-ID) or
- * gives it whole as text (Accept: text/plain, or logs.txt): follow.c.
+ * gives it whole as text (Accept: text/plain, or logs.txt): follow_logs.c.
  */
 #include <libpq-fe.h>
 #include <stdio.h>

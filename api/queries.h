@@ -319,7 +319,7 @@
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
-/* ---- events (api/follow.c) ---- */
+/* ---- events (api/follow_events.c) ---- */
 
 /*
  * A run's status change as an event: the gitweave_events payload plus
