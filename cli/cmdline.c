@@ -70,11 +70,13 @@ typedef struct {
     const char *word1, *word2; /* word2 NULL for one-word commands */
     unsigned opts;
     int min_pos, max_pos;
+    size_t arg1, arg2; /* the cmdline_t members of its positional arguments (max_pos used) */
     const char *usage;
 } cmdline_spec_t;
 
 static const cmdline_spec_t cmdline_specs[] = {
     {CMD_RUN, "run", NULL, OPT_TEMPLATE | OPT_INPUT | OPT_REF | OPT_COMMIT | OPT_FOLLOW, 1, 1,
+     CMDLINE_FIELD(repo), 0,
      "usage: gitweave run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] "
      "[-f]\n\n"
      "Start a run of REPO and print its id. With -f, print each job's log as it is\n"
@@ -84,39 +86,39 @@ static const cmdline_spec_t cmdline_specs[] = {
      "  --ref REF                the ref to build (default: the repo's default branch)\n"
      "  --commit SHA             the commit to build (default: the ref's head)\n"
      "  -f, --follow             follow the run to its end\n" CMDLINE_COMMON},
-    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1,
+    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), 0,
      "usage: gitweave logs JOB-or-RUN [-f]\n\n"
      "Print the log of a job, or the logs of every job of a run in order.\n\n"
      "  -f, --follow  keep printing as the log grows, until the end\n" CMDLINE_COMMON},
-    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1,
+    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1, CMDLINE_FIELD(repo), 0,
      "usage: gitweave runs [REPO] [--status STATUS] [--limit N]\n\n"
      "List the runs of REPO, or of every repo, newest first.\n\n"
      "  --status STATUS  only runs in this status (queued, running, success, failed, canceled)\n"
      "  --limit N        at most N runs (1 to 100, default 20)\n" CMDLINE_COMMON},
-    {CMD_SHOW, "show", NULL, 0, 1, 1,
+    {CMD_SHOW, "show", NULL, 0, 1, 1, CMDLINE_FIELD(id), 0,
      "usage: gitweave show RUN\n\nShow a run and its jobs.\n" CMDLINE_COMMON},
-    {CMD_CANCEL, "cancel", NULL, 0, 1, 1,
+    {CMD_CANCEL, "cancel", NULL, 0, 1, 1, CMDLINE_FIELD(id), 0,
      "usage: gitweave cancel RUN\n\n"
      "Cancel a run: a queued one at once, a running one by its runner within a second or "
      "two.\n" CMDLINE_COMMON},
-    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1,
+    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), 0,
      "usage: gitweave rerun RUN [-f]\n\n"
      "Start a new run with exactly the jobs, inputs, ref and commit of a finished run\n"
      "(not the template as it is now) and print its id.\n\n"
      "  -f, --follow  follow the new run to its end, as run -f does\n" CMDLINE_COMMON},
-    {CMD_RUNNERS, "runners", NULL, 0, 0, 0,
+    {CMD_RUNNERS, "runners", NULL, 0, 0, 0, 0, 0,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
-    {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2,
+    {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2, CMDLINE_FIELD(file), CMDLINE_FIELD(name),
      "usage: gitweave template put FILE [NAME]\n\n"
      "Store the template in FILE (YAML, or JSON when the name ends in .json; \"-\" reads\n"
      "standard input as YAML) under NAME, by default the file's name without its\n"
      "extension.\n" CMDLINE_COMMON},
-    {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1,
+    {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1, CMDLINE_FIELD(name), 0,
      "usage: gitweave repo put NAME [--clone-url URL] [--branch BRANCH]\n\n"
      "Create or update a repository.\n\n"
      "  --clone-url URL    where runs check the code out from (\"\" removes it)\n"
      "  --branch BRANCH    the default branch (default: main)\n" CMDLINE_COMMON},
-    {CMD_ATTACH, "attach", NULL, OPT_INPUT, 2, 2,
+    {CMD_ATTACH, "attach", NULL, OPT_INPUT, 2, 2, CMDLINE_FIELD(repo), CMDLINE_FIELD(name),
      "usage: gitweave attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
      "Attach a template to a repository, with the repository's own input values.\n\n"
      "  -i, --input NAME=VALUE  an input value for the runs of REPO (repeatable)\n" CMDLINE_COMMON},
@@ -246,35 +248,14 @@ cmdline_set(cmdline_t *c, const cmdline_opt_t *o, const char *v, char *err, size
     return 0;
 }
 
-/* Map the positional arguments to their meaning for the command. */
+/* Store the positional arguments in the members the command's spec names. */
 static void
-cmdline_place(cmdline_t *c, const char *pos[2])
+cmdline_place(cmdline_t *c, const cmdline_spec_t *spec, const char *pos[2])
 {
-    switch (c->cmd) {
-    case CMD_RUN:
-    case CMD_RUNS:
-        c->repo = pos[0];
-        break;
-    case CMD_LOGS:
-    case CMD_SHOW:
-    case CMD_CANCEL:
-    case CMD_RERUN:
-        c->id = pos[0];
-        break;
-    case CMD_TEMPLATE_PUT:
-        c->file = pos[0];
-        c->name = pos[1];
-        break;
-    case CMD_REPO_PUT:
-        c->name = pos[0];
-        break;
-    case CMD_ATTACH:
-        c->repo = pos[0];
-        c->name = pos[1];
-        break;
-    default:
-        break;
-    }
+    const size_t member[2] = {spec->arg1, spec->arg2};
+
+    for (int i = 0; i < spec->max_pos; i++)
+        *(const char **)((char *)c + member[i]) = pos[i];
 }
 
 int
@@ -376,7 +357,7 @@ cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t er
         snprintf(err, errlen, "missing argument");
         goto fail;
     }
-    cmdline_place(out, pos);
+    cmdline_place(out, spec, pos);
     return 0;
 fail:
     cmdline_free(out);
