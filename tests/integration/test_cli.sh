@@ -247,7 +247,9 @@ check "Ctrl-C says the run goes on" grep -q "stopped following; the run goes on"
 expect_eq "Ctrl-C does not cancel the run" running "$(run_status "$slow_run")"
 gw cancel "$slow_run"
 expect_eq "cancel exits 0" 0 "$RC"
-expect_eq "cancel of a running run" "run $slow_run: cancel requested; its runner stops it" "$(out)"
+# The reply reads the run after the request: its runner may have stopped it
+# already (a busy machine), and the client then says so.
+check "cancel of a running run" grep -Eqx "run $slow_run(: cancel requested; its runner stops it| canceled)" <(out)
 wait "$f1"
 expect_eq "run -f of a canceled run exits 2" 2 "$?"
 check "canceled run in the summary" grep -Eq "^---- run $slow_run canceled in " "$GW_TMP/follow1"
