@@ -1,5 +1,5 @@
 /*
- * check_pg - unit tests for common/pg.c against a real Postgres started for
+ * check_pg - unit tests for common/pg.h against a real Postgres started for
  * the test (tests/lib/pg_cluster.sh): statements, parameters, prepared
  * statements, ordering, notifications, a backend terminated mid-statement,
  * a server restart, freeing from a callback, and the pool.
