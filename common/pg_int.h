@@ -86,9 +86,6 @@ pg_query_t *pg_queue_pop(pg_queue_t *q);
 /* Move everything of src to the end of dst. */
 void pg_queue_move(pg_queue_t *dst, pg_queue_t *src);
 
-/* A copy of n text parameters (NULL stays NULL); NULL when n is 0. */
-char **pg_params_dup(int n, const char *const *params);
-void pg_params_free(int n, char **params);
 /* A statement with copies of text and of its nparams text parameters
  * (NULL stays NULL); free with pg_query_free, or pg_query_finish. */
 pg_query_t *pg_query_new(pg_qkind_t kind, const char *text, int nparams, const char *const *params,

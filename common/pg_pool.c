@@ -12,13 +12,11 @@
 /* Statements a pool holds for a connection before refusing more. */
 #define PG_POOL_MAX_WAITING 10000
 
-typedef struct pg_job {
-    struct pg_job *next;
+/* What a statement of the pool carries as its callback's argument: the
+ * caller's callback, and the pool, which hands the connection its next
+ * statement once the caller has the result. */
+typedef struct {
     pg_pool_t *pool;
-    bool prepared;
-    char *text;
-    int nparams;
-    char **params;
     pg_result_fn fn;
     void *arg;
 } pg_job_t;
@@ -26,20 +24,10 @@ typedef struct pg_job {
 struct pg_pool {
     pg_conn_t **conns;
     int size;
-    pg_job_t *head;
-    pg_job_t *tail;
-    int waiting;
+    pg_queue_t waiting; /* statements (pg_query_t) waiting for a connection */
 };
 
 static void pg_pool_dispatch(pg_pool_t *p);
-
-static void
-pg_job_free(pg_job_t *j)
-{
-    pg_params_free(j->nparams, j->params);
-    free(j->text);
-    free(j);
-}
 
 static void
 pg_pool_on_result(const PGresult *res, void *arg)
@@ -48,7 +36,7 @@ pg_pool_on_result(const PGresult *res, void *arg)
     pg_pool_t *p = j->pool;
 
     j->fn(res, j->arg);
-    pg_job_free(j);
+    free(j);
     pg_pool_dispatch(p);
 }
 
@@ -61,18 +49,18 @@ pg_pool_any_alive(const pg_pool_t *p)
     return false;
 }
 
+/* Tell every waiting statement's caller it failed (res NULL). */
 static void
 pg_pool_fail_waiting(pg_pool_t *p)
 {
-    pg_job_t *j;
+    pg_query_t *q;
 
-    while ((j = p->head) != NULL) {
-        p->head = j->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->waiting--;
+    while ((q = pg_queue_pop(&p->waiting)) != NULL) {
+        pg_job_t *j = q->arg;
+
         j->fn(NULL, j->arg);
-        pg_job_free(j);
+        free(j);
+        pg_query_free(q);
     }
 }
 
@@ -80,24 +68,11 @@ pg_pool_fail_waiting(pg_pool_t *p)
 static void
 pg_pool_dispatch(pg_pool_t *p)
 {
-    for (int i = 0; i < p->size && p->head != NULL; i++) {
+    for (int i = 0; i < p->size && p->waiting.head != NULL; i++) {
         pg_conn_t *c = p->conns[i];
-        pg_job_t *j;
-        int rc;
 
-        if (pg_conn_state(c) != PG_READY || pg_conn_load(c) > 0)
-            continue;
-        j = p->head;
-        p->head = j->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->waiting--;
-        rc = (j->prepared ? pg_conn_query_prepared : pg_conn_query)(
-            c, j->text, j->nparams, (const char *const *)j->params, pg_pool_on_result, j);
-        if (rc < 0) { /* cannot happen for a READY connection */
-            j->fn(NULL, j->arg);
-            pg_job_free(j);
-        }
+        if (pg_conn_state(c) == PG_READY && pg_conn_load(c) == 0)
+            pg_conn_push(c, pg_queue_pop(&p->waiting));
     }
 }
 
@@ -150,27 +125,16 @@ pg_pool_prepare(pg_pool_t *p, const char *name, const char *sql, int nparams)
 }
 
 static int
-pg_pool_submit(pg_pool_t *p, bool prepared, const char *text, int nparams,
+pg_pool_submit(pg_pool_t *p, pg_qkind_t kind, const char *text, int nparams,
                const char *const *params, pg_result_fn fn, void *arg)
 {
     pg_job_t *j;
 
-    if (p->waiting >= PG_POOL_MAX_WAITING || !pg_pool_any_alive(p))
+    if (p->waiting.len >= PG_POOL_MAX_WAITING || !pg_pool_any_alive(p))
         return -1;
-    j = xcalloc(1, sizeof(*j));
-    j->pool = p;
-    j->prepared = prepared;
-    j->text = xstrdup(text);
-    j->nparams = nparams;
-    j->params = pg_params_dup(nparams, params);
-    j->fn = fn;
-    j->arg = arg;
-    if (p->tail != NULL)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
-    p->waiting++;
+    j = xmalloc(sizeof(*j));
+    *j = (pg_job_t){.pool = p, .fn = fn, .arg = arg};
+    pg_queue_push(&p->waiting, pg_query_new(kind, text, nparams, params, pg_pool_on_result, j));
     pg_pool_dispatch(p);
     return 0;
 }
@@ -179,20 +143,20 @@ int
 pg_pool_query(pg_pool_t *p, const char *sql, int nparams, const char *const *params,
               pg_result_fn fn, void *arg)
 {
-    return pg_pool_submit(p, false, sql, nparams, params, fn, arg);
+    return pg_pool_submit(p, PG_Q_SQL, sql, nparams, params, fn, arg);
 }
 
 int
 pg_pool_query_prepared(pg_pool_t *p, const char *name, int nparams, const char *const *params,
                        pg_result_fn fn, void *arg)
 {
-    return pg_pool_submit(p, true, name, nparams, params, fn, arg);
+    return pg_pool_submit(p, PG_Q_PREPARED, name, nparams, params, fn, arg);
 }
 
 pg_pool_stats_t
 pg_pool_stats(const pg_pool_t *p)
 {
-    pg_pool_stats_t st = {.size = p->size, .waiting = p->waiting};
+    pg_pool_stats_t st = {.size = p->size, .waiting = p->waiting.len};
 
     for (int i = 0; i < p->size; i++) {
         if (pg_conn_state(p->conns[i]) == PG_READY)

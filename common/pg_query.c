@@ -64,7 +64,7 @@ pg_queue_move(pg_queue_t *dst, pg_queue_t *src)
 }
 
 /* A copy of n text parameters (NULL stays NULL); NULL when n is 0. */
-char **
+static char **
 pg_params_dup(int n, const char *const *params)
 {
     char **copy;
@@ -77,7 +77,7 @@ pg_params_dup(int n, const char *const *params)
     return copy;
 }
 
-void
+static void
 pg_params_free(int n, char **params)
 {
     for (int i = 0; i < n && params != NULL; i++)
