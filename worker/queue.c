@@ -139,7 +139,45 @@
     "              AND EXISTS (SELECT 1 FROM j))"                                              \
     " SELECT " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"
 
-/* 'running' or already $4: a retry after a lost reply is safe. */
+/*
+ * What ends with the run of CTE r: its jobs not started get `status` (CTE
+ * q), and a job still running ends failed, or canceled with a canceled run
+ * (CTE rj): a job whose start committed but whose reply was lost, or the
+ * first job the claim started when the run ends before it reached the
+ * engine (its workspace could not be made). Its error is `error` (an SQL
+ * expression and a comma, or nothing) or says so. `except` leaves out the
+ * job that ended the run, or is empty.
+ */
+#define RUN_END_JOBS(status, error, except)                                                    \
+    "     q AS (UPDATE jobs SET status = " status "::job_status,"                              \
+    "                  ended_at = CASE WHEN " status " = 'skipped' THEN NULL ELSE now() END"   \
+    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'" except              \
+    "              AND gw_job_may('queued', " status "::job_status)"                           \
+    "           RETURNING id, run_id),"                                                        \
+    "     rj AS (UPDATE jobs SET status = CASE WHEN " status " = 'canceled' THEN 'canceled'"   \
+    "                                          ELSE 'failed' END::job_status,"                 \
+    "                   ended_at = now(),"                                                     \
+    "                   error = COALESCE(error, " error                                        \
+    "                                    'the run ended while the job was starting')"          \
+    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'" except            \
+    "            RETURNING id, run_id, status)"
+
+/* The events of the run's end, `first` (branches of the UNION ALL, or
+ * nothing; a kind named again after them is ignored), then RUN_END_JOBS's
+ * with `status` and the run's with `run_status`; one row per run ended.
+ * Materialized, so that every NOTIFY of it runs: a filter on a UNION ALL
+ * subquery would prune the job branches, and their NOTIFYs. */
+#define RUN_END_EVENTS(first, status, run_status)                                              \
+    "     e AS MATERIALIZED (" first                                                           \
+    "   SELECT 'job' AS kind, " EV_JOB_SQL("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'job', " EV_JOB_SQL("q.id", "q.run_id", status) " FROM q"                       \
+    "   UNION ALL"                                                                             \
+    "   SELECT 'run', " EV_RUN_SQL("r.id", run_status) " FROM r)"                              \
+    " SELECT kind FROM e WHERE kind = 'run'"
+
+/* 'running' or already $4: a retry after a lost reply is safe. $5 the
+ * status of the jobs not started, $6 the run's error. */
 #define SQL_RUN_END                                                                            \
     "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
@@ -147,30 +185,8 @@
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status IN ('running', $4::run_status)"                                  \
     "              AND gw_run_may('running', $4::run_status)"                                  \
-    "           RETURNING id),"                                                                \
-    "     j AS (UPDATE jobs SET status = $5::job_status,"                                      \
-    "                  ended_at = CASE WHEN $5 = 'skipped' THEN NULL ELSE now() END"           \
-    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued'"                     \
-    "              AND gw_job_may('queued', $5::job_status)"                                   \
-    "           RETURNING id, run_id),"                                                        \
-    /* A job whose start committed but whose reply was lost, or the first   \
-     * job the claim started when the run ends before it reached the engine \
-     * (its workspace could not be made): the run's error says why. */      \
-    "     rj AS (UPDATE jobs SET status = CASE WHEN $5 = 'canceled' THEN 'canceled'"           \
-    "                                          ELSE 'failed' END::job_status,"                 \
-    "                   ended_at = now(),"                                                     \
-    "                   error = COALESCE(error, $6, 'the run ended while the job was starting')" \
-    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'"                   \
-    "            RETURNING id, run_id, status),"                                               \
-    /* Materialized, so that every NOTIFY of it runs: a filter on a        \
-     * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
-    "     e AS MATERIALIZED ("                                                                 \
-    "   SELECT 'job' AS kind, " EV_JOB_SQL("rj.id", "rj.run_id", "rj.status") " FROM rj"       \
-    "   UNION ALL"                                                                             \
-    "   SELECT 'job', " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"                         \
-    "   UNION ALL"                                                                             \
-    "   SELECT 'run', " EV_RUN_SQL("r.id", "$4") " FROM r)"                                     \
-    " SELECT kind FROM e WHERE kind = 'run'"
+    "           RETURNING id)," RUN_END_JOBS("$5", "$6,", "") ","                              \
+    RUN_END_EVENTS("", "$5", "$4")
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
@@ -186,29 +202,9 @@
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
     "              AND gw_run_may('running', $8::run_status)"                                  \
-    "           RETURNING id),"                                                                \
-    "     q AS (UPDATE jobs SET status = $9::job_status,"                                      \
-    "                  ended_at = CASE WHEN $9 = 'skipped' THEN NULL ELSE now() END"           \
-    "            WHERE run_id IN (SELECT id FROM r) AND status = 'queued' AND id <> $4"        \
-    "              AND gw_job_may('queued', $9::job_status)"                                   \
-    "           RETURNING id, run_id),"                                                        \
-    "     rj AS (UPDATE jobs SET status = CASE WHEN $9 = 'canceled' THEN 'canceled'"           \
-    "                                          ELSE 'failed' END::job_status,"                 \
-    "                   ended_at = now(),"                                                     \
-    "                   error = COALESCE(error, 'the run ended while the job was starting')"   \
-    "             WHERE run_id IN (SELECT id FROM r) AND status = 'running' AND id <> $4"      \
-    "            RETURNING id, run_id, status),"                                               \
-    /* Materialized, so that every NOTIFY of it runs: a filter on a        \
-     * UNION ALL subquery would prune the job branches, and their NOTIFYs. */ \
-    "     e AS MATERIALIZED ("                                                                 \
-    "   SELECT 'job' AS kind, " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"                 \
-    "   UNION ALL"                                                                             \
-    "   SELECT 'job', " EV_JOB_SQL("rj.id", "rj.run_id", "rj.status") " FROM rj"               \
-    "   UNION ALL"                                                                             \
-    "   SELECT 'job', " EV_JOB_SQL("q.id", "q.run_id", "$9") " FROM q"                         \
-    "   UNION ALL"                                                                             \
-    "   SELECT 'run', " EV_RUN_SQL("r.id", "$8") " FROM r)"                                     \
-    " SELECT kind FROM e WHERE kind = 'run'"                                                   \
+    "           RETURNING id)," RUN_END_JOBS("$9", "", " AND id <> $4") ","                    \
+    RUN_END_EVENTS("   SELECT 'job' AS kind, " EV_JOB_SQL("j.id", "j.run_id", "$5") " FROM j"  \
+                   "   UNION ALL", "$9", "$8")                                                 \
     " UNION ALL SELECT 'run' FROM pipeline_runs WHERE id = $1 AND runner_id = $2"              \
     "   AND attempt = $3::int AND status = $8::run_status"
 
