@@ -349,17 +349,24 @@ q_statement_sql(const char *name)
     return NULL;
 }
 
+bool
+q_failed(const PGresult *res, const char *what)
+{
+    char *err;
+
+    if (pg_result_ok(res))
+        return false;
+    err = pg_result_error(res);
+    log_error("worker", "could not %s: %s", what, err);
+    free(err);
+    return true;
+}
+
 q_result_t
 q_fenced(const PGresult *res, const char *what)
 {
-    if (res == NULL)
+    if (res == NULL || q_failed(res, what))
         return Q_ERROR;
-    if (!pg_result_ok(res)) {
-        char *err = pg_result_error(res);
-        log_error("worker", "could not %s: %s", what, err);
-        free(err);
-        return Q_ERROR;
-    }
     return PQntuples(res) >= 1 ? Q_OK : Q_FENCED;
 }
 

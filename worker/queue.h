@@ -87,6 +87,10 @@ const char *q_statement_sql(const char *name);
  */
 q_result_t q_fenced(const PGresult *res, const char *what);
 
+/* Whether a statement's result (not NULL) is a failure; if so, logs
+ * "could not <what>: <why>". */
+bool q_failed(const PGresult *res, const char *what);
+
 /* Take the advisory lock of runner name in this session; the result's one
  * row says whether it was taken ("t"): "f" when another live session holds
  * it. */

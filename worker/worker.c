@@ -128,14 +128,8 @@ reap_own_cb(const PGresult *res, void *arg)
 {
     int requeued = 0, failed = 0;
 
-    if (res == NULL)
+    if (res == NULL || q_failed(res, "end the runs this runner lost"))
         return;
-    if (!pg_result_ok(res)) {
-        char *err = pg_result_error(res);
-        log_error("worker", "could not end the runs this runner lost: %s", err);
-        free(err);
-        return;
-    }
     for (int i = 0; i < PQntuples(res); i++) {
         const char *kind = PQgetvalue(res, i, 0);
         requeued += strcmp(kind, "requeued") == 0;
@@ -410,10 +404,7 @@ claim_cb(const PGresult *res, void *arg)
         worker_exit_if_idle(w);
         return; /* after the reconnect, worker_reap_own gives it back */
     }
-    if (!pg_result_ok(res)) {
-        char *err = pg_result_error(res);
-        log_error("worker", "could not claim runs: %s", err);
-        free(err);
+    if (q_failed(res, "claim runs")) {
         worker_exit_if_idle(w);
         return; /* the poll timer tries again */
     }
@@ -550,14 +541,8 @@ heartbeat_cb(const PGresult *res, void *arg)
     bool runner = false;
 
     w->hb_inflight = false;
-    if (res == NULL || w->exiting)
+    if (res == NULL || w->exiting || q_failed(res, "send the heartbeat"))
         goto done;
-    if (!pg_result_ok(res)) {
-        char *err = pg_result_error(res);
-        log_error("worker", "could not send the heartbeat: %s", err);
-        free(err);
-        goto done;
-    }
     for (int i = 0; i < PQntuples(res); i++)
         runner |= strcmp(PQgetvalue(res, i, 0), "runner") == 0;
     if (!runner) {
@@ -635,14 +620,8 @@ reap_cb(const PGresult *res, void *arg)
     worker_t *w = arg;
 
     w->reap_inflight = false;
-    if (res == NULL)
+    if (res == NULL || q_failed(res, "end the runs of lost runners"))
         return;
-    if (!pg_result_ok(res)) {
-        char *err = pg_result_error(res);
-        log_error("worker", "could not end the runs of lost runners: %s", err);
-        free(err);
-        return;
-    }
     int n = 0;
     for (int i = 0; i < PQntuples(res); i++)
         n += strcmp(PQgetvalue(res, i, 0), "run") == 0;
