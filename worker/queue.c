@@ -617,23 +617,35 @@ q_job_start(pg_conn_t *c, const q_fence_t *f, const char *job_id, pg_result_fn f
     return pg_conn_query_prepared(c, "q_job_start", 4, p, fn, arg);
 }
 
+/* The exit code as a parameter: code holds its text, NULL when none (< 0). */
+#define Q_CODE_LEN 16
+
+/* JOB_END_CTE's parameters $1-$7 into p[0..6]; p borrows code (Q_CODE_LEN). */
+static void
+job_end_params(const char **p, char *code, const q_fence_t *f, const char *job_id,
+               gw_status_t status, int exit_code, const char *error)
+{
+    snprintf(code, Q_CODE_LEN, "%d", exit_code);
+    p[0] = f->run_id;
+    p[1] = f->runner_id;
+    p[2] = f->attempt;
+    p[3] = job_id;
+    p[4] = status_name(status);
+    p[5] = exit_code >= 0 ? code : NULL;
+    p[6] = error;
+}
+
 int
 q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
           int exit_code, const char *error, const q_run_marks_t *marks, pg_result_fn fn,
           void *arg)
 {
-    char code[16];
+    char code[Q_CODE_LEN];
+    const char *p[9];
 
-    snprintf(code, sizeof(code), "%d", exit_code);
-    const char *p[] = {f->run_id,
-                       f->runner_id,
-                       f->attempt,
-                       job_id,
-                       status_name(status),
-                       exit_code >= 0 ? code : NULL,
-                       error,
-                       marks->commit,
-                       marks->allowed_failure};
+    job_end_params(p, code, f, job_id, status, exit_code, error);
+    p[7] = marks->commit;
+    p[8] = marks->allowed_failure;
     return pg_conn_query_prepared(c, "q_job_end", 9, p, fn, arg);
 }
 
@@ -652,21 +664,15 @@ q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t 
               gw_status_t run_status, gw_status_t rest_status, const char *run_error,
               pg_result_fn fn, void *arg)
 {
-    char code[16];
+    char code[Q_CODE_LEN];
+    const char *p[12];
 
-    snprintf(code, sizeof(code), "%d", exit_code);
-    const char *p[] = {f->run_id,
-                       f->runner_id,
-                       f->attempt,
-                       job_id,
-                       status_name(status),
-                       exit_code >= 0 ? code : NULL,
-                       error,
-                       status_name(run_status),
-                       status_name(rest_status),
-                       run_error,
-                       marks->commit,
-                       marks->allowed_failure};
+    job_end_params(p, code, f, job_id, status, exit_code, error);
+    p[7] = status_name(run_status);
+    p[8] = status_name(rest_status);
+    p[9] = run_error;
+    p[10] = marks->commit;
+    p[11] = marks->allowed_failure;
     return pg_conn_query_prepared(c, "q_job_run_end", 12, p, fn, arg);
 }
 
