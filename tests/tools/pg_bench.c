@@ -1,5 +1,5 @@
 /*
- * pg_bench - how fast common/pg.c runs short statements: N statements on
+ * pg_bench - how fast common/pg*.c runs short statements: N statements on
  * one connection without and with pipeline mode, and through a pool.
  *   pg_bench CONNINFO [N] [POOL_SIZE]
  * Prints statements per second for each; the numbers in docs/pg.md come
