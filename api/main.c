@@ -26,25 +26,9 @@ usage(FILE *out)
           "  (no argument)  serve the REST API on GITWEAVE_API_ADDR\n"
           "  migrate        apply pending database migrations and exit\n"
           "  --help         show this text\n"
-          "\n"
-          "environment:\n"
-          "  DATABASE_URL                 libpq connection string or URI\n"
-          "  GITWEAVE_API_ADDR            host:port to listen on (default 127.0.0.1:8080;\n"
-          "                               port 0 picks a free port)\n"
-          "  GITWEAVE_API_PORT_FILE       write the port listened on to this file\n"
-          "  GITWEAVE_API_TOKEN           if set, requests need \"Authorization: Bearer <token>\"\n"
-          "  GITWEAVE_API_MAX_BODY_BYTES  largest request body (default 1048576)\n"
-          "  GITWEAVE_API_MAX_CONNECTIONS open connections at most (default: from ulimit -n,\n"
-          "                               at most 1024)\n"
-          "  GITWEAVE_API_HEADER_TIMEOUT_SECONDS  deadline for a request head (default 10)\n"
-          "  GITWEAVE_API_BODY_TIMEOUT_SECONDS    deadline for a request body (default 30)\n"
-          "  GITWEAVE_API_IDLE_TIMEOUT_SECONDS    idle keep-alive connections (default 60)\n"
-          "  GITWEAVE_ALLOWED_ORIGINS     web origins allowed to call the API (default none)\n"
-          "  GITWEAVE_API_DB_CONNECTIONS  database connections of the pool (default: twice the\n"
-          "                               cores, from 2 to 8)\n"
-          "  GITWEAVE_MIGRATIONS_DIR      where migrations are (default: the installed ones)\n"
-          "  GITWEAVE_LOG_LEVEL           debug, info, warn or error (default info)\n",
+          "\n",
           out);
+    config_usage(out, CONFIG_API);
 }
 
 static int

@@ -1,5 +1,8 @@
 /*
- * config - a declarative table of environment variables.
+ * config - a declarative table of environment variables: each one's name,
+ * the programs that read it, its type, default and bounds, and its line of
+ * --help. docs/configuration.md lists the same variables for users; the
+ * unit test check_config holds the two together.
  */
 #include "config.h"
 
@@ -12,56 +15,125 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { CF_STR, CF_INT } cf_type_t;
+/* CF_ELSEWHERE: listed here for --help and the docs, read by the module
+ * that needs it before (or without) the rest: log.c, migrate.c. */
+typedef enum { CF_STR, CF_INT, CF_ELSEWHERE } cf_type_t;
 
 typedef struct {
-    const char *name;
+    config_setting_t pub; /* name, used by, default (NULL: computed), help */
     cf_type_t type;
     size_t offset;
-    const char *def; /* NULL: computed (see config_load) */
     long min, max;
 } cf_entry_t;
 
-#define STR(n, f, d) {n, CF_STR, offsetof(gw_config_t, f), d, 0, 0}
-#define INT(n, f, d, lo, hi) {n, CF_INT, offsetof(gw_config_t, f), d, lo, hi}
+#define API CONFIG_API
+#define WORKER CONFIG_WORKER
+#define BOTH CONFIG_BOTH
+#define STR(n, u, f, d, h)                                                                         \
+    {                                                                                              \
+        {n, u, d, h}, CF_STR, offsetof(gw_config_t, f), 0, 0                                       \
+    }
+#define INT(n, u, f, d, lo, hi, h)                                                                 \
+    {                                                                                              \
+        {n, u, d, h}, CF_INT, offsetof(gw_config_t, f), lo, hi                                     \
+    }
+#define ELSEWHERE(n, u, d, h)                                                                      \
+    {                                                                                              \
+        {n, u, d, h}, CF_ELSEWHERE, 0, 0, 0                                                        \
+    }
 
 static const cf_entry_t config_table[] = {
-    STR("DATABASE_URL", database_url, ""),
-    STR("GITWEAVE_API_ADDR", api_addr, "127.0.0.1:8080"),
-    STR("GITWEAVE_API_TOKEN", api_token, ""),
-    STR("GITWEAVE_METRICS_PUBLIC", metrics_public, "false"),
-    INT("GITWEAVE_API_MAX_BODY_BYTES", api_max_body, "1048576", 1024, 64 << 20),
-    STR("GITWEAVE_API_PORT_FILE", api_port_file, ""),
-    INT("GITWEAVE_API_MAX_CONNECTIONS", api_max_connections, "0", 0, 1000000),
-    INT("GITWEAVE_API_HEADER_TIMEOUT_SECONDS", api_header_timeout, "10", 1, 3600),
-    INT("GITWEAVE_API_BODY_TIMEOUT_SECONDS", api_body_timeout, "30", 1, 3600),
-    INT("GITWEAVE_API_IDLE_TIMEOUT_SECONDS", api_idle_timeout, "60", 1, 3600),
-    INT("GITWEAVE_API_MAX_STREAMS", api_max_streams, "0", 0, 1000000),
-    INT("GITWEAVE_API_KEEPALIVE_SECONDS", api_keepalive, "15", 1, 3600),
-    STR("GITWEAVE_ALLOWED_ORIGINS", allowed_origins, ""),
-    INT("GITWEAVE_API_DB_CONNECTIONS", api_db_connections, "0", 0, 64),
-    STR("RUNNER_NAME", runner_name, NULL),
-    STR("RUNNER_CONTAINER_ENGINE", engine, "docker"),
-    STR("RUNNER_WORKDIR", workdir, "/tmp/gitweave-runs"),
-    STR("DOCKER_HOST", docker_host, "unix:///var/run/docker.sock"),
-    STR("RUNNER_DEFAULT_IMAGE", default_image, "debian:bookworm-slim"),
-    INT("RUNNER_LEASE_SECONDS", lease_seconds, "30", 2, 3600),
-    INT("RUNNER_POLL_SECONDS", poll_seconds, "5", 1, 3600),
-    INT("RUNNER_JOB_TIMEOUT_SECONDS", job_timeout, "3600", 1, 7 * 86400),
-    INT("RUNNER_STOP_GRACE_SECONDS", stop_grace, "10", 0, 600),
-    INT("RUNNER_LOG_CHUNK_BYTES", log_chunk_bytes, "65536", 64, 8 << 20),
-    INT("RUNNER_LOG_FLUSH_MS", log_flush_ms, "500", 10, 60000),
+    STR("DATABASE_URL", BOTH, database_url, "",
+        "libpq conninfo or URI (default: libpq's PG* variables)"),
+    ELSEWHERE("GITWEAVE_LOG_LEVEL", BOTH, "info", "debug, info, warn or error"),
+    STR("GITWEAVE_API_ADDR", API, api_addr, "127.0.0.1:8080",
+        "host:port to listen on; port 0 picks a free one"),
+    STR("GITWEAVE_API_PORT_FILE", API, api_port_file, "",
+        "write the port listened on to this file"),
+    STR("GITWEAVE_API_TOKEN", API, api_token, "",
+        "if set, requests need \"Authorization: Bearer <token>\""),
+    STR("GITWEAVE_METRICS_PUBLIC", API, metrics_public, "false",
+        "true: GET /metrics without the token"),
+    INT("GITWEAVE_API_MAX_BODY_BYTES", API, api_max_body, "1048576", 1024, 64 << 20,
+        "largest request body"),
+    INT("GITWEAVE_API_MAX_CONNECTIONS", API, api_max_connections, "0", 0, 1000000,
+        "open connections at most; 0: from ulimit -n"),
+    INT("GITWEAVE_API_HEADER_TIMEOUT_SECONDS", API, api_header_timeout, "10", 1, 3600,
+        "deadline of a request head"),
+    INT("GITWEAVE_API_BODY_TIMEOUT_SECONDS", API, api_body_timeout, "30", 1, 3600,
+        "deadline of a request body"),
+    INT("GITWEAVE_API_IDLE_TIMEOUT_SECONDS", API, api_idle_timeout, "60", 1, 3600,
+        "idle keep-alive connections are closed"),
+    INT("GITWEAVE_API_MAX_STREAMS", API, api_max_streams, "0", 0, 1000000,
+        "live streams at most; 0: 3/4 of the connections"),
+    INT("GITWEAVE_API_KEEPALIVE_SECONDS", API, api_keepalive, "15", 1, 3600,
+        "a comment line on open streams this often"),
+    STR("GITWEAVE_ALLOWED_ORIGINS", API, allowed_origins, "",
+        "web origins allowed to call the API (comma-separated)"),
+    INT("GITWEAVE_API_DB_CONNECTIONS", API, api_db_connections, "0", 0, 64,
+        "database connections; 0: twice the cores, 2 to 8"),
+    ELSEWHERE("GITWEAVE_MIGRATIONS_DIR", API, NULL,
+              "where the migrations are (default: the installed ones)"),
+    STR("RUNNER_NAME", WORKER, runner_name, NULL, "the runner's identity (default: the host name)"),
+    STR("RUNNER_CONTAINER_ENGINE", WORKER, engine, "docker", "docker or local"),
+    STR("DOCKER_HOST", WORKER, docker_host, "unix:///var/run/docker.sock", "the engine's socket"),
+    STR("RUNNER_DEFAULT_IMAGE", WORKER, default_image, "debian:bookworm-slim",
+        "image of jobs that name none"),
+    STR("RUNNER_WORKDIR", WORKER, workdir, "/tmp/gitweave-runs", "where workspaces live"),
+    INT("RUNNER_LEASE_SECONDS", WORKER, lease_seconds, "30", 2, 3600, "lease on a claimed run"),
+    INT("RUNNER_POLL_SECONDS", WORKER, poll_seconds, "5", 1, 3600, "fallback poll for queued runs"),
+    INT("RUNNER_JOB_TIMEOUT_SECONDS", WORKER, job_timeout, "3600", 1, 7 * 86400,
+        "timeout of jobs that set none"),
+    INT("RUNNER_CHECKOUT_TIMEOUT_SECONDS", WORKER, checkout_timeout, "600", 1, 7 * 86400,
+        "timeout of a checkout"),
+    INT("RUNNER_STOP_GRACE_SECONDS", WORKER, stop_grace, "10", 0, 600,
+        "between TERM and KILL of a stopped job"),
+    INT("RUNNER_CONCURRENCY", WORKER, concurrency, "1", 1, 64, "runs at once"),
+    INT("RUNNER_DRAIN_SECONDS", WORKER, drain_seconds, "0", 0, 7 * 86400,
+        "how long SIGTERM lets runs finish; 0: as long as they take"),
+    INT("RUNNER_LOG_CHUNK_BYTES", WORKER, log_chunk_bytes, "65536", 64, 8 << 20,
+        "size bound of a log chunk"),
+    INT("RUNNER_LOG_FLUSH_MS", WORKER, log_flush_ms, "500", 10, 60000, "time bound of a log chunk"),
     /* Offsets are stored as integers: the cap keeps them far below 2^31. */
-    INT("RUNNER_LOG_MAX_BYTES", log_max_bytes, "16777216", 1024, 1 << 30),
-    INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", engine_backoff_max, "60", 1, 3600),
-    INT("RUNNER_CHECKOUT_TIMEOUT_SECONDS", checkout_timeout, "600", 1, 7 * 86400),
-    INT("RUNNER_CONCURRENCY", concurrency, "1", 1, 64),
-    INT("RUNNER_DRAIN_SECONDS", drain_seconds, "0", 0, 7 * 86400),
-    INT("RUNNER_JOB_PIDS_LIMIT", job_pids_limit, "1024", 16, 1 << 22),
-    STR("RUNNER_JOB_MEMORY", job_memory_text, ""),
-    STR("RUNNER_JOB_CPUS", job_cpus_text, ""),
-    STR("RUNNER_JOB_USER", job_user, ""),
+    INT("RUNNER_LOG_MAX_BYTES", WORKER, log_max_bytes, "16777216", 1024, 1 << 30,
+        "log cap of a job"),
+    INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", WORKER, engine_backoff_max, "60", 1, 3600,
+        "longest wait between checks of an unreachable engine"),
+    INT("RUNNER_JOB_PIDS_LIMIT", WORKER, job_pids_limit, "1024", 16, 1 << 22,
+        "processes of a job container"),
+    STR("RUNNER_JOB_MEMORY", WORKER, job_memory_text, "",
+        "memory of a job container, e.g. 512m (default: no limit)"),
+    STR("RUNNER_JOB_CPUS", WORKER, job_cpus_text, "",
+        "CPUs of a job container, e.g. 1.5 (default: no limit)"),
+    STR("RUNNER_JOB_USER", WORKER, job_user, "",
+        "user[:group] of job containers (default: the image's)"),
 };
+
+#undef API
+#undef WORKER
+#undef BOTH
+
+const config_setting_t *
+config_setting(size_t i)
+{
+    return i < GW_ARRAY_LEN(config_table) ? &config_table[i].pub : NULL;
+}
+
+void
+config_usage(FILE *out, config_user_t program)
+{
+    fputs("environment (docs/configuration.md):\n", out);
+    for (size_t i = 0; i < GW_ARRAY_LEN(config_table); i++) {
+        const config_setting_t *s = &config_table[i].pub;
+
+        if (!(s->used_by & program))
+            continue;
+        fprintf(out, "  %-35s %s", s->name, s->help);
+        if (s->def != NULL && s->def[0] != '\0')
+            fprintf(out, " (default %s)", s->def);
+        fputc('\n', out);
+    }
+}
 
 /* The smallest memory limit the container engines accept (Docker: 6 MiB). */
 #define CONFIG_MIN_JOB_MEMORY (6LL << 20)
@@ -148,11 +220,13 @@ config_load(gw_config_t *cfg)
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < GW_ARRAY_LEN(config_table); i++) {
         const cf_entry_t *e = &config_table[i];
-        const char *v = getenv(e->name);
+        const char *v = getenv(e->pub.name);
         char *field = (char *)cfg + e->offset;
 
-        if (v == NULL || (*v == '\0' && e->def != NULL && *e->def != '\0'))
-            v = e->def;
+        if (e->type == CF_ELSEWHERE)
+            continue;
+        if (v == NULL || (*v == '\0' && e->pub.def != NULL && *e->pub.def != '\0'))
+            v = e->pub.def;
         if (e->type == CF_STR) {
             *(char **)field = v ? xstrdup(v) : NULL;
             continue;
@@ -162,7 +236,7 @@ config_load(gw_config_t *cfg)
         long n = strtol(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0' || n < e->min || n > e->max) {
             fprintf(stderr, "configuration error: %s=\"%s\" is not an integer in [%ld, %ld]\n",
-                    e->name, v, e->min, e->max);
+                    e->pub.name, v, e->min, e->max);
             errors++;
             continue;
         }
@@ -183,7 +257,8 @@ config_load(gw_config_t *cfg)
         errors++;
     }
     if (strcmp(cfg->metrics_public, "true") != 0 && strcmp(cfg->metrics_public, "false") != 0) {
-        fprintf(stderr, "configuration error: GITWEAVE_METRICS_PUBLIC=\"%s\" is not true or false\n",
+        fprintf(stderr,
+                "configuration error: GITWEAVE_METRICS_PUBLIC=\"%s\" is not true or false\n",
                 cfg->metrics_public);
         errors++;
     }
@@ -194,8 +269,7 @@ config_load(gw_config_t *cfg)
         errors++;
     }
     if (strncmp(cfg->docker_host, "unix://", 7) != 0) {
-        fprintf(stderr,
-                "configuration error: DOCKER_HOST=\"%s\" is not a unix:// socket address\n",
+        fprintf(stderr, "configuration error: DOCKER_HOST=\"%s\" is not a unix:// socket address\n",
                 cfg->docker_host);
         errors++;
     }

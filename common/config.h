@@ -2,13 +2,32 @@
  * config - the environment, read once at start into one struct.
  *
  * Every variable has a default; every problem is reported at once (one line
- * each) before the process exits. The table in config.c is the reference;
- * docs/configuration.md lists the same variables for users.
+ * each) before the process exits. The table in config.c is the reference:
+ * each program's --help is printed from it, and docs/configuration.md lists
+ * the same variables for users (check_config ties it to the table).
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
+#include <stdio.h>
+
 #include "util.h"
+
+/* Which program reads a setting (a bit set). */
+typedef enum { CONFIG_API = 1, CONFIG_WORKER = 2, CONFIG_BOTH = 3 } config_user_t;
+
+typedef struct {
+    const char *name;
+    config_user_t used_by;
+    const char *def;  /* NULL: computed at start; "": none */
+    const char *help; /* one line of --help, without the default */
+} config_setting_t;
+
+/* The i-th setting of the table, or NULL past its end. */
+const config_setting_t *config_setting(size_t i);
+/* The settings `program` reads, one line each with its default, under a
+ * heading: the "environment" part of its --help. */
+void config_usage(FILE *out, config_user_t program);
 
 typedef struct {
     /* both */

@@ -15,9 +15,8 @@ usage(void)
     printf("usage: gitweave-worker\n"
            "\n"
            "Claims queued pipeline runs from Postgres and runs their jobs.\n"
-           "Configured by the environment; see docs/configuration.md:\n"
-           "  DATABASE_URL, RUNNER_NAME, RUNNER_CONTAINER_ENGINE (docker|local),\n"
-           "  RUNNER_WORKDIR, DOCKER_HOST, RUNNER_DEFAULT_IMAGE, RUNNER_LEASE_SECONDS, ...\n");
+           "\n");
+    config_usage(stdout, CONFIG_WORKER);
 }
 
 int

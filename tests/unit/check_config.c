@@ -1,5 +1,7 @@
-/* Unit tests of configuration loading and of workspace paths. */
+/* Unit tests of configuration loading and of workspace paths; the settings
+ * table tied to docs/configuration.md and to both programs' --help. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +14,17 @@
 static void
 clear_env(void)
 {
-    const char *vars[] = {"RUNNER_LEASE_SECONDS", "RUNNER_CONTAINER_ENGINE", "DOCKER_HOST",
-                          "RUNNER_WORKDIR", "RUNNER_NAME", "GITWEAVE_API_MAX_BODY_BYTES",
-                          "RUNNER_CHECKOUT_TIMEOUT_SECONDS", "RUNNER_JOB_PIDS_LIMIT",
-                          "RUNNER_JOB_MEMORY", "RUNNER_JOB_CPUS", "RUNNER_JOB_USER"};
+    const char *vars[] = {"RUNNER_LEASE_SECONDS",
+                          "RUNNER_CONTAINER_ENGINE",
+                          "DOCKER_HOST",
+                          "RUNNER_WORKDIR",
+                          "RUNNER_NAME",
+                          "GITWEAVE_API_MAX_BODY_BYTES",
+                          "RUNNER_CHECKOUT_TIMEOUT_SECONDS",
+                          "RUNNER_JOB_PIDS_LIMIT",
+                          "RUNNER_JOB_MEMORY",
+                          "RUNNER_JOB_CPUS",
+                          "RUNNER_JOB_USER"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -73,7 +82,8 @@ START_TEST(test_sizes_and_cpus)
     ck_assert(config_parse_cpus("2") == 2000000000LL);
     ck_assert(config_parse_cpus("0.5") == 500000000LL);
     ck_assert(config_parse_cpus("0.000000001") == 1);
-    const char *bad_cpus[] = {"", "0", "0.0", "-1", ".5", "1.", "1.0000000001", "4097", "1e3", "2x"};
+    const char *bad_cpus[] = {"",     "0",   "0.0", "-1", ".5", "1.", "1.0000000001",
+                              "4097", "1e3", "2x"};
     for (size_t i = 0; i < sizeof(bad_cpus) / sizeof(bad_cpus[0]); i++)
         ck_assert_msg(config_parse_cpus(bad_cpus[i]) == -1, "\"%s\" accepted", bad_cpus[i]);
 }
@@ -259,6 +269,117 @@ START_TEST(test_workspace_private)
 }
 END_TEST
 
+/* The docs' row of a setting: "| `NAME` | used by | default | meaning |",
+ * or NULL. */
+static char *
+docs_row(const char *docs, const char *name)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "\n| `%s` |", name);
+    const char *at = strstr(docs, key);
+    if (at == NULL)
+        return NULL;
+    at++;
+    return strndup(at, strcspn(at, "\n"));
+}
+
+static char *
+read_docs(void)
+{
+    FILE *f = fopen(GW_TEST_SOURCE_DIR "/docs/configuration.md", "r");
+    static char buf[1 << 16];
+
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Every setting of the table has its row in docs/configuration.md, for the
+ * same program, with the same default; every row is a setting of the table. */
+START_TEST(test_docs_list_the_table)
+{
+    static const char *const users[] = {
+        [CONFIG_API] = "api", [CONFIG_WORKER] = "worker", [CONFIG_BOTH] = "both"};
+    const char *docs = read_docs();
+    const config_setting_t *set;
+    size_t count = 0;
+
+    for (size_t i = 0; (set = config_setting(i)) != NULL; i++, count++) {
+        char *row = docs_row(docs, set->name);
+        char used[64], def[96];
+
+        ck_assert_msg(row != NULL, "docs/configuration.md has no row for %s", set->name);
+        snprintf(used, sizeof(used), "| `%s` | %s", set->name, users[set->used_by]);
+        ck_assert_msg(strncmp(row, used, strlen(used)) == 0,
+                      "docs/configuration.md: %s is not used by %s: %s", set->name,
+                      users[set->used_by], row);
+        if (set->def != NULL && set->def[0] != '\0') {
+            snprintf(def, sizeof(def), "`%s`", set->def);
+            ck_assert_msg(strstr(row, def) != NULL,
+                          "docs/configuration.md: the default of %s is not %s: %s", set->name, def,
+                          row);
+        }
+        free(row);
+    }
+    /* The other way: each row's variable is in the table. */
+    size_t rows = 0;
+    for (const char *at = strstr(docs, "\n| `"); at != NULL; at = strstr(at + 1, "\n| `")) {
+        char name[128];
+        size_t n = strcspn(at + 4, "`");
+        bool known = false;
+
+        snprintf(name, sizeof(name), "%.*s", (int)n, at + 4);
+        for (size_t i = 0; (set = config_setting(i)) != NULL; i++)
+            known = known || strcmp(set->name, name) == 0;
+        ck_assert_msg(known, "docs/configuration.md lists %s, which common/config.c does not have",
+                      name);
+        rows++;
+    }
+    ck_assert_uint_eq(rows, count);
+}
+END_TEST
+
+/* Each program's --help names its settings (and no others) with their
+ * defaults, from the same table. */
+START_TEST(test_help_lists_the_settings)
+{
+    for (config_user_t program = CONFIG_API; program <= CONFIG_WORKER; program++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        const config_setting_t *set;
+
+        config_usage(out, program);
+        fclose(out);
+        for (size_t i = 0; (set = config_setting(i)) != NULL; i++) {
+            char line[160];
+            const char *at;
+
+            snprintf(line, sizeof(line), "\n  %s ", set->name);
+            at = strstr(text, line);
+            if (!(set->used_by & program)) {
+                ck_assert_msg(at == NULL, "%s is not a setting of this program", set->name);
+                continue;
+            }
+            ck_assert_msg(at != NULL, "--help does not name %s: %s", set->name, text);
+            if (set->def != NULL && set->def[0] != '\0') {
+                char def[128];
+                const char *eol = strstr(at + 1, "\n");
+
+                snprintf(def, sizeof(def), "(default %s)", set->def);
+                at = strstr(at, def);
+                ck_assert_msg(at != NULL && (eol == NULL || at < eol),
+                              "--help does not give the default of %s", set->name);
+            }
+        }
+        free(text);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -271,6 +392,8 @@ main(void)
     tcase_add_test(tc, test_job_limits);
     tcase_add_test(tc, test_sizes_and_cpus);
     tcase_add_test(tc, test_parse_addr);
+    tcase_add_test(tc, test_docs_list_the_table);
+    tcase_add_test(tc, test_help_lists_the_settings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
