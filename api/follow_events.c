@@ -255,8 +255,10 @@ follow_events_catch_up(follow_t *hub)
     sub_t *s;
 
     LIST_FOREACH(s, &hub->subs, link)
-    if (s->one_run && sub_run_read(s) < 0)
-        log_warn("follow", "could not read run %s", s->run);
+    {
+        if (s->one_run && sub_run_read(s) < 0)
+            log_warn("follow", "could not read run %s", s->run);
+    }
 }
 
 void

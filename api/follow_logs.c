@@ -102,8 +102,10 @@ topic_find(follow_t *hub, const char *job)
     topic_t *t;
 
     LIST_FOREACH(t, &hub->topics, link)
-    if (strcmp(t->job, job) == 0)
-        return t;
+    {
+        if (strcmp(t->job, job) == 0)
+            return t;
+    }
     return NULL;
 }
 
@@ -515,7 +517,9 @@ follow_logs_catch_up(follow_t *hub)
     topic_t *t;
 
     LIST_FOREACH(t, &hub->topics, link)
-    topic_read(t);
+    {
+        topic_read(t);
+    }
 }
 
 void

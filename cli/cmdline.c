@@ -8,8 +8,10 @@
  */
 #include "cmdline.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +48,17 @@ typedef struct {
 } cmdline_opt_t;
 
 #define CMDLINE_FIELD(member) offsetof(cmdline_t, member)
+/* No member (offset 0 would be cmd's): a row that uses it is a bug. */
+#define CMDLINE_NONE SIZE_MAX
 
 static const cmdline_opt_t cmdline_opts[] = {
     {"template", 't', OPT_TEMPLATE, CMDLINE_STRING, CMDLINE_FIELD(template_name)},
-    {"input", 'i', OPT_INPUT, CMDLINE_INPUT, 0},
+    {"input", 'i', OPT_INPUT, CMDLINE_INPUT, CMDLINE_NONE},
     {"ref", 0, OPT_REF, CMDLINE_STRING, CMDLINE_FIELD(ref)},
     {"commit", 0, OPT_COMMIT, CMDLINE_STRING, CMDLINE_FIELD(commit)},
     {"follow", 'f', OPT_FOLLOW, CMDLINE_FLAG, CMDLINE_FIELD(follow)},
     {"status", 0, OPT_STATUS, CMDLINE_STRING, CMDLINE_FIELD(status)},
-    {"limit", 0, OPT_LIMIT, CMDLINE_LIMIT, 0},
+    {"limit", 0, OPT_LIMIT, CMDLINE_LIMIT, CMDLINE_NONE},
     {"clone-url", 0, OPT_CLONE_URL, CMDLINE_STRING, CMDLINE_FIELD(clone_url)},
     {"branch", 0, OPT_BRANCH, CMDLINE_STRING, CMDLINE_FIELD(branch)},
     {"json", 0, OPT_JSON, CMDLINE_FLAG, CMDLINE_FIELD(json)},
@@ -76,7 +80,7 @@ typedef struct {
 
 static const cmdline_spec_t cmdline_specs[] = {
     {CMD_RUN, "run", NULL, OPT_TEMPLATE | OPT_INPUT | OPT_REF | OPT_COMMIT | OPT_FOLLOW, 1, 1,
-     CMDLINE_FIELD(repo), 0,
+     CMDLINE_FIELD(repo), CMDLINE_NONE,
      "usage: gitweave run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] "
      "[-f]\n\n"
      "Start a run of REPO and print its id. With -f, print each job's log as it is\n"
@@ -86,34 +90,35 @@ static const cmdline_spec_t cmdline_specs[] = {
      "  --ref REF                the ref to build (default: the repo's default branch)\n"
      "  --commit SHA             the commit to build (default: the ref's head)\n"
      "  -f, --follow             follow the run to its end\n" CMDLINE_COMMON},
-    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), 0,
+    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
      "usage: gitweave logs JOB-or-RUN [-f]\n\n"
      "Print the log of a job, or the logs of every job of a run in order.\n\n"
      "  -f, --follow  keep printing as the log grows, until the end\n" CMDLINE_COMMON},
-    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1, CMDLINE_FIELD(repo), 0,
+    {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1, CMDLINE_FIELD(repo), CMDLINE_NONE,
      "usage: gitweave runs [REPO] [--status STATUS] [--limit N]\n\n"
      "List the runs of REPO, or of every repo, newest first.\n\n"
      "  --status STATUS  only runs in this status (queued, running, success, failed, canceled)\n"
      "  --limit N        at most N runs (1 to 100, default 20)\n" CMDLINE_COMMON},
-    {CMD_SHOW, "show", NULL, 0, 1, 1, CMDLINE_FIELD(id), 0,
+    {CMD_SHOW, "show", NULL, 0, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
      "usage: gitweave show RUN\n\nShow a run and its jobs.\n" CMDLINE_COMMON},
-    {CMD_CANCEL, "cancel", NULL, 0, 1, 1, CMDLINE_FIELD(id), 0,
+    {CMD_CANCEL, "cancel", NULL, 0, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
      "usage: gitweave cancel RUN\n\n"
      "Cancel a run: a queued one at once, a running one by its runner within a second or "
      "two.\n" CMDLINE_COMMON},
-    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), 0,
+    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
      "usage: gitweave rerun RUN [-f]\n\n"
      "Start a new run with exactly the jobs, inputs, ref and commit of a finished run\n"
      "(not the template as it is now) and print its id.\n\n"
      "  -f, --follow  follow the new run to its end, as run -f does\n" CMDLINE_COMMON},
-    {CMD_RUNNERS, "runners", NULL, 0, 0, 0, 0, 0,
+    {CMD_RUNNERS, "runners", NULL, 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
     {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2, CMDLINE_FIELD(file), CMDLINE_FIELD(name),
      "usage: gitweave template put FILE [NAME]\n\n"
      "Store the template in FILE (YAML, or JSON when the name ends in .json; \"-\" reads\n"
      "standard input as YAML) under NAME, by default the file's name without its\n"
      "extension.\n" CMDLINE_COMMON},
-    {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1, CMDLINE_FIELD(name), 0,
+    {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1, CMDLINE_FIELD(name),
+     CMDLINE_NONE,
      "usage: gitweave repo put NAME [--clone-url URL] [--branch BRANCH]\n\n"
      "Create or update a repository.\n\n"
      "  --clone-url URL    where runs check the code out from (\"\" removes it)\n"
@@ -207,16 +212,18 @@ cmdline_opt_name(const cmdline_opt_t *o, char *out, size_t n)
 static int
 cmdline_set(cmdline_t *c, const cmdline_opt_t *o, const char *v, char *err, size_t errlen)
 {
-    char *member = (char *)c + o->field, *end;
+    char *end;
     char name[32];
 
     cmdline_opt_name(o, name, sizeof(name));
     switch (o->kind) {
     case CMDLINE_FLAG:
-        *(bool *)member = true;
+        assert(o->field != CMDLINE_NONE);
+        *(bool *)((char *)c + o->field) = true;
         return 0;
     case CMDLINE_STRING: {
-        const char **slot = (const char **)member;
+        assert(o->field != CMDLINE_NONE);
+        const char **slot = (const char **)((char *)c + o->field);
         if (*slot != NULL) {
             snprintf(err, errlen, "%s given twice", name);
             return -1;
@@ -254,8 +261,10 @@ cmdline_place(cmdline_t *c, const cmdline_spec_t *spec, const char *pos[2])
 {
     const size_t member[2] = {spec->arg1, spec->arg2};
 
-    for (int i = 0; i < spec->max_pos; i++)
+    for (int i = 0; i < spec->max_pos; i++) {
+        assert(member[i] != CMDLINE_NONE);
         *(const char **)((char *)c + member[i]) = pos[i];
+    }
 }
 
 int

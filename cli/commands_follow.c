@@ -116,8 +116,6 @@ commands_job_log(apiclient_t *api, const commands_env_t *env, const char *job_id
 
 /* ---- following a run ---- */
 
-/* ---- following a run ---- */
-
 /*
  * Read run esc_id until its status is final (the run's own final status is
  * written just after its last job's). Returns it (cJSON_Delete; its text in
