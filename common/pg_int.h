@@ -94,7 +94,8 @@ void pg_query_free(pg_query_t *q);
 /* Hand a statement its result (or NULL) and free it. */
 void pg_query_finish(pg_query_t *q);
 
-/* Queue q (taken over) on c, to be sent on the next loop turn. */
+/* Queue q (taken over) on c; the caller checks c's state (READY, or CONNECTING/SETUP
+ * through pg_conn_enqueue). */
 void pg_conn_push(pg_conn_t *c, pg_query_t *q);
 /* Send what may be sent, then flush. */
 void pg_conn_pump(pg_conn_t *c);

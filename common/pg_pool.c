@@ -24,7 +24,9 @@ typedef struct {
 struct pg_pool {
     pg_conn_t **conns;
     int size;
-    pg_queue_t waiting; /* statements (pg_query_t) waiting for a connection */
+    pg_queue_t waiting;    /* statements (pg_query_t) waiting for a connection */
+    bool closing;          /* pg_pool_free was called: no new statement, nothing dispatched */
+    struct event *free_ev; /* releases the memory on the next loop turn */
 };
 
 static void pg_pool_dispatch(pg_pool_t *p);
@@ -68,6 +70,8 @@ pg_pool_fail_waiting(pg_pool_t *p)
 static void
 pg_pool_dispatch(pg_pool_t *p)
 {
+    if (p->closing)
+        return;
     for (int i = 0; i < p->size && p->waiting.head != NULL; i++) {
         pg_conn_t *c = p->conns[i];
 
@@ -81,10 +85,25 @@ pg_pool_on_state(pg_conn_t *c, pg_state_t state, void *arg)
 {
     pg_pool_t *p = arg;
 
+    if (p->closing)
+        return;
     if (state == PG_READY)
         pg_pool_dispatch(p);
     else if (state == PG_DOWN && !pg_pool_any_alive(p))
         pg_pool_fail_waiting(p); /* nothing to wait for: tell them now */
+}
+
+/* The memory, once no callback of the pool can be running (pg_pool_free
+ * may be called from one: pg_pool_on_result goes on with the pool after
+ * its caller's callback returns). */
+static void
+pg_pool_release(evutil_socket_t fd, short what, void *arg)
+{
+    pg_pool_t *p = arg;
+
+    event_free(p->free_ev);
+    free(p->conns);
+    free(p);
 }
 
 pg_pool_t *
@@ -99,6 +118,7 @@ pg_pool_new(struct event_base *base, const pg_conn_config_t *cfg, int size)
     conn_cfg.on_state = pg_pool_on_state;
     conn_cfg.arg = p;
     p->size = size;
+    p->free_ev = evtimer_new(base, pg_pool_release, p);
     p->conns = xcalloc((size_t)size, sizeof(*p->conns));
     for (int i = 0; i < size; i++)
         p->conns[i] = pg_conn_new(base, &conn_cfg);
@@ -108,13 +128,16 @@ pg_pool_new(struct event_base *base, const pg_conn_config_t *cfg, int size)
 void
 pg_pool_free(pg_pool_t *p)
 {
-    if (p == NULL)
+    if (p == NULL || p->closing)
         return;
-    pg_pool_fail_waiting(p);
+    /* The running statements are answered first (they were sent first),
+     * then the waiting ones; an answer cannot add one (no connection would
+     * ever take it). */
+    p->closing = true;
     for (int i = 0; i < p->size; i++)
         pg_conn_free(p->conns[i]);
-    free(p->conns);
-    free(p);
+    pg_pool_fail_waiting(p);
+    event_active(p->free_ev, EV_TIMEOUT, 0);
 }
 
 void
@@ -130,7 +153,7 @@ pg_pool_submit(pg_pool_t *p, pg_qkind_t kind, const char *text, int nparams,
 {
     pg_job_t *j;
 
-    if (p->waiting.len >= PG_POOL_MAX_WAITING || !pg_pool_any_alive(p))
+    if (p->closing || p->waiting.len >= PG_POOL_MAX_WAITING || !pg_pool_any_alive(p))
         return -1;
     j = xmalloc(sizeof(*j));
     *j = (pg_job_t){.pool = p, .fn = fn, .arg = arg};

@@ -162,8 +162,9 @@
     "             WHERE run_id IN (SELECT id FROM r) AND status = 'running'" except            \
     "            RETURNING id, run_id, status)"
 
-/* The events of the run's end, `first` (branches of the UNION ALL, or
- * nothing; a kind named again after them is ignored), then RUN_END_JOBS's
+/* The events of the run's end, `first` (branches of the UNION ALL, each
+ * ending with UNION ALL, or nothing; a kind named again after them is
+ * ignored), then RUN_END_JOBS's
  * with `status` and the run's with `run_status`; one row per run ended.
  * Materialized, so that every NOTIFY of it runs: a filter on a UNION ALL
  * subquery would prune the job branches, and their NOTIFYs. */

@@ -405,6 +405,74 @@ START_TEST(test_pool_down)
 }
 END_TEST
 
+/* A running statement's caller that, told at pg_pool_free that its
+ * statement failed, asks the pool for another: refused (-1), since nothing
+ * would ever answer it. */
+static pg_pool_t *closing_pool;
+static int resubmit_rc = 1;
+
+static void
+on_result_resubmit(const PGresult *res, void *arg)
+{
+    on_result(res, arg);
+    if (res == NULL)
+        resubmit_rc = pg_pool_query(closing_pool, "SELECT 1", 0, NULL, on_result, NULL);
+}
+
+/* pg_pool_free answers every statement exactly once, the running ones (in
+ * the order they were sent) before the waiting ones, and takes no new one
+ * from those answers. */
+START_TEST(test_pool_free_answers_all)
+{
+    pg_conn_config_t cfg = {.conninfo = conninfo, .application_name = "check_pg"};
+
+    closing_pool = pg_pool_new(base, &cfg, 1);
+    resubmit_rc = 1;
+    ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT pg_sleep(5), 'running'", 0, NULL,
+                                   on_result_resubmit, NULL),
+                     0);
+    run_for(0.5);
+    ck_assert_int_eq(pg_pool_stats(closing_pool).busy, 1);
+    ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT 'waiting'", 0, NULL, on_result, NULL), 0);
+    ck_assert_int_eq(pg_pool_stats(closing_pool).waiting, 1);
+    pg_pool_free(closing_pool);
+    ck_assert_int_eq(seen.n, 2);
+    ck_assert_int_eq(seen.lost, 2);
+    ck_assert_int_eq(resubmit_rc, -1);
+    run_for(0.2);
+    ck_assert_int_eq(seen.n, 2);
+    loop_teardown();
+}
+END_TEST
+
+/* The pool freed from the callback of one of its statements: the others
+ * are answered (NULL) once each, and the memory goes on the next loop turn. */
+static void
+on_result_free_pool(const PGresult *res, void *arg)
+{
+    on_result(res, arg);
+    pg_pool_free(closing_pool);
+}
+
+START_TEST(test_pool_free_in_callback)
+{
+    pg_conn_config_t cfg = {.conninfo = conninfo, .application_name = "check_pg"};
+
+    closing_pool = pg_pool_new(base, &cfg, 2);
+    ck_assert_int_eq(
+        pg_pool_query(closing_pool, "SELECT 'first'", 0, NULL, on_result_free_pool, NULL), 0);
+    ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT pg_sleep(5)", 0, NULL, on_result, NULL),
+                     0);
+    ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT 'third'", 0, NULL, on_result, NULL), 0);
+    ck_assert(run_until(&seen.n, 3, 5));
+    ck_assert_str_eq(seen.values[0], "first");
+    ck_assert_int_eq(seen.lost, 2);
+    run_for(0.2);
+    ck_assert_int_eq(seen.n, 3);
+    loop_teardown();
+}
+END_TEST
+
 static void
 per_test_setup(void)
 {
@@ -429,6 +497,8 @@ pg_suite(void)
     tcase_add_test(tc, test_free_in_callback);
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_pool_down);
+    tcase_add_test(tc, test_pool_free_answers_all);
+    tcase_add_test(tc, test_pool_free_in_callback);
     tcase_add_test(tc, test_restart);
     suite_add_tcase(s, tc);
     return s;
