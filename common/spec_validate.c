@@ -4,8 +4,9 @@
  * declaration, a job): what each value must be, whether it is required, its
  * normal form when absent, and a checker for the rules that are its own.
  * spec_walk checks an object against its table and builds its normal form;
- * the known keys live nowhere else. The caps of spec.h are checked first,
- * in one pass over the document (spec_check_shape).
+ * the known keys live nowhere else, and the messages that list them are
+ * built from the tables. The caps of spec.h are checked first, in one pass
+ * over the document (spec_check_shape).
  */
 #include "spec_int.h"
 
@@ -245,13 +246,30 @@ spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_
     return w.out;
 }
 
+/* The keys of table t for a message: `"push" or "manual"`. */
+static void
+spec_table_words(char *out, size_t n, const spec_table_t *t)
+{
+    buf_t b;
+
+    buf_init(&b);
+    SPEC_EACH_KEY(k, t)
+    {
+        bool last = k + 1 == t->keys + GW_ARRAY_LEN(t->keys) || k[1].key == NULL;
+
+        buf_printf(&b, "%s\"%s\"", k == t->keys ? "" : last ? " or " : ", ", k->key);
+    }
+    snprintf(out, n, "%s", b.data ? b.data : "");
+    buf_free(&b);
+}
+
 /* `on` as a list of events (or absent: every event) in the object form,
  * each event listed once. */
 static cJSON *
 spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
 {
     cJSON *events = cJSON_CreateObject();
-    char path[160];
+    char path[160], words[80];
     const cJSON *it;
     int i = 0;
 
@@ -265,7 +283,8 @@ spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
     {
         spec_path_index(path, sizeof(path), base, i++);
         if (!cJSON_IsString(it) || spec_table_find(&spec_on_table, it->valuestring) == NULL) {
-            spec_fail(err, path, "must be \"push\" or \"manual\"");
+            spec_table_words(words, sizeof(words), &spec_on_table);
+            spec_fail(err, path, "must be %s", words);
             goto fail;
         }
         if (cJSON_GetObjectItemCaseSensitive(events, it->valuestring) != NULL) {
@@ -299,11 +318,13 @@ spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
     cJSON_Delete(events);
     if (*normal == NULL)
         return -1;
-    if (spec_get(*normal, "push") == NULL && spec_get(*normal, "manual") == NULL) {
-        spec_fail(w->err, path, "must enable at least one event");
-        return -1; /* spec_walk_key frees *normal */
+    SPEC_EACH_KEY(k, &spec_on_table)
+    {
+        if (spec_get(*normal, k->key) != NULL)
+            return 0;
     }
-    return 0;
+    spec_fail(w->err, path, "must enable at least one event");
+    return -1; /* spec_walk_key frees *normal */
 }
 
 /* At most max members in v: "has more than 100 jobs (a template may have
