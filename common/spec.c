@@ -2,8 +2,8 @@
  * spec - what the parts of the template module share: errors that name a
  * field path, names and repeated names, member lookups, input values and
  * the types they must fit, the table of value types (spec_check_type), and
- * the one walk over the strings of a job (spec_job_strings) that both
- * validation and expansion use.
+ * the one walk over the strings of a job's field (spec_field_strings) that
+ * both validation and expansion use.
  *
  * The rest of the module, by concern: spec_validate.c (the tables of a
  * template's keys and their walker: spec_validate), spec_expand.c (input
@@ -329,7 +329,7 @@ spec_value_fits(const char *type, const cJSON *options, const char *value, char 
 }
 
 /* Whether an env name is one that holds expression values. */
-static bool
+bool
 spec_env_reserved(const char *name)
 {
     return strncmp(name, SPEC_INPUT_PREFIX, strlen(SPEC_INPUT_PREFIX)) == 0 ||
@@ -438,6 +438,7 @@ static const struct {
     [SPEC_EVENT] = {spec_is_object, "an object or null", SPEC_ANY},
     [SPEC_LIST] = {spec_is_list, "a non-empty array", SPEC_ANY},
     [SPEC_LINES] = {spec_is_list, "a non-empty array of strings", SPEC_STRING},
+    [SPEC_LINES_BY_RULE] = {spec_is_list, "a non-empty array of strings", SPEC_ANY},
     [SPEC_GLOBS] = {spec_is_list, "a non-empty array of strings", SPEC_GLOB},
 };
 
@@ -473,41 +474,27 @@ spec_check_type(spec_type_t t, const char *const *words, const cJSON *v, const c
 
 /* ---- the strings of a job ---------------------------------------------- */
 
-/* Call fn for each string of job in which expressions are expanded, in
- * the order validation reports them: its image (when it is a string), its
- * script lines, its env values. A script line or env value that is not a
- * string stops the walk with *err. Returns 0, or -1 with *err. */
+/* Call fn for each member of v, the job's field slot at path field, in
+ * which expressions are expanded (see spec_int.h). Returns 0, or -1 with
+ * *err. */
 int
-spec_job_strings(const cJSON *job, const char *base, spec_string_fn fn, void *arg,
-                 spec_error_t *err)
+spec_field_strings(const cJSON *v, const char *field, spec_slot_t slot, spec_string_fn fn,
+                   void *arg, spec_error_t *err)
 {
-    static const struct {
-        const char *key;
-        spec_slot_t slot;
-    } fields[] = {{"image", SPEC_SLOT_IMAGE}, {"script", SPEC_SLOT_SCRIPT}, {"env", SPEC_SLOT_ENV}};
-    char field[160], path[160];
-    const cJSON *v, *it;
+    char path[160];
+    const cJSON *it;
+    int i = 0;
 
-    for (size_t f = 0; f < GW_ARRAY_LEN(fields); f++) {
-        int i = 0;
-
-        spec_path_key(field, sizeof(field), base, fields[f].key);
-        v = spec_get(job, fields[f].key);
-        if (fields[f].slot == SPEC_SLOT_IMAGE) {
-            if (cJSON_IsString(v) && fn(v, field, SPEC_SLOT_IMAGE, arg, err) < 0)
-                return -1;
-            continue;
-        }
-        cJSON_ArrayForEach(it, v)
-        {
-            if (fields[f].slot == SPEC_SLOT_ENV)
-                spec_path_key(path, sizeof(path), field, it->string);
-            else
-                spec_path_index(path, sizeof(path), field, i++);
-            if (spec_check_type(SPEC_STRING, NULL, it, path, err) < 0 ||
-                fn(it, path, fields[f].slot, arg, err) < 0)
-                return -1;
-        }
+    if (slot == SPEC_SLOT_IMAGE)
+        return cJSON_IsString(v) ? fn(v, field, slot, arg, err) : 0;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (slot == SPEC_SLOT_ENV)
+            spec_path_key(path, sizeof(path), field, it->string);
+        else
+            spec_path_index(path, sizeof(path), field, i++);
+        if (fn(it, path, slot, arg, err) < 0)
+            return -1;
     }
     return 0;
 }

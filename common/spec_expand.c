@@ -408,13 +408,14 @@ typedef struct {
     const spec_context_t *ctx;
     cJSON *job;       /* the expanded job */
     cJSON *script;    /* its script */
-    cJSON *env;       /* its env */
-    cJSON *vars;      /* the variables its script lines refer to */
+    cJSON *env;       /* its env, then the variables its script lines refer to */
     cJSON *defer;     /* what waits for the commit: {"image"?, "env": {..}} */
     cJSON *defer_env; /* defer's env */
 } spec_expansion_t;
 
-/* Expand one string of a job into its place (spec_string_fn). */
+/* Expand one string of a job into its place (spec_string_fn). A template
+ * that was not validated may hold what validation refuses: a value that is
+ * not a string, a reserved env name; names are not checked otherwise. */
 static int
 spec_expand_one(const cJSON *item, const char *path, spec_slot_t slot, void *arg, spec_error_t *err)
 {
@@ -424,10 +425,14 @@ spec_expand_one(const cJSON *item, const char *path, spec_slot_t slot, void *arg
     cJSON *defer = slot == SPEC_SLOT_IMAGE ? x->defer : slot == SPEC_SLOT_ENV ? x->defer_env : NULL;
     cJSON *v;
 
-    if (slot == SPEC_SLOT_ENV && spec_check_env_name(item->string, path, err) < 0)
+    if (spec_check_type(SPEC_STRING, NULL, item, path, err) < 0)
         return -1;
+    if (slot == SPEC_SLOT_ENV && spec_env_reserved(item->string)) {
+        spec_fail(err, path, "is reserved for the values of expressions");
+        return -1;
+    }
     v = spec_expand_string(item->valuestring, path, x->declared, x->inputs, x->ctx,
-                           slot == SPEC_SLOT_SCRIPT ? x->vars : NULL, defer,
+                           slot == SPEC_SLOT_SCRIPT ? x->env : NULL, defer,
                            slot == SPEC_SLOT_IMAGE ? "image" : item->string, err);
     if (v == NULL)
         return -1;
@@ -440,14 +445,40 @@ spec_expand_one(const cJSON *item, const char *path, spec_slot_t slot, void *arg
     return 0;
 }
 
+/* The fields of a job with expressions, in the order they are expanded:
+ * the env before the script lines, whose variables are added to it after
+ * its own entries (their names cannot clash: the reserved ones are
+ * refused). */
+static const struct {
+    const char *key;
+    spec_slot_t slot;
+} spec_expand_fields[] = {
+    {"image", SPEC_SLOT_IMAGE},
+    {"env", SPEC_SLOT_ENV},
+    {"script", SPEC_SLOT_SCRIPT},
+};
+
+/* Expand the strings of job (at base) into x->job. */
+static int
+spec_expand_job(const cJSON *job, const char *base, spec_expansion_t *x, spec_error_t *err)
+{
+    char field[160];
+
+    for (size_t f = 0; f < GW_ARRAY_LEN(spec_expand_fields); f++) {
+        spec_path_key(field, sizeof(field), base, spec_expand_fields[f].key);
+        if (spec_field_strings(spec_get(job, spec_expand_fields[f].key), field,
+                               spec_expand_fields[f].slot, spec_expand_one, x, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The jobs of one run with every expression replaced, in a single pass
- * (caller frees), or NULL with *err. Script lines refer to variables that
- * are added to the job's env after its own entries. */
+ * (caller frees), or NULL with *err. */
 cJSON *
 spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, spec_error_t *err)
 {
-    spec_expansion_t x = {
-        spec_get(tmpl, "inputs"), inputs, ctx, NULL, NULL, NULL, NULL, NULL, NULL};
+    spec_expansion_t x = {spec_get(tmpl, "inputs"), inputs, ctx, NULL, NULL, NULL, NULL, NULL};
     const cJSON *job;
     cJSON *out = cJSON_CreateArray();
     char base[160];
@@ -457,7 +488,6 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
     {
         const cJSON *name = spec_get(job, "name");
         const cJSON *timeout = spec_get(job, "timeout");
-        cJSON *var;
 
         x.job = cJSON_CreateObject();
         cJSON_AddItemToArray(out, x.job);
@@ -468,18 +498,11 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
         /* What waits for the commit; dropped below when nothing does. */
         x.defer = cJSON_AddObjectToObject(x.job, "deferred");
         x.defer_env = cJSON_AddObjectToObject(x.defer, "env");
-        x.vars = cJSON_CreateObject();
         spec_path_index(base, sizeof(base), "jobs", j++);
-        if (spec_job_strings(job, base, spec_expand_one, &x, err) < 0) {
-            cJSON_Delete(x.vars);
+        if (spec_expand_job(job, base, &x, err) < 0) {
             cJSON_Delete(out);
             return NULL;
         }
-        /* The job's own env first, then the variables of its script lines
-         * (their names cannot clash: validation reserves them). */
-        while ((var = x.vars->child) != NULL)
-            cJSON_AddItemToObject(x.env, var->string, cJSON_DetachItemViaPointer(x.vars, var));
-        cJSON_Delete(x.vars);
         /* Script lines read the commit from a variable: it is the variable
          * that waits. */
         if (ctx != NULL && ctx->commit_sha == NULL &&

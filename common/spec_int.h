@@ -43,6 +43,8 @@ bool spec_ident_valid(const char *s, size_t n);
 long spec_find_dup(const char **names, size_t n, size_t *first);
 /* Refuse a key that obj (an object, or NULL) holds twice. */
 int spec_check_dups(const cJSON *obj, const char *base, spec_error_t *err);
+/* Whether an env name is one that holds the values of expressions. */
+bool spec_env_reserved(const char *name);
 /* An env name of a job: a valid name, not a reserved one. */
 int spec_check_env_name(const char *name, const char *path, spec_error_t *err);
 
@@ -76,6 +78,9 @@ typedef enum {
     SPEC_LIST,  /* a non-empty array */
     SPEC_LINES, /* a non-empty array of strings */
     SPEC_GLOBS, /* a non-empty array of non-empty strings */
+    /* a non-empty array of strings, but the items are left to the key's
+     * rule, which checks each with what else it checks of it */
+    SPEC_LINES_BY_RULE,
 } spec_type_t;
 
 /* Whether v is of type t (words: SPEC_ENUM's), items of a list included;
@@ -85,20 +90,22 @@ int spec_check_type(spec_type_t t, const char *const *words, const cJSON *v, con
 
 /* ---- the strings of a job (spec.c) ---- */
 
-/* Where a string of a job stands. */
+/* A field of a job whose strings have expressions expanded. */
 typedef enum { SPEC_SLOT_IMAGE, SPEC_SLOT_SCRIPT, SPEC_SLOT_ENV } spec_slot_t;
 
-/* Called for one string of a job: item (item->string is the name of an
- * env entry) at path. Returns 0, or -1 with *err to stop. */
+/* Called for one member of a job's field: item (item->string is the name
+ * of an env entry) at path, of any type but for an image, which is always
+ * a string. Returns 0, or -1 with *err to stop. */
 typedef int (*spec_string_fn)(const cJSON *item, const char *path, spec_slot_t slot, void *arg,
                               spec_error_t *err);
 
-/* Call fn for each string of job in which expressions are expanded: its
- * image (when a string), its script lines, its env values, in that order.
- * A script line or env value that is not a string stops the walk. Returns
- * 0, or -1 with *err. */
-int spec_job_strings(const cJSON *job, const char *base, spec_string_fn fn, void *arg,
-                     spec_error_t *err);
+/* Call fn for each member of v, the job's field slot at path field, in
+ * which expressions are expanded: the image itself (when it is a string),
+ * each script line, each env entry, in order. fn checks the type of a line
+ * or entry: validation names an env entry's bad name before its bad value,
+ * expansion the other way round. Returns 0, or -1 with *err. */
+int spec_field_strings(const cJSON *v, const char *field, spec_slot_t slot, spec_string_fn fn,
+                       void *arg, spec_error_t *err);
 
 /* ---- expressions (spec_expand.c) ---- */
 

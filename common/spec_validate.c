@@ -3,10 +3,11 @@
  * of object (the template, `on`, `on.push`, `on.manual`, an input
  * declaration, a job): what each value must be, whether it is required, its
  * normal form when absent, and a checker for the rules that are its own.
- * spec_walk checks an object against its table and builds its normal form;
- * the known keys live nowhere else, and the messages that list them are
- * built from the tables. The caps of spec.h are checked first, in one pass
- * over the document (spec_check_shape).
+ * spec_walk checks an object against its table, key by key in the table's
+ * order (which is the order in which errors are found), and builds its
+ * normal form; the known keys live nowhere else, and the messages that list
+ * them are built from the tables. The caps of spec.h are checked first, in
+ * one pass over the document (spec_check_shape).
  */
 #include "spec_int.h"
 
@@ -74,9 +75,11 @@ static const char *const spec_types[] = {"string", "number", "boolean", "choice"
 typedef struct spec_table spec_table_t;
 
 /* An object being walked: its normal form so far, in table order, so that
- * a checker may read the keys before its own. */
-typedef struct {
+ * a checker may read the keys before its own, and the walk of the object
+ * around it (a job's: the template's, whose inputs its expressions use). */
+typedef struct spec_walk {
     cJSON *out;
+    const struct spec_walk *up; /* NULL for the root: no object, only err */
     spec_error_t *err;
 } spec_walk_t;
 
@@ -101,8 +104,9 @@ typedef struct {
 } spec_key_t;
 
 struct spec_table {
-    const char *what;   /* what a key of it is called: "key", "event" */
-    spec_key_t keys[8]; /* in order; the unused entries have no key */
+    const char *what;          /* what a key of it is called: "key", "event" */
+    spec_key_t keys[8];        /* in the order checked; the unused entries have no key */
+    const char *const *normal; /* the normal form's order of keys; NULL: the same */
 };
 
 /* Each key of table t, in order. */
@@ -113,6 +117,8 @@ static int spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON
 static int spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_image(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_script(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 
@@ -126,36 +132,42 @@ static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJS
 static const spec_table_t spec_push_table = {"key", {
     KEY("branches", SPEC_GLOBS, SPEC_OPTIONAL, "null"),
     KEY("tags",     SPEC_GLOBS, SPEC_OPTIONAL, "null"),
-}};
+}, NULL};
 
 static const spec_table_t spec_manual_table = {"key", {
     KEY(NULL, SPEC_ANY, SPEC_OPTIONAL, NULL),
-}};
+}, NULL};
 
 /* An event set to null is off, like an absent one: that is what the
  * normalised form says, so validating it again is a no-op. */
 static const spec_table_t spec_on_table = {"event", {
     EVENT("push",   &spec_push_table),
     EVENT("manual", &spec_manual_table),
-}};
+}, NULL};
 
-/* default comes after type and options, which it must fit. */
+/* default is checked last, after type and options, which it must fit; in
+ * the normal form it comes before required. */
+static const char *const spec_input_normal[] = {"type", "options", "default", "required",
+                                                "description", NULL};
+
 static const spec_table_t spec_input_table = {"key", {
     ENUM("type",        spec_types,  SPEC_OPTIONAL, "\"string\""),
     RULE("options",     SPEC_ANY,    SPEC_OPTIONAL, NULL, spec_check_options),
-    RULE("default",     SPEC_SCALAR, SPEC_OPTIONAL, NULL, spec_check_default),
     KEY("required",     SPEC_BOOL,   SPEC_OPTIONAL, "false"),
     KEY("description",  SPEC_STRING, SPEC_OPTIONAL, NULL),
-}};
+    RULE("default",     SPEC_SCALAR, SPEC_OPTIONAL, NULL, spec_check_default),
+}, spec_input_normal};
 
+/* The expressions of a string are checked with it, so the first error of
+ * a job is the first in the order of its keys. */
 static const spec_table_t spec_job_table = {"key", {
     KEY("name",          SPEC_NAME,    SPEC_REQUIRED, NULL),
-    KEY("image",         SPEC_TEXT,    SPEC_OPTIONAL, "null"),
-    KEY("script",        SPEC_LINES,   SPEC_REQUIRED, NULL),
+    RULE("image",        SPEC_TEXT,    SPEC_OPTIONAL, "null", spec_check_image),
+    RULE("script",       SPEC_LINES_BY_RULE, SPEC_REQUIRED, NULL, spec_check_script),
     RULE("env",          SPEC_OBJECT,  SPEC_OPTIONAL, "{}", spec_check_env),
     KEY("timeout",       SPEC_SECONDS, SPEC_OPTIONAL, "null"),
     KEY("allow_failure", SPEC_BOOL,    SPEC_OPTIONAL, "false"),
-}};
+}, NULL};
 
 /* jobs comes after inputs, which its expressions refer to. */
 static const spec_table_t spec_template_table = {"key", {
@@ -164,7 +176,7 @@ static const spec_table_t spec_template_table = {"key", {
     KEY("clean",   SPEC_BOOL,   SPEC_OPTIONAL,      "false"),
     RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
     RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
-}};
+}, NULL};
 /* clang-format on */
 
 static const spec_key_t *
@@ -179,7 +191,7 @@ spec_table_find(const spec_table_t *t, const char *key)
 }
 
 static cJSON *spec_walk(const cJSON *obj, const char *base, const spec_table_t *t,
-                        spec_error_t *err);
+                        const spec_walk_t *up);
 
 /* One key of an object: its need, type and rule; *normal is its normal
  * form (NULL: left out). */
@@ -200,19 +212,33 @@ spec_walk_key(const spec_key_t *k, const cJSON *v, const char *path, spec_walk_t
         return -1;
     }
     if (*normal == NULL && v != NULL)
-        *normal = k->sub != NULL ? spec_walk(v, path, k->sub, w->err) : cJSON_Duplicate(v, true);
+        *normal = k->sub != NULL ? spec_walk(v, path, k->sub, w) : cJSON_Duplicate(v, true);
     else if (*normal == NULL && k->absent != NULL)
         *normal = cJSON_Parse(k->absent);
     return v != NULL && *normal == NULL ? -1 : 0;
 }
 
-/* Check obj (NULL reads as {}) against table t and return its normal form
- * (caller frees), or NULL with *err. Unknown keys are reported before
- * anything else, so a typo is named as such rather than as a missing key. */
-static cJSON *
-spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_t *err)
+/* Put the keys of out in the order of names (NULL: leave them). */
+static void
+spec_reorder(cJSON *out, const char *const *names)
 {
-    spec_walk_t w = {NULL, err};
+    for (; names != NULL && *names != NULL; names++) {
+        cJSON *it = cJSON_DetachItemFromObjectCaseSensitive(out, *names);
+
+        if (it != NULL)
+            cJSON_AddItemToObject(out, *names, it);
+    }
+}
+
+/* Check obj (NULL reads as {}) against table t and return its normal form
+ * (caller frees), or NULL with up->err; up is the walk of the object
+ * around obj (for the template, spec_validate's root). Unknown keys are reported before anything
+ * else, so a typo is named as such rather than as a missing key. */
+static cJSON *
+spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, const spec_walk_t *up)
+{
+    spec_error_t *err = up->err;
+    spec_walk_t w = {NULL, up, err};
     char path[160];
     const cJSON *it;
 
@@ -243,6 +269,7 @@ spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, spec_error_
         if (normal != NULL)
             cJSON_AddItemToObject(w.out, k->key, normal);
     }
+    spec_reorder(w.out, t->normal);
     return w.out;
 }
 
@@ -314,7 +341,7 @@ spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
         spec_fail(w->err, path, "must be an object, a list of events or null");
         return -1;
     }
-    *normal = spec_walk(v, path, &spec_on_table, w->err);
+    *normal = spec_walk(v, path, &spec_on_table, w);
     cJSON_Delete(events);
     if (*normal == NULL)
         return -1;
@@ -394,56 +421,31 @@ spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **nor
     return 0;
 }
 
+/* The declarations of inputs; a bare `NAME:` in YAML (null) declares a
+ * plain string input. */
 static int
-spec_check_input_name(const char *name, const char *path, spec_error_t *err)
-{
-    if (spec_ident_valid(name, strlen(name)))
-        return 0;
-    spec_fail(err, path,
-              "is not a valid input name (letters, digits and '_', not starting with a digit)");
-    return -1;
-}
-
-/* A mapping of names to values (inputs, a job's env). */
-typedef struct {
-    int max; /* entries; over it: "has more than <max> <items> (<who> at most <max> <unit>)" */
-    const char *items, *who, *unit;
-    int (*name_ok)(const char *name, const char *path, spec_error_t *err);
-    const spec_table_t *decl; /* values: objects of this table (null reads as {}); NULL: strings */
-} spec_map_t;
-
-static const spec_map_t spec_inputs_map = {SPEC_MAX_INPUTS,          "inputs",
-                                           "a template may declare", "inputs",
-                                           spec_check_input_name,    &spec_input_table};
-static const spec_map_t spec_env_map = {SPEC_MAX_ENV, "entries",           "a job may set",
-                                        "variables",  spec_check_env_name, NULL};
-
-/* Check a mapping; with decl, *normal is the normal form of each value. */
-static int
-spec_check_map(const cJSON *v, const char *path, const spec_map_t *m, spec_error_t *err,
-               cJSON **normal)
+spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
 {
     char base[160];
     const cJSON *it;
 
-    if (spec_check_count(v, path, m->max, m->items, m->who, m->unit, err) < 0 ||
-        spec_check_dups(v, path, err) < 0)
+    if (spec_check_count(v, path, SPEC_MAX_INPUTS, "inputs", "a template may declare", "inputs",
+                         w->err) < 0 ||
+        spec_check_dups(v, path, w->err) < 0)
         return -1;
-    if (m->decl != NULL)
-        *normal = cJSON_CreateObject();
+    *normal = cJSON_CreateObject();
     cJSON_ArrayForEach(it, v)
     {
         cJSON *decl;
 
         spec_path_key(base, sizeof(base), path, it->string);
-        if (m->name_ok(it->string, base, err) < 0)
+        if (!spec_ident_valid(it->string, strlen(it->string))) {
+            spec_fail(w->err, base,
+                      "is not a valid input name (letters, digits and '_', not starting with a "
+                      "digit)");
             return -1;
-        if (m->decl == NULL) {
-            if (spec_check_type(SPEC_STRING, NULL, it, base, err) < 0)
-                return -1;
-            continue;
         }
-        decl = spec_walk(cJSON_IsNull(it) ? NULL : it, base, m->decl, err);
+        decl = spec_walk(cJSON_IsNull(it) ? NULL : it, base, &spec_input_table, w);
         if (decl == NULL)
             return -1;
         cJSON_AddItemToObject(*normal, it->string, decl);
@@ -451,35 +453,61 @@ spec_check_map(const cJSON *v, const char *path, const spec_map_t *m, spec_error
     return 0;
 }
 
-/* The declarations of inputs; a bare `NAME:` in YAML (null) declares a
- * plain string input. */
-static int
-spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
-{
-    return spec_check_map(v, path, &spec_inputs_map, w->err, normal);
-}
-
-/* A job's env: valid names that are not reserved, string values. */
-static int
-spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
-{
-    return spec_check_map(v, path, &spec_env_map, w->err, normal);
-}
-
-/* Check the expressions of one string of a job against the declared
- * inputs (arg). */
+/* One member of a job's field (spec_string_fn): an env entry's name, then
+ * that it is a string, then its expressions against the declared inputs
+ * (arg). */
 static int
 spec_check_string(const cJSON *item, const char *path, spec_slot_t slot, void *arg,
                   spec_error_t *err)
 {
+    if (slot == SPEC_SLOT_ENV && spec_check_env_name(item->string, path, err) < 0)
+        return -1;
+    if (spec_check_type(SPEC_STRING, NULL, item, path, err) < 0)
+        return -1;
     return spec_check_expressions(item->valuestring, path, arg, err);
 }
 
-/* The jobs, each of them valid and its expressions too, with unique names. */
+/* The members of a job's field v, one by one; their expressions refer to
+ * the inputs of the template (the walk around the job's). */
+static int
+spec_check_strings(const cJSON *v, const char *path, spec_slot_t slot, const spec_walk_t *w)
+{
+    const cJSON *declared = spec_get(w->up->out, "inputs");
+
+    return spec_field_strings(v, path, slot, spec_check_string, (void *)declared, w->err);
+}
+
+/* A job's image: its expressions. */
+static int
+spec_check_image(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_strings(v, path, SPEC_SLOT_IMAGE, w);
+}
+
+/* A job's script: each line a string, with its expressions. */
+static int
+spec_check_script(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_check_strings(v, path, SPEC_SLOT_SCRIPT, w);
+}
+
+/* A job's env: at most SPEC_MAX_ENV entries, each given once, with a valid
+ * name that is not reserved and a string value, with its expressions. */
+static int
+spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    spec_error_t *err = w->err;
+
+    if (spec_check_count(v, path, SPEC_MAX_ENV, "entries", "a job may set", "variables", err) < 0 ||
+        spec_check_dups(v, path, err) < 0)
+        return -1;
+    return spec_check_strings(v, path, SPEC_SLOT_ENV, w);
+}
+
+/* The jobs, each of them valid, with unique names. */
 static int
 spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
 {
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(w->out, "inputs");
     char base[160], other[160];
     const char **names;
     size_t n = 0, first = 0;
@@ -495,12 +523,10 @@ spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal
         cJSON *job;
 
         spec_path_index(base, sizeof(base), path, (int)n);
-        job = spec_walk(it, base, &spec_job_table, w->err);
+        job = spec_walk(it, base, &spec_job_table, w);
         if (job == NULL)
             goto fail;
         cJSON_AddItemToArray(*normal, job);
-        if (spec_job_strings(job, base, spec_check_string, (void *)inputs, w->err) < 0)
-            goto fail;
         names[n++] = cJSON_GetObjectItemCaseSensitive(job, "name")->valuestring;
     }
     dup = spec_find_dup(names, n, &first);
@@ -523,6 +549,8 @@ fail:
 cJSON *
 spec_validate(const cJSON *doc, spec_error_t *err)
 {
+    spec_walk_t root = {NULL, NULL, err};
+
     if (!cJSON_IsObject(doc)) {
         spec_fail(err, "", "the template must be an object");
         return NULL;
@@ -530,5 +558,5 @@ spec_validate(const cJSON *doc, spec_error_t *err)
     /* The caps first: every later check may then take its time. */
     if (spec_check_shape(doc, "", 0, err) < 0)
         return NULL;
-    return spec_walk(doc, "", &spec_template_table, err);
+    return spec_walk(doc, "", &spec_template_table, &root);
 }

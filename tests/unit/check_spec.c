@@ -360,22 +360,30 @@ START_TEST(test_validate_messages_style)
 }
 END_TEST
 
-/* With several errors, the first one named: the keys of an object are
- * checked in the order of its normal form (unknown keys before all), and
- * the expressions of a job's strings once the job is whole, so a reference
- * is looked up only in a job that can run. */
+/* With several errors, the first one named: unknown keys before all, then
+ * the keys of an object in the order of its table (an input's default
+ * last, after the type and options it must fit; a job's keys in their
+ * order), each string of a job with its expressions. */
 static const invalid_case_t first_error_cases[] = {
-    {"{" KIND "'jobs': [{'name': 'a', 'image': '${{ inputs.X }}'}]}", "jobs[0].script",
-     "is required"},
+    {"{" KIND "'jobs': [{'name': 'a', 'image': '${{ inputs.X }}'}]}", "jobs[0].image",
+     "references undeclared input \"X\""},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}'], 'timeout': 0}]}",
-     "jobs[0].timeout", "must be an integer between 1 and 86400"},
+     "jobs[0].script[0]", "references undeclared input \"X\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}', 5]}]}", "jobs[0].script[0]",
+     "references undeclared input \"X\""},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}'], 'env': {'V': '${{ x }}'}}]}",
      "jobs[0].script[0]", "references undeclared input \"X\""},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'A': '${{ x }}', '1B': 'x'}}]}",
+     "jobs[0].env.A", "references unknown variable \"x\""},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['${{ inputs.X }}']}, {'name': 'b'}]}",
      "jobs[0].script[0]", "references undeclared input \"X\""},
     {"{" KIND "'jobs': [{'script': 'x', 'nmae': 'a'}]}", "jobs[0].nmae", "is not a known key"},
     {"{" KIND "'inputs': {'S': {'required': 'yes', 'default': ['a']}}, " JOBS "}",
-     "inputs.S.default", "must be a string, number or boolean"},
+     "inputs.S.required", "must be true or false"},
+    {"{" KIND "'inputs': {'S': {'type': 'number', 'default': 'x', 'required': 'y'}}, " JOBS "}",
+     "inputs.S.required", "must be true or false"},
+    {"{" KIND "'inputs': {'S': {'default': [1], 'description': 5}}, " JOBS "}",
+     "inputs.S.description", "must be a string"},
 };
 
 START_TEST(test_validate_first_error)
@@ -992,17 +1000,48 @@ START_TEST(test_expand_shell_runs)
 }
 END_TEST
 
-/* spec_expand still refuses what validation would, if given a raw template. */
-START_TEST(test_expand_refuses_unknown)
+/* spec_expand given a raw template refuses what it cannot expand, the
+ * strings of a job in the order image, env, script; it does not check the
+ * names of the env. */
+static const invalid_case_t expand_raw_cases[] = {
+    {"{'jobs': [{'name': 'a', 'script': ['ok', '${{ secrets.TOKEN }}']}]}", "jobs[0].script[1]",
+     "references unknown variable \"secrets.TOKEN\""},
+    {"{'jobs': [{'name': 'a', 'script': ['${{ x }}'], 'env': {'A': '${{ y }}'}}]}", "jobs[0].env.A",
+     "references unknown variable \"y\""},
+    {"{'jobs': [{'name': 'a', 'script': [5], 'env': {'A': 5}}]}", "jobs[0].env.A",
+     "must be a string"},
+    {"{'jobs': [{'name': 'a', 'script': ['x'], 'env': {'GITWEAVE_INPUT_A': 'y'}}]}",
+     "jobs[0].env.GITWEAVE_INPUT_A", "is reserved for the values of expressions"},
+    {"{'jobs': [{'name': 'a', 'script': ['x'], 'env': {'GITWEAVE_EXPR_A': 5}}]}",
+     "jobs[0].env.GITWEAVE_EXPR_A", "must be a string"},
+};
+
+START_TEST(test_expand_raw_refused)
 {
-    cJSON *t = js("{'jobs': [{'name': 'a', 'script': ['ok', '${{ secrets.TOKEN }}']}]}");
+    const invalid_case_t *c = &expand_raw_cases[_i];
+    cJSON *t = js(c->doc);
     const spec_context_t ctx = {"r", "1", NULL, NULL};
     spec_error_t err;
     cJSON *jobs = spec_expand(t, NULL, &ctx, &err);
 
-    ck_assert_ptr_null(jobs);
-    ck_assert_str_eq(err.field, "jobs[0].script[1]");
-    ck_assert_str_eq(err.message, "references unknown variable \"secrets.TOKEN\"");
+    ck_assert_msg(jobs == NULL, "expanded %s", c->doc);
+    ck_assert_str_eq(err.field, c->field);
+    ck_assert_str_eq(err.message, c->message);
+    cJSON_Delete(t);
+}
+END_TEST
+
+START_TEST(test_expand_raw_env_name)
+{
+    cJSON *t = js("{'jobs': [{'name': 'a', 'script': ['x'], 'env': {'1A': 'y'}}]}");
+    const spec_context_t ctx = {"r", "1", NULL, NULL};
+    spec_error_t err;
+    cJSON *jobs = spec_expand(t, NULL, &ctx, &err);
+    const cJSON *env = cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "env");
+
+    ck_assert_ptr_nonnull(jobs);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(env, "1A")), "y");
+    cJSON_Delete(jobs);
     cJSON_Delete(t);
 }
 END_TEST
@@ -1726,7 +1765,8 @@ spec_suite(void)
     tcase_add_test(tc, test_expand_single_pass);
     tcase_add_loop_test(tc, test_expand_quoting, 0, (int)GW_ARRAY_LEN(quote_cases));
     tcase_add_test(tc, test_expand_shell_runs);
-    tcase_add_test(tc, test_expand_refuses_unknown);
+    tcase_add_loop_test(tc, test_expand_raw_refused, 0, (int)GW_ARRAY_LEN(expand_raw_cases));
+    tcase_add_test(tc, test_expand_raw_env_name);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("match");
