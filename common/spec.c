@@ -487,6 +487,12 @@ spec_field_strings(const cJSON *v, const char *field, spec_slot_t slot, spec_str
 
     if (slot == SPEC_SLOT_IMAGE)
         return cJSON_IsString(v) ? fn(v, field, slot, arg, err) : 0;
+    /* Validation has checked the shape; expansion of a document that was
+     * not validated finds it here. */
+    if (slot == SPEC_SLOT_ENV && v != NULL && !cJSON_IsObject(v))
+        return spec_check_type(SPEC_OBJECT, NULL, v, field, err);
+    if (slot == SPEC_SLOT_SCRIPT && v != NULL && !cJSON_IsArray(v))
+        return spec_check_type(SPEC_LINES_BY_RULE, NULL, v, field, err);
     cJSON_ArrayForEach(it, v)
     {
         if (slot == SPEC_SLOT_ENV)

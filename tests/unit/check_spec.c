@@ -1014,6 +1014,12 @@ static const invalid_case_t expand_raw_cases[] = {
      "jobs[0].env.GITWEAVE_INPUT_A", "is reserved for the values of expressions"},
     {"{'jobs': [{'name': 'a', 'script': ['x'], 'env': {'GITWEAVE_EXPR_A': 5}}]}",
      "jobs[0].env.GITWEAVE_EXPR_A", "must be a string"},
+    /* An env that is not an object, a script that is not a list: refused,
+     * not walked as if they were (an array's items have no names). */
+    {"{'jobs': [{'name': 'a', 'script': ['x'], 'env': ['y']}]}", "jobs[0].env",
+     "must be an object"},
+    {"{'jobs': [{'name': 'a', 'script': {'A': 'x'}}]}", "jobs[0].script",
+     "must be a non-empty array of strings"},
 };
 
 START_TEST(test_expand_raw_refused)
