@@ -13,7 +13,9 @@
  *  - values that fit the declared inputs are accepted, and a validated
  *    template always expands, into as many jobs and script lines, none of
  *    which holds an input's value as script text;
- *  - a branch pattern without wildcards matches itself.
+ *  - a branch pattern without wildcards matches itself;
+ *  - expanding the document as it came, unvalidated, gives jobs or an
+ *    error, never a crash.
  */
 #include "fuzz_util.h"
 
@@ -143,6 +145,23 @@ fuzz_expand(const cJSON *norm)
     cJSON_Delete(trigger);
 }
 
+/* Expansion of what was never validated (a stored template always was):
+ * an error or jobs, never a crash. */
+static void
+fuzz_expand_raw(const cJSON *doc)
+{
+    const spec_context_t ctx = {
+        .repo_name = "demo", .run_id = "r", .commit_sha = NULL, .ref = NULL};
+    spec_error_t err;
+    cJSON *jobs;
+
+    memset(&err, 0, sizeof(err));
+    jobs = spec_expand(doc, NULL, &ctx, &err);
+    if (jobs == NULL)
+        fuzz_check_error(&err);
+    cJSON_Delete(jobs);
+}
+
 static void
 fuzz_template(const cJSON *doc)
 {
@@ -150,6 +169,7 @@ fuzz_template(const cJSON *doc)
     cJSON *norm, *again, *stored;
     char *text;
 
+    fuzz_expand_raw(doc);
     memset(&err, 0, sizeof(err));
     norm = spec_validate(doc, &err);
     if (norm == NULL) {
