@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The tests that hold a fact's second copy to its definition (README, "Source
+# code layout") fail when one side changes alone. Each mutation below changes
+# one side in a copy of the source tree, and the tie test it names must then
+# fail; the copy is restored before the next. The tie tests first pass on the
+# copy unchanged. A mutation whose text is no longer in its file fails this
+# test: update it with the code it stood for.
+source "$(dirname "$0")/../lib/postgres.sh"
+
+COPY=$GW_TMP/src
+BUILD=$GW_TMP/build
+mkdir -p "$COPY"
+tar -C "$GW_SOURCE_DIR" --exclude='./build*' --exclude='./tests/node_modules' --exclude='./.git' \
+    -cf - . | tar -C "$COPY" -xf -
+cmake -S "$COPY" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DGW_WERROR=ON >"$GW_TMP/cmake.log" 2>&1 ||
+    { cat "$GW_TMP/cmake.log"; fail "the copy configures"; exit 1; }
+
+TIES=(check_status_sql check_events check_config)
+
+# tie_test NAME: run the tie test NAME of the copy; its output in $GW_TMP/NAME.out.
+tie_test() {
+    cmake --build "$BUILD" -j"$(nproc)" --target "$1" >"$GW_TMP/build.out" 2>&1 || return 2
+    CK_DEFAULT_TIMEOUT=30 "$BUILD/tests/$1" >"$GW_TMP/$1.out" 2>&1
+}
+
+for t in "${TIES[@]}"; do
+    tie_test "$t"
+    expect_eq "$t passes on the unchanged tree" 0 "$?"
+done
+[ "$GW_FAILS" = 0 ] || { cat "$GW_TMP"/*.out; exit 1; }
+
+# mutate WHAT TEST FILE OLD NEW: with the first OLD in FILE replaced by NEW,
+# TEST fails (not its build: the change must compile).
+mutate() {
+    local what=$1 test=$2 file=$3 old=$4 new=$5 rc
+    if ! python3 - "$COPY/$file" "$old" "$new" <<'EOF'; then
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+if old not in text:
+    sys.exit(1)
+open(path, "w").write(text.replace(old, new, 1))
+EOF
+        fail "$what: the text to change is no longer in $file"
+        return
+    fi
+    tie_test "$test"
+    rc=$?
+    cp "$GW_SOURCE_DIR/$file" "$COPY/$file"
+    case $rc in
+    0) fail "$what: $test still passes" ;;
+    2) fail "$what: the change does not build"; tail -n 20 "$GW_TMP/build.out" ;;
+    *) pass "$what: $test fails ($(grep -m1 -oE '[^/]+:[0-9]+:[EF]:[^:]*:[^:]*:[0-9]+: .{0,160}' "$GW_TMP/$test.out"))" ;;
+    esac
+}
+
+# ---- statuses: common/status.c, the SQL of both programs, migration 0007 ----
+mutate "the table no longer lets a queued run be canceled" check_status_sql common/status.c \
+    '[ST_QUEUED] = B(ST_RUNNING) | B(ST_CANCELED),' '[ST_QUEUED] = B(ST_RUNNING),'
+mutate "gw_run_may (SQL) also allows success -> failed" check_status_sql \
+    db/migrations/0007_status_transitions.sql \
+    "('running', 'canceled'))" "('running', 'canceled'), ('success', 'failed'))"
+mutate "the worker's job end also moves a queued job" check_status_sql worker/queue.c \
+    "AND status IN ('running', \$5::job_status) AND " \
+    "AND status IN ('running', 'queued', \$5::job_status) AND "
+mutate "the API's cancel of a queued run marks it a success" check_status_sql api/queries.h \
+    "q AS (UPDATE pipeline_runs SET status = 'canceled'," \
+    "q AS (UPDATE pipeline_runs SET status = 'success',"
+
+# ---- events: common/events.h, hand-written SQL, the logs trigger, docs/events.md ----
+mutate "the trigger's run event written by hand, without its status" check_events api/queries.h \
+    "EV_RUN_SQL(\"r.id\", \"'queued'\")" \
+    "\"pg_notify('gitweave_events', json_build_object('type', 'run', 'id', r.id)::text)\""
+mutate "the table gives the run event one more key" check_events common/events.h \
+    'F(EV_KEY_ID, id) F(EV_KEY_STATUS, status)' \
+    'F(EV_KEY_ID, id) F(EV_KEY_STATUS, status) F(EV_KEY_RUN_ID, id)'
+mutate "docs/events.md drops the job event's run_id" check_events docs/events.md \
+    '`{"type": "job", "id": JOB, "run_id": RUN, "status": S}`' \
+    '`{"type": "job", "id": JOB, "status": S}`'
+mutate "the logs trigger renames next_offset" check_events db/migrations/0002_log_follow.sql \
+    "'next_offset'" "'offset'"
+
+# ---- settings: common/config.c, docs/configuration.md ----
+mutate "the table changes a default" check_config common/config.c \
+    'poll_seconds, "5"' 'poll_seconds, "7"'
+mutate "the table gains a setting the page does not list" check_config common/config.c \
+    '    STR("RUNNER_JOB_USER"' '    STR("RUNNER_JOB_GROUP", WORKER, job_user, "", "x"),
+    STR("RUNNER_JOB_USER"'
+mutate "docs/configuration.md loses a setting's row" check_config docs/configuration.md \
+    '| `RUNNER_JOB_CPUS` |' '| RUNNER_JOB_CPUS |'
+
+gw_finish
