@@ -480,9 +480,17 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
 {
     spec_expansion_t x = {spec_get(tmpl, "inputs"), inputs, ctx, NULL, NULL, NULL, NULL, NULL};
     const cJSON *job;
-    cJSON *out = cJSON_CreateArray();
+    cJSON *out;
     char base[160];
     int j = 0;
+
+    /* Expressions look inputs up by name (a template that was not
+     * validated may declare them in a list). */
+    if (x.declared != NULL && !cJSON_IsNull(x.declared) && !cJSON_IsObject(x.declared)) {
+        spec_check_type(SPEC_OBJECT, NULL, x.declared, "inputs", err);
+        return NULL;
+    }
+    out = cJSON_CreateArray();
 
     cJSON_ArrayForEach(job, spec_get(tmpl, "jobs"))
     {

@@ -1020,6 +1020,9 @@ static const invalid_case_t expand_raw_cases[] = {
      "must be an object"},
     {"{'jobs': [{'name': 'a', 'script': {'A': 'x'}}]}", "jobs[0].script",
      "must be a non-empty array of strings"},
+    /* Declared inputs that are a list (a YAML "- NAME:" slip): unnamed. */
+    {"{'inputs': [{'A': {}}], 'jobs': [{'name': 'a', 'script': ['${{ inputs.A }}']}]}", "inputs",
+     "must be an object"},
 };
 
 START_TEST(test_expand_raw_refused)
