@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* CF_ELSEWHERE: listed here for --help and the docs, read by the module
  * that needs it before (or without) the rest: log.c, migrate.c. */
 typedef enum { CF_STR, CF_INT, CF_ELSEWHERE } cf_type_t;
@@ -51,13 +53,13 @@ static const cf_entry_t config_table[] = {
     STR("GITWEAVE_API_PORT_FILE", API, api_port_file, "",
         "write the port listened on to this file"),
     STR("GITWEAVE_API_TOKEN", API, api_token, "",
-        "if set, requests need \"Authorization: Bearer <token>\""),
+        "if set, requests but /healthz and /readyz need \"Authorization: Bearer <token>\""),
     STR("GITWEAVE_METRICS_PUBLIC", API, metrics_public, "false",
         "true: GET /metrics without the token"),
     INT("GITWEAVE_API_MAX_BODY_BYTES", API, api_max_body, "1048576", 1024, 64 << 20,
         "largest request body"),
     INT("GITWEAVE_API_MAX_CONNECTIONS", API, api_max_connections, "0", 0, 1000000,
-        "open connections at most; 0: from ulimit -n"),
+        "open connections at most; 0: ulimit -n less 32, at most 1024"),
     INT("GITWEAVE_API_HEADER_TIMEOUT_SECONDS", API, api_header_timeout, "10", 1, 3600,
         "deadline of a request head"),
     INT("GITWEAVE_API_BODY_TIMEOUT_SECONDS", API, api_body_timeout, "30", 1, 3600,
@@ -254,6 +256,14 @@ config_load(gw_config_t *cfg)
                 "configuration error: RUNNER_NAME=\"%s\" must match "
                 "[A-Za-z0-9][A-Za-z0-9._-]{0,99}\n",
                 cfg->runner_name);
+        errors++;
+    }
+    const char *level = getenv("GITWEAVE_LOG_LEVEL");
+    if (level != NULL && *level != '\0' && gw_log_level_parse(level) < 0) {
+        fprintf(stderr,
+                "configuration error: GITWEAVE_LOG_LEVEL=\"%s\" is not one of debug, info, warn, "
+                "error\n",
+                level);
         errors++;
     }
     if (strcmp(cfg->metrics_public, "true") != 0 && strcmp(cfg->metrics_public, "false") != 0) {

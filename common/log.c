@@ -12,15 +12,24 @@
 static gw_log_level_t log_level = GW_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+int
+gw_log_level_parse(const char *s)
+{
+    for (size_t i = 0; i < GW_ARRAY_LEN(level_names); i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* An unknown name keeps the default; config_load refuses it. */
 void
 gw_log_init(void)
 {
     const char *s = getenv("GITWEAVE_LOG_LEVEL");
-    if (s == NULL)
-        return;
-    for (size_t i = 0; i < GW_ARRAY_LEN(level_names); i++)
-        if (strcmp(s, level_names[i]) == 0)
-            log_level = (gw_log_level_t)i;
+    int level = s != NULL ? gw_log_level_parse(s) : -1;
+
+    if (level >= 0)
+        log_level = (gw_log_level_t)level;
 }
 
 void

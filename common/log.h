@@ -12,6 +12,8 @@ typedef enum { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR } gw_log_lev
 
 /* Read the level from the environment; call once at start. */
 void gw_log_init(void);
+/* The level named s ("debug", "info", "warn", "error"), or -1. */
+int gw_log_level_parse(const char *s);
 void gw_log_set_level(gw_log_level_t level);
 void gw_log(gw_log_level_t level, const char *component, const char *fmt, ...) GW_PRINTF(3, 4);
 
