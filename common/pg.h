@@ -127,8 +127,9 @@ typedef struct {
     int waiting; /* statements queued for a connection */
 } pg_pool_stats_t;
 
-/* A pool of size connections (at least 1); free with pg_pool_free (NULL is
- * a no-op; not from one of its own callbacks). */
+/* A pool of size connections (at least 1); free with pg_pool_free, once
+ * (NULL is a no-op; it may be called from one of the pool's callbacks, see
+ * above). */
 pg_pool_t *pg_pool_new(struct event_base *base, const pg_conn_config_t *cfg, int size);
 void pg_pool_free(pg_pool_t *p);
 

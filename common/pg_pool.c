@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 
+#include "log.h"
+
 /* Statements a pool holds for a connection before refusing more. */
 #define PG_POOL_MAX_WAITING 10000
 
@@ -119,6 +121,10 @@ pg_pool_new(struct event_base *base, const pg_conn_config_t *cfg, int size)
     conn_cfg.arg = p;
     p->size = size;
     p->free_ev = evtimer_new(base, pg_pool_release, p);
+    if (p->free_ev == NULL) {
+        log_error("db", "could not create a timer: out of memory");
+        abort();
+    }
     p->conns = xcalloc((size_t)size, sizeof(*p->conns));
     for (int i = 0; i < size; i++)
         p->conns[i] = pg_conn_new(base, &conn_cfg);

@@ -10,8 +10,15 @@ source "$(dirname "$0")/../lib/postgres.sh"
 COPY=$GW_TMP/src
 BUILD=$GW_TMP/build
 mkdir -p "$COPY"
-tar -C "$GW_SOURCE_DIR" --exclude='./build*' --exclude='./tests/node_modules' --exclude='./.git' \
-    -cf - . | tar -C "$COPY" -xf -
+# The source files only: what git tracks, or (not a checkout) the tree
+# without builds and packages.
+if git -C "$GW_SOURCE_DIR" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$GW_SOURCE_DIR" ls-files -z | tar -C "$GW_SOURCE_DIR" --null -T - -cf - |
+        tar -C "$COPY" -xf -
+else
+    tar -C "$GW_SOURCE_DIR" --exclude='./build*' --exclude='./tests/node_modules' \
+        --exclude='./.git' -cf - . | tar -C "$COPY" -xf -
+fi
 cmake -S "$COPY" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DGW_WERROR=ON >"$GW_TMP/cmake.log" 2>&1 ||
     { cat "$GW_TMP/cmake.log"; fail "the copy configures"; exit 1; }
 
@@ -29,10 +36,11 @@ for t in "${TIES[@]}"; do
 done
 [ "$GW_FAILS" = 0 ] || { cat "$GW_TMP"/*.out; exit 1; }
 
-# mutate WHAT TEST FILE OLD NEW: with the first OLD in FILE replaced by NEW,
-# TEST fails (not its build: the change must compile).
+# mutate WHAT TEST CASE FILE OLD NEW: with the first OLD in FILE replaced by
+# NEW, TEST builds and its test function CASE fails an assertion (not a
+# crash, a timeout or a fixture that could not start).
 mutate() {
-    local what=$1 test=$2 file=$3 old=$4 new=$5 rc
+    local what=$1 test=$2 case=$3 file=$4 old=$5 new=$6 rc found
     if ! python3 - "$COPY/$file" "$old" "$new" <<'EOF'; then
 import sys
 path, old, new = sys.argv[1:4]
@@ -47,46 +55,63 @@ EOF
     tie_test "$test"
     rc=$?
     cp "$GW_SOURCE_DIR/$file" "$COPY/$file"
-    case $rc in
-    0) fail "$what: $test still passes" ;;
-    2) fail "$what: the change does not build"; tail -n 20 "$GW_TMP/build.out" ;;
-    *) pass "$what: $test fails ($(grep -m1 -oE '[^/]+:[0-9]+:[EF]:[^:]*:[^:]*:[0-9]+: .{0,160}' "$GW_TMP/$test.out"))" ;;
-    esac
+    found=$(grep -m1 -oE "[^/]+:[0-9]+:F:[^:]*:$case:[0-9]+: .{0,160}" "$GW_TMP/$test.out")
+    if [ "$rc" = 0 ]; then
+        fail "$what: $test still passes"
+    elif [ "$rc" = 2 ]; then
+        fail "$what: the change does not build"
+        tail -n 20 "$GW_TMP/build.out"
+    elif [ "$rc" -ge 128 ] || [ -z "$found" ]; then
+        fail "$what: $test did not fail in $case (exit $rc)"
+        tail -n 20 "$GW_TMP/$test.out"
+    else
+        pass "$what: $test fails ($found)"
+    fi
 }
 
 # ---- statuses: common/status.c, the SQL of both programs, migration 0007 ----
-mutate "the table no longer lets a queued run be canceled" check_status_sql common/status.c \
+mutate "the table no longer lets a queued run be canceled" check_status_sql \
+    test_sql_functions_match_table common/status.c \
     '[ST_QUEUED] = B(ST_RUNNING) | B(ST_CANCELED),' '[ST_QUEUED] = B(ST_RUNNING),'
 mutate "gw_run_may (SQL) also allows success -> failed" check_status_sql \
+    test_sql_functions_match_table \
     db/migrations/0007_status_transitions.sql \
     "('running', 'canceled'))" "('running', 'canceled'), ('success', 'failed'))"
-mutate "the worker's job end also moves a queued job" check_status_sql worker/queue.c \
+mutate "the worker's job end also moves a queued job" check_status_sql \
+    test_statements_make_only_table_transitions worker/queue.c \
     "AND status IN ('running', \$5::job_status) AND " \
     "AND status IN ('running', 'queued', \$5::job_status) AND "
-mutate "the API's cancel of a queued run marks it a success" check_status_sql api/queries.h \
+mutate "the API's cancel of a queued run marks it a success" check_status_sql \
+    test_statements_make_only_table_transitions api/queries.h \
     "q AS (UPDATE pipeline_runs SET status = 'canceled'," \
     "q AS (UPDATE pipeline_runs SET status = 'success',"
 
 # ---- events: common/events.h, hand-written SQL, the logs trigger, docs/events.md ----
-mutate "the trigger's run event written by hand, without its status" check_events api/queries.h \
+mutate "the trigger's run event written by hand, without its status" check_events \
+    test_every_notification_matches_the_table api/queries.h \
     "EV_RUN_SQL(\"r.id\", \"'queued'\")" \
     "\"pg_notify('gitweave_events', json_build_object('type', 'run', 'id', r.id)::text)\""
-mutate "the table gives the run event one more key" check_events common/events.h \
+mutate "the table gives the run event one more key" check_events test_docs_list_the_table \
+    common/events.h \
     'F(EV_KEY_ID, id) F(EV_KEY_STATUS, status)' \
     'F(EV_KEY_ID, id) F(EV_KEY_STATUS, status) F(EV_KEY_RUN_ID, id)'
-mutate "docs/events.md drops the job event's run_id" check_events docs/events.md \
+mutate "docs/events.md drops the job event's run_id" check_events test_docs_list_the_table \
+    docs/events.md \
     '`{"type": "job", "id": JOB, "run_id": RUN, "status": S}`' \
     '`{"type": "job", "id": JOB, "status": S}`'
-mutate "the logs trigger renames next_offset" check_events db/migrations/0002_log_follow.sql \
+mutate "the logs trigger renames next_offset" check_events \
+    test_every_notification_matches_the_table db/migrations/0002_log_follow.sql \
     "'next_offset'" "'offset'"
 
 # ---- settings: common/config.c, docs/configuration.md ----
-mutate "the table changes a default" check_config common/config.c \
+mutate "the table changes a default" check_config test_docs_list_the_table common/config.c \
     'poll_seconds, "5"' 'poll_seconds, "7"'
-mutate "the table gains a setting the page does not list" check_config common/config.c \
+mutate "the table gains a setting the page does not list" check_config \
+    test_docs_list_the_table common/config.c \
     '    STR("RUNNER_JOB_USER"' '    STR("RUNNER_JOB_GROUP", WORKER, job_user, "", "x"),
     STR("RUNNER_JOB_USER"'
-mutate "docs/configuration.md loses a setting's row" check_config docs/configuration.md \
+mutate "docs/configuration.md loses a setting's row" check_config test_docs_list_the_table \
+    docs/configuration.md \
     '| `RUNNER_JOB_CPUS` |' '| RUNNER_JOB_CPUS |'
 
 gw_finish

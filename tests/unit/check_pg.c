@@ -431,7 +431,9 @@ START_TEST(test_pool_free_answers_all)
     ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT pg_sleep(5), 'running'", 0, NULL,
                                    on_result_resubmit, NULL),
                      0);
-    run_for(0.5);
+    /* Running once the connection is up (at most 10 s). */
+    for (int i = 0; i < 200 && pg_pool_stats(closing_pool).busy == 0; i++)
+        run_for(0.05);
     ck_assert_int_eq(pg_pool_stats(closing_pool).busy, 1);
     ck_assert_int_eq(pg_pool_query(closing_pool, "SELECT 'waiting'", 0, NULL, on_result, NULL), 0);
     ck_assert_int_eq(pg_pool_stats(closing_pool).waiting, 1);
