@@ -19,6 +19,7 @@
 # its function and add its name to SECTIONS.
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
+source "$GW_SOURCE_DIR/tests/lib/git_src.sh"
 
 IMAGE=gwtest-busybox
 gw_dockerd_busybox "$IMAGE"
@@ -46,15 +47,7 @@ setup() {
     repo=day-$engine
     bare=$GW_TMP/git/$repo.git
     work=$GW_TMP/clone-$repo
-    git init -q --bare -b main "$bare"
-    install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
-    chmod 600 "$bare/config"
-    git -C "$bare" config gitweave.url "$API_ROOT"
-    git -C "$bare" config gitweave.repo "$repo"
-    git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
-    api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
-    api PUT "/repos/$repo/templates/build" >/dev/null
-    api PUT "/repos/$repo/templates/release" >/dev/null
+    gw_hooked_repo "$repo" "$bare" build release
     check "[$engine] repo registered, build and release attached" test "$(status)" = 201
 
     git init -q -b main "$work"

@@ -9,6 +9,7 @@
 # the hook reads from a 0600 file as the README installs it.
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
+source "$GW_SOURCE_DIR/tests/lib/git_src.sh"
 
 IMAGE=gwtest-busybox
 gw_dockerd_busybox "$IMAGE"
@@ -34,14 +35,7 @@ for engine in local docker; do
     repo=app-$engine
     bare=$GW_TMP/git/$repo.git
     work=$GW_TMP/clone-$repo
-    git init -q --bare -b main "$bare"
-    install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
-    chmod 600 "$bare/config"
-    git -C "$bare" config gitweave.url "$API_ROOT"
-    git -C "$bare" config gitweave.repo "$repo"
-    git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
-    api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
-    api PUT "/repos/$repo/templates/build" >/dev/null
+    gw_hooked_repo "$repo" "$bare" build
     check "[$engine] repo registered and template attached" test "$(status)" = 201
 
     gw_worker_start "w-$engine" RUNNER_CONTAINER_ENGINE=$engine RUNNER_DEFAULT_IMAGE=$IMAGE

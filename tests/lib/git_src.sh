@@ -8,3 +8,24 @@ gw_git_src() {
         git -C "$GW_TMP/clone" config user.name test
 }
 gw_git_push() { git -C "$GW_TMP/clone" push -q "$GW_TMP/src.git" main; }
+
+# gw_hooked_repo REPO BARE TEMPLATE...: a bare repository BARE with the
+# shipped post-receive hook set up as the README installs it (the API's URL,
+# the repo's name, the token file; config 0600), registered as REPO with
+# BARE as its clone URL and each TEMPLATE attached. $(status) is the last
+# attach's HTTP status. Needs API_ROOT and $GW_TMP/api-token
+# (gw_api_start_token).
+gw_hooked_repo() {
+    local repo=$1 bare=$2 t
+    shift 2
+    git init -q --bare -b main "$bare"
+    install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
+    chmod 600 "$bare/config"
+    git -C "$bare" config gitweave.url "$API_ROOT"
+    git -C "$bare" config gitweave.repo "$repo"
+    git -C "$bare" config gitweave.tokenfile "$GW_TMP/api-token"
+    api PUT "/repos/$repo" -H 'Content-Type: application/json' -d "{\"clone_url\": \"$bare\"}" >/dev/null
+    for t in "$@"; do
+        api PUT "/repos/$repo/templates/$t" >/dev/null
+    done
+}
