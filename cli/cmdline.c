@@ -28,6 +28,7 @@ enum {
     OPT_BRANCH = 1u << 8,
     OPT_JSON = 1u << 9,
     OPT_HELP = 1u << 10,
+    OPT_RAW = 1u << 11,
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
@@ -63,6 +64,7 @@ static const cmdline_opt_t cmdline_opts[] = {
     {"branch", 0, OPT_BRANCH, CMDLINE_STRING, CMDLINE_FIELD(branch)},
     {"json", 0, OPT_JSON, CMDLINE_FLAG, CMDLINE_FIELD(json)},
     {"help", 'h', OPT_HELP, CMDLINE_FLAG, CMDLINE_FIELD(help)},
+    {"raw", 0, OPT_RAW, CMDLINE_FLAG, CMDLINE_FIELD(raw)},
 };
 
 #define CMDLINE_COMMON                                                                             \
@@ -79,21 +81,27 @@ typedef struct {
 } cmdline_spec_t;
 
 static const cmdline_spec_t cmdline_specs[] = {
-    {CMD_RUN, "run", NULL, OPT_TEMPLATE | OPT_INPUT | OPT_REF | OPT_COMMIT | OPT_FOLLOW, 1, 1,
-     CMDLINE_FIELD(repo), CMDLINE_NONE,
+    {CMD_RUN, "run", NULL, OPT_TEMPLATE | OPT_INPUT | OPT_REF | OPT_COMMIT | OPT_FOLLOW | OPT_RAW,
+     1, 1, CMDLINE_FIELD(repo), CMDLINE_NONE,
      "usage: gitweave run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] "
-     "[-f]\n\n"
+     "[-f [--raw]]\n\n"
      "Start a run of REPO and print its id. With -f, print each job's log as it is\n"
      "written and a summary line per job, and exit with the run's outcome.\n\n"
      "  -t, --template TEMPLATE  the template to run (may be left out when the repo has one)\n"
      "  -i, --input NAME=VALUE   an input value (repeatable)\n"
      "  --ref REF                the ref to build (default: the repo's default branch)\n"
      "  --commit SHA             the commit to build (default: the ref's head)\n"
-     "  -f, --follow             follow the run to its end\n" CMDLINE_COMMON},
-    {CMD_LOGS, "logs", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
-     "usage: gitweave logs JOB-or-RUN [-f]\n\n"
-     "Print the log of a job, or the logs of every job of a run in order.\n\n"
-     "  -f, --follow  keep printing as the log grows, until the end\n" CMDLINE_COMMON},
+     "  -f, --follow             follow the run to its end\n"
+     "  --raw                    with -f, the logs' bytes unchanged, escape sequences and\n"
+     "                           all (else colours pass, other controls are shown as "
+     "^[)\n" CMDLINE_COMMON},
+    {CMD_LOGS, "logs", NULL, OPT_FOLLOW | OPT_RAW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
+     "usage: gitweave logs JOB-or-RUN [-f] [--raw]\n\n"
+     "Print the log of a job, or the logs of every job of a run in order.\n"
+     "Escape sequences other than colours are shown, not obeyed: ESC as ^[,\n"
+     "other control bytes as ^G, M-^[ and the like.\n\n"
+     "  -f, --follow  keep printing as the log grows, until the end\n"
+     "  --raw         the log's bytes unchanged, escape sequences and all\n" CMDLINE_COMMON},
     {CMD_RUNS, "runs", NULL, OPT_STATUS | OPT_LIMIT, 0, 1, CMDLINE_FIELD(repo), CMDLINE_NONE,
      "usage: gitweave runs [REPO] [--status STATUS] [--limit N]\n\n"
      "List the runs of REPO, or of every repo, newest first.\n\n"
@@ -105,11 +113,12 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave cancel RUN\n\n"
      "Cancel a run: a queued one at once, a running one by its runner within a second or "
      "two.\n" CMDLINE_COMMON},
-    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
-     "usage: gitweave rerun RUN [-f]\n\n"
+    {CMD_RERUN, "rerun", NULL, OPT_FOLLOW | OPT_RAW, 1, 1, CMDLINE_FIELD(id), CMDLINE_NONE,
+     "usage: gitweave rerun RUN [-f [--raw]]\n\n"
      "Start a new run with exactly the jobs, inputs, ref and commit of a finished run\n"
      "(not the template as it is now) and print its id.\n\n"
-     "  -f, --follow  follow the new run to its end, as run -f does\n" CMDLINE_COMMON},
+     "  -f, --follow  follow the new run to its end, as run -f does\n"
+     "  --raw         the logs' bytes unchanged, as run -f --raw\n" CMDLINE_COMMON},
     {CMD_RUNNERS, "runners", NULL, 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
     {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2, CMDLINE_FIELD(file), CMDLINE_FIELD(name),
@@ -132,12 +141,12 @@ static const cmdline_spec_t cmdline_specs[] = {
 static const char cmdline_general[] =
     "usage: gitweave COMMAND [ARGS] [--json] [--help]\n\n"
     "Commands:\n"
-    "  run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] [-f]\n"
-    "  logs JOB-or-RUN [-f]\n"
+    "  run REPO [-t TEMPLATE] [-i NAME=VALUE]... [--ref REF] [--commit SHA] [-f [--raw]]\n"
+    "  logs JOB-or-RUN [-f] [--raw]\n"
     "  runs [REPO] [--status STATUS] [--limit N]\n"
     "  show RUN\n"
     "  cancel RUN\n"
-    "  rerun RUN [-f]\n"
+    "  rerun RUN [-f [--raw]]\n"
     "  runners\n"
     "  template put FILE [NAME]\n"
     "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"

@@ -32,6 +32,7 @@ typedef struct {
     bool help;   /* --help / -h: print the command's usage and exit 0 */
     bool json;   /* --json */
     bool follow; /* -f / --follow */
+    bool raw;    /* --raw: a job's log printed unchanged, escape sequences and all */
     /* Positional arguments by meaning; NULL when not given. */
     const char *repo, *id, *file, *name, *template_name;
     const char *ref, *commit, *status, *clone_url, *branch;

@@ -174,7 +174,7 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("created   %s\n", commands_short_time(commands_str(run, "created_at"), created));
     printf("duration  %s\n", dur);
     if (commands_str(run, "error") != NULL)
-        printf("error     %s\n", commands_str(run, "error"));
+        commands_print_untrusted("error     ", commands_str(run, "error"), "\n");
     printf("jobs\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
     return COMMANDS_EXIT_OK;

@@ -5,7 +5,9 @@
  * the exit status.
  *
  * While a job waits for a runner, a spinner on stderr says so (on a
- * terminal); it is cleared before the job's first byte.
+ * terminal); it is cleared before the job's first byte. A job's log goes
+ * through termsafe.c (only colours among its escape sequences reach the
+ * terminal) unless --raw.
  */
 #include "commands_int.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "logtail.h"
+#include "termsafe.h"
 
 /* How long to wait between looks at a run whose jobs have all ended. */
 #define COMMANDS_RUN_POLL_MS 250
@@ -31,7 +34,9 @@ typedef struct {
     bool spinning;
     int frame;
     long long last_tick;
-    buf_t *collect; /* --json: the bytes go here instead of stdout */
+    buf_t *collect;   /* --json: the bytes go here instead of stdout */
+    termsafe_t *safe; /* the filter of what is printed, or NULL with --raw (owned) */
+    buf_t shown;      /* what the filter let through, reused */
 } commands_sink_t;
 
 static void
@@ -58,6 +63,18 @@ commands_print_header(commands_sink_t *s)
     fflush(stdout);
 }
 
+/* Print len bytes that may reach the terminal (after the header, over the spinner). */
+static void
+commands_print_log(commands_sink_t *s, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    commands_print_header(s);
+    commands_clear_spinner(s);
+    fwrite(data, 1, len, stdout);
+    fflush(stdout);
+}
+
 static void
 commands_sink(void *ctx, const char *data, size_t len)
 {
@@ -67,10 +84,14 @@ commands_sink(void *ctx, const char *data, size_t len)
         buf_append(s->collect, data, len);
         return;
     }
-    commands_print_header(s);
-    commands_clear_spinner(s);
-    fwrite(data, 1, len, stdout);
-    fflush(stdout);
+    if (s->safe != NULL) {
+        buf_reset(&s->shown);
+        termsafe_feed(s->safe, data, len, &s->shown);
+        commands_print_log(s, s->shown.data, s->shown.len);
+    } else {
+        commands_print_log(s, data, len);
+    }
+    /* The filter never holds a newline back: the log's own last byte tells. */
     s->at_line_start = data[len - 1] == '\n';
 }
 
@@ -92,17 +113,30 @@ commands_tick(void *ctx)
 
 /*
  * Print (or with collect, gather) a job's log to its end, with wait=false
- * only what is stored now. name: the header before its first byte, or
- * NULL for none. Returns 0 with *res, or -1 after printing why.
+ * only what is stored now; raw: its bytes unchanged, else through
+ * termsafe. name: the header before its first byte, or NULL for none.
+ * Returns 0 with *res, or -1 after printing why.
  */
 static int
 commands_job_log(apiclient_t *api, const commands_env_t *env, const char *job_id, const char *name,
-                 bool wait, buf_t *collect, logtail_result_t *res)
+                 bool wait, bool raw, buf_t *collect, logtail_result_t *res)
 {
     commands_sink_t s = {.env = env, .job_name = name, .at_line_start = true, .collect = collect};
     logtail_opts_t o = {.sink = commands_sink, .tick = commands_tick, .ctx = &s, .wait = wait};
-    int rc = logtail_job(api, job_id, &o, res);
+    int rc;
 
+    if (!raw && collect == NULL)
+        s.safe = termsafe_new();
+    buf_init(&s.shown);
+    rc = logtail_job(api, job_id, &o, res);
+    if (s.safe != NULL) {
+        /* What was held back, and a reset if a colour is still on (even after an error). */
+        buf_reset(&s.shown);
+        termsafe_finish(s.safe, &s.shown);
+        commands_print_log(&s, s.shown.data, s.shown.len);
+    }
+    termsafe_free(s.safe);
+    buf_free(&s.shown);
     commands_clear_spinner(&s);
     /* A job that ran shows its header even with an empty log. */
     if (rc == 0 && collect == NULL && strcmp(res->status, "skipped") != 0 &&
@@ -138,8 +172,8 @@ commands_wait_final(apiclient_t *api, const char *esc_id, apiclient_reply_t *rep
  * and log, then the run's summary. Returns the exit status.
  */
 static int
-commands_follow_run(apiclient_t *api, const commands_env_t *env, const char *esc_id,
-                    const cJSON *started, bool json)
+commands_follow_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
+                    const char *esc_id, const cJSON *started)
 {
     apiclient_reply_t reply;
     const cJSON *j;
@@ -149,13 +183,13 @@ commands_follow_run(apiclient_t *api, const commands_env_t *env, const char *esc
     char dur[32];
 
     apiclient_reply_init(&reply);
-    if (!json) {
+    if (!c->json) {
         cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(started, "jobs"))
         {
             logtail_result_t res;
             const char *id = commands_str(j, "id"), *name = commands_str(j, "name");
             if (id == NULL ||
-                commands_job_log(api, env, id, name ? name : id, true, NULL, &res) < 0) {
+                commands_job_log(api, env, id, name ? name : id, true, c->raw, NULL, &res) < 0) {
                 rc = commands_exit_after_failure(api);
                 goto done;
             }
@@ -168,7 +202,7 @@ commands_follow_run(apiclient_t *api, const commands_env_t *env, const char *esc
     }
     status = commands_str(run, "status");
     rc = commands_exit_for(status);
-    if (json) {
+    if (c->json) {
         commands_print_raw(&reply);
         goto done;
     }
@@ -177,7 +211,7 @@ commands_follow_run(apiclient_t *api, const commands_env_t *env, const char *esc
     commands_print_status(env, status, 0);
     printf("%s in %s%s\n", env->color ? ANSI_BOLD : "", dur, env->color ? ANSI_RESET : "");
     if (commands_str(run, "error") != NULL)
-        printf("  %s\n", commands_str(run, "error"));
+        commands_print_untrusted("  ", commands_str(run, "error"), "\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
 done:
     cJSON_Delete(run);
@@ -211,7 +245,7 @@ commands_started(const cmdline_t *c, apiclient_t *api, const commands_env_t *env
                commands_or_dash(commands_str(run, "ref")));
         fflush(stdout);
     }
-    rc = commands_follow_run(api, env, id, run, c->json);
+    rc = commands_follow_run(c, api, env, id, run);
     free(id);
     return rc;
 }
@@ -238,7 +272,7 @@ commands_log_of(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
                           j == NULL ? NULL
                           : name    ? name
                                     : job,
-                          c->follow, c->json ? &collect : NULL, res);
+                          c->follow, c->raw, c->json ? &collect : NULL, res);
     if (rc == 0 && c->json) {
         *out = cJSON_CreateObject();
         cJSON_AddStringToObject(*out, "id", job);

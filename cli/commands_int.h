@@ -27,6 +27,13 @@ const char *commands_str(const cJSON *o, const char *key);
 /* The string, or "-" for a missing or empty one, for tables. */
 const char *commands_or_dash(const char *s);
 
+/*
+ * Print before, s, after, where s is text that a job or its template wrote
+ * (an error that quotes a script line): its escape sequences are shown, not
+ * obeyed (termsafe.h).
+ */
+void commands_print_untrusted(const char *before, const char *s, const char *after);
+
 /* Print status padded to width, coloured when the environment allows. */
 void commands_print_status(const commands_env_t *env, const char *status, int width);
 

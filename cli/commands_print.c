@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "termsafe.h"
+
 const char *
 commands_str(const cJSON *o, const char *key)
 {
@@ -21,6 +23,15 @@ const char *
 commands_or_dash(const char *s)
 {
     return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+void
+commands_print_untrusted(const char *before, const char *s, const char *after)
+{
+    char *safe = termsafe_string(s);
+
+    printf("%s%s%s", before, safe, after);
+    free(safe);
 }
 
 static const char *
@@ -195,7 +206,7 @@ commands_print_jobs(const commands_env_t *env, const cJSON *jobs)
         if (cJSON_IsNumber(code))
             printf("  exit %d", code->valueint);
         if (err != NULL)
-            printf("  %s", err);
+            commands_print_untrusted("  ", err, "");
         putchar('\n');
     }
 }

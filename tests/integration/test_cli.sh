@@ -21,6 +21,8 @@ gw() { "$GW" "$@" >"$OUT" 2>"$ERR"; RC=$?; cat "$ERR" >>"$GW_TMP/client.log"; }
 out() { cat "$OUT"; }
 err() { cat "$ERR"; }
 no_json_in_err() { ! grep -q '[{}]' "$ERR"; }
+# tty_run COMMAND: run it on a pseudo-terminal; what the terminal got goes to $OUT.
+tty_run() { script -qec "$1" /dev/null >"$OUT" 2>&1; }
 
 # ---- usage errors: 3, with the usage; --help: 0 ----
 gw
@@ -276,6 +278,55 @@ gw rerun 00000000-0000-0000-0000-000000000000
 expect_eq "rerun of an unknown run exits 3" 3 "$RC"
 check "rerun of an unknown run: an error, not JSON" no_json_in_err
 
+# ---- a job's terminal escapes: shown, never obeyed; --raw keeps them ----
+# A clipboard write (OSC 52), a title (OSC 0), a link (OSC 8), a screen
+# clear, concealed text (SGR 8), a C1 CSI (U+009B) and a bell, between plain
+# colours (16, 256 and 24-bit), and a colour left on at the end.
+cat >"$GW_TMP/escapes.json" <<'JSON'
+{"kind": "build", "jobs": [{"name": "esc", "script": [
+  "printf '\\033]52;c;cHduZWQ=\\007clip \\033]0;TITLE\\007title \\033[2Jclear \\033[8mhidden\\033[0m\\n'",
+  "printf '\\033]8;;http://example.com/\\033\\\\link\\033]8;;\\033\\\\ \\302\\23331mc1 \\a\\n'",
+  "printf '\\033[1;31mred\\033[0m \\033[38;5;208mx\\033[38;2;1;2;3my \\033[32mleft green'"
+]}, {"name": "quoted", "script": ["exit 3 # \u001b]0;TITLE\u0007"]}]}
+JSON
+gw template put "$GW_TMP/escapes.json" && gw repo put escrepo && gw attach escrepo escapes
+gw run escrepo -f
+expect_eq "run -f of a job printing escapes (then one failing) exits 1" 1 "$RC"
+esc_run=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
+# No control byte but \t, \n and \r, and no ESC but in an allowed colour.
+only_colours() {
+    ! sed -E $'s/\033\\[([0-9;]*)m/<SGR \\1>/g' "$1" |
+        LC_ALL=C grep -qaP '[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]'
+}
+shows_escapes() {
+    grep -qF '^[]52;c;cHduZWQ=^Gclip ^[]0;TITLE^Gtitle ^[[2Jclear ^[[8mhidden' "$1" &&
+        grep -qF '^[]8;;http://example.com/^[\link^[]8;;^[\ M-^[31mc1 ^G' "$1" &&
+        grep -qF $'\033[1;31mred\033[0m \033[38;5;208mx\033[38;2;1;2;3my \033[32mleft green\033[0m' "$1"
+}
+check "run -f: only colours reach the output" only_colours "$OUT"
+check "run -f: other escapes shown, colours kept, a colour left on reset" shows_escapes "$OUT"
+check "run -f: an error quoting a script line shows its escapes" \
+    grep -qF '"exit 3 # ^[]0;TITLE^G"' "$OUT"
+gw show "$esc_run"
+check "show: an error quoting a script line shows its escapes" grep -qF '"exit 3 # ^[]0;TITLE^G"' "$OUT"
+check "show: only colours" only_colours "$OUT"
+NO_COLOR=1 tty_run "'$GW' logs $esc_run"
+check "logs on a terminal: only colours reach it" only_colours "$OUT"
+check "logs on a terminal: other escapes shown" shows_escapes "$OUT"
+NO_COLOR=1 tty_run "'$GW' logs $esc_run -f"
+check "logs -f on a terminal: only colours reach it" only_colours "$OUT"
+check "logs -f on a terminal: other escapes shown" shows_escapes "$OUT"
+NO_COLOR=1 tty_run "'$GW' logs $esc_run --raw"
+check "logs --raw: the bytes as stored" grep -qF $'\033]52;c;cHduZWQ=\007clip \033]0;TITLE\007title \033[2Jclear \033[8mhidden' "$OUT"
+check "logs --raw: the C1 CSI as stored" grep -qF $'\302\23331mc1 \a' "$OUT"
+esc_job=$(gw_psql -c "SELECT id FROM jobs WHERE run_id = '$esc_run' AND name = 'esc'")
+gw logs "$esc_job" --raw
+expect_eq "logs --raw of a job: its bytes as stored" \
+    "$(gw_psql -c "SELECT string_agg(chunk, '' ORDER BY \"offset\") FROM logs WHERE job_id = '$esc_job'")" "$(out)"
+gw logs "$esc_job" --json
+check "logs --json: the bytes as stored, escaped by JSON" \
+    jq -e '.log | contains("\u001b]52;c;cHduZWQ=\u0007clip")' "$OUT"
+
 # A queued run (no worker) canceled at once.
 kill "$GW_WORKER_PID"; wait "$GW_WORKER_PID" 2>/dev/null
 gw run hello
@@ -317,7 +368,6 @@ expect_eq "event stream: asked for a stream, then resumed at the next unread off
 # ---- colour and spinner only on a terminal, never with NO_COLOR ----
 gw show "$run"
 check "no colour when stdout is not a terminal" bash -c "! grep -q $'\033' '$OUT'"
-tty_run() { script -qec "$1" /dev/null >"$OUT" 2>&1; }
 NO_COLOR= tty_run "env -u NO_COLOR '$GW' show $run"
 check "colour on a terminal" grep -q $'\033\[32msuccess' "$OUT"
 NO_COLOR=1 tty_run "'$GW' show $run"

@@ -222,6 +222,9 @@ START_TEST(test_refusals)
     ck_assert_int_eq(parse(&c, err, "runs", "hello", "-f", NULL), -1);
     ck_assert_str_eq(err, "-f does not apply here");
 
+    ck_assert_int_eq(parse(&c, err, "show", "R", "--raw", NULL), -1);
+    ck_assert_str_eq(err, "--raw does not apply here");
+
     ck_assert_int_eq(parse(&c, err, "run", "hello", "-t", NULL), -1);
     ck_assert_str_eq(err, "--template needs a value");
 
@@ -242,6 +245,25 @@ START_TEST(test_refusals)
     ck_assert_int_eq(parse(&c, err, "runs", "hello", "--limit", "-3", NULL), -1);
     ck_assert_int_eq(parse(&c, err, "runs", "hello", "--limit", "5x", NULL), -1);
     ck_assert_int_eq(parse(&c, err, "runs", "hello", "--limit", "99999999999999999999", NULL), -1);
+}
+END_TEST
+
+START_TEST(test_raw)
+{
+    char err[CMDLINE_ERR_LEN];
+    cmdline_t c;
+
+    ck_assert_int_eq(parse(&c, err, "logs", "J", NULL), 0);
+    ck_assert(!c.raw);
+    ck_assert_int_eq(parse(&c, err, "logs", "J", "--raw", "-f", NULL), 0);
+    ck_assert(c.raw && c.follow);
+    ck_assert_int_eq(parse(&c, err, "run", "hello", "-f", "--raw", NULL), 0);
+    ck_assert(c.raw && c.follow);
+    cmdline_free(&c);
+    ck_assert_int_eq(parse(&c, err, "rerun", "R", "--raw", "-f", NULL), 0);
+    ck_assert(c.raw && c.follow);
+    ck_assert_int_eq(parse(&c, err, "logs", "J", "--raw=yes", NULL), -1);
+    ck_assert_str_eq(err, "--raw takes no value");
 }
 END_TEST
 
@@ -267,6 +289,7 @@ main(void)
     tcase_add_test(tc, test_double_dash_ends_options);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_raw);
     tcase_add_test(tc, test_free_twice);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
