@@ -19,8 +19,10 @@
 
 struct apiclient {
     CURL *curl;
-    char *base; /* base URL + "/api/v1" */
-    char *auth; /* "Authorization: Bearer ..." or NULL */
+    char *base;     /* base URL + "/api/v1" */
+    char *shown;    /* base, redacted: what messages print */
+    char *userinfo; /* the base URL's "user:password", or NULL: never printed */
+    char *auth;     /* "Authorization: Bearer ..." or NULL */
     const volatile sig_atomic_t *stop;
     char error[CURL_ERROR_SIZE];
     bool interrupted;
@@ -37,6 +39,74 @@ typedef struct {
     bool consumer_stopped;
 } apiclient_xfer_t;
 
+/* Where the authority of url starts and ends (after "scheme://", up to the path, query or
+ * fragment). */
+static void
+apiclient_authority(const char *url, size_t *start, size_t *end)
+{
+    const char *scheme = strstr(url, "://");
+
+    *start = scheme != NULL ? (size_t)(scheme - url) + 3 : 0;
+    *end = *start + strcspn(url + *start, "/?#");
+}
+
+/* The length of url's userinfo (up to its authority's last '@'), or 0; *start: where it starts. */
+static size_t
+apiclient_userinfo_len(const char *url, size_t *start)
+{
+    size_t end, at = 0;
+
+    apiclient_authority(url, start, &end);
+    for (size_t i = *start; i < end; i++)
+        if (url[i] == '@')
+            at = i + 1;
+    return at > *start ? at - 1 - *start : 0;
+}
+
+/* url's userinfo ("user:password"), or NULL for none; the caller frees it. */
+static char *
+apiclient_userinfo(const char *url)
+{
+    size_t start, len = apiclient_userinfo_len(url, &start);
+
+    return len > 0 ? xstrndup(url + start, len) : NULL;
+}
+
+char *
+apiclient_redact_url(const char *url)
+{
+    size_t start, end, len = apiclient_userinfo_len(url, &start);
+    const char *p;
+    buf_t out;
+
+    buf_init(&out);
+    apiclient_authority(url, &start, &end);
+    buf_append(&out, url, start);
+    if (len > 0)
+        buf_puts(&out, "***");
+    p = url + start + len;
+    /* The rest of the authority and the path, as they are. */
+    buf_append(&out, p, strcspn(p, "?#"));
+    p += strcspn(p, "?#");
+    if (*p == '?') {
+        /* Each parameter's value, or a parameter without a name, is hidden. */
+        buf_puts(&out, "?");
+        p++;
+        while (*p != '\0' && *p != '#') {
+            size_t param = strcspn(p, "&#"), name = strcspn(p, "=&#");
+            if (name < param)
+                buf_append(&out, p, name + 1);
+            buf_puts(&out, "***");
+            p += param;
+            if (*p == '&')
+                buf_append(&out, p++, 1);
+        }
+    }
+    if (*p == '#')
+        buf_puts(&out, "#***");
+    return buf_steal(&out);
+}
+
 apiclient_t *
 apiclient_new(const char *base_url, const char *token, const volatile sig_atomic_t *stop)
 {
@@ -46,6 +116,8 @@ apiclient_new(const char *base_url, const char *token, const volatile sig_atomic
     while (n > 0 && base_url[n - 1] == '/')
         n--;
     c->base = xasprintf("%.*s/api/v1", (int)n, base_url);
+    c->shown = apiclient_redact_url(c->base);
+    c->userinfo = apiclient_userinfo(c->base);
     if (token != NULL && token[0] != '\0')
         c->auth = xasprintf("Authorization: Bearer %s", token);
     c->stop = stop;
@@ -64,6 +136,8 @@ apiclient_free(apiclient_t *c)
         return;
     curl_easy_cleanup(c->curl);
     free(c->base);
+    free(c->shown);
+    free(c->userinfo);
     if (c->auth != NULL) {
         /* The token should not outlive its use in memory we hand back. */
         memset(c->auth, 0, strlen(c->auth));
@@ -150,6 +224,26 @@ apiclient_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
+/* Replace the base URL's credentials in libcurl's message, should it quote them. */
+static void
+apiclient_scrub_error(apiclient_t *c)
+{
+    const char *p = c->error, *at;
+    buf_t out;
+
+    if (c->userinfo == NULL || strstr(c->error, c->userinfo) == NULL)
+        return;
+    buf_init(&out);
+    while ((at = strstr(p, c->userinfo)) != NULL) {
+        buf_append(&out, p, (size_t)(at - p));
+        buf_puts(&out, "***");
+        p = at + strlen(c->userinfo);
+    }
+    buf_puts(&out, p);
+    snprintf(c->error, sizeof(c->error), "%s", out.data);
+    buf_free(&out);
+}
+
 /* Run one transfer set up by the caller on c->curl. */
 static int
 apiclient_perform(apiclient_t *c, const char *method, const char *path, struct curl_slist *headers,
@@ -198,6 +292,7 @@ apiclient_perform(apiclient_t *c, const char *method, const char *path, struct c
     } else if (c->error[0] == '\0') {
         snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
     }
+    apiclient_scrub_error(c);
     return -1;
 }
 
@@ -243,7 +338,7 @@ apiclient_print_failure(const apiclient_t *c, int rc, const apiclient_reply_t *r
         if (c->interrupted)
             fprintf(stderr, "gitweave: interrupted\n");
         else
-            fprintf(stderr, "gitweave: could not reach the API at %s: %s\n", c->base, c->error);
+            fprintf(stderr, "gitweave: could not reach the API at %s: %s\n", c->shown, c->error);
         return;
     }
     o = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
@@ -254,7 +349,7 @@ apiclient_print_failure(const apiclient_t *c, int rc, const apiclient_reply_t *r
     else if (cJSON_IsString(error))
         fprintf(stderr, "gitweave: %s\n", error->valuestring);
     else
-        fprintf(stderr, "gitweave: the API at %s answered HTTP %ld\n", c->base, r->status);
+        fprintf(stderr, "gitweave: the API at %s answered HTTP %ld\n", c->shown, r->status);
     if (r->status == 401)
         fprintf(stderr, "gitweave: set GITWEAVE_TOKEN to the API's token\n");
     cJSON_Delete(o);

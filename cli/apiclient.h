@@ -4,6 +4,8 @@
  * One curl handle per client, so consecutive calls reuse the connection.
  * Paths are relative to the API's base (".../api/v1"). An interrupt flag
  * (set by a signal handler) aborts a call in progress within a second.
+ * The base URL is only ever printed redacted (apiclient_redact_url): it may
+ * carry credentials (http://user:password@host).
  */
 #ifndef GW_CLI_APICLIENT_H
 #define GW_CLI_APICLIENT_H
@@ -58,6 +60,13 @@ int apiclient_stream(apiclient_t *c, const char *path, apiclient_data_fn fn, api
 /* Why the last call failed, borrowed ("interrupted" after the stop flag). */
 const char *apiclient_error(const apiclient_t *c);
 bool apiclient_interrupted(const apiclient_t *c);
+
+/*
+ * url with what may be secret replaced by three stars: the userinfo
+ * ("user:password@" becomes "***@"), each query value ("?token=***") and
+ * the fragment. The caller frees it.
+ */
+char *apiclient_redact_url(const char *url);
 
 /* s escaped for a path segment or a query value; the caller frees it. */
 char *apiclient_escape(apiclient_t *c, const char *s);

@@ -51,6 +51,19 @@ done
 GITWEAVE_URL=http://127.0.0.1:$(gw_free_port) gw runners
 expect_eq "unreachable API exits 3" 3 "$RC"
 check "unreachable API is said so" grep -q "could not reach the API" "$ERR"
+GITWEAVE_URL=http://gwuser:s3cret-pw@127.0.0.1:$(gw_free_port)/?token=t0ken gw runners
+expect_eq "unreachable API with credentials in its URL exits 3" 3 "$RC"
+check "credentials in GITWEAVE_URL are never printed" bash -c "! grep -Eq 'gwuser|s3cret|t0ken' '$ERR'"
+check "the address is printed without them" grep -q "could not reach the API at http://\*\*\*@127.0.0.1:[0-9]*/?token=\*\*\*: " "$ERR"
+# A server that is not the API (a 404 page): its address printed without them too.
+www_port=$(gw_free_port)
+mkdir -p "$GW_TMP/www"
+python3 -m http.server "$www_port" --bind 127.0.0.1 --directory "$GW_TMP/www" >/dev/null 2>&1 &
+GW_PIDS+=($!)
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$www_port/" || fail "the web server did not start"
+GITWEAVE_URL=http://gwuser:s3cret-pw@127.0.0.1:$www_port gw runners
+expect_eq "not the API, with credentials in its URL: said so without them" \
+    "gitweave: the API at http://***@127.0.0.1:$www_port/api/v1 answered HTTP 404" "$(err)"
 GITWEAVE_TOKEN=wrong-token gw runners
 expect_eq "bad token exits 3" 3 "$RC"
 check "bad token shows the API's error and detail" \
