@@ -18,26 +18,37 @@
 #include "log.h"
 #include "status.h"
 
-/* A client of the event stream. */
+/* A client of the event stream. Its owner frees it once its stream is
+ * over (sub_release) and no read of its own is in flight: a read's
+ * callback gets the sub as its argument, so a sub whose client left while
+ * it read stays until that callback, which frees it. */
 struct sub {
     follow_t *hub;
-    http_req_t *r;
+    http_req_t *r;        /* NULL once the stream is over */
     char *repo;           /* only this repo's events, or NULL */
     char run[37];         /* only this run's events, or "" */
     bool one_run;         /* /pipelines/runs/{run}/events: ends with the run */
     bool open;            /* the stream is open (and the sub in the hub's list) */
+    int reads;            /* reads in flight with this sub as their argument */
     LIST_ENTRY(sub) link; /* in the hub's subs, while open */
 };
 
+/* The stream is over (its request is no longer ours): leave the hub, and
+ * free the sub unless a read still has it (then that read's callback
+ * frees it). */
 static void
-sub_free(sub_t *s)
+sub_release(sub_t *s)
 {
     follow_t *hub = s->hub;
 
     if (s->open) {
         LIST_REMOVE(s, link);
         hub->nsubs--;
+        s->open = false;
     }
+    s->r = NULL;
+    if (s->reads > 0)
+        return;
     free(s->repo);
     free(s);
 }
@@ -45,10 +56,10 @@ sub_free(sub_t *s)
 static void
 sub_on_gone(http_req_t *r, void *arg)
 {
-    sub_free(arg);
+    sub_release(arg);
 }
 
-/* Send one event; false (and s freed) when its stream is over. */
+/* Send one event; false (and s released) when its stream is over. */
 static bool
 sub_send(sub_t *s, const char *type, const char *json)
 {
@@ -60,8 +71,16 @@ sub_send(sub_t *s, const char *type, const char *json)
     ok = http_stream_write(s->r, b.data, b.len);
     buf_free(&b);
     if (!ok)
-        sub_free(s);
+        sub_release(s);
     return ok;
+}
+
+/* The last event was sent: close the stream. */
+static void
+sub_close(sub_t *s)
+{
+    http_stream_close(s->r);
+    sub_release(s);
 }
 
 static bool
@@ -93,9 +112,15 @@ sub_run_read_done(const PGresult *res, void *arg)
     sub_t *s = arg;
     bool final;
 
+    s->reads--;
+    if (s->r == NULL) {
+        /* The stream ended while the read was in flight. */
+        sub_release(s);
+        return;
+    }
     if (!s->open && http_req_client_gone(s->r)) {
         http_reply_error(s->r, 503, "client gone", "the client has gone");
-        sub_free(s);
+        sub_release(s);
         return;
     }
     if (!pg_result_ok(res)) {
@@ -107,7 +132,7 @@ sub_run_read_done(const PGresult *res, void *arg)
             log_error("follow", "could not read run %s", s->run);
             http_reply_db_failure(s->r, res);
         }
-        sub_free(s);
+        sub_release(s);
         return;
     }
     if (PQntuples(res) == 0) {
@@ -115,28 +140,24 @@ sub_run_read_done(const PGresult *res, void *arg)
             http_stream_close(s->r);
         else
             http_reply_error(s->r, 404, "run not found", "there is no run with id %s", s->run);
-        sub_free(s);
+        sub_release(s);
         return;
     }
     final = follow_run_is_final(PQgetvalue(res, 0, 2));
     if (s->open) {
         /* A check after an outage: only the end matters. */
-        if (final && sub_send(s, "run", PQgetvalue(res, 0, 3))) {
-            http_stream_close(s->r);
-            sub_free(s);
-        }
+        if (final && sub_send(s, "run", PQgetvalue(res, 0, 3)))
+            sub_close(s);
         return;
     }
     if (!sub_open(s)) {
-        sub_free(s);
+        sub_release(s);
         return;
     }
     if (!sub_send(s, "run", PQgetvalue(res, 0, 3)))
         return;
-    if (final) {
-        http_stream_close(s->r);
-        sub_free(s);
-    }
+    if (final)
+        sub_close(s);
 }
 
 static int
@@ -146,8 +167,11 @@ sub_run_read(sub_t *s)
 
     /* On the listening connection: its results come in order with the
      * events', so no change falls between this read and the events. */
-    return pg_conn_query_prepared(s->hub->listen, FOLLOW_EVENT_RUN, 2, params, sub_run_read_done,
-                                  s);
+    if (pg_conn_query_prepared(s->hub->listen, FOLLOW_EVENT_RUN, 2, params, sub_run_read_done, s) <
+        0)
+        return -1;
+    s->reads++;
+    return 0;
 }
 
 void
@@ -175,7 +199,7 @@ follow_events(http_req_t *r)
     if (run != NULL)
         snprintf(s->run, sizeof(s->run), "%s", run);
     if (!sub_open(s))
-        sub_free(s);
+        sub_release(s);
 }
 
 void
@@ -190,7 +214,7 @@ follow_run_events(http_req_t *r)
     http_req_hold(r);
     if (sub_run_read(s) < 0) {
         http_reply_db_failure(r, NULL);
-        sub_free(s);
+        sub_release(s);
     }
 }
 
@@ -217,10 +241,8 @@ follow_event_send(follow_t *hub, const PGresult *res, bool is_run)
             continue;
         if (!sub_send(s, is_run ? "run" : "job", json))
             continue;
-        if (s->one_run && final) {
-            http_stream_close(s->r);
-            sub_free(s);
-        }
+        if (s->one_run && final)
+            sub_close(s);
     }
 }
 
@@ -267,16 +289,13 @@ follow_events_keepalive(follow_t *hub, const char *line, size_t len)
     for (sub_t *s = LIST_FIRST(&hub->subs), *next; s != NULL; s = next) {
         next = LIST_NEXT(s, link);
         if (!http_stream_write(s->r, line, len))
-            sub_free(s);
+            sub_release(s);
     }
 }
 
 void
 follow_events_close_all(follow_t *hub)
 {
-    while (!LIST_EMPTY(&hub->subs)) {
-        sub_t *s = LIST_FIRST(&hub->subs);
-        http_stream_close(s->r);
-        sub_free(s);
-    }
+    while (!LIST_EMPTY(&hub->subs))
+        sub_close(LIST_FIRST(&hub->subs));
 }

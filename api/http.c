@@ -123,6 +123,7 @@ http_req_new(char *head_buf, const httpparse_head_t *h)
 static void
 http_req_destroy(http_req_t *r)
 {
+    httpd_body_release(r);
     request_path_free(&r->path);
     request_query_free(&r->query);
     buf_free(&r->out_headers);
@@ -139,9 +140,10 @@ http_req_free(http_req_t *r)
         return;
     if (r->in_flight > 0) {
         /* A statement's callback still has r: the last one frees it. The
-         * server has let go of r, and of its connection. */
+         * server has let go of r, and of its connection (the server
+         * itself outlives every statement: its database pool is freed
+         * first). */
         r->conn = NULL;
-        r->server = NULL;
         r->free_due = true;
         return;
     }

@@ -88,6 +88,7 @@ typedef struct http_req {
     bool keep_alive;         /* the connection serves another request after this */
     bool held;               /* http_req_hold was called */
     struct http_req *next;   /* in the server's list of held requests */
+    size_t body_charge;      /* bytes of its body counted in the server's budget */
 
     /* Owned by http.c: statements of http_db_async. */
     int in_flight;  /* statements whose callback has not run yet */

@@ -66,6 +66,7 @@ typedef struct httpd_conn {
     bool got_bytes;   /* part of the current head has arrived */
     bool body_unread; /* closing now would leave request bytes unread */
     buf_t body;
+    size_t body_charge; /* ST_BODY: bytes of body counted in the server's budget */
     httpparse_chunked_t chunked;
     http_stream_cb_t stream_cb;  /* ST_STREAM: the owner's callbacks */
     bool stream_done;            /* ST_STREAM: ended by its owner or dropped */
@@ -84,6 +85,8 @@ struct httpd {
     LIST_HEAD(, httpd_conn) conns;
     int nconns;
     int nstreams;        /* connections in ST_STREAM */
+    size_t body_bytes;   /* the budget's bytes in use: bodies being read, and those of requests
+                            not yet freed (at most lim.body_budget) */
     http_req_t *orphans; /* held requests whose client has gone */
     http_req_t *dead;    /* orphans replied to, freed by the reaper */
     struct event *reaper;
@@ -104,6 +107,33 @@ httpd_arm(httpd_conn_t *c, int64_t ms)
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
     evtimer_add(c->timer, &tv);
+}
+
+/* Count n more bytes of a body in the budget (and in *charge, the body's
+ * count). Returns false, counting nothing, when they do not fit. */
+static bool
+httpd_body_charge(httpd_t *h, size_t *charge, size_t n)
+{
+    if (n > h->lim.body_budget - h->body_bytes)
+        return false;
+    h->body_bytes += n;
+    *charge += n;
+    return true;
+}
+
+/* Give a body's bytes (*charge) back to the budget. */
+static void
+httpd_body_uncharge(httpd_t *h, size_t *charge)
+{
+    h->body_bytes -= *charge;
+    *charge = 0;
+}
+
+void
+httpd_body_release(http_req_t *r)
+{
+    if (r->body_charge > 0)
+        httpd_body_uncharge(r->server, &r->body_charge);
 }
 
 /* Whether to log a limit event now: the first, then one a minute (with the
@@ -165,6 +195,7 @@ httpd_conn_close(httpd_conn_t *c)
     bufferevent_free(c->bev);
     event_free(c->timer);
     buf_free(&c->body);
+    httpd_body_uncharge(h, &c->body_charge);
     free(c);
     httpd_update_listener(h);
 }
@@ -200,6 +231,25 @@ httpd_fail(httpd_conn_t *c, int status, const char *error, const char *fmt, ...)
     va_end(ap);
     evtimer_del(c->timer);
     http_reply_json(r, status, http_error_new(error, detail));
+}
+
+/* The body budget is spent: 503 before (or instead of reading the rest
+ * of) the body. */
+static void
+httpd_busy(httpd_conn_t *c)
+{
+    httpd_t *h = c->srv;
+    long skipped;
+
+    if (httpd_warn_now(h, &skipped))
+        log_warn("http",
+                 "refusing a request body: %zu bytes of bodies held, the budget is %zu (%ld such "
+                 "events unlogged)",
+                 h->body_bytes, h->lim.body_budget, skipped);
+    http_set_header(httpd_error_req(c), "Retry-After", "1");
+    httpd_fail(c, 503, "server busy",
+               "the server holds as many request bodies as it allows "
+               "(GITWEAVE_API_BODY_BUDGET_BYTES); try again shortly");
 }
 
 bool
@@ -410,10 +460,22 @@ httpd_conn_admit(httpd_conn_t *c)
                    h->lim.max_body);
         return;
     }
+    /* A chunked body is counted as it comes; one of a known length at
+     * once, in a buffer of that size. */
+    if (r->head.chunked ? h->body_bytes >= h->lim.body_budget
+                        : !httpd_body_charge(h, &c->body_charge, (size_t)r->head.content_length)) {
+        httpd_busy(c);
+        return;
+    }
+    buf_free(&c->body);
+    if (!r->head.chunked) {
+        c->body.cap = (size_t)r->head.content_length + 1;
+        c->body.data = xmalloc(c->body.cap);
+        c->body.data[0] = '\0';
+    }
     if (r->head.expect_continue)
         bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     c->state = ST_BODY;
-    buf_reset(&c->body);
     memset(&c->chunked, 0, sizeof(c->chunked));
     httpd_arm(c, (int64_t)h->lim.body_timeout * 1000);
     httpd_conn_read_body(c);
@@ -484,14 +546,26 @@ httpd_conn_read_body(httpd_conn_t *c)
         evbuffer_drain(in, len);
         done = c->body.len == (size_t)r->head.content_length;
     } else if (len > 0) {
+        httpd_t *h = c->srv;
         httpparse_error_t err;
+        /* Up to the largest body, or to what the budget has left. */
+        size_t room = c->body.len + (h->lim.body_budget - h->body_bytes);
+        size_t max = room < h->lim.max_body ? room : h->lim.max_body;
         ssize_t n = httpparse_chunked(&c->chunked, (const char *)evbuffer_pullup(in, -1), len,
-                                      &c->body, c->srv->lim.max_body, &done, &err);
+                                      &c->body, max, &done, &err);
+        if (n < 0 && err.status == 413 && max < h->lim.max_body) {
+            httpd_busy(c);
+            return;
+        }
         if (n < 0) {
             httpd_fail(c, err.status, err.error, "%s", err.detail);
             return;
         }
         evbuffer_drain(in, (size_t)n);
+        if (!httpd_body_charge(h, &c->body_charge, c->body.len - c->body_charge)) {
+            log_error("http", "bug: a chunked body passed the budget");
+            abort();
+        }
     }
     if (!done)
         return;
@@ -499,6 +573,9 @@ httpd_conn_read_body(httpd_conn_t *c)
     free(r->body);
     r->body_len = c->body.len;
     r->body = buf_steal(&c->body);
+    /* The body's bytes stay counted until r is freed. */
+    r->body_charge = c->body_charge;
+    c->body_charge = 0;
     httpd_dispatch(c);
 }
 

@@ -12,10 +12,14 @@
  * 100-continue. Every error is a JSON reply through http.c.
  *
  * Bounds: a connection cap (past it a new connection gets a 503 and is
- * closed), a deadline for the head and one for the body (absolute, so a
- * client trickling bytes is cut off with a 408), an idle keep-alive
- * timeout, and a pause of the listener with back-off when accept() fails
- * for lack of descriptors or memory (logged once per episode).
+ * closed), one budget for the request bodies held at once (a body counts
+ * from its head until its request is freed; past the budget a request
+ * with a body gets a 503 before the body is read, or as soon as a chunked
+ * body passes it), a deadline for the head and one for the body
+ * (absolute, so a client trickling bytes is cut off with a 408), an idle
+ * keep-alive timeout, and a pause of the listener with back-off when
+ * accept() fails for lack of descriptors or memory (logged once per
+ * episode).
  *
  * Streamed replies (Server-Sent Events, long logs): the head goes out
  * once, then the body as it is written, and the connection closes at the
@@ -45,6 +49,7 @@ typedef struct {
                                     long a write may wait for the client */
     int max_streams;             /* streamed replies open at once */
     size_t max_body;             /* bytes */
+    size_t body_budget;          /* bytes of request bodies held at once, in all */
     const char *allowed_origins; /* comma-separated; "" allows none */
 } httpd_limits_t;
 
@@ -73,6 +78,9 @@ int httpd_port(const httpd_t *h);
 
 /* Close every connection and free the server, and any request still held. */
 void httpd_free(httpd_t *h);
+
+/* For http.c, as r is freed: give the bytes of its body back to the budget. */
+void httpd_body_release(http_req_t *r);
 
 /*
  * For http.c: queue the serialised reply of r (wire is copied) on its

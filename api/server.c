@@ -148,6 +148,7 @@ server_new(const gw_config_t *cfg)
     lim.max_streams = cfg->api_max_streams > 0 ? cfg->api_max_streams
                                                : (lim.max_connections * 3 + 3) / 4;
     lim.max_body = (size_t)cfg->api_max_body;
+    lim.body_budget = (size_t)cfg->api_body_budget;
     lim.allowed_origins = cfg->allowed_origins;
     srv->httpd = httpd_new(srv->base, ai->ai_addr, ai->ai_addrlen, &lim, server_on_admit,
                            server_on_request, srv);

@@ -58,6 +58,8 @@ static const cf_entry_t config_table[] = {
         "true: GET /metrics without the token"),
     INT("GITWEAVE_API_MAX_BODY_BYTES", API, api_max_body, "1048576", 1024, 64 << 20,
         "largest request body"),
+    INT("GITWEAVE_API_BODY_BUDGET_BYTES", API, api_body_budget, "16777216", 1024, 1 << 30,
+        "request bodies held at once, in all; past it 503"),
     INT("GITWEAVE_API_MAX_CONNECTIONS", API, api_max_connections, "0", 0, 1000000,
         "open connections at most; 0: ulimit -n less 32, at most 1024"),
     INT("GITWEAVE_API_HEADER_TIMEOUT_SECONDS", API, api_header_timeout, "10", 1, 3600,
@@ -264,6 +266,13 @@ config_load(gw_config_t *cfg)
                 "configuration error: GITWEAVE_LOG_LEVEL=\"%s\" is not one of debug, info, warn, "
                 "error\n",
                 level);
+        errors++;
+    }
+    if (cfg->api_body_budget < cfg->api_max_body) {
+        fprintf(stderr,
+                "configuration error: GITWEAVE_API_BODY_BUDGET_BYTES=%d is smaller than "
+                "GITWEAVE_API_MAX_BODY_BYTES=%d: a body of the largest size would never be read\n",
+                cfg->api_body_budget, cfg->api_max_body);
         errors++;
     }
     if (strcmp(cfg->metrics_public, "true") != 0 && strcmp(cfg->metrics_public, "false") != 0) {

@@ -37,6 +37,7 @@ typedef struct {
     char *api_token;        /* GITWEAVE_API_TOKEN: "" = no authentication */
     char *metrics_public;   /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
     int api_max_body;       /* GITWEAVE_API_MAX_BODY_BYTES */
+    int api_body_budget;    /* GITWEAVE_API_BODY_BUDGET_BYTES: all bodies held at once */
     char *api_port_file;    /* GITWEAVE_API_PORT_FILE: write the bound port here */
     int api_max_connections; /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */
     int api_header_timeout; /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */

@@ -1,7 +1,8 @@
 /* Unit tests of the HTTP server module (api/httpd.c) on a real loopback
  * socket and event loop: held requests replied from a timer (and dropped
  * when the client has gone), the 500 for a forgotten reply, refusal before
- * the body, deadlines, the connection cap, keep-alive; streamed replies
+ * the body, the budget of all bodies, deadlines, the connection cap,
+ * keep-alive; streamed replies
  * (the cap on streams, a client that leaves, one that stops reading, the
  * owner's close). */
 #include <check.h>
@@ -95,6 +96,7 @@ start(int max_connections, int header_timeout)
         .idle_timeout = 5,
         .max_streams = 1,
         .max_body = 1000,
+        .body_budget = 1500,
         .allowed_origins = "",
     };
 
@@ -380,6 +382,77 @@ START_TEST(test_refused_before_body)
 }
 END_TEST
 
+/* A POST to path with a JSON body of len bytes ('1' after '1'); only the
+ * first `sent` bytes of the body are written. In a static buffer. */
+static const char *
+post(const char *path, size_t len, size_t sent)
+{
+    static char buf[4096];
+    int n = snprintf(buf, sizeof(buf),
+                     "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     path, len);
+
+    ck_assert(n > 0 && (size_t)n + sent < sizeof(buf));
+    memset(buf + n, '1', sent);
+    buf[(size_t)n + sent] = '\0';
+    return buf;
+}
+
+static void
+assert_busy(const char *out)
+{
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 503 Service Unavailable\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "Retry-After: 1\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"error\":\"server busy\""));
+}
+
+START_TEST(test_body_budget)
+{
+    bool eof;
+    const char *out;
+    int held_fd, part_fd, fd;
+
+    start(10, 5);
+    /* A held request keeps its body counted (1000 of 1500) until it is
+     * replied to and freed. */
+    held_fd = client();
+    say(held_fd, post("/hold", 1000, 1000));
+    run(50);
+    ck_assert_int_eq(handled, 1);
+    assert_busy(exchange(post("/echo", 600, 600)));
+    /* Chunked: refused as soon as the body passes what is left. */
+    out = exchange("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n258\r\n");
+    assert_busy(out);
+    /* What fits is read, and a request without a body is served. */
+    ck_assert_ptr_nonnull(strstr(exchange(post("/echo", 500, 500)), "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_nonnull(strstr(exchange("GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                                 "HTTP/1.1 200 OK\r\n"));
+    ck_assert_int_eq(handled, 3);
+    run(300);
+    ck_assert_int_eq(late_replies, 1);
+    ck_assert_ptr_nonnull(strstr(heard(held_fd, &eof), "HTTP/1.1 200 OK\r\n"));
+    close(held_fd);
+    /* A body counts from its head: one that is still arriving holds its
+     * whole length, until its client leaves. */
+    part_fd = client();
+    say(part_fd, post("/echo", 1000, 10));
+    run(50);
+    assert_busy(exchange(post("/echo", 600, 600)));
+    close(part_fd);
+    run(50);
+    fd = client();
+    say(fd, post("/echo", 1000, 1000));
+    run(50);
+    out = heard(fd, &eof);
+    ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\n"));
+    ck_assert_int_eq(handled, 4);
+    close(fd);
+    stop();
+}
+END_TEST
+
 START_TEST(test_expect_continue_and_chunked)
 {
     bool eof;
@@ -485,6 +558,7 @@ httpd_suite(void)
     tcase_add_test(tc, test_forgotten_reply);
     tcase_add_test(tc, test_refused_before_body);
     tcase_add_test(tc, test_expect_continue_and_chunked);
+    tcase_add_test(tc, test_body_budget);
     tcase_add_test(tc, test_header_deadline);
     tcase_add_test(tc, test_connection_cap);
     tcase_add_test(tc, test_head_and_errors);
