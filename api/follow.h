@@ -41,6 +41,29 @@ void follow_logs_text(http_req_t *r, long long offset);
  * the chunk starts at or after `from`.
  */
 size_t follow_chunk_skip(long long at, const char *chunk, size_t len, long long from);
+
+/*
+ * A page of SQL_LOGS_PAGE (res has a row): returns how many chunks it
+ * holds, and sets *total to how many the log has from the page's offset on
+ * (more than it holds: more follow).
+ */
+int follow_page_count(const PGresult *res, long long *total);
+/*
+ * Chunk i of a page from byte `from` on (the chunk that holds `from` is cut
+ * there, as follow_chunk_skip says): returns its text (borrowed from res),
+ * and sets *at to its offset and *len to its length (> 0).
+ */
+const char *follow_page_chunk(const PGresult *res, int i, long long from, long long *at,
+                              size_t *len);
+
+/*
+ * Append to out (NULL: only count) the JSON string text, quotes left out,
+ * of the longest run of whole UTF-8 characters of text (len bytes) that
+ * takes at most room bytes of JSON, and of one character at least; control
+ * characters, quote and backslash are escaped, the rest is copied. Returns
+ * how many bytes of text that is.
+ */
+size_t follow_json_text(buf_t *out, const char *text, size_t len, size_t room);
 /* GET /events: every status change, filtered by ?repo= and ?run=. */
 void follow_events(http_req_t *r);
 /* GET /pipelines/runs/{run}/events: one run's changes until its final

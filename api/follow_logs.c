@@ -9,25 +9,36 @@
  * is lost or sent twice whichever comes first. A follower whose client
  * falls a page behind reads on its own again. The job's final status
  * ends every follower with an `end` event once all chunks are sent.
+ *
+ * Whatever a log holds, what waits for one client stays bounded: JSON
+ * writes a control byte in six (\u001b), so a chunk is sent as events of
+ * at most FOLLOW_EVENT bytes of JSON, and a reader writes them one at a
+ * time while less than FOLLOW_PAGE waits for its client.
  */
 #include "follow_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "log.h"
 #include "queries.h"
 #include "status.h"
 #include "utf8.h"
 
-/* Bytes of log read per statement; a reader waits for its client to take
- * a page before it reads the next one. A live reader with this much unsent
- * goes back to reading on its own. */
+/* What may wait unsent for one client: a reader writes while less than
+ * this waits, and reads on once its client has taken it; a live reader
+ * with this much unsent goes back to reading on its own. Also the bytes of
+ * log one statement reads. */
 #define FOLLOW_PAGE 262144
 #define FOLLOW_PAGE_S "262144"
+/* The most bytes of JSON text in one chunk event (one character more when
+ * a single character does not fit). */
+#define FOLLOW_EVENT 65536
+
+/* The columns of SQL_LOGS_PAGE. */
+enum { COL_STATUS, COL_OFFSET, COL_CHUNK, COL_TOTAL, COL_EXIT_CODE, COL_LENGTH };
 
 typedef struct reader reader_t;
 
@@ -39,7 +50,8 @@ struct reader {
     http_req_t *r;  /* NULL once the stream is over */
     char job[37];
     long long offset;        /* the next byte to send */
-    bool at_end;             /* its last page ended where the stored log ends (offset) */
+    long long length;        /* the stored log's length when its last page was read */
+    long long want;          /* bytes of log its next read asks for */
     bool live;               /* gets the topic's chunks */
     bool reading;            /* a page read of its own is in flight */
     LIST_ENTRY(reader) link; /* in its topic's readers */
@@ -57,6 +69,7 @@ struct topic {
     bool final;       /* the job is final and every chunk was read */
     char status[16];
     char exit_code[16]; /* JSON: a number or null */
+    long long length;   /* once final: the length of the log */
     LIST_HEAD(, reader) readers;
     LIST_ENTRY(topic) link; /* in the hub's topics */
 };
@@ -64,25 +77,106 @@ struct topic {
 static void reader_read(reader_t *rd);
 static void topic_read(topic_t *t);
 
-/* ---- SSE text ---- */
+/* ---- JSON and SSE text ---- */
 
-/* "event: chunk" for the chunk at offset (len bytes), into out. */
-static void
-follow_chunk_event(buf_t *out, long long offset, const char *chunk, size_t len)
+/* The bytes of the UTF-8 character that starts s (1 for a byte that
+ * starts none, or for a character cut short by the end of s). */
+static size_t
+follow_char_len(const char *s, size_t len)
 {
-    cJSON *o = cJSON_CreateObject();
-    char *text;
+    size_t need;
+    unsigned char lo, hi;
 
-    cJSON_AddNumberToObject(o, "offset", (double)offset);
-    cJSON_AddStringToObject(o, "chunk", chunk);
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL) {
-        log_error("follow", "out of memory");
-        abort();
+    if (!utf8_lead((unsigned char)s[0], &need, &lo, &hi) || need >= len)
+        return 1;
+    return need + 1;
+}
+
+/* How JSON writes byte c of a string: its escape (u is room for one), or
+ * NULL when c stands for itself. */
+static const char *
+follow_json_escape(unsigned char c, char u[7])
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char *const named[] = {
+        ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+        ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t"};
+
+    if (c < GW_ARRAY_LEN(named) && named[c] != NULL)
+        return named[c];
+    if (c >= 0x20)
+        return NULL;
+    memcpy(u, "\\u00", 4);
+    u[4] = hex[c >> 4];
+    u[5] = hex[c & 0xF];
+    u[6] = '\0';
+    return u;
+}
+
+size_t
+follow_json_text(buf_t *out, const char *text, size_t len, size_t room)
+{
+    size_t i = 0, run = 0, used = 0;
+
+    while (i < len) {
+        unsigned char c = (unsigned char)text[i];
+        char u[7];
+        const char *esc = follow_json_escape(c, u);
+        size_t k = esc == NULL && c >= 0x80 ? follow_char_len(text + i, len - i) : 1;
+        size_t e = esc != NULL ? strlen(esc) : k;
+
+        if (i > 0 && used + e > room)
+            break;
+        if (esc != NULL) {
+            /* The run of text before it goes out as it is. */
+            if (out != NULL) {
+                buf_append(out, text + run, i - run);
+                buf_append(out, esc, e);
+            }
+            run = i + 1;
+        }
+        used += e;
+        i += k;
     }
-    buf_printf(out, "event: chunk\nid: %lld\ndata: %s\n\n", offset + (long long)len, text);
-    cJSON_free(text);
+    if (out != NULL)
+        buf_append(out, text + run, i - run);
+    return i;
+}
+
+/* "event: chunk" for as much of the text at offset (len > 0 bytes) as one
+ * event carries, appended to out; returns how many bytes of text. */
+static size_t
+follow_chunk_event(buf_t *out, long long offset, const char *text, size_t len)
+{
+    size_t n = follow_json_text(NULL, text, len, FOLLOW_EVENT);
+
+    buf_printf(out, "event: chunk\nid: %lld\ndata: {\"offset\":%lld,\"chunk\":\"",
+               offset + (long long)n, offset);
+    (void)follow_json_text(out, text, n, SIZE_MAX);
+    buf_puts(out, "\"}\n\n");
+    return n;
+}
+
+const char *
+follow_page_chunk(const PGresult *res, int i, long long from, long long *at, size_t *len)
+{
+    const char *chunk = PQgetvalue(res, i, COL_CHUNK);
+    size_t full = (size_t)PQgetlength(res, i, COL_CHUNK);
+    long long start = strtoll(PQgetvalue(res, i, COL_OFFSET), NULL, 10);
+    size_t skip = follow_chunk_skip(start, chunk, full, from);
+
+    *at = start + (long long)skip;
+    *len = full - skip;
+    return chunk + skip;
+}
+
+int
+follow_page_count(const PGresult *res, long long *total)
+{
+    int n = PQgetisnull(res, 0, COL_OFFSET) ? 0 : PQntuples(res);
+
+    *total = n > 0 ? strtoll(PQgetvalue(res, 0, COL_TOTAL), NULL, 10) : 0;
+    return n;
 }
 
 /* ---- readers ---- */
@@ -136,16 +230,67 @@ reader_write(reader_t *rd, const char *data, size_t len)
     return false;
 }
 
-/* The last event, then close. */
+/* Whether a reader's client has a page waiting: it gets no more for now. */
+static bool
+reader_full(const reader_t *rd)
+{
+    return http_stream_pending(rd->r) >= FOLLOW_PAGE;
+}
+
+/*
+ * Send the text at offset at (len bytes, whole characters) to a reader, an
+ * event (or for plain text, FOLLOW_EVENT bytes) at a time, while its client
+ * has less than a page waiting. Returns 1 when all of it went, 0 when the
+ * rest waits for the client (rd->offset says where it resumes), -1 when
+ * the stream is over (the reader is freed).
+ */
+static int
+reader_send(reader_t *rd, long long at, const char *text, size_t len)
+{
+    buf_t ev;
+    int rc = 1;
+
+    buf_init(&ev);
+    while (len > 0) {
+        size_t n;
+        bool ok;
+
+        if (reader_full(rd)) {
+            rc = 0;
+            break;
+        }
+        buf_reset(&ev);
+        if (rd->topic != NULL) {
+            n = follow_chunk_event(&ev, at, text, len);
+            rd->offset = at + (long long)n;
+            ok = reader_write(rd, ev.data, ev.len);
+        } else {
+            n = len <= FOLLOW_EVENT ? len : utf8_cut(text, FOLLOW_EVENT);
+            rd->offset = at + (long long)n;
+            ok = reader_write(rd, text, n);
+        }
+        if (!ok) {
+            rc = -1;
+            break;
+        }
+        at += (long long)n;
+        text += n;
+        len -= n;
+    }
+    buf_free(&ev);
+    return rc;
+}
+
+/* The last event, then close. next_offset is the log's length. */
 static void
-reader_end(reader_t *rd, const char *status, const char *exit_code)
+reader_end(reader_t *rd, const char *status, const char *exit_code, long long length)
 {
     buf_t b;
 
     buf_init(&b);
     buf_printf(&b,
                "event: end\ndata: {\"status\":\"%s\",\"exit_code\":%s,\"next_offset\":%lld}\n\n",
-               status, exit_code, rd->offset);
+               status, exit_code, length);
     if (reader_write(rd, b.data, b.len)) {
         http_stream_close(rd->r);
         reader_free(rd);
@@ -169,18 +314,16 @@ reader_go_live(reader_t *rd)
 
     if (t->final) {
         if (rd->offset >= t->have)
-            reader_end(rd, t->status, t->exit_code);
+            reader_end(rd, t->status, t->exit_code, t->length);
         else
             reader_read(rd);
         return;
     }
-    /* The topic reads on from the end of the stored log: from this
-     * reader's offset when its page ended there, else from the start (a
-     * reader asked for an offset past the end: topic_send sends it what
-     * lies from its offset on). Never from past the end, or readers that
-     * reach the end would be sent to read again and again. */
+    /* The topic reads on from where the stored log ended in this reader's
+     * snapshot (not from past it, for a reader that asked for an offset
+     * past the end: topic_send sends it what lies from its offset on). */
     if (t->have < 0)
-        t->have = rd->at_end ? rd->offset : 0;
+        t->have = rd->length;
     if (rd->offset < t->have) {
         /* The topic has read past what this reader's snapshot held. */
         reader_read(rd);
@@ -195,34 +338,30 @@ reader_go_live(reader_t *rd)
 static void
 reader_page(reader_t *rd, const PGresult *res)
 {
-    int n = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
-    long long total = 0;
-    buf_t b;
-    int st;
+    long long total, from = rd->offset;
+    int n = follow_page_count(res, &total), sent = 1, st;
 
-    buf_init(&b);
-    for (int i = 0; i < n; i++) {
-        long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        const char *chunk = PQgetvalue(res, i, 2);
-        size_t len = (size_t)PQgetlength(res, i, 2);
-        size_t skip = follow_chunk_skip(at, chunk, len, rd->offset);
+    rd->length = strtoll(PQgetvalue(res, 0, COL_LENGTH), NULL, 10);
+    for (int i = 0; i < n && sent == 1; i++) {
+        long long at;
+        size_t len;
+        const char *text = follow_page_chunk(res, i, rd->offset, &at, &len);
 
-        if (rd->topic != NULL)
-            follow_chunk_event(&b, at + (long long)skip, chunk + skip, len - skip);
-        else
-            buf_append(&b, chunk + skip, len - skip);
-        rd->offset = at + (long long)len;
-        total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        sent = reader_send(rd, at, text, len);
     }
-    rd->at_end = n > 0 || rd->offset == 0;
-    if (b.len > 0 && !reader_write(rd, b.data, b.len)) {
-        buf_free(&b);
+    if (sent < 0)
         return;
-    }
-    buf_free(&b);
-    if (total > n) {
-        /* More is stored: read on once the client has taken this page. */
-        if (http_stream_pending(rd->r) < FOLLOW_PAGE)
+    /* A page that takes more room than it holds (control bytes take six)
+     * makes the next read ask for what went; one that went whole, twice
+     * as much, up to a page. */
+    if (sent == 0)
+        rd->want = rd->offset > from ? rd->offset - from : 1;
+    else if (rd->want < FOLLOW_PAGE)
+        rd->want = rd->want * 2 < FOLLOW_PAGE ? rd->want * 2 : FOLLOW_PAGE;
+    if (sent == 0 || total > n) {
+        /* More is stored: read on now if little waits for the client,
+         * else once it has taken what waits (reader_on_drain). */
+        if (http_stream_pending(rd->r) < FOLLOW_PAGE / 2)
             reader_read(rd);
         return;
     }
@@ -230,10 +369,11 @@ reader_page(reader_t *rd, const PGresult *res)
         reader_close(rd);
         return;
     }
-    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, 0));
+    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, COL_STATUS));
     if (st >= 0 && status_is_final((gw_status_t)st)) {
-        reader_end(rd, PQgetvalue(res, 0, 0),
-                   PQgetisnull(res, 0, 4) ? "null" : PQgetvalue(res, 0, 4));
+        reader_end(rd, PQgetvalue(res, 0, COL_STATUS),
+                   PQgetisnull(res, 0, COL_EXIT_CODE) ? "null" : PQgetvalue(res, 0, COL_EXIT_CODE),
+                   rd->length);
         return;
     }
     reader_go_live(rd);
@@ -262,10 +402,11 @@ reader_read_done(const PGresult *res, void *arg)
 static void
 reader_read(reader_t *rd)
 {
-    char offset[24];
+    char offset[24], want[24];
 
     snprintf(offset, sizeof(offset), "%lld", rd->offset);
-    const char *params[] = {rd->job, offset, FOLLOW_PAGE_S};
+    snprintf(want, sizeof(want), "%lld", rd->want);
+    const char *params[] = {rd->job, offset, want};
     rd->live = false;
     rd->reading = true;
     if (dbconn_query(rd->hub->db, SQL_LOGS_PAGE, 3, params, reader_read_done, rd) < 0) {
@@ -326,6 +467,7 @@ follow_reader_start(http_req_t *r, long long offset, bool sse)
     rd->hub = hub;
     snprintf(rd->job, sizeof(rd->job), "%s", r->params[0]);
     rd->offset = offset;
+    rd->want = FOLLOW_PAGE;
     if (sse) {
         /* Join the topic before reading the history: a chunk stored
          * meanwhile is then either in the history or announced after. */
@@ -372,54 +514,72 @@ follow_chunk_skip(long long at, const char *chunk, size_t len, long long from)
 
 /* ---- topics ---- */
 
-/* Send the chunks of a topic's read to its live readers; returns the
- * number of chunks and the count of those from the read's offset on. */
+/*
+ * Send one event of a topic's read (the text at offset at, n bytes, whose
+ * event is ev) to every live reader: each byte once per reader (what its
+ * own read sent is skipped, and an event it starts inside is sent from its
+ * offset on). A reader whose client has a page waiting leaves the live
+ * chunks and catches up on its own, a page each time the client has taken
+ * the last one, so that it holds up nobody and its buffer stays bounded.
+ */
+static void
+topic_send_event(topic_t *t, long long at, const char *text, size_t n, const buf_t *ev)
+{
+    long long end = at + (long long)n;
+
+    for (reader_t *rd = LIST_FIRST(&t->readers), *next; rd != NULL; rd = next) {
+        next = LIST_NEXT(rd, link);
+        if (!rd->live || rd->r == NULL || end <= rd->offset)
+            continue;
+        if (reader_full(rd)) {
+            rd->live = false;
+            continue;
+        }
+        if (at < rd->offset) {
+            size_t skip = follow_chunk_skip(at, text, n, rd->offset);
+            buf_t part;
+
+            buf_init(&part);
+            (void)follow_chunk_event(&part, at + (long long)skip, text + skip, n - skip);
+            rd->offset = end;
+            (void)reader_write(rd, part.data, part.len);
+            buf_free(&part);
+            continue;
+        }
+        rd->offset = end;
+        (void)reader_write(rd, ev->data, ev->len);
+    }
+}
+
+/* Send the chunks of a topic's read to its live readers, each encoded
+ * once; returns the number of chunks and the count of those from the
+ * read's offset on. */
 static int
 topic_send(topic_t *t, const PGresult *res, long long *total)
 {
-    int n = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
+    int n = follow_page_count(res, total);
+    buf_t ev;
 
+    buf_init(&ev);
     for (int i = 0; i < n; i++) {
-        long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        size_t len = (size_t)PQgetlength(res, i, 2);
-        buf_t ev;
+        long long at;
+        size_t len;
+        const char *text = follow_page_chunk(res, i, 0, &at, &len);
 
-        buf_init(&ev);
-        follow_chunk_event(&ev, at, PQgetvalue(res, i, 2), len);
-        for (reader_t *rd = LIST_FIRST(&t->readers), *next; rd != NULL; rd = next) {
-            next = LIST_NEXT(rd, link);
-            /* Each byte once per reader: what its own read sent is
-             * skipped, and a chunk it starts inside is sent from there. */
-            if (!rd->live || rd->r == NULL || at + (long long)len <= rd->offset)
-                continue;
-            if (http_stream_pending(rd->r) >= FOLLOW_PAGE) {
-                /* Its client is a page behind: it leaves the live chunks
-                 * and catches up on its own, a page each time the client
-                 * has taken the last one, so that it holds up nobody and
-                 * its buffer stays bounded. */
-                rd->live = false;
-                continue;
-            }
-            if (at < rd->offset) {
-                const char *chunk = PQgetvalue(res, i, 2);
-                size_t skip = follow_chunk_skip(at, chunk, len, rd->offset);
-                buf_t part;
+        while (len > 0) {
+            size_t k;
 
-                buf_init(&part);
-                follow_chunk_event(&part, at + (long long)skip, chunk + skip, len - skip);
-                rd->offset = at + (long long)len;
-                (void)reader_write(rd, part.data, part.len);
-                buf_free(&part);
-                continue;
-            }
-            rd->offset = at + (long long)len;
-            (void)reader_write(rd, ev.data, ev.len);
+            buf_reset(&ev);
+            k = follow_chunk_event(&ev, at, text, len);
+            topic_send_event(t, at, text, k, &ev);
+            at += (long long)k;
+            text += k;
+            len -= k;
         }
-        buf_free(&ev);
-        if (at + (long long)len > t->have)
-            t->have = at + (long long)len;
-        *total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        if (at > t->have)
+            t->have = at;
     }
+    buf_free(&ev);
     return n;
 }
 
@@ -453,17 +613,18 @@ topic_read_done(const PGresult *res, void *arg)
         topic_read(t);
         goto done;
     }
-    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, 0));
+    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, COL_STATUS));
     if (st < 0 || !status_is_final((gw_status_t)st))
         goto done;
     t->final = true;
-    snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, 0, 0));
+    snprintf(t->status, sizeof(t->status), "%s", PQgetvalue(res, 0, COL_STATUS));
     snprintf(t->exit_code, sizeof(t->exit_code), "%s",
-             PQgetisnull(res, 0, 4) ? "null" : PQgetvalue(res, 0, 4));
+             PQgetisnull(res, 0, COL_EXIT_CODE) ? "null" : PQgetvalue(res, 0, COL_EXIT_CODE));
+    t->length = strtoll(PQgetvalue(res, 0, COL_LENGTH), NULL, 10);
     for (reader_t *rd = LIST_FIRST(&t->readers), *next; rd != NULL; rd = next) {
         next = LIST_NEXT(rd, link);
         if (rd->live && rd->r != NULL)
-            reader_end(rd, t->status, t->exit_code);
+            reader_end(rd, t->status, t->exit_code, t->length);
     }
 done:
     t->pins--;

@@ -2,8 +2,8 @@
  * logs - reading a job's log a page at a time, by byte offset.
  *
  * A page holds the chunks from `offset` on until about `limit` bytes (at
- * least one chunk if there is any); next_offset is where the next page
- * starts. An offset inside a chunk gives the rest of that chunk first, from
+ * least one chunk if there is any), cut short where its chunks take
+ * LOGS_PAGE_MAX bytes of JSON; next_offset is where the next page starts. An offset inside a chunk gives the rest of that chunk first, from
  * the start of the UTF-8 character that holds the offset. complete says that nothing more will come: the job is final and
  * no chunk follows. The job's status and its chunks come from one
  * statement (one snapshot): a worker writes the last chunk before the final
@@ -25,14 +25,20 @@
 
 #define LOGS_LIMIT_DEFAULT 1048576
 #define LOGS_LIMIT_MAX (8 * 1048576)
+/* The most bytes of chunk JSON one page holds (one character more when a
+ * single character does not fit): a control byte takes six in JSON, so a
+ * page is cut by what it takes in JSON, not by what it holds. */
+#define LOGS_PAGE_MAX 262144
 
 static void
 logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
 {
-    long long offset = *(long long *)ctx, next, total = 0;
-    cJSON *reply, *chunks;
-    bool final;
+    long long offset = *(long long *)ctx, next, total;
+    const char *status;
+    bool final, cut = false;
     int st, n;
+    size_t start;
+    buf_t b;
 
     free(ctx);
     if (res == NULL)
@@ -41,32 +47,36 @@ logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
         http_reply_error(r, 404, "job not found", "there is no job with id %s", r->params[0]);
         return;
     }
-    st = status_parse(ST_KIND_JOB, PQgetvalue(res, 0, 0));
+    status = PQgetvalue(res, 0, 0);
+    st = status_parse(ST_KIND_JOB, status);
     final = st >= 0 && status_is_final((gw_status_t)st);
-    reply = cJSON_CreateObject();
-    cJSON_AddStringToObject(reply, "job_id", r->params[0]);
-    cJSON_AddStringToObject(reply, "status", PQgetvalue(res, 0, 0));
-    chunks = cJSON_AddArrayToObject(reply, "chunks");
+    n = follow_page_count(res, &total);
     next = offset;
-    /* No chunk from offset on gives one row with a NULL offset. */
-    n = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
-    for (int i = 0; i < n; i++) {
-        cJSON *c = cJSON_CreateObject();
-        long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        const char *chunk = PQgetvalue(res, i, 2);
-        size_t len = (size_t)PQgetlength(res, i, 2);
-        /* The first chunk may start before the offset asked for. */
-        size_t skip = follow_chunk_skip(at, chunk, len, offset);
+    /* The job id is a UUID and the status a word: neither needs escaping. */
+    buf_init(&b);
+    buf_printf(&b, "{\"job_id\":\"%s\",\"status\":\"%s\",\"chunks\":[", r->params[0], status);
+    start = b.len;
+    for (int i = 0; i < n && !cut; i++) {
+        long long at;
+        size_t len, used, took;
+        const char *text = follow_page_chunk(res, i, offset, &at, &len);
 
-        cJSON_AddNumberToObject(c, "offset", (double)(at + (long long)skip));
-        cJSON_AddStringToObject(c, "chunk", chunk + skip);
-        cJSON_AddItemToArray(chunks, c);
-        next = at + (long long)len;
-        total = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        used = b.len - start;
+        if (i > 0 && used >= LOGS_PAGE_MAX) {
+            cut = true;
+            break;
+        }
+        buf_printf(&b, "%s{\"offset\":%lld,\"chunk\":\"", i > 0 ? "," : "", at);
+        used = b.len - start;
+        took = follow_json_text(&b, text, len, used < LOGS_PAGE_MAX ? LOGS_PAGE_MAX - used : 0);
+        buf_puts(&b, "\"}");
+        next = at + (long long)took;
+        cut = took < len;
     }
-    cJSON_AddNumberToObject(reply, "next_offset", (double)next);
-    cJSON_AddBoolToObject(reply, "complete", final && total <= n);
-    http_reply_json(r, 200, reply);
+    buf_printf(&b, "],\"next_offset\":%lld,\"complete\":%s}", next,
+               final && !cut && total <= n ? "true" : "false");
+    http_reply_raw(r, 200, "application/json", b.data, b.len);
+    buf_free(&b);
 }
 
 /* Whether the Accept header names media type (a plain substring test:
@@ -122,7 +132,8 @@ logs_get(http_req_t *r)
         return;
     }
     snprintf(offset_p, sizeof(offset_p), "%lld", offset);
-    snprintf(limit_p, sizeof(limit_p), "%lld", limit);
+    /* More than a page's JSON holds is never read: each byte takes one at least. */
+    snprintf(limit_p, sizeof(limit_p), "%lld", limit < LOGS_PAGE_MAX ? limit : LOGS_PAGE_MAX);
     const char *params[] = {r->params[0], offset_p, limit_p};
     ctx = xmalloc(sizeof(*ctx));
     *ctx = offset;

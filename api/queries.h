@@ -302,11 +302,13 @@
  * least one). Status and chunks come from one snapshot, so a final status
  * means every chunk is there. $1 job id, $2 offset, $3 byte limit ->
  * status, offset, chunk, number of chunks from $2 on (to tell whether more
- * follow), exit code; offset NULL in a single row when there is no chunk.
- * No row if there is no such job.
+ * follow), exit code, the length of the stored log; offset NULL in a single
+ * row when there is no chunk. No row if there is no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
-    "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code FROM jobs jb"                  \
+    "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code,"                              \
+    " coalesce((SELECT e.\"offset\" + octet_length(e.chunk) FROM logs e WHERE e.job_id = jb.id"    \
+    "  ORDER BY e.\"offset\" DESC LIMIT 1), 0) FROM jobs jb"                                       \
     " LEFT JOIN LATERAL ("                                                                         \
     " SELECT w.\"offset\", w.chunk, w.total FROM ("                                                \
     "  SELECT l.\"offset\", l.chunk,"                                                              \

@@ -20,6 +20,6 @@ cmake --build build-asan -j"$jobs"
 # The integration tests of object lifetimes, where a use-after-free shows
 # only under ASan.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -R 'integration_test_stream_lifetimes')
+    ctest --output-on-failure -R 'integration_test_(stream_lifetimes|log_follow_reconnect)')
 
 bash scripts/fuzz.sh 30
