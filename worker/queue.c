@@ -95,7 +95,8 @@
     "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
     "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                      \
     "        CASE WHEN fj.id IS NOT NULL"                                                      \
-    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END"                  \
+    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END,"                 \
+    "        c.repo_id"                                                                        \
     "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"            \
     "  ORDER BY c.created_at"
 
@@ -437,6 +438,7 @@ q_run_free(q_run_t *run)
     }
     free(run->jobs);
     free(run->repo);
+    free(run->repo_id);
     free(run->clone_url);
     free(run->ref);
     free(run->commit);
@@ -601,6 +603,7 @@ q_claim_row(const PGresult *res, int row, const char *runner_id)
     snprintf(run->fence.runner_id, sizeof(run->fence.runner_id), "%s", runner_id);
     snprintf(run->fence.attempt, sizeof(run->fence.attempt), "%s", PQgetvalue(res, row, 1));
     run->repo = xstrdup(PQgetvalue(res, row, 2));
+    run->repo_id = xstrdup(PQgetvalue(res, row, 12));
     run->clone_url = dup_or_null(res, row, 3);
     run->ref = dup_or_null(res, row, 4);
     run->commit = dup_or_null(res, row, 5);

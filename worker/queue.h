@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     q_fence_t fence;
     char *repo;
+    char *repo_id;   /* the repo's id: what its workspace is keyed by */
     char *clone_url; /* NULL when the repo has none */
     char *ref;       /* may be NULL */
     char *commit;    /* may be NULL */

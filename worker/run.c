@@ -114,9 +114,9 @@ run_attempt(const run_t *r)
 }
 
 const char *
-run_repo(const run_t *r)
+run_repo_id(const run_t *r)
 {
-    return r->q->repo;
+    return r->q->repo_id;
 }
 
 int
@@ -527,7 +527,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
     char *image = job_env_image(r->q, j);
     char *script = r->checkout ? xstrdup(workspace_checkout_script())
@@ -611,7 +611,7 @@ static void
 run_checkout_commit(run_t *r)
 {
     const gw_config_t *cfg = r->env->cfg;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
     char *err = NULL;
     char *sha = workspace_head(git_dir, &err);
 
@@ -730,7 +730,7 @@ run_prepare(run_t *r)
         set_str(&r->run_error, xstrdup(r->q->spec_error));
     } else {
         r->workspace =
-            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index, &err);
+            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index, &err);
         if (r->workspace != NULL)
             return true;
         log_error("worker", "%s run=%s", err, r->q->fence.run_id);

@@ -368,14 +368,14 @@ worker_engine_ready(worker_t *w)
     return false;
 }
 
-/* The lowest workspace index of repo that no run held uses. */
+/* The lowest workspace index of the repo repo_id that no run held uses. */
 static int
-worker_workspace_index(worker_t *w, const char *repo)
+worker_workspace_index(worker_t *w, const char *repo_id)
 {
     for (int index = 0;; index++) {
         bool used = false;
         for (int i = 0; i < w->cfg->concurrency && !used; i++)
-            used = w->runs[i] && strcmp(run_repo(w->runs[i]), repo) == 0 &&
+            used = w->runs[i] && strcmp(run_repo_id(w->runs[i]), repo_id) == 0 &&
                    run_workspace_index(w->runs[i]) == index;
         if (!used)
             return index;
@@ -421,7 +421,7 @@ claim_cb(const PGresult *res, void *arg)
             q_run_free(q);
             continue;
         }
-        int index = worker_workspace_index(w, q->repo);
+        int index = worker_workspace_index(w, q->repo_id);
         w->ended[slot] = false;
         w->runs[slot] = run_new(&w->env, q, index);
         w->nruns++;
