@@ -270,19 +270,22 @@ lock_cb(const PGresult *res, void *arg)
         add_ms(w->lock_ev, 1000);
         return;
     }
+    const char *holder = PQgetisnull(res, 0, 1) ? "a session that has just let go"
+                                                : PQgetvalue(res, 0, 1);
     if (w->lock_waited) {
-        log_error("worker", "another runner named %s is alive; give each runner its own "
-                            "RUNNER_NAME",
-                  w->cfg->runner_name);
+        log_error("worker",
+                  "another runner named %s is alive: its lock is held by %s; give each runner "
+                  "its own RUNNER_NAME",
+                  w->cfg->runner_name, holder);
         worker_fail(w);
         return;
     }
     /* A session that holds it may be one the server has not yet found
      * dead: wait one lease and look again. */
     log_warn("worker",
-             "runner name %s is held by a live database session; waiting %d s to be sure it "
-             "is gone",
-             w->cfg->runner_name, w->cfg->lease_seconds);
+             "runner name %s is held by a live database session (%s); waiting %d s to be sure "
+             "it is gone",
+             w->cfg->runner_name, holder, w->cfg->lease_seconds);
     w->lock_waited = true;
     add_ms(w->lock_ev, (w->cfg->lease_seconds + 1) * 1000);
 }
