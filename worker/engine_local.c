@@ -13,6 +13,13 @@
  * guard process (proc_guard) kills the groups of the jobs still running when
  * the worker is gone.
  *
+ * No call waits for a process: a job freed before its end has its group
+ * SIGKILLed, and its shell, which may not die at once (a process in
+ * uninterruptible sleep waits for its I/O first), goes on the engine's list
+ * of shells to reap, which a timer of the loop polls without blocking. Until
+ * the shell is reaped its pid keeps the group id from being reused, so the
+ * guard may still kill the group.
+ *
  * The parent waits for the child's exec on a close-on-exec status pipe (a
  * local system call, as posix_spawn does), so a workspace that cannot be
  * entered or a shell that cannot be run is reported by `done` with exit code
@@ -41,18 +48,32 @@
 /* How long the pipe may stay open after the process group was killed: only a
  * process that left the group (setsid) can hold it that long. */
 #define LOCAL_DRAIN_MS 2000
+/* How often a killed shell not yet reaped is looked at: first soon, then
+ * every LOCAL_REAP_MAX_MS. */
+#define LOCAL_REAP_FIRST_MS 10
+#define LOCAL_REAP_MAX_MS 100
 /* Reads per readiness callback, so that a chatty job cannot starve the loop. */
 #define LOCAL_READS_PER_EVENT 16
 #define LOCAL_READ_SIZE 65536
 
+/* A killed shell not reaped yet, owned by the engine's list. */
+struct local_orphan {
+    pid_t pid;
+    struct local_orphan *next;
+};
+
 struct local_engine {
     struct engine base;
     struct event_base *evbase;
-    proc_guard_t *guard; /* NULL when it could not be started */
+    proc_guard_t *guard;          /* NULL when it could not be started */
+    struct local_orphan *orphans; /* killed shells to reap */
+    struct event *reap_ev;        /* polls the orphans while there are any */
+    int reap_ms;                  /* the poll's current interval */
 };
 
 struct local_job {
     struct engine_job base;
+    struct local_engine *engine;
     struct event_base *evbase;
     proc_guard_t *guard;
     engine_callbacks_t cb;
@@ -83,6 +104,65 @@ local_event_free(struct event **ev)
         event_free(*ev);
         *ev = NULL;
     }
+}
+
+/* Reap pid if it has ended: 1 when it was (or is no child of ours any
+ * more), 0 while it runs on. Never waits. */
+static int
+local_reap_now(pid_t pid)
+{
+    int status;
+    pid_t r;
+
+    do {
+        r = waitpid(pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    return r != 0;
+}
+
+static void
+local_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_engine *le = arg;
+    struct local_orphan **p = &le->orphans;
+
+    while (*p != NULL) {
+        struct local_orphan *o = *p;
+        if (local_reap_now(o->pid)) {
+            proc_guard_forget(le->guard, o->pid);
+            log_debug("engine", "reaped a killed job process pid=%d", (int)o->pid);
+            *p = o->next;
+            free(o);
+        } else {
+            p = &o->next;
+        }
+    }
+    if (le->orphans != NULL) {
+        struct timeval tv = {0, le->reap_ms * 1000};
+        evtimer_add(le->reap_ev, &tv);
+        le->reap_ms = le->reap_ms * 2 < LOCAL_REAP_MAX_MS ? le->reap_ms * 2 : LOCAL_REAP_MAX_MS;
+    }
+}
+
+/* The group of the shell pid was SIGKILLed: reap the shell now if it has
+ * ended, else later from the loop (then forget it on the guard). */
+static void
+local_reap_later(struct local_engine *le, pid_t pid)
+{
+    struct local_orphan *o;
+    struct timeval tv = {0, LOCAL_REAP_FIRST_MS * 1000};
+
+    if (local_reap_now(pid)) {
+        proc_guard_forget(le->guard, pid);
+        return;
+    }
+    log_debug("engine", "killed job process not ended yet, reaping it later pid=%d", (int)pid);
+    o = xcalloc(1, sizeof(*o));
+    o->pid = pid;
+    o->next = le->orphans;
+    le->orphans = o;
+    le->reap_ms = LOCAL_REAP_FIRST_MS;
+    evtimer_add(le->reap_ev, &tv);
 }
 
 static void
@@ -120,8 +200,7 @@ local_job_teardown(struct local_job *j)
         /* The unreaped shell keeps the group id taken, so this cannot hit
          * another group. */
         kill(-j->pid, SIGKILL);
-        local_waitpid_blocking(j->pid);
-        proc_guard_forget(j->guard, j->pid);
+        local_reap_later(j->engine, j->pid);
         j->reaped = true;
     }
     local_job_close_output(j);
@@ -256,9 +335,11 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = info.si_status;
     else
         j->exit_code = 128 + info.si_status;
+    /* A zombie: reaped at once (later, from the loop, should it not be). */
     if (local_job_waitid(j, &reap, WEXITED | WNOHANG) != 0 || reap.si_pid == 0)
-        local_waitpid_blocking(j->pid);
-    proc_guard_forget(j->guard, j->pid);
+        local_reap_later(j->engine, j->pid);
+    else
+        proc_guard_forget(j->guard, j->pid);
     log_debug("engine", "job process ended job=%s pid=%d exit=%d", j->job_id, (int)j->pid,
               j->exit_code);
     local_job_reaped(j);
@@ -306,6 +387,7 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
         return NULL;
 
     j = xcalloc(1, sizeof(*j));
+    j->engine = le;
     j->evbase = le->evbase;
     j->guard = le->guard;
     j->cb = *cb;
@@ -381,11 +463,19 @@ local_job_destroy(engine_job_t *job)
     free(j);
 }
 
+/* Shells still to reap stay on the guard's list, so freeing the guard
+ * kills their groups (again); they are reaped with this process's end. */
 static void
 local_destroy(engine_t *e)
 {
     struct local_engine *le = (struct local_engine *)e;
 
+    while (le->orphans != NULL) {
+        struct local_orphan *o = le->orphans;
+        le->orphans = o->next;
+        free(o);
+    }
+    event_free(le->reap_ev);
     proc_guard_free(le->guard);
     free(le);
 }
@@ -417,6 +507,7 @@ engine_local_new(struct event_base *base)
     le = xcalloc(1, sizeof(*le));
     engine_init(&le->base, &local_ops, base);
     le->evbase = base;
+    le->reap_ev = engine_event_new(base, -1, 0, local_on_reap, le);
     le->guard = proc_guard_new();
     return &le->base;
 }
