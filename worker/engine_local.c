@@ -4,7 +4,9 @@
  * A job is `/bin/sh -e -c SCRIPT` in a process group of its own, started in
  * the workspace with exactly the spec's environment (plus a default PATH when
  * the spec has none); the image is ignored. stdout and stderr share one pipe,
- * so the output keeps the order in which it was written. The child's end is
+ * so the output keeps the order in which it was written; descriptor 3 is a
+ * pipe of its own, the marks (the step reports, steps.h), read as they come
+ * and to what the shell left in it once the shell is gone. The child's end is
  * seen through a pidfd (or, where pidfd_open is missing, a 100 ms waitid
  * poll); then whatever is left of the process group is killed and the pipe is
  * read to its end before `done` is called.
@@ -80,10 +82,12 @@ struct local_job {
     void *arg;
     char *job_id;
 
-    pid_t pid;  /* the shell, leader of the process group; -1 if none */
-    int out_fd; /* read end of the output pipe; -1 once closed */
-    int pidfd;  /* -1 when polling instead */
+    pid_t pid;    /* the shell, leader of the process group; -1 if none */
+    int out_fd;   /* read end of the output pipe; -1 once closed */
+    int marks_fd; /* read end of the shell's descriptor 3; -1 once closed */
+    int pidfd;    /* -1 when polling instead */
     struct event *out_ev;
+    struct event *marks_ev;
     struct event *exit_ev;  /* on the pidfd, or the poll timer */
     struct event *kill_ev;  /* SIGKILL after the grace period of a stop */
     struct event *drain_ev; /* gives up on the pipe after LOCAL_DRAIN_MS */
@@ -182,6 +186,13 @@ local_job_maybe_finish(struct local_job *j)
 }
 
 static void
+local_job_close_marks(struct local_job *j)
+{
+    local_event_free(&j->marks_ev);
+    local_spawn_close(&j->marks_fd);
+}
+
+static void
 local_job_close_output(struct local_job *j)
 {
     local_event_free(&j->out_ev);
@@ -204,36 +215,41 @@ local_job_teardown(struct local_job *j)
         j->reaped = true;
     }
     local_job_close_output(j);
+    local_job_close_marks(j);
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
     local_event_free(&j->done_ev);
     local_spawn_close(&j->pidfd);
 }
 
-/* Hand output to the caller. Returns false when the caller freed the job
- * (its memory stays until the next loop turn). */
+/* Hand output (or marks) to the caller. Returns false when the caller
+ * freed the job (its memory stays until the next loop turn). */
 static bool
-local_job_deliver(struct local_job *j, const char *data, size_t len)
+local_job_deliver(struct local_job *j, bool marks, const char *data, size_t len)
 {
-    if (j->cb.output != NULL)
-        j->cb.output(j->arg, data, len);
+    void (*fn)(void *, const char *, size_t) = marks ? j->cb.marks : j->cb.output;
+
+    if (fn != NULL)
+        fn(j->arg, data, len);
     return !j->base.released;
 }
 
 /*
- * Read what the pipe holds, at most max_reads times. Returns 1 at the end of
- * the output (EOF or a read error), 0 when the pipe is empty for now or the
- * read budget is spent, -1 when the caller freed the job.
+ * Read what the output pipe (or with marks, the marks pipe) holds, at most
+ * max_reads times. Returns 1 at its end (EOF or a read error), 0 when the
+ * pipe is empty for now or the read budget is spent, -1 when the caller
+ * freed the job.
  */
 static int
-local_job_read(struct local_job *j, int max_reads)
+local_job_read(struct local_job *j, bool marks, int max_reads)
 {
     char buf[LOCAL_READ_SIZE];
+    const int *fd = marks ? &j->marks_fd : &j->out_fd;
 
-    for (int i = 0; i < max_reads && j->out_fd >= 0; i++) {
-        ssize_t n = read(j->out_fd, buf, sizeof(buf));
+    for (int i = 0; i < max_reads && *fd >= 0; i++) {
+        ssize_t n = read(*fd, buf, sizeof(buf));
         if (n > 0) {
-            if (!local_job_deliver(j, buf, (size_t)n))
+            if (!local_job_deliver(j, marks, buf, (size_t)n))
                 return -1;
             continue;
         }
@@ -251,10 +267,19 @@ local_job_read(struct local_job *j, int max_reads)
 }
 
 static void
+local_on_marks(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+
+    if (local_job_read(j, true, LOCAL_READS_PER_EVENT) > 0)
+        local_job_close_marks(j);
+}
+
+static void
 local_on_output(evutil_socket_t fd, short what, void *arg)
 {
     struct local_job *j = arg;
-    int r = local_job_read(j, LOCAL_READS_PER_EVENT);
+    int r = local_job_read(j, false, LOCAL_READS_PER_EVENT);
 
     if (r < 0)
         return;
@@ -268,7 +293,7 @@ static void
 local_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct local_job *j = arg;
-    int r = local_job_read(j, 4 * LOCAL_READS_PER_EVENT);
+    int r = local_job_read(j, false, 4 * LOCAL_READS_PER_EVENT);
 
     if (r < 0)
         return;
@@ -287,7 +312,9 @@ local_job_waitid(struct local_job *j, siginfo_t *info, int flags)
     return waitid(P_PID, (id_t)j->pid, info, flags);
 }
 
-/* The shell is gone: wait for the rest of the output, then `done`. */
+/* The shell is gone: take what it left in the marks pipe (a process it
+ * started may hold the pipe, so not up to EOF), wait for the rest of the
+ * output, then `done`. */
 static void
 local_job_reaped(struct local_job *j)
 {
@@ -295,6 +322,9 @@ local_job_reaped(struct local_job *j)
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
     local_spawn_close(&j->pidfd);
+    if (local_job_read(j, true, 4 * LOCAL_READS_PER_EVENT) < 0)
+        return;
+    local_job_close_marks(j);
     if (j->out_fd >= 0) {
         struct timeval tv = {LOCAL_DRAIN_MS / 1000, (LOCAL_DRAIN_MS % 1000) * 1000};
         j->drain_ev = engine_event_new(j->evbase, -1, 0, local_on_drain_timeout, j);
@@ -395,11 +425,12 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
     j->job_id = xstrdup(spec->job_id != NULL ? spec->job_id : "");
     j->pid = -1;
     j->out_fd = -1;
+    j->marks_fd = -1;
     j->pidfd = -1;
     j->done_ev = engine_event_new(j->evbase, -1, 0, local_on_done, j);
     j->kill_ev = engine_event_new(j->evbase, -1, 0, local_on_kill_timeout, j);
 
-    if (local_spawn(spec, j->guard, &j->pid, &j->out_fd, &err) != 0) {
+    if (local_spawn(spec, j->guard, &j->pid, &j->out_fd, &j->marks_fd, &err) != 0) {
         /* The caller logs it when `done` reports it. */
         log_debug("engine", "could not start job: %s job=%s", err, j->job_id);
         j->exit_code = -1;
@@ -412,6 +443,8 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
 
     j->out_ev = engine_event_new(j->evbase, j->out_fd, EV_READ | EV_PERSIST, local_on_output, j);
     event_add(j->out_ev, NULL);
+    j->marks_ev = engine_event_new(j->evbase, j->marks_fd, EV_READ | EV_PERSIST, local_on_marks, j);
+    event_add(j->marks_ev, NULL);
 
     j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
     if (j->pidfd >= 0) {

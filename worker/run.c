@@ -296,11 +296,17 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-job_output(void *arg, const char *data, size_t len)
+job_marks(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
     if (r->steps)
         steps_feed(r->steps, data, len);
+}
+
+static void
+job_output(void *arg, const char *data, size_t len)
+{
+    run_t *r = arg;
     log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
@@ -545,7 +551,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
         log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host", image);
-    static const engine_callbacks_t cb = {job_output, job_done};
+    static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
     free(image);

@@ -28,6 +28,7 @@ struct run {
     struct event_base *base;
     engine_job_t *job;
     buf_t out;
+    buf_t marks;
     int done_calls;
     int exit_code;
     char *error;
@@ -75,6 +76,15 @@ on_output(void *arg, const char *data, size_t len)
 }
 
 static void
+on_marks(void *arg, const char *data, size_t len)
+{
+    struct run *r = arg;
+
+    ck_assert_int_eq(r->done_calls, 0);
+    buf_append(&r->marks, data, len);
+}
+
+static void
 on_done(void *arg, int exit_code, const char *error)
 {
     struct run *r = arg;
@@ -112,6 +122,7 @@ run_init(struct run *r)
     r->base = base;
     r->exit_code = -2;
     buf_init(&r->out);
+    buf_init(&r->marks);
 }
 
 static void
@@ -120,6 +131,7 @@ run_clear(struct run *r)
     engine_job_free(r->job);
     r->job = NULL;
     buf_free(&r->out);
+    buf_free(&r->marks);
     free(r->error);
     r->error = NULL;
 }
@@ -150,7 +162,7 @@ run_start(struct run *r, const char *script, const char *const *env, const char 
         .env = env != NULL ? env : no_env,
         .workspace = ws != NULL ? ws : workspace,
     };
-    engine_callbacks_t cb = {.output = on_output, .done = on_done};
+    engine_callbacks_t cb = {.output = on_output, .done = on_done, .marks = on_marks};
 
     r->start_ms = gw_now_ms();
     r->in_start = true;
@@ -385,6 +397,22 @@ START_TEST(test_errexit)
     ck_assert_int_ne(r.exit_code, 0);
     ck_assert_int_gt(r.exit_code, 0);
     ck_assert_ptr_null(strstr(r.out.data != NULL ? r.out.data : "", "after"));
+    run_clear(&r);
+}
+END_TEST
+
+/* Descriptor 3 is a channel of its own: what the shell writes there comes
+ * by `marks`, all of it before `done`, and never in the output. */
+START_TEST(test_marks)
+{
+    struct run r;
+
+    run_init(&r);
+    run_job(&r, "echo out; echo 1 >&3; echo err >&2; printf 2 >&3; printf '\\n' >&3; exit 4", NULL,
+            NULL);
+    ck_assert_int_eq(r.exit_code, 4);
+    ck_assert_str_eq(r.out.data, "out\nerr\n");
+    ck_assert_str_eq(r.marks.data, "1\n2\n");
     run_clear(&r);
 }
 END_TEST
@@ -851,6 +879,7 @@ engine_local_suite(void)
     tcase_add_test(tc, test_exit_zero);
     tcase_add_test(tc, test_exit_three);
     tcase_add_test(tc, test_errexit);
+    tcase_add_test(tc, test_marks);
     tcase_add_test(tc, test_output_order);
     tcase_add_test(tc, test_large_output);
     tcase_add_test(tc, test_env);
