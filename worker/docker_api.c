@@ -122,12 +122,14 @@ docker_api_create_body(const engine_job_spec_t *spec, const char *image, const c
     /* `sh -e -c SCRIPT` with stderr joined to stdout inside the container:
      * the engine carries the two streams separately, and lines written to
      * both within a few milliseconds could otherwise swap in the log. The
-     * outer shell only sets up the redirection, so the script's own line
-     * numbers stay as written. */
+     * container's stderr becomes the shell's descriptor 3, the step reports
+     * (steps.h), which the job's output cannot reach. The outer shell only
+     * sets up the redirections, so the script's own line numbers stay as
+     * written. */
     arr = cJSON_AddArrayToObject(root, "Cmd");
     cJSON_AddItemToArray(arr, cJSON_CreateString("sh"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("-c"));
-    cJSON_AddItemToArray(arr, cJSON_CreateString("exec sh -e -c \"$1\" 2>&1"));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("exec sh -e -c \"$1\" 3>&2 2>&1"));
     cJSON_AddItemToArray(arr, cJSON_CreateString("sh"));
     cJSON_AddItemToArray(arr, cJSON_CreateString(spec->script != NULL ? spec->script : ""));
     arr = cJSON_AddArrayToObject(root, "Env");

@@ -22,7 +22,10 @@
  * container has exited, the stream gets DOCKER_ATTACH_DRAIN_MS to end (it
  * only holds what was in the pipes), so the end of a stopped job never waits
  * for its output. The stream arrives multiplexed (docker_frames); stderr is
- * joined to stdout inside the container, so lines keep their order.
+ * joined to stdout inside the container, so lines keep their order, and the
+ * container's stderr is the shell's descriptor 3: its lines are the step
+ * reports (`marks`), never output. What else reaches stderr was written
+ * before the shell ran (the engine's init: "exec sh failed"), and is output.
  *
  * Images are never pulled: an image must already be present on the engine
  * (a pull policy can come later). A missing one fails the job with
@@ -233,6 +236,56 @@ docker_job_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
     docker_job_maybe_end(j);
 }
 
+/* Whether data[0..len) is all digits. */
+static bool
+docker_job_digits(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (data[i] < '0' || data[i] > '9')
+            return false;
+    return true;
+}
+
+/* The container's stderr: lines of digits (up to DOCKER_REPORT_MAX) go to
+ * `marks` whole, every other line to the output as it comes. Returns false
+ * when the job was freed from a callback. */
+static bool
+docker_job_on_stderr(struct docker_job *j, const char *data, size_t len)
+{
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t piece = nl != NULL ? (size_t)(nl - data) + 1 : len;
+        size_t body = nl != NULL ? piece - 1 : piece;
+
+        if (!j->err_text && docker_job_digits(data, body) &&
+            j->err_len + body <= DOCKER_REPORT_MAX) {
+            memcpy(j->err_line + j->err_len, data, body);
+            j->err_len += body;
+            if (nl != NULL) {
+                j->err_line[j->err_len++] = '\n';
+                if (j->cb.marks != NULL)
+                    j->cb.marks(j->arg, j->err_line, j->err_len);
+                j->err_len = 0;
+                if (j->base.released)
+                    return false;
+            }
+        } else {
+            /* Not a report: what was held of the line comes first. */
+            j->err_text = true;
+            if (j->err_len > 0 && !docker_job_emit(j, j->err_line, j->err_len))
+                return false;
+            j->err_len = 0;
+            if (!docker_job_emit(j, data, piece))
+                return false;
+            if (nl != NULL)
+                j->err_text = false;
+        }
+        data += piece;
+        len -= piece;
+    }
+    return true;
+}
+
 static void
 docker_job_on_frame(void *arg, int stream, const char *data, size_t len)
 {
@@ -240,7 +293,10 @@ docker_job_on_frame(void *arg, int stream, const char *data, size_t len)
 
     if (stream == DOCKER_STREAM_STDIN || j->base.released)
         return;
-    (void)docker_job_emit(j, data, len);
+    if (stream == DOCKER_STREAM_STDERR)
+        (void)docker_job_on_stderr(j, data, len);
+    else
+        (void)docker_job_emit(j, data, len);
 }
 
 static void docker_job_send_start(struct docker_job *j);

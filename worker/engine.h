@@ -2,8 +2,10 @@
  * engine - how a job runs: one interface, several implementations.
  *
  * A job is `sh -e -c SCRIPT` with an environment, in a workspace. The engine
- * starts it, delivers its output (stdout and stderr, in the order produced),
- * and reports its end exactly once through `done`, after the last `output`.
+ * starts it, delivers its output (stdout and stderr, in the order produced)
+ * and, apart from it, what the shell writes to its descriptor 3 (the step
+ * reports, steps.h), and reports its end exactly once through `done`, after
+ * the last `output` and `marks`.
  * Everything is driven by the caller's libevent base: no call blocks for
  * longer than a local system call. Questions to the engine as a whole (can it
  * take jobs? remove what dead jobs left behind) are asked the same way: the
@@ -32,6 +34,10 @@ typedef struct {
      * found`). Called exactly once, from the event loop, never from inside
      * engine_job_start. */
     void (*done)(void *arg, int exit_code, const char *error);
+    /* What the job's shell wrote to its descriptor 3, a channel that the
+     * job's output never reaches; data borrowed for the call. Optional. All
+     * the shell wrote before it ended comes before `done`. */
+    void (*marks)(void *arg, const char *data, size_t len);
 } engine_callbacks_t;
 
 typedef struct {

@@ -40,6 +40,9 @@ struct docker_engine {
     struct docker_job *jobs;       /* every job not yet freed, orphans included */
 };
 
+/* The longest step report line on a container's stderr (steps.h). */
+#define DOCKER_REPORT_MAX 16
+
 enum docker_job_state {
     DOCKER_JOB_CREATING,
     DOCKER_JOB_ATTACHING, /* attach sent, its response not begun */
@@ -70,6 +73,11 @@ struct docker_job {
     docker_frames_t *frames;
     struct event *drain_ev; /* gives up on the stream after wait returned */
     struct event *done_ev;  /* calls `done` from the loop */
+    /* The line of the container's stderr read so far, while it may still be
+     * a step report (digits); err_text once it is not (it goes to output). */
+    char err_line[DOCKER_REPORT_MAX + 1];
+    size_t err_len;
+    bool err_text;
     bool attach_ended;
     bool waited;
     bool stop_requested;

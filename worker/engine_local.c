@@ -4,7 +4,9 @@
  * A job is `/bin/sh -e -c SCRIPT` in a process group of its own, started in
  * the workspace with exactly the spec's environment (plus a default PATH when
  * the spec has none); the image is ignored. stdout and stderr share one pipe,
- * so the output keeps the order in which it was written. The child's end is
+ * so the output keeps the order in which it was written; descriptor 3 is a
+ * pipe of its own, the marks (the step reports, steps.h), read as they come
+ * and to what the shell left in it once the shell is gone. The child's end is
  * seen through a pidfd (or, where pidfd_open is missing, a 100 ms waitid
  * poll); then whatever is left of the process group is killed and the pipe is
  * read to its end before `done` is called.
@@ -12,6 +14,13 @@
  * The process group dies with the worker too, however the worker dies: a
  * guard process (proc_guard) kills the groups of the jobs still running when
  * the worker is gone.
+ *
+ * No call waits for a process: a job freed before its end has its group
+ * SIGKILLed, and its shell, which may not die at once (a process in
+ * uninterruptible sleep waits for its I/O first), goes on the engine's list
+ * of shells to reap, which a timer of the loop polls without blocking. Until
+ * the shell is reaped its pid keeps the group id from being reused, so the
+ * guard may still kill the group.
  *
  * The parent waits for the child's exec on a close-on-exec status pipe (a
  * local system call, as posix_spawn does), so a workspace that cannot be
@@ -41,28 +50,44 @@
 /* How long the pipe may stay open after the process group was killed: only a
  * process that left the group (setsid) can hold it that long. */
 #define LOCAL_DRAIN_MS 2000
+/* How often a killed shell not yet reaped is looked at: first soon, then
+ * every LOCAL_REAP_MAX_MS. */
+#define LOCAL_REAP_FIRST_MS 10
+#define LOCAL_REAP_MAX_MS 100
 /* Reads per readiness callback, so that a chatty job cannot starve the loop. */
 #define LOCAL_READS_PER_EVENT 16
 #define LOCAL_READ_SIZE 65536
 
+/* A killed shell not reaped yet, owned by the engine's list. */
+struct local_orphan {
+    pid_t pid;
+    struct local_orphan *next;
+};
+
 struct local_engine {
     struct engine base;
     struct event_base *evbase;
-    proc_guard_t *guard; /* NULL when it could not be started */
+    proc_guard_t *guard;          /* NULL when it could not be started */
+    struct local_orphan *orphans; /* killed shells to reap */
+    struct event *reap_ev;        /* polls the orphans while there are any */
+    int reap_ms;                  /* the poll's current interval */
 };
 
 struct local_job {
     struct engine_job base;
+    struct local_engine *engine;
     struct event_base *evbase;
     proc_guard_t *guard;
     engine_callbacks_t cb;
     void *arg;
     char *job_id;
 
-    pid_t pid;  /* the shell, leader of the process group; -1 if none */
-    int out_fd; /* read end of the output pipe; -1 once closed */
-    int pidfd;  /* -1 when polling instead */
+    pid_t pid;    /* the shell, leader of the process group; -1 if none */
+    int out_fd;   /* read end of the output pipe; -1 once closed */
+    int marks_fd; /* read end of the shell's descriptor 3; -1 once closed */
+    int pidfd;    /* -1 when polling instead */
     struct event *out_ev;
+    struct event *marks_ev;
     struct event *exit_ev;  /* on the pidfd, or the poll timer */
     struct event *kill_ev;  /* SIGKILL after the grace period of a stop */
     struct event *drain_ev; /* gives up on the pipe after LOCAL_DRAIN_MS */
@@ -85,6 +110,65 @@ local_event_free(struct event **ev)
     }
 }
 
+/* Reap pid if it has ended: 1 when it was (or is no child of ours any
+ * more), 0 while it runs on. Never waits. */
+static int
+local_reap_now(pid_t pid)
+{
+    int status;
+    pid_t r;
+
+    do {
+        r = waitpid(pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    return r != 0;
+}
+
+static void
+local_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_engine *le = arg;
+    struct local_orphan **p = &le->orphans;
+
+    while (*p != NULL) {
+        struct local_orphan *o = *p;
+        if (local_reap_now(o->pid)) {
+            proc_guard_forget(le->guard, o->pid);
+            log_debug("engine", "reaped a killed job process pid=%d", (int)o->pid);
+            *p = o->next;
+            free(o);
+        } else {
+            p = &o->next;
+        }
+    }
+    if (le->orphans != NULL) {
+        struct timeval tv = {0, le->reap_ms * 1000};
+        evtimer_add(le->reap_ev, &tv);
+        le->reap_ms = le->reap_ms * 2 < LOCAL_REAP_MAX_MS ? le->reap_ms * 2 : LOCAL_REAP_MAX_MS;
+    }
+}
+
+/* The group of the shell pid was SIGKILLed: reap the shell now if it has
+ * ended, else later from the loop (then forget it on the guard). */
+static void
+local_reap_later(struct local_engine *le, pid_t pid)
+{
+    struct local_orphan *o;
+    struct timeval tv = {0, LOCAL_REAP_FIRST_MS * 1000};
+
+    if (local_reap_now(pid)) {
+        proc_guard_forget(le->guard, pid);
+        return;
+    }
+    log_debug("engine", "killed job process not ended yet, reaping it later pid=%d", (int)pid);
+    o = xcalloc(1, sizeof(*o));
+    o->pid = pid;
+    o->next = le->orphans;
+    le->orphans = o;
+    le->reap_ms = LOCAL_REAP_FIRST_MS;
+    evtimer_add(le->reap_ev, &tv);
+}
+
 static void
 local_job_schedule_done(struct local_job *j)
 {
@@ -99,6 +183,13 @@ local_job_maybe_finish(struct local_job *j)
 {
     if (j->reaped && j->out_fd < 0)
         local_job_schedule_done(j);
+}
+
+static void
+local_job_close_marks(struct local_job *j)
+{
+    local_event_free(&j->marks_ev);
+    local_spawn_close(&j->marks_fd);
 }
 
 static void
@@ -120,41 +211,45 @@ local_job_teardown(struct local_job *j)
         /* The unreaped shell keeps the group id taken, so this cannot hit
          * another group. */
         kill(-j->pid, SIGKILL);
-        local_waitpid_blocking(j->pid);
-        proc_guard_forget(j->guard, j->pid);
+        local_reap_later(j->engine, j->pid);
         j->reaped = true;
     }
     local_job_close_output(j);
+    local_job_close_marks(j);
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
     local_event_free(&j->done_ev);
     local_spawn_close(&j->pidfd);
 }
 
-/* Hand output to the caller. Returns false when the caller freed the job
- * (its memory stays until the next loop turn). */
+/* Hand output (or marks) to the caller. Returns false when the caller
+ * freed the job (its memory stays until the next loop turn). */
 static bool
-local_job_deliver(struct local_job *j, const char *data, size_t len)
+local_job_deliver(struct local_job *j, bool marks, const char *data, size_t len)
 {
-    if (j->cb.output != NULL)
-        j->cb.output(j->arg, data, len);
+    void (*fn)(void *, const char *, size_t) = marks ? j->cb.marks : j->cb.output;
+
+    if (fn != NULL)
+        fn(j->arg, data, len);
     return !j->base.released;
 }
 
 /*
- * Read what the pipe holds, at most max_reads times. Returns 1 at the end of
- * the output (EOF or a read error), 0 when the pipe is empty for now or the
- * read budget is spent, -1 when the caller freed the job.
+ * Read what the output pipe (or with marks, the marks pipe) holds, at most
+ * max_reads times. Returns 1 at its end (EOF or a read error), 0 when the
+ * pipe is empty for now or the read budget is spent, -1 when the caller
+ * freed the job.
  */
 static int
-local_job_read(struct local_job *j, int max_reads)
+local_job_read(struct local_job *j, bool marks, int max_reads)
 {
     char buf[LOCAL_READ_SIZE];
+    const int *fd = marks ? &j->marks_fd : &j->out_fd;
 
-    for (int i = 0; i < max_reads && j->out_fd >= 0; i++) {
-        ssize_t n = read(j->out_fd, buf, sizeof(buf));
+    for (int i = 0; i < max_reads && *fd >= 0; i++) {
+        ssize_t n = read(*fd, buf, sizeof(buf));
         if (n > 0) {
-            if (!local_job_deliver(j, buf, (size_t)n))
+            if (!local_job_deliver(j, marks, buf, (size_t)n))
                 return -1;
             continue;
         }
@@ -172,10 +267,19 @@ local_job_read(struct local_job *j, int max_reads)
 }
 
 static void
+local_on_marks(evutil_socket_t fd, short what, void *arg)
+{
+    struct local_job *j = arg;
+
+    if (local_job_read(j, true, LOCAL_READS_PER_EVENT) > 0)
+        local_job_close_marks(j);
+}
+
+static void
 local_on_output(evutil_socket_t fd, short what, void *arg)
 {
     struct local_job *j = arg;
-    int r = local_job_read(j, LOCAL_READS_PER_EVENT);
+    int r = local_job_read(j, false, LOCAL_READS_PER_EVENT);
 
     if (r < 0)
         return;
@@ -189,7 +293,7 @@ static void
 local_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct local_job *j = arg;
-    int r = local_job_read(j, 4 * LOCAL_READS_PER_EVENT);
+    int r = local_job_read(j, false, 4 * LOCAL_READS_PER_EVENT);
 
     if (r < 0)
         return;
@@ -208,7 +312,9 @@ local_job_waitid(struct local_job *j, siginfo_t *info, int flags)
     return waitid(P_PID, (id_t)j->pid, info, flags);
 }
 
-/* The shell is gone: wait for the rest of the output, then `done`. */
+/* The shell is gone: take what it left in the marks pipe (a process it
+ * started may hold the pipe, so not up to EOF), wait for the rest of the
+ * output, then `done`. */
 static void
 local_job_reaped(struct local_job *j)
 {
@@ -216,6 +322,9 @@ local_job_reaped(struct local_job *j)
     local_event_free(&j->exit_ev);
     local_event_free(&j->kill_ev);
     local_spawn_close(&j->pidfd);
+    if (local_job_read(j, true, 4 * LOCAL_READS_PER_EVENT) < 0)
+        return;
+    local_job_close_marks(j);
     if (j->out_fd >= 0) {
         struct timeval tv = {LOCAL_DRAIN_MS / 1000, (LOCAL_DRAIN_MS % 1000) * 1000};
         j->drain_ev = engine_event_new(j->evbase, -1, 0, local_on_drain_timeout, j);
@@ -256,9 +365,11 @@ local_on_exit(evutil_socket_t fd, short what, void *arg)
         j->exit_code = info.si_status;
     else
         j->exit_code = 128 + info.si_status;
+    /* A zombie: reaped at once (later, from the loop, should it not be). */
     if (local_job_waitid(j, &reap, WEXITED | WNOHANG) != 0 || reap.si_pid == 0)
-        local_waitpid_blocking(j->pid);
-    proc_guard_forget(j->guard, j->pid);
+        local_reap_later(j->engine, j->pid);
+    else
+        proc_guard_forget(j->guard, j->pid);
     log_debug("engine", "job process ended job=%s pid=%d exit=%d", j->job_id, (int)j->pid,
               j->exit_code);
     local_job_reaped(j);
@@ -306,6 +417,7 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
         return NULL;
 
     j = xcalloc(1, sizeof(*j));
+    j->engine = le;
     j->evbase = le->evbase;
     j->guard = le->guard;
     j->cb = *cb;
@@ -313,11 +425,12 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
     j->job_id = xstrdup(spec->job_id != NULL ? spec->job_id : "");
     j->pid = -1;
     j->out_fd = -1;
+    j->marks_fd = -1;
     j->pidfd = -1;
     j->done_ev = engine_event_new(j->evbase, -1, 0, local_on_done, j);
     j->kill_ev = engine_event_new(j->evbase, -1, 0, local_on_kill_timeout, j);
 
-    if (local_spawn(spec, j->guard, &j->pid, &j->out_fd, &err) != 0) {
+    if (local_spawn(spec, j->guard, &j->pid, &j->out_fd, &j->marks_fd, &err) != 0) {
         /* The caller logs it when `done` reports it. */
         log_debug("engine", "could not start job: %s job=%s", err, j->job_id);
         j->exit_code = -1;
@@ -330,6 +443,8 @@ local_start(engine_t *e, const engine_job_spec_t *spec, const engine_callbacks_t
 
     j->out_ev = engine_event_new(j->evbase, j->out_fd, EV_READ | EV_PERSIST, local_on_output, j);
     event_add(j->out_ev, NULL);
+    j->marks_ev = engine_event_new(j->evbase, j->marks_fd, EV_READ | EV_PERSIST, local_on_marks, j);
+    event_add(j->marks_ev, NULL);
 
     j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
     if (j->pidfd >= 0) {
@@ -381,11 +496,19 @@ local_job_destroy(engine_job_t *job)
     free(j);
 }
 
+/* Shells still to reap stay on the guard's list, so freeing the guard
+ * kills their groups (again); they are reaped with this process's end. */
 static void
 local_destroy(engine_t *e)
 {
     struct local_engine *le = (struct local_engine *)e;
 
+    while (le->orphans != NULL) {
+        struct local_orphan *o = le->orphans;
+        le->orphans = o->next;
+        free(o);
+    }
+    event_free(le->reap_ev);
     proc_guard_free(le->guard);
     free(le);
 }
@@ -417,6 +540,7 @@ engine_local_new(struct event_base *base)
     le = xcalloc(1, sizeof(*le));
     engine_init(&le->base, &local_ops, base);
     le->evbase = base;
+    le->reap_ev = engine_event_new(base, -1, 0, local_on_reap, le);
     le->guard = proc_guard_new();
     return &le->base;
 }

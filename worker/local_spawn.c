@@ -38,8 +38,9 @@ struct local_child_error {
 };
 
 static void local_child_fail(int status_fd, enum local_stage stage) __attribute__((noreturn));
-static void local_child(int out_w, int status_w, int devnull, int guard_fd, const char *workspace,
-                        char *const argv[], char *const envp[]) __attribute__((noreturn));
+static void local_child(int out_w, int marks_w, int status_w, int devnull, int guard_fd,
+                        const char *workspace, char *const argv[], char *const envp[])
+    __attribute__((noreturn));
 
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void
@@ -69,12 +70,12 @@ local_child_close_from(int lowfd)
 }
 
 static void
-local_child(int out_w, int status_w, int devnull, int guard_fd, const char *workspace,
+local_child(int out_w, int marks_w, int status_w, int devnull, int guard_fd, const char *workspace,
             char *const argv[], char *const envp[])
 {
     struct sigaction dfl;
     sigset_t none;
-    int o, n, s;
+    int o, m, n, s;
 
     /* Signals are blocked (see local_spawn) until exec, so no handler of the
      * parent runs here; dispositions go back to the defaults, including what
@@ -94,23 +95,24 @@ local_child(int out_w, int status_w, int devnull, int guard_fd, const char *work
     if (chdir(workspace) != 0)
         local_child_fail(status_w, LOCAL_STAGE_CHDIR);
 
-    /* Move everything above 2 first, so that the dup2s below cannot clobber
-     * an fd still needed (the parent may have had stdio closed). */
-    o = fcntl(out_w, F_DUPFD_CLOEXEC, 3);
-    n = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
-    s = fcntl(status_w, F_DUPFD_CLOEXEC, 3);
+    /* Move everything above 4 first, so that the dup2s below cannot clobber
+     * an fd still needed (the parent may have had stdio closed). The shell
+     * gets stdin /dev/null, stdout and stderr the output pipe, 3 the marks
+     * pipe; 4 is the status pipe, closed by the exec. */
+    s = fcntl(status_w, F_DUPFD_CLOEXEC, 5);
     if (s >= 0)
         status_w = s;
-    if (o < 0 || n < 0 || s < 0)
+    o = fcntl(out_w, F_DUPFD_CLOEXEC, 5);
+    m = fcntl(marks_w, F_DUPFD_CLOEXEC, 5);
+    n = fcntl(devnull, F_DUPFD_CLOEXEC, 5);
+    if (o < 0 || m < 0 || n < 0 || s < 0)
         local_child_fail(status_w, LOCAL_STAGE_FDS);
-    if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0)
+    if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || dup2(m, 3) < 0)
         local_child_fail(status_w, LOCAL_STAGE_FDS);
-    if (status_w != 3) {
-        if (dup3(status_w, 3, O_CLOEXEC) < 0)
-            local_child_fail(status_w, LOCAL_STAGE_FDS);
-        status_w = 3;
-    }
-    local_child_close_from(4);
+    if (dup3(status_w, 4, O_CLOEXEC) < 0)
+        local_child_fail(status_w, LOCAL_STAGE_FDS);
+    status_w = 4;
+    local_child_close_from(5);
 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -126,13 +128,13 @@ local_child(int out_w, int status_w, int devnull, int guard_fd, const char *work
  * own, so that no variable of the caller can be clobbered.
  */
 static pid_t __attribute__((noinline))
-local_vfork(int out_w, int status_w, int devnull, int guard_fd, const char *workspace,
+local_vfork(int out_w, int marks_w, int status_w, int devnull, int guard_fd, const char *workspace,
             char *const argv[], char *const envp[])
 {
     pid_t pid = vfork();
 
     if (pid == 0)
-        local_child(out_w, status_w, devnull, guard_fd, workspace, argv, envp);
+        local_child(out_w, marks_w, status_w, devnull, guard_fd, workspace, argv, envp);
     return pid;
 }
 
@@ -167,11 +169,12 @@ local_waitpid_blocking(pid_t pid)
  */
 int
 local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, int *out_fd,
-            char **err)
+            int *marks_fd, char **err)
 {
     const char **envp = NULL;
     const char *argv[5] = {"sh", "-e", "-c", spec->script, NULL};
     int outp[2] = {-1, -1};
+    int marksp[2] = {-1, -1};
     int statusp[2] = {-1, -1};
     int devnull = -1;
     size_t nenv = 0;
@@ -195,7 +198,8 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
     if (!has_path)
         envp[nenv] = LOCAL_DEFAULT_PATH;
 
-    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(statusp, O_CLOEXEC) != 0) {
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(marksp, O_CLOEXEC) != 0 ||
+        pipe2(statusp, O_CLOEXEC) != 0) {
         *err = xasprintf("could not create a pipe: %s", strerror(errno));
         goto fail;
     }
@@ -207,8 +211,8 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = local_vfork(outp[1], statusp[1], devnull, proc_guard_fd(guard), spec->workspace,
-                      (char *const *)argv, (char *const *)envp);
+    pid = local_vfork(outp[1], marksp[1], statusp[1], devnull, proc_guard_fd(guard),
+                      spec->workspace, (char *const *)argv, (char *const *)envp);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         *err = xasprintf("could not start a process: %s", strerror(errno));
@@ -218,6 +222,7 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
      * fails with EACCES once the child has exec'd, which is fine. */
     (void)setpgid(pid, pid);
     local_spawn_close(&outp[1]);
+    local_spawn_close(&marksp[1]);
     local_spawn_close(&statusp[1]);
     local_spawn_close(&devnull);
 
@@ -236,7 +241,7 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
         proc_guard_forget(guard, pid);
         goto fail;
     }
-    if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0) {
+    if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(marksp[0], F_SETFL, O_NONBLOCK) != 0) {
         *err = xasprintf("could not set up the output of the job: %s", strerror(errno));
         kill(-pid, SIGKILL);
         local_waitpid_blocking(pid);
@@ -247,10 +252,14 @@ local_spawn(const engine_job_spec_t *spec, proc_guard_t *guard, pid_t *pid_out, 
     *pid_out = pid;
     *out_fd = outp[0];
     outp[0] = -1;
+    *marks_fd = marksp[0];
+    marksp[0] = -1;
     rc = 0;
 fail:
     local_spawn_close(&outp[0]);
     local_spawn_close(&outp[1]);
+    local_spawn_close(&marksp[0]);
+    local_spawn_close(&marksp[1]);
     local_spawn_close(&statusp[0]);
     local_spawn_close(&statusp[1]);
     local_spawn_close(&devnull);

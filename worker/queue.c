@@ -28,19 +28,35 @@
     "EXISTS (SELECT 1 FROM pipeline_runs WHERE id = $1 AND runner_id = $2"                     \
     " AND attempt = $3::int AND status = 'running' FOR SHARE)"
 
-/* The advisory lock of a runner: (class, hashtext(name)), the two-key form,
- * which pg_locks shows with objsubid 2 (migrations use the one-key form). */
-#define LOCK_CLASS "1735549298" /* "gwlr" */
-#define LOCK_HELD(name)                                                                        \
-    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"             \
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"     \
-    " AND l.classid = " LOCK_CLASS " AND l.objsubid = 2"                                       \
-    " AND l.objid::bigint = (hashtext(" name ")::bigint & 4294967295))"
+/* The advisory lock of a runner: the one-key form with a 64-bit hash of its
+ * name (seeded, so that it is no other hash of the name), which pg_locks
+ * shows as classid (high half), objid (low half) and objsubid 1. Two names
+ * share a lock with a chance of 2^-64 (a 32-bit hashtext made pairs of
+ * runner names collide among a few tens of thousands). */
+#define LOCK_SEED "1735549298" /* "gwlr" */
+#define LOCK_KEY(name) "hashtextextended(" name ", " LOCK_SEED ")"
+/* Whether l (a row of pg_locks) is the granted lock of runner name. */
+#define LOCK_IS(l, name)                                                                       \
+    l ".locktype = 'advisory' AND " l ".granted AND " l ".objsubid = 1"                        \
+    " AND " l ".database = (SELECT oid FROM pg_database WHERE datname = current_database())"   \
+    " AND ((" l ".classid::bigint << 32) | " l ".objid::bigint) = " LOCK_KEY(name)
+#define LOCK_HELD(name) "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_IS("l", name) ")"
 
+/* The lock taken ("t") or not, and then who holds it: the runner whose
+ * name has its key, its host, and the database session. */
 #define SQL_LOCK                                                                               \
-    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_CLASS ", hashtext($1)) AS ok),"             \
+    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_KEY("$1") ") AS ok),"                       \
     " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"         \
-    " SELECT ok FROM l"
+    " SELECT ok, CASE WHEN NOT ok THEN"                                                        \
+    "   (SELECT format('runner %s on host %s, database session pid %s from %s since %s',"      \
+    "                  COALESCE(rn.name, 'unknown'), COALESCE(rn.hostname, 'unknown'), h.pid," \
+    "                  COALESCE(host(a.client_addr), 'a local socket'),"                       \
+    "                  COALESCE(a.backend_start::text, 'an unknown time'))"                    \
+    "      FROM pg_locks h LEFT JOIN pg_stat_activity a ON a.pid = h.pid"                      \
+    "      LEFT JOIN runners rn ON " LOCK_KEY("rn.name") " = " LOCK_KEY("$1")                  \
+    "     WHERE " LOCK_IS("h", "$1") " AND h.pid <> pg_backend_pid()"                          \
+    "     ORDER BY rn.name = $1 DESC LIMIT 1) END"                                             \
+    " FROM l"
 
 #define SQL_REGISTER                                                                           \
     "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status)"           \
@@ -95,7 +111,8 @@
     "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
     "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                      \
     "        CASE WHEN fj.id IS NOT NULL"                                                      \
-    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END"                  \
+    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END,"                 \
+    "        c.repo_id"                                                                        \
     "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"            \
     "  ORDER BY c.created_at"
 
@@ -437,6 +454,7 @@ q_run_free(q_run_t *run)
     }
     free(run->jobs);
     free(run->repo);
+    free(run->repo_id);
     free(run->clone_url);
     free(run->ref);
     free(run->commit);
@@ -601,6 +619,7 @@ q_claim_row(const PGresult *res, int row, const char *runner_id)
     snprintf(run->fence.runner_id, sizeof(run->fence.runner_id), "%s", runner_id);
     snprintf(run->fence.attempt, sizeof(run->fence.attempt), "%s", PQgetvalue(res, row, 1));
     run->repo = xstrdup(PQgetvalue(res, row, 2));
+    run->repo_id = xstrdup(PQgetvalue(res, row, 12));
     run->clone_url = dup_or_null(res, row, 3);
     run->ref = dup_or_null(res, row, 4);
     run->commit = dup_or_null(res, row, 5);

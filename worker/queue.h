@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     q_fence_t fence;
     char *repo;
+    char *repo_id;   /* the repo's id: what its workspace is keyed by */
     char *clone_url; /* NULL when the repo has none */
     char *ref;       /* may be NULL */
     char *commit;    /* may be NULL */
@@ -93,7 +94,8 @@ bool q_failed(const PGresult *res, const char *what);
 
 /* Take the advisory lock of runner name in this session; the result's one
  * row says whether it was taken ("t"): "f" when another live session holds
- * it. */
+ * it, and then its second column says who (the runner, its host, the
+ * database session; NULL when the holder let go meanwhile). */
 int q_runner_lock(pg_conn_t *c, const char *name, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* Register the runner under its name (a restart of the same name takes its
  * row over, keeping its id); one row: the id. */

@@ -114,9 +114,9 @@ run_attempt(const run_t *r)
 }
 
 const char *
-run_repo(const run_t *r)
+run_repo_id(const run_t *r)
 {
-    return r->q->repo;
+    return r->q->repo_id;
 }
 
 int
@@ -296,11 +296,17 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-job_output(void *arg, const char *data, size_t len)
+job_marks(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
     if (r->steps)
         steps_feed(r->steps, data, len);
+}
+
+static void
+job_output(void *arg, const char *data, size_t len)
+{
+    run_t *r = arg;
     log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
@@ -527,7 +533,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
     char *image = job_env_image(r->q, j);
     char *script = r->checkout ? xstrdup(workspace_checkout_script())
@@ -545,7 +551,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
         log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host", image);
-    static const engine_callbacks_t cb = {job_output, job_done};
+    static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
     free(image);
@@ -611,7 +617,7 @@ static void
 run_checkout_commit(run_t *r)
 {
     const gw_config_t *cfg = r->env->cfg;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index);
+    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
     char *err = NULL;
     char *sha = workspace_head(git_dir, &err);
 
@@ -730,7 +736,7 @@ run_prepare(run_t *r)
         set_str(&r->run_error, xstrdup(r->q->spec_error));
     } else {
         r->workspace =
-            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo, r->ws_index, &err);
+            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index, &err);
         if (r->workspace != NULL)
             return true;
         log_error("worker", "%s run=%s", err, r->q->fence.run_id);

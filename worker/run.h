@@ -45,7 +45,7 @@ void run_free(run_t *r);
 
 const char *run_id(const run_t *r);
 const char *run_attempt(const run_t *r);
-const char *run_repo(const run_t *r);
+const char *run_repo_id(const run_t *r);
 int run_workspace_index(const run_t *r);
 /* The id of the job running now, or NULL. */
 const char *run_job_id(const run_t *r);

@@ -18,11 +18,15 @@
  * which Linux caps at 128 KiB; a longer step's echo ends with "> ...". */
 #define STEPS_ECHO_MAX 1024
 
+/* The longest report line kept: a step number. */
+#define STEPS_REPORT_MAX 16
+
 struct steps {
     char *const *lines;
     size_t n;
-    int cur;    /* the step whose echo came last, -1 before the first */
-    buf_t tail; /* the end of the current output line (at least the echo's length) */
+    int cur;                         /* the step reported last, -1 before the first */
+    char line[STEPS_REPORT_MAX + 1]; /* the report line read so far */
+    size_t len;                      /* its length; > STEPS_REPORT_MAX: too long, ignored */
 };
 
 /* Length of the first line of s. */
@@ -37,19 +41,6 @@ static size_t
 steps_shown(const char *entry, size_t len)
 {
     return len <= STEPS_ECHO_MAX ? len : utf8_cut(entry, STEPS_ECHO_MAX);
-}
-
-/* How many bytes of the entry's first line its echo's first line shows. */
-static size_t
-steps_echo_first_len(const char *entry)
-{
-    size_t len = strlen(entry);
-    size_t first = steps_first_line_len(entry);
-
-    if (len > 0 && entry[len - 1] == '\n')
-        len--;
-    size_t shown = steps_shown(entry, len);
-    return first < shown ? first : shown;
 }
 
 /* Append s single-quoted for the shell: every byte literal, a quote as
@@ -101,11 +92,14 @@ steps_script(char *const *lines, size_t n)
     buf_init(&b);
     for (size_t i = 0; i < n; i++) {
         steps_echo(&b, lines[i]);
-        /* The entry as written; a newline ends it whatever it ends with,
-         * as the old joined script did, so that a here-document's
-         * terminator stays on a line of its own. */
+        buf_printf(&b, "echo %zu >&3\n", i + 1);
+        /* The entry as written, in a group without descriptor 3 (":" so
+         * that an empty entry is a group still). A newline ends it
+         * whatever it ends with, so that a here-document's terminator
+         * stays on a line of its own. */
+        buf_puts(&b, "{ :\n");
         buf_puts(&b, lines[i]);
-        buf_puts(&b, "\n");
+        buf_puts(&b, "\n} 3>&-\n");
     }
     return buf_steal(&b);
 }
@@ -118,7 +112,6 @@ steps_new(char *const *lines, size_t n)
     s->lines = lines;
     s->n = n;
     s->cur = -1;
-    buf_init(&s->tail);
     return s;
 }
 
@@ -127,45 +120,40 @@ steps_free(steps_t *s)
 {
     if (s == NULL)
         return;
-    buf_free(&s->tail);
     free(s);
 }
 
-/* Whether the output line in s->tail ends with the next step's echo: a
- * step that printed no final newline leaves the echo after its output. */
-static bool
-steps_line_is_echo(const steps_t *s)
+/* One report line: the next step's number moves the tracker. */
+static void
+steps_report(steps_t *s)
 {
-    const char *line = s->lines[s->cur + 1];
-    size_t len = steps_echo_first_len(line);
-    const char *t = s->tail.data;
+    size_t want = (size_t)(s->cur + 2);
+    size_t got = 0;
 
-    if (s->tail.len < len + 2)
-        return false;
-    t += s->tail.len - len - 2;
-    return t[0] == '$' && t[1] == ' ' && memcmp(t + 2, line, len) == 0;
+    /* As the script writes it: digits, no leading zero. */
+    if (s->len == 0 || s->len > STEPS_REPORT_MAX || s->line[0] == '0')
+        return;
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->line[i] < '0' || s->line[i] > '9')
+            return;
+        got = got * 10 + (size_t)(s->line[i] - '0');
+    }
+    if (got == want && want <= s->n)
+        s->cur++;
 }
 
 void
 steps_feed(steps_t *s, const char *data, size_t len)
 {
-    while (len > 0 && (size_t)(s->cur + 1) < s->n) {
-        const char *nl = memchr(data, '\n', len);
-        size_t piece = nl != NULL ? (size_t)(nl - data) : len;
-        size_t keep = 2 + steps_echo_first_len(s->lines[s->cur + 1]);
-
-        buf_append(&s->tail, data, piece);
-        /* Only the end of a line can be the echo: keep no more than twice
-         * its length, so that a long line costs no memory. */
-        if (s->tail.len > 2 * keep)
-            buf_consume(&s->tail, s->tail.len - keep);
-        if (nl == NULL)
-            return;
-        if (steps_line_is_echo(s))
-            s->cur++;
-        buf_reset(&s->tail);
-        data += piece + 1;
-        len -= piece + 1;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            steps_report(s);
+            s->len = 0;
+        } else if (s->len <= STEPS_REPORT_MAX) {
+            /* One byte past the most marks the line as too long. */
+            s->line[s->len < STEPS_REPORT_MAX ? s->len : STEPS_REPORT_MAX] = data[i];
+            s->len++;
+        }
     }
 }
 

@@ -270,19 +270,22 @@ lock_cb(const PGresult *res, void *arg)
         add_ms(w->lock_ev, 1000);
         return;
     }
+    const char *holder = PQgetisnull(res, 0, 1) ? "a session that has just let go"
+                                                : PQgetvalue(res, 0, 1);
     if (w->lock_waited) {
-        log_error("worker", "another runner named %s is alive; give each runner its own "
-                            "RUNNER_NAME",
-                  w->cfg->runner_name);
+        log_error("worker",
+                  "another runner named %s is alive: its lock is held by %s; give each runner "
+                  "its own RUNNER_NAME",
+                  w->cfg->runner_name, holder);
         worker_fail(w);
         return;
     }
     /* A session that holds it may be one the server has not yet found
      * dead: wait one lease and look again. */
     log_warn("worker",
-             "runner name %s is held by a live database session; waiting %d s to be sure it "
-             "is gone",
-             w->cfg->runner_name, w->cfg->lease_seconds);
+             "runner name %s is held by a live database session (%s); waiting %d s to be sure "
+             "it is gone",
+             w->cfg->runner_name, holder, w->cfg->lease_seconds);
     w->lock_waited = true;
     add_ms(w->lock_ev, (w->cfg->lease_seconds + 1) * 1000);
 }
@@ -368,14 +371,14 @@ worker_engine_ready(worker_t *w)
     return false;
 }
 
-/* The lowest workspace index of repo that no run held uses. */
+/* The lowest workspace index of the repo repo_id that no run held uses. */
 static int
-worker_workspace_index(worker_t *w, const char *repo)
+worker_workspace_index(worker_t *w, const char *repo_id)
 {
     for (int index = 0;; index++) {
         bool used = false;
         for (int i = 0; i < w->cfg->concurrency && !used; i++)
-            used = w->runs[i] && strcmp(run_repo(w->runs[i]), repo) == 0 &&
+            used = w->runs[i] && strcmp(run_repo_id(w->runs[i]), repo_id) == 0 &&
                    run_workspace_index(w->runs[i]) == index;
         if (!used)
             return index;
@@ -421,7 +424,7 @@ claim_cb(const PGresult *res, void *arg)
             q_run_free(q);
             continue;
         }
-        int index = worker_workspace_index(w, q->repo);
+        int index = worker_workspace_index(w, q->repo_id);
         w->ended[slot] = false;
         w->runs[slot] = run_new(&w->env, q, index);
         w->nruns++;

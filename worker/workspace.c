@@ -1,5 +1,6 @@
 /*
- * workspace - per-repo working directories and the checkout script.
+ * workspace - per-repo working directories (keyed by repo id) and the
+ * checkout script.
  */
 #include "workspace.h"
 
@@ -105,39 +106,39 @@ fail:
     return rc;
 }
 
-/* The directory name of workspace index of repo. */
+/* The directory name of workspace index of the repo repo_id. */
 static char *
-workspace_name(const char *repo, int index)
+workspace_name(const char *repo_id, int index)
 {
-    return index > 0 ? xasprintf("%s@%d", repo, index) : xstrdup(repo);
+    return index > 0 ? xasprintf("%s@%d", repo_id, index) : xstrdup(repo_id);
 }
 
 char *
-workspace_git_dir(const char *workdir, const char *runner, const char *repo, int index)
+workspace_git_dir(const char *workdir, const char *runner, const char *repo_id, int index)
 {
-    char *name = workspace_name(repo, index);
+    char *name = workspace_name(repo_id, index);
     char *dir = xasprintf("%s/%s/.git-repos/%s.git", workdir, runner, name);
     free(name);
     return dir;
 }
 
 char *
-workspace_prepare(const char *workdir, const char *runner, const char *repo, int index,
+workspace_prepare(const char *workdir, const char *runner, const char *repo_id, int index,
                   char **err)
 {
     char *path = NULL, *git_dir = NULL, *name = NULL;
     struct stat st;
 
     *err = NULL;
-    if (!gw_name_valid(runner) || !gw_name_valid(repo) || index < 0) {
+    if (!gw_name_valid(runner) || !gw_name_valid(repo_id) || index < 0) {
         *err = xasprintf("refusing workspace for runner \"%s\" and repo \"%s\": invalid name",
-                         runner, repo);
+                         runner, repo_id);
         return NULL;
     }
     /* Checked again: they may have changed since the start. */
     if (workspace_init(workdir, runner, err) != 0)
         return NULL;
-    name = workspace_name(repo, index);
+    name = workspace_name(repo_id, index);
     path = xasprintf("%s/%s/%s", workdir, runner, name);
     free(name);
     if (workspace_check_dir(path, "workspace", true, err) != 0)
@@ -146,7 +147,7 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo, int
      * that the checkout would run on this host: git's own ownership check
      * does not apply, as the checkout names its GIT_DIR. One that does not
      * exist yet is made by the checkout, inside our private directory. */
-    git_dir = workspace_git_dir(workdir, runner, repo, index);
+    git_dir = workspace_git_dir(workdir, runner, repo_id, index);
     if ((lstat(git_dir, &st) == 0 || errno != ENOENT) &&
         workspace_check_dir(git_dir, "git directory", false, err) != 0)
         goto fail;
@@ -165,6 +166,13 @@ fail:
  * read a device; git never tracks such files. Hooks and fsmonitor are off
  * whatever the git directory says. `--` or --end-of-options keeps a value
  * that starts with "-" from being read as an option.
+ *
+ * A git directory whose origin is not the run's clone URL (the repo's
+ * clone_url changed) is removed with everything in the workspace: objects
+ * of another repository must not serve this one. The commit checked out
+ * must be origin's (see workspace.h): reachable from what the fetch just
+ * brought, or fetched by id with --refetch, which has origin send it even
+ * when its objects are here already.
  */
 static const char checkout_script[] =
     "run() { echo \"\\$ $*\"; \"$@\"; }\n"
@@ -174,18 +182,29 @@ static const char checkout_script[] =
     "export GIT_TERMINAL_PROMPT=0 GIT_DIR=\"$GW_GIT_DIR\" GIT_WORK_TREE=\"$PWD\"\n"
     "export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null "
     "GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1=false\n"
-    "if [ ! -d \"$GIT_DIR\" ]; then mkdir -p -m 0700 \"$GIT_DIR\" && run git init -q; fi\n"
-    "if git remote get-url origin >/dev/null 2>&1; then\n"
-    "  run git remote set-url -- origin \"$GW_CLONE_URL\"\n"
-    "else\n"
+    "if [ -d \"$GIT_DIR\" ] && [ \"$(git config --get remote.origin.url)\" != \"$GW_CLONE_URL\" ]; "
+    "then\n"
+    "  echo \"the workspace was made from another clone URL: starting from an empty one\"\n"
+    "  rm -rf -- \"$GIT_DIR\"\n"
+    "  find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +\n"
+    "fi\n"
+    "if [ ! -d \"$GIT_DIR\" ]; then\n"
+    "  mkdir -p -m 0700 \"$GIT_DIR\" && run git init -q\n"
     "  run git remote add -- origin \"$GW_CLONE_URL\"\n"
     "fi\n"
     "src=${GW_REF:-HEAD}\n"
     "run git fetch --prune --tags -- origin \"+refs/heads/*:refs/remotes/origin/*\" "
     "\"+$src:refs/gitweave/head\"\n"
     "want=${GW_COMMIT:-refs/gitweave/head}\n"
-    "if ! target=$(git rev-parse --verify --quiet --end-of-options \"$want^{commit}\"); then\n"
-    "  echo \"commit $want not found\" >&2; exit 1\n"
+    "if ! target=$(git rev-parse --verify --quiet --end-of-options \"$want^{commit}\") ||\n"
+    "   [ -z \"$(git for-each-ref --count=1 --contains \"$target\" "
+    "refs/gitweave/head refs/remotes/origin refs/tags)\" ]; then\n"
+    "  echo \"commit $want is not on a branch or tag of origin; asking origin for it\"\n"
+    "  if ! run git fetch --refetch --no-tags -- origin \"+$want:refs/gitweave/commit\" ||\n"
+    "     ! target=$(git rev-parse --verify --quiet --end-of-options "
+    "\"refs/gitweave/commit^{commit}\"); then\n"
+    "    echo \"commit $want not found in origin\" >&2; exit 1\n"
+    "  fi\n"
     "fi\n"
     "run git -c advice.detachedHead=false checkout -q -f --detach \"$target\" --\n"
     "if [ \"$GW_CLEAN\" = 1 ]; then run git clean -ffdxq; fi\n"

@@ -1,13 +1,18 @@
 /*
- * workspace - where a run's jobs work: RUNNER_WORKDIR/<runner>/<repo>.
+ * workspace - where a run's jobs work: RUNNER_WORKDIR/<runner>/<repo id>.
  *
  * The directory is kept between runs of the repo on this runner, so a clone
- * is made once and later runs fetch into it. A runner that runs several
+ * is made once and later runs fetch into it. It is keyed by the repo's id,
+ * not its name: a repo created again under a deleted one's name is another
+ * repo and starts from nothing, as does one whose clone URL changed (the
+ * checkout empties the workspace and its git directory when the git
+ * directory's origin is not the run's clone URL). A runner that runs several
  * runs at once (RUNNER_CONCURRENCY) gives two concurrent runs of one repo
- * workspaces of their own: index 0 is <repo>, index i > 0 is <repo>@i
- * (with a git directory of its own too); "@" is never part of a name. Only validated names (runner and
- * repo names match [A-Za-z0-9][A-Za-z0-9._-]*, see gw_name_valid) become path
- * components, so no name can step outside RUNNER_WORKDIR.
+ * workspaces of their own: index 0 is <repo id>, index i > 0 is
+ * <repo id>@i (with a git directory of its own too); "@" is never part of a
+ * key. Only validated names (runner names and repo ids match
+ * [A-Za-z0-9][A-Za-z0-9._-]*, see gw_name_valid) become path components, so
+ * none can step outside RUNNER_WORKDIR.
  *
  * The checkout itself is a job like the others: a short shell script run by
  * the local engine on this host (the workspace is a host directory for both
@@ -27,29 +32,35 @@
  */
 int workspace_init(const char *workdir, const char *runner, char **err) GW_MUST_CHECK;
 
-/* Create (if needed, 0700) and return workspace index of repo for runner; the
+/* Create (if needed, 0700) and return workspace index of the repo repo_id
+ * for runner; the
  * caller frees it. The directories above it are checked as workspace_init
  * does, and so are the workspace and an existing git directory of the repo
  * (one the worker did not create is refused). Returns NULL with *err set
  * (caller frees) when it cannot. */
-char *workspace_prepare(const char *workdir, const char *runner, const char *repo, int index,
+char *workspace_prepare(const char *workdir, const char *runner, const char *repo_id, int index,
                         char **err) GW_MUST_CHECK;
 
 /*
- * The git directory of repo's workspace index: RUNNER_WORKDIR/<runner>/
- * .git-repos/<repo>.git (<repo>@i.git for index i > 0), outside the workspace. The workspace is mounted into the job
+ * The git directory of the workspace index of the repo repo_id:
+ * RUNNER_WORKDIR/<runner>/.git-repos/<repo id>.git (<repo id>@i.git for
+ * index i > 0), outside the workspace. The workspace is mounted into the job
  * containers, and the checkout runs git on this host: a git directory inside
  * the workspace would let a job plant hooks or configuration (core.fsmonitor,
  * core.sshCommand, ...) that the next checkout would run here, outside its
  * container. So jobs see the commit's files, not its history. Names must be
  * valid (workspace_prepare checks them). The caller frees the result.
  */
-char *workspace_git_dir(const char *workdir, const char *runner, const char *repo, int index);
+char *workspace_git_dir(const char *workdir, const char *runner, const char *repo_id, int index);
 
 /* The checkout script. It reads GW_CLONE_URL, GW_GIT_DIR, GW_REF (may be
  * empty), GW_COMMIT (may be empty) and GW_CLEAN ("1" to remove untracked
  * files) from its environment, so no value is ever spliced into shell text.
- * It runs in the workspace. Borrowed. */
+ * It runs in the workspace. It checks out only a commit that origin has:
+ * one reachable from origin's branches or tags or from the run's ref as
+ * just fetched, or else one that origin gives when asked for it by id
+ * (fetched again in full, so that objects already here prove nothing).
+ * Borrowed. */
 const char *workspace_checkout_script(void);
 
 /*

@@ -37,7 +37,7 @@ sleeping
 $ sleep 60
 [gitweave] job timed out after 1 s; stopping it' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
 sleep 1
-check "the job's background child was killed with its group" test ! -e "$GW_TMP/work/l1/r-tmo/survived.txt"
+check "the job's background child was killed with its group" test ! -e "$GW_TMP/work/l1/$(gw_repo_id r-tmo)/survived.txt"
 
 run=$(gw_trigger r-stubborn)
 check "a job ignoring TERM is killed after the grace" wait_for 20 run_is_final "$run"

@@ -39,9 +39,9 @@ check "no new privileges" grep -Eq '^NoNewPrivs:[[:space:]]+1$' <<<"$log"
 # CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID NET_BIND_SERVICE
 expect_eq "reduced capability set" "00000000000004fb" "$(sed -n 's/^CapEff:[[:space:]]*//p' <<<"$log")"
 check "mknod fails" grep -q MKNOD-DENIED <<<"$log"
-check "no device node on the host" test ! -e "$W/probe/node"
-check "the job made a setuid file" test -u "$W/probe/suid"
-check "another local user cannot reach it" bash -c "! runuser -u gwtest-other -- test -e '$W/probe/suid'"
+check "no device node on the host" test ! -e "$W/$(gw_repo_id probe)/node"
+check "the job made a setuid file" test -u "$W/$(gw_repo_id probe)/suid"
+check "another local user cannot reach it" bash -c "! runuser -u gwtest-other -- test -e '$W/$(gw_repo_id probe)/suid'"
 check "memory limit 64m" grep -q "^memory=67108864$" <<<"$log"
 check "cpu limit 0.5" grep -Eq "^cpu=(50000|50000 100000)$" <<<"$log"
 

@@ -7,6 +7,7 @@
 # allowed failure marked, and an image without a shell still failing clearly.
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$(dirname "$0")/../lib/git_src.sh"
+source "$(dirname "$0")/../lib/steps.sh"
 source "$GW_SOURCE_DIR/tests/lib/dockerd.sh"
 
 IMAGE=gwtest-busybox
@@ -45,6 +46,9 @@ LOG
 )
 expect_eq "the log shows each step, the here-document as written, up to the failing step" \
     "$expected" "$(job_log "$run" build)"
+
+# --- the steps come out of band: output cannot forge them ---
+gw_steps_unforgeable 60
 
 # --- the commit of a manual run, in the container ---
 gw_git_src || exit 1

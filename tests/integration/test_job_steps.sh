@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What a developer reads on a run, local engine: each step echoed before it
-# runs and the failing one named in the error; the commit of a manual run
-# resolved by its checkout, stored before the next job, and given to the
-# jobs (GITWEAVE_COMMIT, ${{ commit.sha }}); a run triggered with a commit
+# runs and the failing one named in the error, whatever the output says; the
+# commit of a manual run resolved by its checkout, stored before the next
+# job, and given to the jobs (GITWEAVE_COMMIT, ${{ commit.sha }}); a run triggered with a commit
 # keeps it; the ignored image and an allowed failure are said.
 source "$(dirname "$0")/../lib/postgres.sh"
 source "$(dirname "$0")/../lib/git_src.sh"
+source "$(dirname "$0")/../lib/steps.sh"
 
 gw_pg_start
 gw_api_start
@@ -29,6 +30,9 @@ expect_eq "the log shows each step before its output, up to the failing one" \
     '$ echo one
 one
 $ test -f configure' "$(gw_logs "$(jq -r '.jobs[0].id' <<<"$body")")"
+
+# --- the steps come out of band: output cannot forge them ---
+gw_steps_unforgeable 30
 
 # --- image ignored, allowed failure marked ---
 gw_template lint '{"kind": "test", "jobs": [

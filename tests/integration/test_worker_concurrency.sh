@@ -40,7 +40,7 @@ expect_eq "every run attempt is 1" $N "$(gw_psql -c "SELECT count(*) FROM pipeli
 check "a runner had more than one run at once (busy up to $busy_seen)" test "$busy_seen" -gt 1
 expect_eq "GET /runners shows the slots" "4 4" "$(api GET /runners | jq -r '[.runners[].slots] | join(" ")')"
 for r in wa wb; do
-    n=$(find "$GW_TMP/work/$r" -maxdepth 1 -name 'r[ab]*' | wc -l)
+    n=$(find "$GW_TMP/work/$r" -maxdepth 1 \( -name "$(gw_repo_id ra)*" -o -name "$(gw_repo_id rb)*" \) | wc -l)
     check "runner $r reused its workspaces ($n for 2 repos, at most 8)" test "$n" -ge 2 -a "$n" -le 8
 done
 gw_finish

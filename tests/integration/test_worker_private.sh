@@ -81,12 +81,13 @@ expect_eq "runner dir is 0700" 700 "$(stat -c %a "$W/w1")"
 run=$(gw_trigger private)
 check "private run finishes" wait_for 30 run_is_final "$run"
 expect_eq "private run succeeded" success "$(run_status "$run")"
-check "the workspace is there" test -f "$W/w1/private/file.txt"
-check "another user cannot list the workspace" bash -c "! runuser -u gwtest-other -- ls '$W/w1/private' >/dev/null 2>&1"
-check "nor read its files" bash -c "! runuser -u gwtest-other -- cat '$W/w1/private/file.txt' >/dev/null 2>&1"
+ws=$W/w1/$(gw_repo_id private)
+check "the workspace is there" test -f "$ws/file.txt"
+check "another user cannot list the workspace" bash -c "! runuser -u gwtest-other -- ls '$ws' >/dev/null 2>&1"
+check "nor read its files" bash -c "! runuser -u gwtest-other -- cat '$ws/file.txt' >/dev/null 2>&1"
 
 # A git directory planted (owned by another user) before the first checkout.
-gd=$W/w1/.git-repos/planted.git
+gd=$W/w1/.git-repos/$(gw_repo_id planted).git
 mkdir -p "$W/w1/.git-repos"
 git --git-dir="$gd" init -q
 printf '#!/bin/sh\ntouch %s/HOOKED\n' "$GW_TMP" >"$gd/hooks/post-checkout"
@@ -103,7 +104,7 @@ check "the error names the git directory ($err)" grep -qF "$gd" <<<"$err"
 run=$(gw_trigger fifo)
 check "fifo-planting run finishes" wait_for 30 run_is_final "$run"
 expect_eq "it succeeded" success "$(run_status "$run")"
-check "the FIFO is there" test -p "$W/w1/fifo/.gitattributes"
+check "the FIFO is there" test -p "$W/w1/$(gw_repo_id fifo)/.gitattributes"
 t0=$(date +%s%3N)
 run=$(gw_trigger fifo)
 check "the next run checks out promptly" wait_for 15 run_is_final "$run"
@@ -141,6 +142,6 @@ check "dash run finishes" wait_for 30 run_is_final "$run"
 expect_eq "it fails in the checkout" "failed failed" "$(api GET "/pipelines/runs/$run" | jq -r '[.status, .jobs[0].status] | join(" ")')"
 log=$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")
 check "git did not read the URL as an option" bash -c "! grep -Eq 'usage: git|unknown option|error: unknown' <<<\"\$1\"" _ "$log"
-check "git took it as the remote's URL" grep -qF -- "--upload-pack=touch $GW_TMP/UPLOADED;" <<<"$(git --git-dir="$W/w1/.git-repos/dash.git" config remote.origin.url)"
+check "git took it as the remote's URL" grep -qF -- "--upload-pack=touch $GW_TMP/UPLOADED;" <<<"$(git --git-dir="$W/w1/.git-repos/$(gw_repo_id dash).git" config remote.origin.url)"
 check "nothing ran" test ! -e "$GW_TMP/UPLOADED"
 gw_finish

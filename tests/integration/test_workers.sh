@@ -17,7 +17,7 @@ t0=$(date +%s%3N)
 check "all $N runs finish" wait_for 120 all_final
 gw_log "200 runs took $(( $(date +%s%3N) - t0 )) ms with two workers"
 expect_eq "all succeeded" $N "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE status = 'success'")"
-# The workspace is RUNNER_WORKDIR/<runner>/<repo>: executions.log two levels up is RUNNER_WORKDIR.
+# The workspace is RUNNER_WORKDIR/<runner>/<repo id>: executions.log two levels up is RUNNER_WORKDIR.
 expect_eq "each run executed exactly once" $N "$(sort -u "$GW_TMP/work/executions.log" | wc -l)"
 expect_eq "no run executed twice" $N "$(wc -l <"$GW_TMP/work/executions.log")"
 expect_eq "every run attempt is 1" $N "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE attempt = 1")"

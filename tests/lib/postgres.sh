@@ -167,6 +167,9 @@ gw_repo() {
         case $(status) in 200 | 201) ;; *) echo "attach $t: HTTP $(status)"; return 1 ;; esac
     done
 }
+# gw_repo_id REPO: the id of the repo named REPO (not deleted), the name of
+# its workspace directories under RUNNER_WORKDIR/<runner>.
+gw_repo_id() { gw_psql -c "SELECT id FROM repos WHERE name = '$1' AND deleted_at IS NULL"; }
 # gw_trigger REPO [JSON]: trigger a run, print its id.
 gw_trigger() {
     api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}" | jq -r .id

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@ struct run {
     struct event_base *base;
     engine_job_t *job;
     buf_t out;
+    buf_t marks;
     int done_calls;
     int exit_code;
     char *error;
@@ -73,6 +76,15 @@ on_output(void *arg, const char *data, size_t len)
 }
 
 static void
+on_marks(void *arg, const char *data, size_t len)
+{
+    struct run *r = arg;
+
+    ck_assert_int_eq(r->done_calls, 0);
+    buf_append(&r->marks, data, len);
+}
+
+static void
 on_done(void *arg, int exit_code, const char *error)
 {
     struct run *r = arg;
@@ -110,6 +122,7 @@ run_init(struct run *r)
     r->base = base;
     r->exit_code = -2;
     buf_init(&r->out);
+    buf_init(&r->marks);
 }
 
 static void
@@ -118,6 +131,7 @@ run_clear(struct run *r)
     engine_job_free(r->job);
     r->job = NULL;
     buf_free(&r->out);
+    buf_free(&r->marks);
     free(r->error);
     r->error = NULL;
 }
@@ -148,7 +162,7 @@ run_start(struct run *r, const char *script, const char *const *env, const char 
         .env = env != NULL ? env : no_env,
         .workspace = ws != NULL ? ws : workspace,
     };
-    engine_callbacks_t cb = {.output = on_output, .done = on_done};
+    engine_callbacks_t cb = {.output = on_output, .done = on_done, .marks = on_marks};
 
     r->start_ms = gw_now_ms();
     r->in_start = true;
@@ -235,6 +249,33 @@ group_alive(pid_t pgid)
     }
     closedir(d);
     return alive;
+}
+
+/* Whether pid is a child of this process not reaped yet (running or a
+ * zombie). */
+static bool
+unreaped(pid_t pid)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* Run the loop until pid was reaped (by the engine), at most ms. */
+static bool
+reaped_by_loop_within(pid_t pid, int ms)
+{
+    int64_t end = gw_now_ms() + ms;
+
+    while (unreaped(pid)) {
+        struct timeval tv = {0, 10000};
+        if (gw_now_ms() > end)
+            return false;
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    return true;
 }
 
 static bool
@@ -356,6 +397,22 @@ START_TEST(test_errexit)
     ck_assert_int_ne(r.exit_code, 0);
     ck_assert_int_gt(r.exit_code, 0);
     ck_assert_ptr_null(strstr(r.out.data != NULL ? r.out.data : "", "after"));
+    run_clear(&r);
+}
+END_TEST
+
+/* Descriptor 3 is a channel of its own: what the shell writes there comes
+ * by `marks`, all of it before `done`, and never in the output. */
+START_TEST(test_marks)
+{
+    struct run r;
+
+    run_init(&r);
+    run_job(&r, "echo out; echo 1 >&3; echo err >&2; printf 2 >&3; printf '\\n' >&3; exit 4", NULL,
+            NULL);
+    ck_assert_int_eq(r.exit_code, 4);
+    ck_assert_str_eq(r.out.data, "out\nerr\n");
+    ck_assert_str_eq(r.marks.data, "1\n2\n");
     run_clear(&r);
 }
 END_TEST
@@ -668,7 +725,8 @@ START_TEST(test_free_before_done)
 
     engine_job_free(r.job);
     r.job = NULL;
-    /* No zombie: the shell was reaped, and the whole group is gone. */
+    /* No zombie: the loop reaps the shell, and the whole group is gone. */
+    ck_assert(reaped_by_loop_within((pid_t)pgid, 2000));
     ck_assert(only_the_guard_left());
     ck_assert(group_gone_within((pid_t)pgid, 2000));
 
@@ -680,16 +738,77 @@ START_TEST(test_free_before_done)
 }
 END_TEST
 
+/*
+ * A job freed while its shell cannot be reaped yet, as one in
+ * uninterruptible sleep (D state) cannot: here a tracer holds the shell's
+ * exit (a zombie that is traced is seen by its tracer only). The free
+ * returns without waiting, and the loop reaps the shell once it can.
+ */
+START_TEST(test_free_does_not_wait)
+{
+    struct run r;
+    int go[2], seized[2], status;
+    pid_t tracer, pid;
+    char c;
+
+    run_init(&r);
+    r.break_on_line = true;
+    run_start(&r, "echo $$; sleep 100", NULL, NULL);
+    run_loop(&r, RUN_TIMEOUT_S);
+    ck_assert(!r.timed_out);
+    pid = (pid_t)strtol(r.out.data, NULL, 10);
+    ck_assert_int_gt(pid, 1);
+
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(seized), 0);
+    tracer = fork();
+    ck_assert_int_ge(tracer, 0);
+    if (tracer == 0) {
+        struct pollfd pfd = {.fd = go[0], .events = POLLIN};
+        close(go[1]);
+        close(seized[0]);
+        if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) != 0)
+            _exit(2);
+        if (write(seized[1], "s", 1) != 1)
+            _exit(2);
+        /* Hold the shell's exit until told, or give up after 10 s: the
+         * free waited for it. */
+        _exit(poll(&pfd, 1, 10000) == 1 ? 0 : 1);
+    }
+    close(go[0]);
+    close(seized[1]);
+    ck_assert_int_eq(read(seized[0], &c, 1), 1);
+    close(seized[0]);
+
+    engine_job_free(r.job);
+    r.job = NULL;
+    ck_assert(unreaped(pid));
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    close(go[1]);
+    ck_assert_int_eq(waitpid(tracer, &status, 0), tracer);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "engine_job_free waited for the end of the job's shell (tracer status %d)",
+                  status);
+    ck_assert(reaped_by_loop_within(pid, RUN_TIMEOUT_S * 1000));
+    ck_assert(only_the_guard_left());
+    ck_assert_int_eq(r.done_calls, 0);
+    run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_free_in_output)
 {
     struct run r;
+    pid_t pid;
 
     run_init(&r);
     r.free_in_output = true;
-    run_start(&r, "echo first; sleep 100", NULL, NULL);
+    run_start(&r, "echo $$; sleep 100", NULL, NULL);
     run_loop(&r, RUN_TIMEOUT_S);
     ck_assert(!r.timed_out);
     ck_assert_ptr_null(r.job);
+    pid = (pid_t)strtol(r.out.data, NULL, 10);
+    ck_assert(reaped_by_loop_within(pid, 2000));
     ck_assert(only_the_guard_left());
     run_loop(&r, 1);
     ck_assert(r.timed_out);
@@ -760,6 +879,7 @@ engine_local_suite(void)
     tcase_add_test(tc, test_exit_zero);
     tcase_add_test(tc, test_exit_three);
     tcase_add_test(tc, test_errexit);
+    tcase_add_test(tc, test_marks);
     tcase_add_test(tc, test_output_order);
     tcase_add_test(tc, test_large_output);
     tcase_add_test(tc, test_env);
@@ -772,6 +892,7 @@ engine_local_suite(void)
     tcase_add_test(tc, test_background_child);
     tcase_add_test(tc, test_owner_killed);
     tcase_add_test(tc, test_free_before_done);
+    tcase_add_test(tc, test_free_does_not_wait);
     tcase_add_test(tc, test_free_in_output);
     tcase_add_test(tc, test_no_fd_leak);
     suite_add_tcase(s, tc);

@@ -7,57 +7,76 @@
 #include "util.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Run script as the engines do (sh -e -c, stderr with stdout); returns the
- * exit code, the output in *out (caller frees). */
-static int
-run_sh(const char *script, char **out)
+/* Read fd to its end (caller frees). */
+static char *
+read_all(int fd)
 {
-    int fds[2];
     buf_t b;
     char buf[4096];
     ssize_t n;
+
+    buf_init(&b);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        buf_append(&b, buf, (size_t)n);
+    close(fd);
+    return buf_steal(&b);
+}
+
+/* Run script as the engines do (sh -e -c, stderr with stdout, descriptor 3
+ * a pipe of its own); returns the exit code, the output in *out and what
+ * descriptor 3 got in *marks (caller frees both; the tests' reports fit a
+ * pipe, so the output is read first). */
+static int
+run_sh(const char *script, char **out, char **marks)
+{
+    int fds[2], mfds[2];
     int status;
     pid_t pid;
 
     ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pipe(mfds), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
+        /* Above 3 first, so that no dup2 clobbers a pipe still needed. */
+        int o = fcntl(fds[1], F_DUPFD, 10), m = fcntl(mfds[1], F_DUPFD, 10);
+        dup2(o, 1);
+        dup2(o, 2);
+        dup2(m, 3);
+        for (int fd = 4; fd < 64; fd++)
+            close(fd);
         execl("/bin/sh", "sh", "-e", "-c", script, (char *)NULL);
         _exit(126);
     }
     close(fds[1]);
-    buf_init(&b);
-    while ((n = read(fds[0], buf, sizeof(buf))) > 0)
-        buf_append(&b, buf, (size_t)n);
-    close(fds[0]);
+    close(mfds[1]);
+    *out = read_all(fds[0]);
+    *marks = read_all(mfds[0]);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    *out = buf_steal(&b);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Run lines, feed the output to a tracker in pieces of `piece` bytes; the
+/* Run lines, feed the reports to a tracker in pieces of `piece` bytes; the
  * tracker is returned for the caller to check (caller frees both). */
 static steps_t *
 run_steps(char *const *lines, size_t n, size_t piece, char **out, int *code)
 {
     char *script = steps_script(lines, n);
     steps_t *s = steps_new(lines, n);
+    char *marks;
 
-    *code = run_sh(script, out);
+    *code = run_sh(script, out, &marks);
     free(script);
-    for (size_t i = 0, len = strlen(*out); i < len; i += piece)
-        steps_feed(s, *out + i, len - i < piece ? len - i : piece);
+    for (size_t i = 0, len = strlen(marks); i < len; i += piece)
+        steps_feed(s, marks + i, len - i < piece ? len - i : piece);
+    free(marks);
     return s;
 }
 
@@ -67,11 +86,14 @@ START_TEST(test_script_text)
     char *script = steps_script(lines, 3);
 
     ck_assert_str_eq(script, "printf '%s\\n' '$ echo one'\n"
-                             "echo one\n"
+                             "echo 1 >&3\n"
+                             "{ :\necho one\n} 3>&-\n"
                              "printf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'' \"$HOME\"'\n"
-                             "echo 'it''s' \"$HOME\"\n"
+                             "echo 2 >&3\n"
+                             "{ :\necho 'it''s' \"$HOME\"\n} 3>&-\n"
                              "printf '%s\\n' '$ cat <<EOF\n> x\n> EOF'\n"
-                             "cat <<EOF\nx\nEOF\n\n");
+                             "echo 3 >&3\n"
+                             "{ :\ncat <<EOF\nx\nEOF\n\n} 3>&-\n");
     free(script);
 }
 END_TEST
@@ -160,30 +182,72 @@ START_TEST(test_multi_line_step)
 }
 END_TEST
 
-/* Output that only resembles an echo does not move the tracker; an echo
- * line split across pieces does, and so does one after output that did
- * not end its line. */
-START_TEST(test_tracker_exact_lines)
+/* Only the next step's number, on a line of its own, moves the tracker:
+ * not a later step's, an earlier one's, a number with more around it or a
+ * line too long to be a number; a line split across pieces does. */
+START_TEST(test_tracker_reports)
 {
     char *lines[] = {"make", "make test"};
     steps_t *s = steps_new(lines, 2);
     char *err;
 
-    steps_feed(s, "$ make test\n", 12); /* step 2's echo before step 1's */
+    steps_feed(s, "2\n", 2); /* step 2's before step 1's */
     ck_assert_int_eq(steps_current(s), -1);
-    steps_feed(s, "$ makes\n$ mak\n$ make \n", 23);
+    steps_feed(s, "01\n 1\n1 \nx\n\n-1\n", 17);
     ck_assert_int_eq(steps_current(s), -1);
-    steps_feed(s, "$ ma", 4);
-    steps_feed(s, "ke\n", 3);
+    steps_feed(s, "00000000000000000000000000001\n", 30);
+    ck_assert_int_eq(steps_current(s), -1);
+    steps_feed(s, "1", 1);
+    steps_feed(s, "\n", 1);
     ck_assert_int_eq(steps_current(s), 0);
-    steps_feed(s, "$ make test \n$ make tes\n", 24);
+    steps_feed(s, "1\n3\n", 4);
     ck_assert_int_eq(steps_current(s), 0);
-    /* After output without a final newline the echo ends the line. */
-    steps_feed(s, "no newline$ make test\n$ make\n", 30);
+    steps_feed(s, "2\n3\n", 4);
     ck_assert_int_eq(steps_current(s), 1);
     err = steps_error(s, 2);
     ck_assert_str_eq(err, "line 2 \"make test\" exited with code 2");
     free(err);
+    steps_free(s);
+}
+END_TEST
+
+/* Output that looks like the steps' echoes does not move the tracker, and
+ * nothing a step runs can write a report: the error names the step that
+ * ran. */
+START_TEST(test_output_cannot_forge)
+{
+    char *lines[] = {"sh -c 'echo 1 >&3; echo 2 >&3' 2>/dev/null || echo no channel",
+                     "printf '$ exit 3\\n$ echo three\\n'", "exit 3", "echo three"};
+    char *out, *err;
+    int code;
+    steps_t *s = run_steps(lines, 4, 1, &out, &code);
+
+    ck_assert_int_eq(code, 3);
+    ck_assert_ptr_nonnull(strstr(out, "\nno channel\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\n$ exit 3\n$ echo three\n$ exit 3\n"));
+    ck_assert_int_eq(steps_current(s), 2);
+    err = steps_error(s, code);
+    ck_assert_str_eq(err, "line 3 \"exit 3\" exited with code 3");
+    free(err);
+    free(out);
+    steps_free(s);
+}
+END_TEST
+
+/* An empty entry is a step too. */
+START_TEST(test_empty_step)
+{
+    char *lines[] = {"", "false"};
+    char *out, *err;
+    int code;
+    steps_t *s = run_steps(lines, 2, 2, &out, &code);
+
+    ck_assert_int_eq(code, 1);
+    ck_assert_str_eq(out, "$ \n$ false\n");
+    err = steps_error(s, code);
+    ck_assert_str_eq(err, "line 2 \"false\" exited with code 1");
+    free(err);
+    free(out);
     steps_free(s);
 }
 END_TEST
@@ -233,9 +297,7 @@ START_TEST(test_error_long_line)
 
     memset(line, 'a', 199);
     strcpy(line + 199, "\xc3\xa9 and more");
-    steps_feed(s, "$ ", 2);
-    steps_feed(s, line, strlen(line));
-    steps_feed(s, "\n", 1);
+    steps_feed(s, "1\n", 2);
     ck_assert_int_eq(steps_current(s), 0);
     err = steps_error(s, 1);
     expected = xasprintf("line 1 \"%.199s ...\" exited with code 1", line);
@@ -306,7 +368,9 @@ main(void)
     tcase_add_test(tc, test_failing_line_named);
     tcase_add_test(tc, test_bytes_exact);
     tcase_add_test(tc, test_multi_line_step);
-    tcase_add_test(tc, test_tracker_exact_lines);
+    tcase_add_test(tc, test_tracker_reports);
+    tcase_add_test(tc, test_output_cannot_forge);
+    tcase_add_test(tc, test_empty_step);
     tcase_add_test(tc, test_no_final_newline);
     tcase_add_test(tc, test_error_without_step);
     tcase_add_test(tc, test_error_long_line);
