@@ -49,6 +49,26 @@ check "and no value" jq -e '.secrets[0] | has("value") | not' "$GW_TMP/body"
 api GET /secrets >/dev/null; replies
 expect_eq "the global list" "DEPLOY_TOKEN,MULTI" "$(jqv '[.secrets[].name] | join(",")')"
 
+gw_log "the client"
+GW=("$GW_BUILD_DIR/gitweave")
+export GITWEAVE_URL=${API%/api/v1}
+printf '%s\n' "from-the-client-1" | "${GW[@]}" secret put CLIENT_ONE -r app >"$GW_TMP/cli.out" 2>&1
+expect_eq "secret put from standard input" "secret CLIENT_ONE set for repo app" "$(cat "$GW_TMP/cli.out")"
+(umask 077 && printf 'from-a-file-2' >"$GW_TMP/value.txt")
+"${GW[@]}" secret put CLIENT_TWO --file "$GW_TMP/value.txt" >"$GW_TMP/cli.out" 2>&1
+expect_eq "secret put from a file, for every repo" "secret CLIENT_TWO set for every repo" "$(cat "$GW_TMP/cli.out")"
+"${GW[@]}" secret list -r app >"$GW_TMP/cli.out" 2>&1
+check "secret list names both of the repo's" bash -c "grep -q '^CLIENT_ONE ' '$GW_TMP/cli.out' && grep -q '^DEPLOY_TOKEN ' '$GW_TMP/cli.out'"
+check "and no value" bash -c "! grep -q from-the-client '$GW_TMP/cli.out'"
+"${GW[@]}" secret delete CLIENT_ONE -r app >"$GW_TMP/cli.out" 2>&1
+expect_eq "secret delete" "secret CLIENT_ONE deleted for repo app" "$(cat "$GW_TMP/cli.out")"
+"${GW[@]}" secret delete CLIENT_TWO >/dev/null 2>&1
+"${GW[@]}" secret delete CLIENT_TWO >/dev/null 2>&1
+expect_eq "deleting it again: exit 3" 3 "$?"
+printf 'short\n' | "${GW[@]}" secret put SHORT >"$GW_TMP/cli.out" 2>&1
+expect_eq "a short value: exit 3" 3 "$?"
+check "the client says why" grep -q "could not be masked" "$GW_TMP/cli.out"
+
 gw_log "refused"
 gw_secret_put /repos/app/secrets/lower_case "abcdefgh"
 expect_eq "a bad name: 422" 422 "$(status)"
