@@ -24,21 +24,8 @@ expect_eq "PUT a repo's secret: 204" 204 "$(status)"
 gw_secret_put /secrets/MULTI "$GW_SECRET_ML"
 expect_eq "PUT a global secret: 204" 204 "$(status)"
 
-run=$(gw_trigger app)
-check "the run was created" grep -Eq '^[0-9a-f-]{36}$' <<<"$run"
-job=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
-check "the job runs" wait_for 60 bash -c "curl -s '$API/jobs/$job/logs.txt' | grep -q sleeping-now"
-cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' >"$GW_TMP/cmdlines"
-check "command lines were read" test -s "$GW_TMP/cmdlines"
-gw_secrets_clean "no command line holds the secret while the job runs" "$GW_TMP/cmdlines"
-check "the run finishes" wait_for 60 run_is_final "$run"
-expect_eq "the run succeeded" success "$(run_status "$run")"
-gw_logs "$job" >"$GW_TMP/log"
-sed 's/^/    log: /' "$GW_TMP/log"
-gw_secrets_check_log "$GW_TMP/log"
-api GET "/pipelines/runs/$run" >"$GW_TMP/replies"
-expect_eq "the run lists the names the job received" '["DEPLOY_TOKEN","MULTI"]' \
-    "$(jq -c '.jobs[0].secrets' <"$GW_TMP/body")"
+gw_secrets_run_leak app
+cp "$GW_TMP/body" "$GW_TMP/replies"
 gw_secrets_clean "the run's reply" "$GW_TMP/replies"
 check "no container is left with the value in its environment" \
     test "$(docker ps -aq --filter "label=io.gitweave.run=$run" | wc -l)" = 0

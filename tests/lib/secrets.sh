@@ -83,7 +83,7 @@ gw_secrets_clean() {
     fi
 }
 
-# gw_secrets_job_log JOB: the expected log of the leak job, masked.
+# gw_secrets_check_log FILE: FILE is the log of the leak job, masked.
 gw_secrets_check_log() {
     local log=$1
     gw_secrets_clean "the stored log holds no form of the secret" "$log"
@@ -96,4 +96,26 @@ gw_secrets_check_log() {
     check "split across a flush masked" grep -qx 'split:\*\*\*' "$log"
     check "multi-line value masked line by line" grep -qx '\*\*\*' "$log"
     expect_eq "the job had the value" "len=${#GW_SECRET}" "$(grep '^len=' "$log")"
+}
+
+# gw_secrets_run_leak REPO: trigger the leak job of REPO (sets run, job),
+# read every process's command line while it runs, wait for its end and
+# check its log; the run's reply is left in $GW_TMP/body.
+gw_secrets_run_leak() {
+    run=$(gw_trigger "$1")
+    check "the run was created" grep -Eq '^[0-9a-f-]{36}$' <<<"$run"
+    job=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
+    check "the job runs" wait_for 60 bash -c "curl -s '$API/jobs/$job/logs.txt' | grep -q sleeping-now"
+    # While it runs: no process's command line holds the value.
+    cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' >"$GW_TMP/cmdlines"
+    check "command lines were read" test -s "$GW_TMP/cmdlines"
+    gw_secrets_clean "no command line holds the secret while the job runs" "$GW_TMP/cmdlines"
+    check "the run finishes" wait_for 60 run_is_final "$run"
+    expect_eq "the run succeeded" success "$(run_status "$run")"
+    gw_logs "$job" >"$GW_TMP/log"
+    sed 's/^/    log: /' "$GW_TMP/log"
+    gw_secrets_check_log "$GW_TMP/log"
+    api GET "/pipelines/runs/$run" >/dev/null
+    expect_eq "the run lists the names the job received" '["DEPLOY_TOKEN","MULTI"]' \
+        "$(jq -c '.jobs[0].secrets' <"$GW_TMP/body")"
 }
