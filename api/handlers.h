@@ -62,6 +62,15 @@ void runners_pause(http_req_t *r);
 void runners_resume(http_req_t *r);
 void runners_delete(http_req_t *r);
 
+/* secrets.c: GET /repos/{repo}/secrets, PUT|DELETE /repos/{repo}/secrets/{secret},
+ * GET /secrets, PUT|DELETE /secrets/{secret} */
+void secrets_list_repo(http_req_t *r);
+void secrets_put_repo(http_req_t *r);
+void secrets_delete_repo(http_req_t *r);
+void secrets_list_global(http_req_t *r);
+void secrets_put_global(http_req_t *r);
+void secrets_delete_global(http_req_t *r);
+
 /* metrics.c: GET /metrics (Prometheus text); http_req_t replies count here */
 void metrics_get(http_req_t *r);
 void metrics_observe(const http_req_t *r, int status, int64_t ms);

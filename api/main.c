@@ -16,6 +16,7 @@
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "secret_box.h"
 #include "server.h"
 
 static void
@@ -55,9 +56,20 @@ run_migrate(const gw_config_t *cfg)
 static int
 run_server(const gw_config_t *cfg)
 {
-    server_t *srv = server_new(cfg);
+    server_t *srv;
     int rc;
 
+    /* A bad key file is a configuration error, found at start. */
+    if (cfg->secrets_public_key_file[0] != '\0') {
+        char err[256], id[SECRET_BOX_KEY_ID_LEN + 1];
+        unsigned char pk[32];
+        if (secret_box_load_public(cfg->secrets_public_key_file, pk, id, err, sizeof(err)) < 0) {
+            fprintf(stderr, "configuration error: GITWEAVE_SECRETS_PUBLIC_KEY_FILE: %s\n", err);
+            return 2;
+        }
+        log_info("api", "secrets are sealed to key %s", id);
+    }
+    srv = server_new(cfg);
     if (srv == NULL)
         return 1;
     rc = server_run(srv) < 0 ? 1 : 0;

@@ -150,7 +150,8 @@
     " 'image', j.image,"      \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
+                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
+                        " 'secrets', to_json(j.secrets))"
 
 /* $1 run id -> json of the run with its jobs in position order */
 #define SQL_RUN_GET                                                                                \
@@ -162,13 +163,16 @@
  * The templates attached to a repo, for a trigger. $1 repo name, $2 template
  * name or NULL for all -> repo id, default_branch, the id of the template
  * named $2 (NULL if none or unknown), and per attached template: id, name,
- * version, document, inputs (NULL in a single row when none is attached).
+ * version, document, inputs (NULL in a single row when none is attached);
+ * then the names of the secrets the repo's jobs may use (a JSON array).
  * No row if there is no such repo.
  */
 #define SQL_TRIGGER_READ                                                                           \
     "SELECT p.id, p.default_branch,"                                                               \
     " (SELECT t.id FROM templates t WHERE t.name = $2::text AND t.deleted_at IS NULL),"       \
-    " a.id, a.name, a.version, a.document, a.inputs"                                               \
+    " a.id, a.name, a.version, a.document, a.inputs,"                                              \
+    " (SELECT coalesce(json_agg(DISTINCT s.name), '[]') FROM secrets s"                            \
+    "   WHERE s.repo_id = p.id OR s.repo_id IS NULL)::text"                                        \
     " FROM repos p LEFT JOIN LATERAL ("                                                            \
     "  SELECT t.id, t.name, t.version, t.document::text AS document, rt.inputs::text AS inputs"    \
     "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
@@ -388,6 +392,54 @@
     "  AND (rn.status = 'stopped'"                                                                 \
     "       OR rn.last_seen_at < now() - rn.lease_seconds * interval '1 second') RETURNING 1)"     \
     " SELECT cur.status, (SELECT count(*) FROM d) FROM cur"
+
+/* ---- secrets (api/secrets.c) ---- */
+
+/* A secret as listed: never its value, nor its sealed bytes. */
+#define SQL_SECRET_JSON                                                                            \
+    "json_build_object('name', s.name, 'scope', CASE WHEN s.repo_id IS NULL THEN 'global'"         \
+    " ELSE 'repo' END, 'key_id', s.key_id, 'created_at', " DB_TS("s.created_at") ","               \
+    " 'updated_at', " DB_TS("s.updated_at") ")::text"
+
+/* Set a repo's secret. $1 repo name, $2 name, $3 sealed value (base64),
+ * $4 key id -> created. No row if there is no such repo. */
+#define SQL_SECRET_PUT_REPO                                                                        \
+    "INSERT INTO secrets AS s (repo_id, name, ciphertext, key_id)"                                 \
+    " SELECT p.id, $2::text, decode($3::text, 'base64'), $4::text FROM repos p"                    \
+    "  WHERE p.name = $1::text AND p.deleted_at IS NULL"                                           \
+    " ON CONFLICT (repo_id, name) WHERE repo_id IS NOT NULL DO UPDATE SET"                         \
+    "  ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id, updated_at = now()"             \
+    " RETURNING (xmax = 0)"
+
+/* Set a secret of every repo. $1 name, $2 sealed value, $3 key id -> created */
+#define SQL_SECRET_PUT_GLOBAL                                                                      \
+    "INSERT INTO secrets AS s (repo_id, name, ciphertext, key_id)"                                 \
+    " VALUES (NULL, $1::text, decode($2::text, 'base64'), $3::text)"                               \
+    " ON CONFLICT (name) WHERE repo_id IS NULL DO UPDATE SET"                                      \
+    "  ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id, updated_at = now()"             \
+    " RETURNING (xmax = 0)"
+
+/* A repo's own secrets by name. $1 repo name -> json (NULL in a single row
+ * when there is none). No row if there is no such repo. */
+#define SQL_SECRETS_LIST_REPO                                                                      \
+    "SELECT x.json FROM repos p LEFT JOIN LATERAL (SELECT " SQL_SECRET_JSON " AS json, s.name"     \
+    "  FROM secrets s WHERE s.repo_id = p.id) x ON true"                                           \
+    " WHERE p.name = $1::text AND p.deleted_at IS NULL ORDER BY x.name"
+
+#define SQL_SECRETS_LIST_GLOBAL                                                                    \
+    "SELECT " SQL_SECRET_JSON " FROM secrets s WHERE s.repo_id IS NULL ORDER BY s.name"
+
+/* Delete a repo's secret. $1 repo name, $2 name -> repos found, rows deleted */
+#define SQL_SECRET_DELETE_REPO                                                                     \
+    "WITH p AS (SELECT id FROM repos WHERE name = $1::text AND deleted_at IS NULL),"               \
+    " d AS (DELETE FROM secrets s USING p WHERE s.repo_id = p.id AND s.name = $2::text"            \
+    "  RETURNING 1)"                                                                               \
+    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM d)"
+
+/* Delete a secret of every repo. $1 name -> 1, rows deleted */
+#define SQL_SECRET_DELETE_GLOBAL                                                                   \
+    "WITH d AS (DELETE FROM secrets WHERE repo_id IS NULL AND name = $1::text RETURNING 1)"        \
+    " SELECT 1, (SELECT count(*) FROM d)"
 
 /* ---- metrics ---- */
 

@@ -36,6 +36,12 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_POST, V1 "/repos/{repo}/pipelines/run", trigger_manual},
     {EVHTTP_REQ_GET, V1 "/repos/{repo}/pipelines/runs", runs_list},
     {EVHTTP_REQ_POST, V1 "/repos/{repo}/hooks/push", trigger_push},
+    {EVHTTP_REQ_GET, V1 "/repos/{repo}/secrets", secrets_list_repo},
+    {EVHTTP_REQ_PUT, V1 "/repos/{repo}/secrets/{secret}", secrets_put_repo},
+    {EVHTTP_REQ_DELETE, V1 "/repos/{repo}/secrets/{secret}", secrets_delete_repo},
+    {EVHTTP_REQ_GET, V1 "/secrets", secrets_list_global},
+    {EVHTTP_REQ_PUT, V1 "/secrets/{secret}", secrets_put_global},
+    {EVHTTP_REQ_DELETE, V1 "/secrets/{secret}", secrets_delete_global},
 
     {EVHTTP_REQ_GET, V1 "/templates", templates_list},
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},
@@ -157,6 +163,9 @@ router_param_ok(http_req_t *r, const char *name, const char *value)
                          what);
         return false;
     }
+    /* A secret's name is checked by its handler (422). */
+    if (strncmp(name, "{secret}", 8) == 0)
+        return true;
     if (gw_uuid_valid(value))
         return true;
     http_reply_error(r, 400, name[1] == 'r' ? "invalid run id" : "invalid job id",

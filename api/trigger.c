@@ -18,6 +18,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "queries.h"
+#include "secrets.h"
 #include "spec.h"
 #include "trigger_body.h"
 
@@ -46,6 +47,7 @@ typedef struct {
     const char *ref;
     const char *commit;       /* or NULL */
     const char *triggered_by; /* or NULL */
+    cJSON *secrets;           /* names of the secrets the repo's jobs may use */
 } trigger_ctx_t;
 
 static void
@@ -130,6 +132,10 @@ trigger_prepare(const trigger_ctx_t *ctx, const trigger_tmpl_t *t, const cJSON *
     jobs = spec_expand(t->doc, inputs, &sctx, err);
     if (jobs == NULL) {
         *stage = "cannot expand template";
+        goto fail;
+    }
+    if (secrets_check_set(jobs, ctx->secrets, ctx->repo_name, err) < 0) {
+        *stage = "secret not set";
         goto fail;
     }
     run->inputs_text = cJSON_PrintUnformatted(inputs);
@@ -280,7 +286,7 @@ trigger_manual_read(http_req_t *r, const PGresult *res, void *arg)
     trigger_run_t *run = NULL;
     size_t ntmpls = 0;
     char *ref = NULL;
-    trigger_ctx_t ctx;
+    trigger_ctx_t ctx = {NULL};
     spec_error_t serr;
     const char *stage = "";
 
@@ -321,6 +327,7 @@ trigger_manual_read(http_req_t *r, const PGresult *res, void *arg)
     ctx.ref = ref;
     ctx.commit = m->in.commit;
     ctx.triggered_by = m->in.triggered_by;
+    ctx.secrets = http_json_from_db(PQgetvalue(res, 0, 8));
     memset(&serr, 0, sizeof(serr));
     run = xcalloc(1, sizeof(*run));
     if (trigger_prepare(&ctx, &tmpls[0], m->in.inputs, run, &serr, &stage) < 0) {
@@ -331,6 +338,7 @@ trigger_manual_read(http_req_t *r, const PGresult *res, void *arg)
 fail:
     trigger_runs_free(run, run ? 1 : 0);
     trigger_tmpls_free(tmpls, ntmpls);
+    cJSON_Delete(ctx.secrets);
     free(ref);
     trigger_manual_free(m);
 }
@@ -442,7 +450,7 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
     trigger_tmpl_t *tmpls = NULL;
     trigger_run_t *runs = NULL;
     size_t ntmpls = 0, nruns = 0;
-    trigger_ctx_t ctx;
+    trigger_ctx_t ctx = {NULL};
 
     if (res == NULL)
         goto fail;
@@ -458,6 +466,7 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
     ctx.ref = p->push.ref;
     ctx.commit = p->push.after;
     ctx.triggered_by = NULL;
+    ctx.secrets = http_json_from_db(PQgetvalue(res, 0, 8));
     runs = xcalloc(ntmpls > 0 ? ntmpls : 1, sizeof(*runs));
     for (size_t i = 0; i < ntmpls; i++) {
         spec_error_t serr;
@@ -503,6 +512,7 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
 fail:
     trigger_runs_free(runs, nruns);
     trigger_tmpls_free(tmpls, ntmpls);
+    cJSON_Delete(ctx.secrets);
     if (p != NULL)
         trigger_push_free(p);
 }

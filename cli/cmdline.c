@@ -29,6 +29,8 @@ enum {
     OPT_JSON = 1u << 9,
     OPT_HELP = 1u << 10,
     OPT_RAW = 1u << 11,
+    OPT_REPO = 1u << 12,
+    OPT_FILE = 1u << 13,
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
@@ -65,6 +67,8 @@ static const cmdline_opt_t cmdline_opts[] = {
     {"json", 0, OPT_JSON, CMDLINE_FLAG, CMDLINE_FIELD(json)},
     {"help", 'h', OPT_HELP, CMDLINE_FLAG, CMDLINE_FIELD(help)},
     {"raw", 0, OPT_RAW, CMDLINE_FLAG, CMDLINE_FIELD(raw)},
+    {"repo", 'r', OPT_REPO, CMDLINE_STRING, CMDLINE_FIELD(repo)},
+    {"file", 0, OPT_FILE, CMDLINE_STRING, CMDLINE_FIELD(file)},
 };
 
 #define CMDLINE_COMMON                                                                             \
@@ -136,6 +140,22 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
      "Attach a template to a repository, with the repository's own input values.\n\n"
      "  -i, --input NAME=VALUE  an input value for the runs of REPO (repeatable)\n" CMDLINE_COMMON},
+    {CMD_SECRET_PUT, "secret", "put", OPT_REPO | OPT_FILE, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave secret put NAME [-r REPO] [--file FILE]\n\n"
+     "Set a secret for the jobs of REPO, or of every repo, from FILE or standard input\n"
+     "(never from the command line, which other users can read); one trailing newline\n"
+     "is dropped. Jobs get it through an env value \"${{ secrets.NAME }}\".\n\n"
+     "  -r, --repo REPO  the repo's own secret (default: one every repo may use)\n"
+     "  --file FILE      read the value from FILE\n" CMDLINE_COMMON},
+    {CMD_SECRET_LIST, "secret", "list", OPT_REPO, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
+     "usage: gitweave secret list [-r REPO]\n\n"
+     "List the secrets of REPO, or those every repo may use: names and when each was\n"
+     "set, never values.\n\n"
+     "  -r, --repo REPO  the repo's own secrets\n" CMDLINE_COMMON},
+    {CMD_SECRET_DELETE, "secret", "delete", OPT_REPO, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave secret delete NAME [-r REPO]\n\n"
+     "Delete a secret of REPO, or one every repo may use.\n\n"
+     "  -r, --repo REPO  the repo's own secret\n" CMDLINE_COMMON},
 };
 
 static const char cmdline_general[] =
@@ -150,7 +170,10 @@ static const char cmdline_general[] =
     "  runners\n"
     "  template put FILE [NAME]\n"
     "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"
-    "  attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
+    "  attach REPO TEMPLATE [-i NAME=VALUE]...\n"
+    "  secret put NAME [-r REPO] [--file FILE]   (the value from FILE or standard input)\n"
+    "  secret list [-r REPO]\n"
+    "  secret delete NAME [-r REPO]\n\n"
     "gitweave COMMAND --help tells more about each.\n\n"
     "Environment:\n"
     "  GITWEAVE_URL    the API (default http://127.0.0.1:8080)\n"

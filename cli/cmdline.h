@@ -24,6 +24,9 @@ typedef enum {
     CMD_TEMPLATE_PUT,
     CMD_REPO_PUT,
     CMD_ATTACH,
+    CMD_SECRET_PUT,
+    CMD_SECRET_LIST,
+    CMD_SECRET_DELETE,
     CMD__COUNT
 } cmdline_cmd_t;
 

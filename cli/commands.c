@@ -369,6 +369,9 @@ static const commands_spec_t commands_specs[CMD__COUNT] = {
                           .print = commands_template_put_print},
     [CMD_REPO_PUT] = {.build = commands_repo_put_build, .print = commands_repo_put_print},
     [CMD_ATTACH] = {.build = commands_attach_build, .print = commands_attach_print},
+    [CMD_SECRET_PUT] = {.own = commands_secret_put},
+    [CMD_SECRET_LIST] = {.own = commands_secret_list},
+    [CMD_SECRET_DELETE] = {.own = commands_secret_delete},
 };
 
 /* Build the request of spec, call the API and print its reply. Returns the exit status. */

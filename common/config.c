@@ -76,6 +76,8 @@ static const cf_entry_t config_table[] = {
         "web origins allowed to call the API (comma-separated)"),
     INT("GITWEAVE_API_DB_CONNECTIONS", API, api_db_connections, "0", 0, 64,
         "database connections; 0: twice the cores, 2 to 8"),
+    STR("GITWEAVE_SECRETS_PUBLIC_KEY_FILE", API, secrets_public_key_file, "",
+        "public key secrets are sealed to (default: no secrets can be set)"),
     ELSEWHERE("GITWEAVE_MIGRATIONS_DIR", API, NULL,
               "where the migrations are (default: the installed ones)"),
     STR("RUNNER_NAME", WORKER, runner_name, NULL, "the runner's identity (default: the host name)"),
@@ -111,6 +113,8 @@ static const cf_entry_t config_table[] = {
         "CPUs of a job container, e.g. 1.5 (default: no limit)"),
     STR("RUNNER_JOB_USER", WORKER, job_user, "",
         "user[:group] of job containers (default: the image's)"),
+    STR("RUNNER_SECRETS_KEY_FILE", WORKER, secrets_key_file, "",
+        "secret keys that open secrets, 0600 (default: jobs naming one fail)"),
 };
 
 #undef API

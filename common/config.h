@@ -47,6 +47,7 @@ typedef struct {
     int api_keepalive;      /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
     char *allowed_origins;  /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
     int api_db_connections; /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
+    char *secrets_public_key_file; /* GITWEAVE_SECRETS_PUBLIC_KEY_FILE: "" = no secrets */
     /* worker */
     char *runner_name;      /* RUNNER_NAME (default: the host name) */
     char *engine;           /* RUNNER_CONTAINER_ENGINE: docker | local */
@@ -71,6 +72,7 @@ typedef struct {
     char *job_cpus_text;    /* RUNNER_JOB_CPUS as given ("" = no limit) */
     long long job_nano_cpus; /* ... in billionths of a CPU; 0 = no limit */
     char *job_user;         /* RUNNER_JOB_USER: user[:group] ("" = the image's) */
+    char *secrets_key_file; /* RUNNER_SECRETS_KEY_FILE: "" = jobs get no secrets */
 } gw_config_t;
 
 /* Read the environment into cfg. Returns 0, or -1 after printing every

@@ -26,6 +26,12 @@
  * An unknown X, or inputs.NAME of an undeclared input, is an error when the
  * template is validated (so it is refused when it is stored).
  *
+ * `${{ secrets.NAME }}` is allowed only as the whole of an env value: it is
+ * never expanded here (the value stays as written), and the expanded job
+ * lists it in "secrets": {ENV: NAME}, for the runner to fill in at the
+ * job's start (docs/secrets.md). In a script line, an image, or as part of
+ * an env value it is refused.
+ *
  * In image and env values an expression is replaced by its value. In script
  * lines it is never: the value goes into a variable of the job's env
  * (GITWEAVE_INPUT_NAME, GITWEAVE_EXPR_REPO_NAME, GITWEAVE_EXPR_RUN_ID,
@@ -110,7 +116,8 @@ typedef struct {
 /* Expand a validated template for one run. Returns an array of jobs
  * [{"name", "image": str|null, "script": [str...], "env": {..},
  *   "timeout": int|null, "allow_failure": bool, "deferred"?: {..}}]
- * (caller frees), or NULL with *err filled. inputs is the result of
+ * (caller frees), or NULL with *err filled; a job whose env names secrets
+ * also has "secrets": {ENV: NAME}. inputs is the result of
  * spec_resolve_inputs. Each job's env is its own env followed by the
  * variables its script lines refer to.
  *
@@ -153,6 +160,17 @@ spec_push_match_t spec_match_push(const cJSON *tmpl, const char *ref);
 
 /* The reason as the API says it ("tag not matched"; "started"): static. */
 const char *spec_push_reason(spec_push_match_t m);
+
+/* The longest secret name. */
+#define SPEC_SECRET_NAME_MAX 64
+
+/* Whether n bytes of s are a secret name: [A-Z_][A-Z0-9_]*, at most
+ * SPEC_SECRET_NAME_MAX. */
+bool spec_secret_name_valid(const char *s, size_t n);
+
+/* Whether text is `${{ secrets.NAME }}` alone (spaces optional) with a valid
+ * NAME; the name is written to name (cap bytes) when it is not NULL. */
+bool spec_secret_ref(const char *text, char *name, size_t cap);
 
 /* Glob match for branch filters: `*` matches any run of characters except
  * '/', `**` matches any run including '/', `?` one character other than '/'.

@@ -239,6 +239,13 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
         } else if (spec_token_is(s, n, "ref")) {
             value = ctx ? spec_or_empty(ctx->ref) : "";
             var = xstrdup(SPEC_EXPR_PREFIX "REF");
+        } else if (n > 8 && memcmp(s, "secrets.", 8) == 0) {
+            spec_fail(err, field,
+                      "names secret \"%.*s\" where none may be: a secret is only ever the whole "
+                      "of an env value, \"${{ secrets.NAME }}\" (NAME of A-Z, 0-9 and '_'), "
+                      "never in a script line or an image",
+                      (int)utf8_cut(s + 8, n - 8 < SPEC_QUOTE_MAX ? n - 8 : SPEC_QUOTE_MAX), s + 8);
+            return -1;
         } else {
             spec_fail(err, field, "references unknown variable \"%.*s\"",
                       (int)utf8_cut(s, n < SPEC_QUOTE_MAX ? n : SPEC_QUOTE_MAX), s);
@@ -424,12 +431,23 @@ spec_expand_one(const cJSON *item, const char *path, spec_slot_t slot, void *arg
      * a deferred commit themselves. */
     cJSON *defer = slot == SPEC_SLOT_IMAGE ? x->defer : slot == SPEC_SLOT_ENV ? x->defer_env : NULL;
     cJSON *v;
+    char secret[SPEC_SECRET_NAME_MAX + 1];
 
     if (spec_check_type(SPEC_STRING, NULL, item, path, err) < 0)
         return -1;
     if (slot == SPEC_SLOT_ENV && spec_env_reserved(item->string)) {
         spec_fail(err, path, "is reserved for the values of expressions");
         return -1;
+    }
+    if (slot == SPEC_SLOT_ENV && spec_secret_ref(item->valuestring, secret, sizeof(secret))) {
+        /* The runner fills it in at the job's start; the value as written
+         * stays, never the secret. */
+        cJSON *names = cJSON_GetObjectItemCaseSensitive(x->job, "secrets");
+        if (names == NULL)
+            names = cJSON_AddObjectToObject(x->job, "secrets");
+        cJSON_AddStringToObject(names, item->string, secret);
+        cJSON_AddStringToObject(x->env, item->string, item->valuestring);
+        return 0;
     }
     v = spec_expand_string(item->valuestring, path, x->declared, x->inputs, x->ctx,
                            slot == SPEC_SLOT_SCRIPT ? x->env : NULL, defer,

@@ -464,6 +464,8 @@ spec_check_string(const cJSON *item, const char *path, spec_slot_t slot, void *a
         return -1;
     if (spec_check_type(SPEC_STRING, NULL, item, path, err) < 0)
         return -1;
+    if (slot == SPEC_SLOT_ENV && spec_secret_ref(item->valuestring, NULL, 0))
+        return 0;
     return spec_check_expressions(item->valuestring, path, arg, err);
 }
 

@@ -2,7 +2,7 @@
 # Install what building and testing GitWeave Runner needs (Debian 12).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-dev
-      check libyaml-dev libcurl4-openssl-dev postgresql-15 postgresql-client-15 git curl jq python3
+      check libyaml-dev libcurl4-openssl-dev libsodium-dev postgresql-15 postgresql-client-15 git curl jq python3
       ca-certificates docker.io busybox-static docker-compose debootstrap
       clang libclang-rt-14-dev prometheus nodejs)
 missing=()

@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(template request http logchunk docker_frames)
+all=(template request http logchunk docker_frames secret_mask)
 if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: scripts/fuzz.sh SECONDS [TARGET...]   (targets: ${all[*]})" >&2
     exit 2

@@ -139,6 +139,14 @@ say "starting Postgres on a unix socket in $STATE/pg (kept between starts)"
 db_start
 build/gitweave-api migrate
 
+# The secrets key pair (docs/secrets.md): the API seals with the public
+# key, only the worker opens with the secret one. Both 0600, kept between
+# starts (a new pair would leave the secrets set so far unreadable).
+if [ ! -s "$STATE/secrets.key" ]; then
+    rm -f "$STATE/secrets.pub"
+    build/gitweave-worker keygen "$STATE/secrets.key" "$STATE/secrets.pub"
+fi
+
 say "starting the API on $API_ADDR, with a random token in $STATE/api-token"
 # Written by shell builtins: the token is on no command line. Kept between
 # starts, so that clients and the hook go on working.
@@ -152,7 +160,8 @@ fi
     printf '%s\n' "$token" >"$STATE/api-token"
     printf 'Authorization: Bearer %s\n' "$token" >"$STATE/api-auth-header"
 )
-GITWEAVE_API_TOKEN=$token GITWEAVE_API_ADDR=$API_ADDR nohup build/gitweave-api >"$STATE/api.log" 2>&1 &
+GITWEAVE_API_TOKEN=$token GITWEAVE_API_ADDR=$API_ADDR \
+    GITWEAVE_SECRETS_PUBLIC_KEY_FILE=$STATE/secrets.pub nohup build/gitweave-api >"$STATE/api.log" 2>&1 &
 echo $! >"$STATE/api.pid"
 unset token
 # Every call of this script carries the token in a header file.
@@ -175,7 +184,7 @@ else
 fi
 say "starting a worker (engine: $engine)"
 RUNNER_NAME=quickstart RUNNER_CONTAINER_ENGINE=$engine RUNNER_DEFAULT_IMAGE=$image \
-    RUNNER_WORKDIR=$STATE/work nohup build/gitweave-worker >"$STATE/worker.log" 2>&1 &
+    RUNNER_WORKDIR=$STATE/work RUNNER_SECRETS_KEY_FILE=$STATE/secrets.key nohup build/gitweave-worker >"$STATE/worker.log" 2>&1 &
 echo $! >"$STATE/worker.pid"
 
 say "registering the example templates and a sample repository"
@@ -223,6 +232,8 @@ The stack is running (state in $STATE):
   API      http://$API_ADDR/api/v1        log: $STATE/api.log
   token    $STATE/api-token (0600): every call but /healthz and /readyz needs it
   worker   engine $engine                 log: $STATE/worker.log
+  secrets  sealed to $STATE/secrets.pub, opened by the worker with $STATE/secrets.key
+           (both 0600): gitweave secret put NAME [-r REPO] <FILE (docs/secrets.md)
   Postgres psql "$DATABASE_URL"
            (a unix socket in $STATE/pg, no TCP; only $ME may connect)
 Try the client:

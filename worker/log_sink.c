@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "logchunk.h"
+#include "secret_mask.h"
 
 typedef struct chunk {
     struct chunk *next;
@@ -24,6 +25,7 @@ struct log_sink {
     q_fence_t fence;
     char job_id[37];
     logchunk_t *lc;
+    secret_mask_t *mask; /* the job's secrets, masked before the chunker; or NULL */
     chunk_t *head;
     chunk_t **tail;
     int inflight; /* inserts not answered yet */
@@ -62,8 +64,25 @@ log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_chunk, int m
 }
 
 static void
+sink_masked(void *arg, const char *data, size_t len)
+{
+    log_sink_t *s = arg;
+
+    logchunk_write(s->lc, data, len, gw_now_ms());
+}
+
+int
+log_sink_mask(log_sink_t *s, const char *value, size_t len)
+{
+    if (s->mask == NULL)
+        s->mask = secret_mask_new(sink_masked, s);
+    return secret_mask_add(s->mask, value, len);
+}
+
+static void
 sink_release(log_sink_t *s)
 {
+    secret_mask_free(s->mask);
     logchunk_free(s->lc);
     while (s->head) {
         chunk_t *c = s->head;
@@ -88,7 +107,10 @@ log_sink_free(log_sink_t *s)
 void
 log_sink_write(log_sink_t *s, const char *data, size_t len)
 {
-    logchunk_write(s->lc, data, len, gw_now_ms());
+    if (s->mask != NULL)
+        secret_mask_write(s->mask, data, len);
+    else
+        logchunk_write(s->lc, data, len, gw_now_ms());
 }
 
 void
@@ -123,6 +145,8 @@ log_sink_deadline(const log_sink_t *s)
 void
 log_sink_finish(log_sink_t *s)
 {
+    if (s->mask != NULL)
+        secret_mask_finish(s->mask);
     logchunk_finish(s->lc);
 }
 

@@ -26,6 +26,11 @@ log_sink_t *log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_
                          int max_delay_ms, size_t cap);
 void log_sink_free(log_sink_t *s);
 
+/* Mask value (and its forms, secret_mask.h) in everything written from now
+ * on: it goes through the masker before the chunker, which holds back only
+ * what could be the start of a value. Returns -1 when the value is too
+ * short to mask. */
+int log_sink_mask(log_sink_t *s, const char *value, size_t len) GW_MUST_CHECK;
 /* Output of the job (or a line of the runner's own about the job). */
 void log_sink_write(log_sink_t *s, const char *data, size_t len);
 /* printf-style line of the runner's own, e.g. "[gitweave] timed out". */

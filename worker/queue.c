@@ -17,6 +17,7 @@
 
 #include "db.h"
 #include "events.h"
+#include "job_secrets.h"
 #include "log.h"
 #include "spec.h"
 
@@ -451,6 +452,7 @@ q_run_free(q_run_t *run)
             free(*e);
         free(j->env);
         cJSON_Delete(j->deferred);
+        cJSON_Delete(j->secrets);
     }
     free(run->jobs);
     free(run->repo);
@@ -555,6 +557,13 @@ job_from_spec(q_job_t *j, const cJSON *s)
         j->deferred = cJSON_Duplicate(deferred, true);
         if (!deferred_valid(deferred, env) && problem == NULL)
             problem = xstrdup("its deferred values are not valid");
+    }
+    /* The secrets its env names ({ENV: NAME}): job_secrets.c. */
+    const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(s, "secrets");
+    if (secrets != NULL) {
+        j->secrets = cJSON_Duplicate(secrets, true);
+        if (!job_secrets_valid(secrets, env) && problem == NULL)
+            problem = xstrdup("its secrets are not valid");
     }
     return problem;
 }

@@ -52,6 +52,9 @@ typedef struct {
     /* The values that wait for the run's commit (spec.h spec_expand), or
      * NULL; job_env.c fills them in. */
     cJSON *deferred;
+    /* The secrets its env names, {ENV: NAME} (spec.h), or NULL;
+     * job_secrets.c fills them in. */
+    cJSON *secrets;
 } q_job_t;
 
 typedef struct {

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "job_env.h"
+#include "job_secrets.h"
 #include "log_sink.h"
 #include "steps.h"
 #include "workspace.h"
@@ -74,6 +75,10 @@ struct run {
     struct event *retry_ev;
     struct event *kill_ev; /* a stopped job that does not end is dropped */
     struct event *start_ev; /* starts the job on the engine */
+    /* the current job's secrets: asked for, then opened (and masked) */
+    bool secrets_asked;
+    bool secrets_ready;
+    job_secrets_t *secrets;
     int db_failures;
     int inflight;          /* statements of the run not answered yet */
     bool waiting;          /* the step's statement is in flight */
@@ -500,6 +505,8 @@ run_start_job(run_t *r)
     r->judged = false;
     set_str(&r->job_error, NULL);
     r->checkout = checkout;
+    r->secrets_asked = false;
+    r->secrets_ready = !job_secrets_wanted(j);
     steps_free(r->steps);
     r->steps = checkout ? NULL : steps_new(j->script, j->nscript);
     if (checkout)
@@ -511,6 +518,44 @@ run_start_job(run_t *r)
     /* The engine starts the job once the "running" is on its way: active
      * events run in order, and the connection's send was activated first
      * (a fork can take milliseconds on a busy host). */
+    event_active(r->start_ev, EV_TIMEOUT, 0);
+}
+
+/* The answer to the job's secrets: opened, masked in its log, and the job
+ * goes on starting; or it fails saying which secret it could not have. */
+static void
+secrets_cb(const PGresult *res, void *arg)
+{
+    run_t *r = arg;
+    const q_job_t *j = &r->q->jobs[r->cur];
+    char *error = NULL;
+
+    if (run_answered(r))
+        return;
+    r->secrets_asked = false;
+    if (r->state != RS_JOB_RUNNING || r->job != NULL)
+        return;
+    if (!pg_result_ok(res)) {
+        /* Asked again in a second (a lost connection: once it is back). */
+        run_failed(r, res);
+        struct timeval tv = {1, 0};
+        evtimer_add(r->start_ev, &tv);
+        return;
+    }
+    r->secrets = job_secrets_open(res, j, r->env->cfg->secrets_key_file, &error);
+    for (size_t i = 0; error == NULL && i < job_secrets_count(r->secrets); i++) {
+        size_t len;
+        const char *v = job_secrets_value(r->secrets, i, &len);
+        if (log_sink_mask(r->sink, v, len) != 0)
+            error = xstrdup("a secret is too short to be masked in the log");
+    }
+    if (error != NULL) {
+        log_sink_notef(r->sink, "[gitweave] %s", error);
+        job_done(r, -1, error);
+        free(error);
+        return;
+    }
+    r->secrets_ready = true;
     event_active(r->start_ev, EV_TIMEOUT, 0);
 }
 
@@ -532,6 +577,18 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         run_step(r);
         return;
     }
+    if (!r->secrets_ready) {
+        if (r->secrets_asked)
+            return;
+        if (job_secrets_fetch(r->env->db, &r->q->fence, j, secrets_cb, r) != 0) {
+            struct timeval tv = {1, 0};
+            evtimer_add(r->start_ev, &tv);
+            return;
+        }
+        run_sent(r);
+        r->secrets_asked = true;
+        return;
+    }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
     char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
@@ -539,6 +596,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     char *script = r->checkout ? xstrdup(workspace_checkout_script())
                                : steps_script(j->script, j->nscript);
     free(git_dir);
+    job_secrets_apply(r->secrets, j, env);
     engine_job_spec_t spec = {
         .job_id = j->id,
         .run_id = r->q->fence.run_id,
@@ -555,7 +613,10 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
     free(image);
+    job_secrets_wipe_env(env);
     job_env_free(env);
+    job_secrets_free(r->secrets);
+    r->secrets = NULL;
     if (r->job == NULL) {
         job_done(r, -1, "the engine could not start the job");
         return;
@@ -821,6 +882,7 @@ run_free(run_t *r)
     event_free(r->retry_ev);
     event_free(r->kill_ev);
     event_free(r->start_ev);
+    job_secrets_free(r->secrets);
     q_run_free(r->q);
     free(r->workspace);
     free(r->job_error);

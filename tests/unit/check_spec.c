@@ -190,7 +190,21 @@ typedef struct {
 #define KIND "'kind': 'build', "
 #define JOBS "'jobs': [" JOB_A "]"
 
+#define SECRET_REFUSED(name)                                                                       \
+    "names secret \"" name "\" where none may be: a secret is only ever the whole of an env "     \
+    "value, \"${{ secrets.NAME }}\" (NAME of A-Z, 0-9 and '_'), never in a script line or an "    \
+    "image"
+
 static const invalid_case_t invalid_cases[] = {
+    /* secrets: only the whole of an env value */
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['echo ${{ secrets.TOKEN }}']}]}",
+     "jobs[0].script[0]", SECRET_REFUSED("TOKEN")},
+    {"{" KIND "'jobs': [{'name': 'a', 'image': 'x/${{ secrets.TOKEN }}', 'script': ['x']}]}",
+     "jobs[0].image", SECRET_REFUSED("TOKEN")},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'T': 'Bearer ${{ secrets.T }}'}}]}",
+     "jobs[0].env.T", SECRET_REFUSED("T")},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': {'T': '${{ secrets.token }}'}}]}",
+     "jobs[0].env.T", SECRET_REFUSED("token")},
     /* the document and kind */
     {"[]", "", "the template must be an object"},
     {"{" JOBS "}", "kind", "is required"},
@@ -750,6 +764,34 @@ env_value(const cJSON *jobs, int j, const char *name)
     return get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, j), "env"), name);
 }
 
+/* A secret stays as written in the env; the job lists it by name. */
+START_TEST(test_expand_secret)
+{
+    const spec_context_t ctx = {"web", "6f1c", "abc123", "refs/heads/main"};
+    cJSON *jobs = expand("{'kind': 'release', 'jobs': [{'name': 'a', 'script': ['echo $T'],"
+                         " 'env': {'T': '${{secrets.DEPLOY_TOKEN}}', 'U': '${{ secrets.U }}',"
+                         " 'V': 'plain'}}]}",
+                         NULL, &ctx);
+
+    assert_json(jobs, "[{'name': 'a', 'image': null, 'script': ['echo $T'],"
+                      "  'env': {'T': '${{secrets.DEPLOY_TOKEN}}', 'U': '${{ secrets.U }}',"
+                      "          'V': 'plain'},"
+                      "  'secrets': {'T': 'DEPLOY_TOKEN', 'U': 'U'},"
+                      "  'timeout': null, 'allow_failure': false}]");
+    cJSON_Delete(jobs);
+    ck_assert(spec_secret_name_valid("_A1", 3));
+    ck_assert(!spec_secret_name_valid("1A", 2));
+    ck_assert(!spec_secret_name_valid("a", 1));
+    ck_assert(!spec_secret_name_valid("", 0));
+    ck_assert(spec_secret_name_valid(
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 64));
+    ck_assert(!spec_secret_name_valid(
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 65));
+    ck_assert(!spec_secret_ref("${{ secrets.A }} ", NULL, 0));
+    ck_assert(!spec_secret_ref("x${{ secrets.A }}", NULL, 0));
+}
+END_TEST
+
 START_TEST(test_expand_context)
 {
     const char *tmpl =
@@ -1005,7 +1047,7 @@ END_TEST
  * names of the env. */
 static const invalid_case_t expand_raw_cases[] = {
     {"{'jobs': [{'name': 'a', 'script': ['ok', '${{ secrets.TOKEN }}']}]}", "jobs[0].script[1]",
-     "references unknown variable \"secrets.TOKEN\""},
+     SECRET_REFUSED("TOKEN")},
     {"{'jobs': [{'name': 'a', 'script': ['${{ x }}'], 'env': {'A': '${{ y }}'}}]}", "jobs[0].env.A",
      "references unknown variable \"y\""},
     {"{'jobs': [{'name': 'a', 'script': [5], 'env': {'A': 5}}]}", "jobs[0].env.A",
@@ -1767,6 +1809,7 @@ spec_suite(void)
 
     tc = tcase_create("expand");
     tcase_add_test(tc, test_expand_all_variables);
+    tcase_add_test(tc, test_expand_secret);
     tcase_add_test(tc, test_expand_context);
     tcase_add_test(tc, test_expand_null_context);
     tcase_add_test(tc, test_expand_deferred_join);
