@@ -139,7 +139,8 @@
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
-    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures)"
+    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
+    " 'retries', to_json(r.retries)"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -148,15 +149,21 @@
 #define SQL_JOB_JSON                                                                               \
     "json_build_object('id', j.id, 'name', j.name, 'kind', j.kind, 'position', j.position,"      \
     " 'image', j.image,"      \
+    " 'retry', j.retry,"                                                                           \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
 
-/* $1 run id -> json of the run with its jobs in position order */
+/* $1 run id -> json of the run with the jobs of its current try in
+ * position order, and those of its earlier tries (retried_jobs) */
 #define SQL_RUN_GET                                                                                \
     "SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                         \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"                \
-    "  FROM jobs j WHERE j.run_id = r.id))::text" SQL_RUN_FROM " WHERE r.id = $1"
+    "  FROM jobs j WHERE j.run_id = r.id AND j.retry = cardinality(r.retries)),"                   \
+    " 'retried_jobs',"                                                                             \
+    " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.retry, j.position), '[]'::json)"       \
+    "  FROM jobs j WHERE j.run_id = r.id AND j.retry < cardinality(r.retries)))::text"             \
+    SQL_RUN_FROM " WHERE r.id = $1"
 
 /*
  * The templates attached to a repo, for a trigger. $1 repo name, $2 template
@@ -174,6 +181,12 @@
     "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
     "  WHERE rt.repo_id = p.id AND ($2::text IS NULL OR t.name = $2::text)) a ON true"             \
     " WHERE p.name = $1::text AND p.deleted_at IS NULL ORDER BY a.name"
+
+/* A job's retry rule (its columns retry_max, retry_when) from the jsonb
+ * `retry` of a validated template or expanded job (NULL: none). */
+#define SQL_RETRY_RULE(retry)                                                                      \
+    "coalesce((" retry "->>'max')::integer, 0),"                                                  \
+    " coalesce(ARRAY(SELECT jsonb_array_elements_text(" retry "->'when')), '{}')"
 
 /*
  * New runs with their jobs, in one statement (so one transaction), each
@@ -197,12 +210,14 @@
     "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
     "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false)"    \
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
-    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
-    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status"            \
-    "   FROM src s, repo WHERE repo.checkout = 1"                                                  \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"          \
+    "   retry_when)"                                                                               \
+    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status,"\
+    "   " SQL_RETRY_RULE("t.document->'retry'")                                                    \
+    "   FROM src s JOIN templates t ON t.id = s.template_id, repo WHERE repo.checkout = 1"          \
     "  UNION ALL"                                                                                  \
     "  SELECT gen_random_uuid(), s.id, (x.ord - 1 + repo.checkout)::integer, x.job->>'name',"      \
-    "   'script', x.job->>'image', 'queued'::job_status"                                                     \
+    "   'script', x.job->>'image', 'queued'::job_status, " SQL_RETRY_RULE("x.job->'retry'")       \
     "   FROM src s, repo, jsonb_array_elements(s.spec) WITH ORDINALITY AS x(job, ord)"             \
     "  RETURNING *)"                                                                               \
     " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
@@ -282,9 +297,12 @@
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
     "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
     "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"          \
-    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
-    "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued'"          \
-    "   FROM r JOIN jobs oj ON oj.run_id = r.rerun_of RETURNING *),"                               \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"          \
+    "   retry_when)"                                                                               \
+    "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued',"         \
+    "   oj.retry_max, oj.retry_when"                                                               \
+    "   FROM r JOIN o ON o.id = r.rerun_of"                                                        \
+    "   JOIN jobs oj ON oj.run_id = o.id AND oj.retry = cardinality(o.retries) RETURNING *),"       \
     " n AS (SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                  \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text AS json,"                                             \

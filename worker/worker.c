@@ -35,6 +35,13 @@
 /* How often the reaper looks for runs of dead runners. With the one-second
  * grace of q_reap, a dead runner's runs end within two seconds. */
 #define WORKER_REAP_MS 500
+/* A run whose lease could not be renewed stops its job this long before
+ * the lease runs out as the worker counts it (from the time the claim or
+ * renewal was sent, so never later than the database's lease_expires_at):
+ * the reaper may then retry the run elsewhere, and its job must not still
+ * be running here. */
+#define WORKER_LEASE_MARGIN_MS 500
+
 /* How long a stopping worker waits for its last heartbeat's answer. */
 #define WORKER_EXIT_WAIT_S 3
 
@@ -53,6 +60,7 @@ struct worker {
     bool registered;  /* the runner row is ours and the claim loop runs */
     bool lock_waited; /* start-up: waited one lease for another holder */
     bool claiming;    /* a claim is in flight */
+    int64_t claim_sent_ms;
     bool claim_again; /* work was announced while it was */
     bool hb_inflight;
     bool reap_inflight;
@@ -74,6 +82,7 @@ struct worker {
     struct event *cleanup_ev;
     struct event *collect_ev;
     struct event *drain_ev;
+    struct event *lease_ev; /* the first lease that would run out unrenewed */
     struct event *exit_ev;
     struct event *sigterm_ev;
     struct event *sigint_ev;
@@ -89,6 +98,8 @@ worker_fail(worker_t *w)
     w->exit_status = 1;
     event_base_loopexit(w->base, NULL);
 }
+
+static void worker_lease_arm(worker_t *w);
 
 static void
 add_ms(struct event *ev, int ms)
@@ -126,7 +137,7 @@ worker_find_run(worker_t *w, const char *id)
 static void
 reap_own_cb(const PGresult *res, void *arg)
 {
-    int requeued = 0, failed = 0;
+    int requeued = 0, failed = 0, retried = 0;
 
     if (res == NULL || q_failed(res, "end the runs this runner lost"))
         return;
@@ -134,12 +145,13 @@ reap_own_cb(const PGresult *res, void *arg)
         const char *kind = PQgetvalue(res, i, 0);
         requeued += strcmp(kind, "requeued") == 0;
         failed += strcmp(kind, "failed") == 0;
+        retried += strcmp(kind, "retried") == 0;
     }
     if (requeued > 0)
         log_warn("worker", "gave back to the queue runs claimed but not started count=%d",
                  requeued);
-    if (failed > 0)
-        log_warn("worker", "ended runs this runner lost count=%d", failed);
+    if (failed > 0 || retried > 0)
+        log_warn("worker", "ended runs this runner lost failed=%d retried=%d", failed, retried);
     (void)arg;
 }
 
@@ -424,12 +436,14 @@ claim_cb(const PGresult *res, void *arg)
         int index = worker_workspace_index(w, q->repo);
         w->ended[slot] = false;
         w->runs[slot] = run_new(&w->env, q, index);
+        run_lease_renewed(w->runs[slot], w->claim_sent_ms + w->cfg->lease_seconds * 1000);
         w->nruns++;
         /* Claimed while the worker was told to stop: it goes back to the
          * queue before its first job reaches the engine. */
         if (w->stopping || w->draining)
             run_shutdown(w->runs[slot]);
     }
+    worker_lease_arm(w);
     if (!worker_exit_if_idle(w) && (n > 0 || w->claim_again))
         worker_schedule_claim(w);
 }
@@ -448,6 +462,7 @@ worker_try_claim(worker_t *w)
     }
     if (!worker_engine_ready(w))
         return;
+    w->claim_sent_ms = gw_now_ms();
     if (q_claim(w->db, w->runner_id, w->cfg->lease_seconds, free_slots, claim_cb, w) != 0)
         return;
     w->claiming = true;
@@ -531,7 +546,43 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 typedef struct {
     worker_t *w;
     char *ids;   /* the runs renewed: an SQL array literal */
+    int64_t sent_ms;
 } heartbeat_t;
+
+/* Arm lease_ev for the first held run whose lease would run out. */
+static void
+worker_lease_arm(worker_t *w)
+{
+    int64_t first = INT64_MAX;
+
+    for (int k = 0; k < w->cfg->concurrency; k++)
+        if (w->runs[k] && !run_over(w->runs[k]) && run_lease_until(w->runs[k]) < first)
+            first = run_lease_until(w->runs[k]);
+    evtimer_del(w->lease_ev);
+    if (first != INT64_MAX) {
+        int64_t ms = first - WORKER_LEASE_MARGIN_MS - gw_now_ms();
+        add_ms(w->lease_ev, ms > 0 ? (int)ms : 0);
+    }
+}
+
+/* A lease is about to run out unrenewed (the database is unreachable or
+ * does not answer): stop the run's job and give the run up. */
+static void
+lease_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    int64_t now = gw_now_ms();
+
+    for (int k = 0; k < w->cfg->concurrency; k++) {
+        run_t *r = w->runs[k];
+        if (r == NULL || run_over(r) || run_lease_until(r) - WORKER_LEASE_MARGIN_MS > now)
+            continue;
+        log_warn("worker", "could not renew the run's lease in time; stopping its job run=%s",
+                 run_id(r));
+        run_lost(r);
+    }
+    worker_lease_arm(w);
+}
 
 static void
 heartbeat_cb(const PGresult *res, void *arg)
@@ -561,11 +612,15 @@ heartbeat_cb(const PGresult *res, void *arg)
             found = true;
             cancel = strcmp(PQgetvalue(res, i, 2), "t") == 0;
         }
-        if (!found)
+        if (!found) {
             run_lost(r);
-        else if (cancel)
+            continue;
+        }
+        run_lease_renewed(r, hb->sent_ms + w->cfg->lease_seconds * 1000);
+        if (cancel)
             run_cancel(r);
     }
+    worker_lease_arm(w);
 done:
     free(hb->ids);
     free(hb);
@@ -597,6 +652,7 @@ worker_heartbeat(worker_t *w)
     heartbeat_t *hb = xcalloc(1, sizeof(*hb));
     hb->w = w;
     hb->ids = buf_steal(&ids);
+    hb->sent_ms = gw_now_ms();
     if (q_heartbeat(w->db, w->runner_id, worker_status(w), w->engine_ok ? NULL : w->engine_problem,
                     w->cfg->concurrency, w->cfg->lease_seconds, hb->ids, attempts.data,
                     heartbeat_cb, hb) == 0)
@@ -622,11 +678,14 @@ reap_cb(const PGresult *res, void *arg)
     w->reap_inflight = false;
     if (res == NULL || q_failed(res, "end the runs of lost runners"))
         return;
-    int n = 0;
-    for (int i = 0; i < PQntuples(res); i++)
-        n += strcmp(PQgetvalue(res, i, 0), "run") == 0;
-    if (n > 0)
-        log_warn("worker", "ended runs whose runner was lost count=%d", n);
+    int failed = 0, retried = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        failed += strcmp(PQgetvalue(res, i, 0), "failed") == 0;
+        retried += strcmp(PQgetvalue(res, i, 0), "retried") == 0;
+    }
+    if (failed > 0 || retried > 0)
+        log_warn("worker", "ended runs whose runner was lost failed=%d retried=%d", failed,
+                 retried);
 }
 
 static void
@@ -815,6 +874,7 @@ worker_new(const gw_config_t *cfg)
     w->cleanup_ev = event_new(w->base, -1, EV_PERSIST, cleanup_cb, w);
     w->collect_ev = evtimer_new(w->base, collect_cb, w);
     w->drain_ev = evtimer_new(w->base, drain_timer_cb, w);
+    w->lease_ev = evtimer_new(w->base, lease_timer_cb, w);
     w->exit_ev = evtimer_new(w->base, exit_timer_cb, w);
     w->sigterm_ev = evsignal_new(w->base, SIGTERM, signal_cb, w);
     w->sigint_ev = evsignal_new(w->base, SIGINT, signal_cb, w);
@@ -847,7 +907,7 @@ worker_free(worker_t *w)
     free(w->runs);
     free(w->ended);
     struct event *evs[] = {w->lock_ev,    w->claim_ev,   w->heartbeat_ev, w->reap_ev,
-                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev,
+                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev, w->lease_ev,
                            w->exit_ev,    w->sigterm_ev, w->sigint_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
