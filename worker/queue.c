@@ -33,7 +33,7 @@
 #define LOCK_CLASS "1735549298" /* "gwlr" */
 #define LOCK_HELD(name)                                                                        \
     "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"             \
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"     \
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"       \
     " AND l.classid = " LOCK_CLASS " AND l.objsubid = 2"                                       \
     " AND l.objid::bigint = (hashtext(" name ")::bigint & 4294967295))"
 
@@ -228,7 +228,7 @@
     "                                AND status NOT IN ('queued', 'running'))"                 \
     "           RETURNING id),"                                                                \
     REQUEUE_JOBS("r") ","                                                                      \
-    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"     \
+    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"      \
     REQUEUE_JOB_EVENTS ")"                                                                     \
     " SELECT kind FROM e WHERE kind = 'run'"
 
@@ -318,8 +318,8 @@
     "         format('runner lost: %s %s',"                                                    \
     "           COALESCE((SELECT name FROM runners WHERE id = r.runner_id), 'a runner'),"      \
     "           CASE WHEN m.id IS NOT NULL"                                                    \
-    "                THEN 'ended its database session (it died or lost the database)'"        \
-    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"   \
+    "                THEN 'ended its database session (it died or lost the database)'"         \
+    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"    \
     "           AS why"                                                                        \
     "    FROM pipeline_runs r"                                                                 \
     "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"  \
@@ -328,7 +328,8 @@
     "   FOR UPDATE OF r SKIP LOCKED)," LOST_END                                                \
     " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
-/* $1 this runner, $2 why, $3 the runs it holds, $4 whether an earlier life
+/* $1 this runner, $2 why, $3 the runs it holds (and those it gave up
+ * lately, which are the lease reaper's), $4 whether an earlier life
  * of the worker held them. After a reconnect (not $4) the runs it does not
  * hold are claims whose reply was lost, whose first job the claim started
  * but nothing ran: they go back to the queue. A run it gave up on (its
@@ -357,8 +358,8 @@
     "  SELECT own.id, own.retry, format('runner lost: %s %s',"                                 \
     "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"              \
     "    FROM own WHERE own.started AND (own.expired OR NOT own.retry))," LOST_END ","         \
-    REQUEUE_JOBS("rq")                                                                          \
-    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq" \
+    REQUEUE_JOBS("rq")                                                                         \
+    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq"    \
     " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
 
 /* The runner stops the run (its drain ran out, or a second signal) once

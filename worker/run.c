@@ -81,6 +81,7 @@ struct run {
     job_start_state_t js;
     bool requeue;          /* RS_FINISH gives the run back to the queue */
     bool lost;             /* RS_FINISH retries or fails the run (q_run_lost) */
+    bool given_up;         /* run_lost ended it here */
     stop_reason_t stop;
     bool cancel_requested;
     bool shutdown;
@@ -188,7 +189,14 @@ run_abandon(run_t *r, const char *what)
 void
 run_lost(run_t *r)
 {
+    r->given_up = r->state != RS_OVER;
     run_abandon(r, "renewing its lease");
+}
+
+bool
+run_given_up(const run_t *r)
+{
+    return r->given_up;
 }
 
 void

@@ -66,5 +66,7 @@ void run_lost(run_t *r);
  * renewal was sent, plus the lease. Never moves back. */
 void run_lease_renewed(run_t *r, int64_t until_ms);
 int64_t run_lease_until(const run_t *r);
+/* Whether run_lost ended the run (not its own end nor a fenced answer). */
+bool run_given_up(const run_t *r);
 
 #endif

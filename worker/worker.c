@@ -42,6 +42,12 @@
  * be running here. */
 #define WORKER_LEASE_MARGIN_MS 500
 
+/* Runs given up lately (their lease could not be renewed), remembered so
+ * that the reaper of the worker's own runs leaves them to the lease
+ * reaper: a job of theirs may have run while its log could not be stored,
+ * so they must not go back to the queue as never started. */
+#define WORKER_GIVEN_UP_MAX 64
+
 /* How long a stopping worker waits for its last heartbeat's answer. */
 #define WORKER_EXIT_WAIT_S 3
 
@@ -61,6 +67,11 @@ struct worker {
     bool lock_waited; /* start-up: waited one lease for another holder */
     bool claiming;    /* a claim is in flight */
     int64_t claim_sent_ms;
+    struct {
+        char id[37];
+        int64_t at; /* gw_now_ms(); 0: free */
+    } given_up[WORKER_GIVEN_UP_MAX];
+    int given_up_next;
     bool claim_again; /* work was announced while it was */
     bool hb_inflight;
     bool reap_inflight;
@@ -155,14 +166,23 @@ reap_own_cb(const PGresult *res, void *arg)
     (void)arg;
 }
 
-/* End (or requeue) the running runs of this runner that it does not hold. */
+/* End (or requeue) the running runs of this runner that it does not hold,
+ * nor gave up lately (those are the lease reaper's). */
 static void
 worker_reap_own(worker_t *w, bool restarted)
 {
     buf_t ids;
 
+    int64_t keep = gw_now_ms() - 2000LL * w->cfg->lease_seconds;
+
     buf_init(&ids);
-    worker_live_runs(w, &ids, NULL);
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i] && !run_over(w->runs[i]))
+            q_array_append(&ids, run_id(w->runs[i]));
+    for (int i = 0; i < WORKER_GIVEN_UP_MAX; i++)
+        if (w->given_up[i].at > keep)
+            q_array_append(&ids, w->given_up[i].id);
+    q_array_end(&ids);
     if (q_reap_own(w->db, w->runner_id, restarted, ids.data, reap_own_cb, w) != 0)
         log_debug("worker", "database down; the runs left are ended after the reconnect");
     buf_free(&ids);
@@ -532,6 +552,11 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < w->cfg->concurrency; i++) {
         if (w->runs[i] == NULL || !w->ended[i])
             continue;
+        if (run_given_up(w->runs[i])) {
+            int k = w->given_up_next++ % WORKER_GIVEN_UP_MAX;
+            snprintf(w->given_up[k].id, sizeof(w->given_up[k].id), "%s", run_id(w->runs[i]));
+            w->given_up[k].at = gw_now_ms();
+        }
         run_free(w->runs[i]);
         w->runs[i] = NULL;
         w->ended[i] = false;
