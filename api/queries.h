@@ -34,7 +34,7 @@
     "WITH p AS ("                                                                                  \
     " INSERT INTO repos AS r (id, name, clone_url, default_branch)"                                \
     " VALUES ($1, $2, $4, coalesce($5, 'main'))"                                                   \
-    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                                            \
+    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                   \
     "  clone_url = CASE WHEN $3::boolean THEN EXCLUDED.clone_url ELSE r.clone_url END,"            \
     "  default_branch = coalesce($5, r.default_branch),"                                           \
     "  updated_at = CASE WHEN (CASE WHEN $3::boolean THEN EXCLUDED.clone_url"                      \
@@ -52,7 +52,7 @@
     " 'created_at', " DB_TS("t.created_at") ", 'updated_at', " DB_TS("t.updated_at")
 
 #define SQL_TEMPLATES_LIST                                                                         \
-    "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ")::text FROM templates t"                      \
+    "SELECT json_build_object(" SQL_TEMPLATE_FIELDS ")::text FROM templates t"                     \
     " WHERE t.deleted_at IS NULL ORDER BY t.name"
 
 /* $1 name -> json (with source), source, source_type */
@@ -69,7 +69,7 @@
     "WITH t AS ("                                                                                  \
     " INSERT INTO templates AS o (id, name, kind, version, document, source, source_type)"         \
     " VALUES ($1, $2, $3, 1, $4::jsonb, $5, $6)"                                                   \
-    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                                            \
+    " ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET"                                   \
     "  version = o.version + CASE WHEN o.document = EXCLUDED.document THEN 0 ELSE 1 END,"          \
     "  kind = EXCLUDED.kind, document = EXCLUDED.document, source = EXCLUDED.source,"              \
     "  source_type = EXCLUDED.source_type,"                                                        \
@@ -84,7 +84,7 @@
 /* $1 repo name -> a JSON array of {name, kind, version, inputs} in name
  * order; no row if there is no such repo */
 #define SQL_ATTACH_LIST                                                                            \
-    "SELECT coalesce(json_agg(json_build_object('name', t.name, 'kind', t.kind,"                  \
+    "SELECT coalesce(json_agg(json_build_object('name', t.name, 'kind', t.kind,"                   \
     "  'version', t.version, 'inputs', rt.inputs) ORDER BY t.name)"                                \
     "  FILTER (WHERE t.id IS NOT NULL), '[]'::json)::text"                                         \
     " FROM repos p LEFT JOIN (repo_templates rt JOIN templates t ON t.id = rt.template_id)"        \
@@ -108,7 +108,7 @@
     "WITH p AS (SELECT id FROM repos WHERE name = $1::text AND deleted_at IS NULL),"               \
     " d AS (DELETE FROM repo_templates rt USING templates t, p"                                    \
     "  WHERE rt.repo_id = p.id AND rt.template_id = t.id AND t.name = $2::text"                    \
-    "  AND t.deleted_at IS NULL RETURNING 1)"       \
+    "  AND t.deleted_at IS NULL RETURNING 1)"                                                      \
     " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM d)"
 
 /*
@@ -119,11 +119,11 @@
  */
 #define SQL_DELETE_UNUSED(table, run_col)                                                          \
     "WITH x AS (SELECT id FROM " table " WHERE name = $1::text AND deleted_at IS NULL),"           \
-    " busy AS (SELECT count(*) AS n FROM pipeline_runs r JOIN x ON r." run_col " = x.id"          \
+    " busy AS (SELECT count(*) AS n FROM pipeline_runs r JOIN x ON r." run_col " = x.id"           \
     "  WHERE r.status IN ('queued', 'running')),"                                                  \
     " d AS (UPDATE " table " o SET deleted_at = now() FROM x, busy"                                \
     "  WHERE o.id = x.id AND busy.n = 0 RETURNING o.id),"                                          \
-    " a AS (DELETE FROM repo_templates rt USING d WHERE rt." run_col " = d.id RETURNING 1)"       \
+    " a AS (DELETE FROM repo_templates rt USING d WHERE rt." run_col " = d.id RETURNING 1)"        \
     " SELECT (SELECT count(*) FROM x), (SELECT n FROM busy), (SELECT count(*) FROM d),"            \
     "  (SELECT count(*) FROM a)"
 
@@ -139,25 +139,32 @@
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
-    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures)"
+    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
+    " 'retries', to_json(r.retries)"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"
 
 #define SQL_JOB_JSON                                                                               \
-    "json_build_object('id', j.id, 'name', j.name, 'kind', j.kind, 'position', j.position,"      \
-    " 'image', j.image,"      \
+    "json_build_object('id', j.id, 'name', j.name, 'kind', j.kind, 'position', j.position,"        \
+    " 'image', j.image,"                                                                           \
+    " 'retry', j.retry,"                                                                           \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
                         " 'secrets', to_json(j.secrets))"
 
-/* $1 run id -> json of the run with its jobs in position order */
+/* $1 run id -> json of the run with the jobs of its current try in
+ * position order, and those of its earlier tries (retried_jobs) */
 #define SQL_RUN_GET                                                                                \
     "SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                         \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"                \
-    "  FROM jobs j WHERE j.run_id = r.id))::text" SQL_RUN_FROM " WHERE r.id = $1"
+    "  FROM jobs j WHERE j.run_id = r.id AND j.retry = cardinality(r.retries)),"                   \
+    " 'retried_jobs',"                                                                             \
+    " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.retry, j.position), '[]'::json)"       \
+    "  FROM jobs j WHERE j.run_id = r.id AND j.retry < cardinality(r.retries)))::text"             \
+    SQL_RUN_FROM " WHERE r.id = $1"
 
 /*
  * The templates attached to a repo, for a trigger. $1 repo name, $2 template
@@ -178,6 +185,12 @@
     "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
     "  WHERE rt.repo_id = p.id AND ($2::text IS NULL OR t.name = $2::text)) a ON true"             \
     " WHERE p.name = $1::text AND p.deleted_at IS NULL ORDER BY a.name"
+
+/* A job's retry rule (its columns retry_max, retry_when) from the jsonb
+ * `retry` of a validated template or expanded job (NULL: none). */
+#define SQL_RETRY_RULE(retry)                                                                      \
+    "coalesce((" retry "->>'max')::integer, 0),"                                                   \
+    " coalesce(ARRAY(SELECT jsonb_array_elements_text(" retry "->'when')), '{}')"
 
 /*
  * New runs with their jobs, in one statement (so one transaction), each
@@ -201,18 +214,20 @@
     "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
     "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false)"    \
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
-    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
-    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status"            \
-    "   FROM src s, repo WHERE repo.checkout = 1"                                                  \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
+    "   retry_when)"                                                                               \
+    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status,"\
+    "   " SQL_RETRY_RULE("t.document->'retry'")                                                    \
+    "   FROM src s JOIN templates t ON t.id = s.template_id, repo WHERE repo.checkout = 1"         \
     "  UNION ALL"                                                                                  \
     "  SELECT gen_random_uuid(), s.id, (x.ord - 1 + repo.checkout)::integer, x.job->>'name',"      \
-    "   'script', x.job->>'image', 'queued'::job_status"                                                     \
+    "   'script', x.job->>'image', 'queued'::job_status, " SQL_RETRY_RULE("x.job->'retry'")        \
     "   FROM src s, repo, jsonb_array_elements(s.spec) WITH ORDINALITY AS x(job, ord)"             \
     "  RETURNING *)"                                                                               \
     " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
-    " " EV_RUN_SQL("r.id", "'queued'")                                                            \
+    " " EV_RUN_SQL("r.id", "'queued'")                                                             \
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
     " ORDER BY s.ord"
@@ -264,8 +279,8 @@
     " rr AS (UPDATE pipeline_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())"  \
     "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"                                   \
     " SELECT cur.status, (SELECT count(*) FROM q), (SELECT count(*) FROM rr),"                     \
-    "  (SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"               \
-    "  + (SELECT count(" EV_RUN_SQL("q.id", "'canceled'") ") FROM q)"                             \
+    "  (SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"                 \
+    "  + (SELECT count(" EV_RUN_SQL("q.id", "'canceled'") ") FROM q)"                              \
     "  + (SELECT count(" EV_CANCEL_SQL("rr.id") ") FROM rr)"                                       \
     " FROM cur"
 
@@ -285,14 +300,17 @@
     "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of)"                                  \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
     "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
-    "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"          \
-    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
-    "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued'"          \
-    "   FROM r JOIN jobs oj ON oj.run_id = r.rerun_of RETURNING *),"                               \
+    "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"           \
+    " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
+    "   retry_when)"                                                                               \
+    "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued',"         \
+    "   oj.retry_max, oj.retry_when"                                                               \
+    "   FROM r JOIN o ON o.id = r.rerun_of"                                                        \
+    "   JOIN jobs oj ON oj.run_id = o.id AND oj.retry = cardinality(o.retries) RETURNING *),"      \
     " n AS (SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                  \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text AS json,"                                             \
-    "  " EV_RUN_SQL("r.id", "'queued'") " AS notified"                                            \
+    "  " EV_RUN_SQL("r.id", "'queued'") " AS notified"                                             \
     "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id"           \
     "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                                               \
     " SELECT o.status, n.json, o.gone FROM o LEFT JOIN n ON true"
@@ -321,7 +339,7 @@
     "   count(*) OVER () AS total"                                                                 \
     "  FROM logs l WHERE l.job_id = jb.id AND l.\"offset\" >= coalesce((SELECT max(h.\"offset\")"  \
     "    FROM logs h WHERE h.job_id = jb.id AND h.\"offset\" <= $2::integer), $2::integer)"        \
-    "   AND l.\"offset\" + octet_length(l.chunk) > $2::integer) w"                                  \
+    "   AND l.\"offset\" + octet_length(l.chunk) > $2::integer) w"                                 \
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
@@ -364,11 +382,11 @@
 #define SQL_RUNNER_STATUS "(SELECT rs.status FROM runner_state rs WHERE rs.id = rn.id)"
 
 #define SQL_RUNNER_JSON                                                                            \
-    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
-    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
+    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                     \
+    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                  \
     " 'slots', rn.slots, 'busy', " SQL_RUNNER_BUSY ","                                             \
     " 'status_detail', rn.status_detail,"                                                          \
-    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","    \
+    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","     \
     " 'current_run', (SELECT r.id FROM pipeline_runs r"                                            \
     "   WHERE r.runner_id = rn.id AND r.status = 'running'"                                        \
     "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"
@@ -378,7 +396,7 @@
 /* Pause or resume a runner. $1 name, $2 paused ('t'/'f') -> json. No row
  * if there is no such runner. */
 #define SQL_RUNNER_PAUSE                                                                           \
-    "WITH u AS (UPDATE runners SET paused = $2::boolean WHERE name = $1::text RETURNING *)"       \
+    "WITH u AS (UPDATE runners SET paused = $2::boolean WHERE name = $1::text RETURNING *)"        \
     " SELECT " SQL_RUNNER_JSON " FROM u rn"
 
 /*

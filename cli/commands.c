@@ -152,6 +152,31 @@ commands_runs_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     return COMMANDS_EXIT_OK;
 }
 
+/* The earlier tries of a retried run, most recent first: why each was
+ * retried, and its jobs as they ended. */
+static void
+commands_show_tries(const commands_env_t *env, const cJSON *run)
+{
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(run, "retries");
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(run, "retried_jobs");
+
+    for (int i = cJSON_GetArraySize(why) - 1; i >= 0; i--) {
+        const cJSON *w = cJSON_GetArrayItem(why, i), *j;
+        cJSON *try_jobs = cJSON_CreateArray();
+
+        printf("try %d    retried: %s\n", i + 1,
+               cJSON_IsString(w) ? w->valuestring : "-");
+        cJSON_ArrayForEach(j, jobs)
+        {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "retry");
+            if (cJSON_IsNumber(n) && n->valueint == i)
+                cJSON_AddItemToArray(try_jobs, cJSON_Duplicate(j, true));
+        }
+        commands_print_jobs(env, try_jobs);
+        cJSON_Delete(try_jobs);
+    }
+}
+
 static int
 commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
                     const apiclient_reply_t *reply, const cJSON *run)
@@ -177,6 +202,7 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
         commands_print_untrusted("error     ", commands_str(run, "error"), "\n");
     printf("jobs\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
+    commands_show_tries(env, run);
     return COMMANDS_EXIT_OK;
 }
 

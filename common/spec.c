@@ -400,6 +400,14 @@ spec_is_seconds(const cJSON *v)
 }
 
 static bool
+spec_is_retries(const cJSON *v)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+
+    return d >= 0 && d <= SPEC_RETRY_MAX && d == (double)(long)d;
+}
+
+static bool
 spec_is_scalar(const cJSON *v)
 {
     return cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v);
@@ -433,6 +441,8 @@ static const struct {
     [SPEC_ENUM] = {spec_is_string, "one of", SPEC_ANY},
     [SPEC_SECONDS] = {spec_is_seconds, "an integer between 1 and " SPEC_STR(SPEC_TIMEOUT_MAX),
                       SPEC_ANY},
+    [SPEC_RETRIES] = {spec_is_retries, "an integer between 0 and " SPEC_STR(SPEC_RETRY_MAX),
+                      SPEC_ANY},
     [SPEC_SCALAR] = {spec_is_scalar, SPEC_WANT_SCALAR, SPEC_ANY},
     [SPEC_OBJECT] = {spec_is_object, "an object", SPEC_ANY},
     [SPEC_EVENT] = {spec_is_object, "an object or null", SPEC_ANY},
@@ -440,6 +450,7 @@ static const struct {
     [SPEC_LINES] = {spec_is_list, "a non-empty array of strings", SPEC_STRING},
     [SPEC_LINES_BY_RULE] = {spec_is_list, "a non-empty array of strings", SPEC_ANY},
     [SPEC_GLOBS] = {spec_is_list, "a non-empty array of strings", SPEC_GLOB},
+    [SPEC_WORDS] = {spec_is_list, "a non-empty array of words", SPEC_ENUM},
 };
 
 /* Whether v is of type t (words: SPEC_ENUM's), items of a list included;

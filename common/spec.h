@@ -10,12 +10,15 @@
  *           and no tags (a push filter without branches but with tags
  *           starts on tag pushes only)
  *   clean:  bool  (default false: untracked files survive between runs)
+ *   retry:  { max: 0..SPEC_RETRY_MAX, when?: ["runner_lost"] (the default) }:
+ *           how often a run whose runner was lost goes back to the queue
+ *           (absent: never); a job's own retry replaces it for that job
  *   inputs: { NAME: { type?: "string"|"number"|"boolean"|"choice",
  *                     options?: [str...] (choice only, required for choice),
  *                     default?: scalar, required?: bool, description?: str } }
  *   jobs:   [ { name: str, image?: str, script: [str...] (non-empty),
  *               env?: {NAME: str}, timeout?: int seconds > 0,
- *               allow_failure?: bool } ]  (non-empty, unique names)
+ *               allow_failure?: bool, retry?: {..} } ]  (non-empty, unique names)
  *
  * Input and env names match [A-Za-z_][A-Za-z0-9_]*. Job names are names
  * (util.h gw_name_valid).
@@ -71,6 +74,8 @@
 #define SPEC_MAX_JOBS 100
 /* Entries of one job's env. */
 #define SPEC_MAX_ENV 100
+/* The most retries a template or a job may ask for (retry.max). */
+#define SPEC_RETRY_MAX 3
 /* Bytes of any one string, key or value (input values included). */
 #define SPEC_MAX_STRING 65536
 
@@ -115,11 +120,13 @@ typedef struct {
 
 /* Expand a validated template for one run. Returns an array of jobs
  * [{"name", "image": str|null, "script": [str...], "env": {..},
- *   "timeout": int|null, "allow_failure": bool, "deferred"?: {..}}]
+ *   "timeout": int|null, "allow_failure": bool, "retry"?: {"max", "when"},
+ *   "deferred"?: {..}}]
  * (caller frees), or NULL with *err filled; a job whose env names secrets
  * also has "secrets": {ENV: NAME}. inputs is the result of
  * spec_resolve_inputs. Each job's env is its own env followed by the
- * variables its script lines refer to.
+ * variables its script lines refer to. A job's retry is its own or else
+ * the template's, left out when neither has one.
  *
  * A run triggered without a commit learns it from its checkout, so
  * commit.sha is deferred when ctx->commit_sha is NULL: the image or env

@@ -514,6 +514,7 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
     {
         const cJSON *name = spec_get(job, "name");
         const cJSON *timeout = spec_get(job, "timeout");
+        const cJSON *retry;
 
         x.job = cJSON_CreateObject();
         cJSON_AddItemToArray(out, x.job);
@@ -547,6 +548,11 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
             cJSON_AddNullToObject(x.job, "timeout");
         cJSON_AddBoolToObject(x.job, "allow_failure",
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "allow_failure")));
+        retry = spec_get(job, "retry");
+        if (!cJSON_IsObject(retry))
+            retry = spec_get(tmpl, "retry");
+        if (cJSON_IsObject(retry))
+            cJSON_AddItemToObject(x.job, "retry", cJSON_Duplicate(retry, true));
         x.defer = cJSON_DetachItemFromObjectCaseSensitive(x.job, "deferred");
         if (cJSON_GetArraySize(x.defer) > 0)
             cJSON_AddItemToObject(x.job, "deferred", x.defer); /* last, after what it amends */

@@ -72,12 +72,14 @@ typedef enum {
     SPEC_NAME,    /* a job name (gw_name_valid) */
     SPEC_ENUM,    /* one of a list of words */
     SPEC_SECONDS, /* an integer from 1 to SPEC_TIMEOUT_MAX */
+    SPEC_RETRIES, /* an integer from 0 to SPEC_RETRY_MAX */
     SPEC_SCALAR,  /* a string, number or boolean */
     SPEC_OBJECT,
     SPEC_EVENT, /* an object, or null for an event that is off */
     SPEC_LIST,  /* a non-empty array */
     SPEC_LINES, /* a non-empty array of strings */
     SPEC_GLOBS, /* a non-empty array of non-empty strings */
+    SPEC_WORDS, /* a non-empty array of SPEC_ENUM's words */
     /* a non-empty array of strings, but the items are left to the key's
      * rule, which checks each with what else it checks of it */
     SPEC_LINES_BY_RULE,

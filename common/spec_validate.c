@@ -71,6 +71,9 @@ spec_check_shape(const cJSON *v, const char *path, int depth, spec_error_t *err)
 
 static const char *const spec_kinds[] = {"build", "test", "release", NULL};
 static const char *const spec_types[] = {"string", "number", "boolean", "choice", NULL};
+/* What a retry may be for: the run's runner was lost (it died, lost the
+ * database, or was stopped past its drain). */
+static const char *const spec_retry_when[] = {"runner_lost", NULL};
 
 typedef struct spec_table spec_table_t;
 
@@ -126,8 +129,10 @@ static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJS
 /* clang-format off */
 #define KEY(k, type, need, absent) {k, type, need, absent, NULL, NULL, NULL}
 #define ENUM(k, words, need, absent) {k, SPEC_ENUM, need, absent, words, NULL, NULL}
+#define ENUM_LIST(k, words, need, absent) {k, SPEC_WORDS, need, absent, words, NULL, NULL}
 #define RULE(k, type, need, absent, check) {k, type, need, absent, NULL, NULL, check}
 #define EVENT(k, sub) {k, SPEC_EVENT, SPEC_OPTIONAL, "null", NULL, sub, NULL}
+#define OBJECT(k, sub) {k, SPEC_OBJECT, SPEC_OPTIONAL, NULL, NULL, sub, NULL}
 
 static const spec_table_t spec_push_table = {"key", {
     KEY("branches", SPEC_GLOBS, SPEC_OPTIONAL, "null"),
@@ -158,6 +163,13 @@ static const spec_table_t spec_input_table = {"key", {
     RULE("default",     SPEC_SCALAR, SPEC_OPTIONAL, NULL, spec_check_default),
 }, spec_input_normal};
 
+/* A retry: how many, and on what. Left out when absent, so a template
+ * without one keeps the normal form it had. */
+static const spec_table_t spec_retry_table = {"key", {
+    KEY("max",   SPEC_RETRIES, SPEC_REQUIRED, NULL),
+    ENUM_LIST("when", spec_retry_when, SPEC_OPTIONAL, "[\"runner_lost\"]"),
+}, NULL};
+
 /* The expressions of a string are checked with it, so the first error of
  * a job is the first in the order of its keys. */
 static const spec_table_t spec_job_table = {"key", {
@@ -167,6 +179,7 @@ static const spec_table_t spec_job_table = {"key", {
     RULE("env",          SPEC_OBJECT,  SPEC_OPTIONAL, "{}", spec_check_env),
     KEY("timeout",       SPEC_SECONDS, SPEC_OPTIONAL, "null"),
     KEY("allow_failure", SPEC_BOOL,    SPEC_OPTIONAL, "false"),
+    OBJECT("retry",      &spec_retry_table),
 }, NULL};
 
 /* jobs comes after inputs, which its expressions refer to. */
@@ -174,6 +187,7 @@ static const spec_table_t spec_template_table = {"key", {
     ENUM("kind",   spec_kinds,  SPEC_REQUIRED,      NULL),
     RULE("on",     SPEC_ANY,    SPEC_OPTIONAL,      NULL, spec_check_on),
     KEY("clean",   SPEC_BOOL,   SPEC_OPTIONAL,      "false"),
+    OBJECT("retry", &spec_retry_table),
     RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
     RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
 }, NULL};

@@ -10,6 +10,8 @@
 #   scripts/quickstart.sh           set up (or start again), run the sample, leave the stack running
 #   scripts/quickstart.sh db-start  only start the Postgres and print its DATABASE_URL
 #   scripts/quickstart.sh stop      stop everything it started; the database and runs are kept
+#                                   (waits for the worker: its runs may finish for
+#                                   GITWEAVE_DRAIN_SECONDS, default 30, then they are stopped)
 #   scripts/quickstart.sh purge     stop, then remove all its state (database, repos, workspaces)
 #
 # Starting again reuses the database (every run so far stays), the token and
@@ -48,13 +50,58 @@ check_state() {
     fi
 }
 
-stop() {
-    check_state
-    for f in "$STATE"/*.pid; do
-        [ -f "$f" ] || continue
-        kill "$(cat "$f")" 2>/dev/null || true
-        rm -f "$f"
+# How long the worker's SIGTERM lets running runs finish (its
+# RUNNER_DRAIN_SECONDS), and how long a stopped job gets between TERM and
+# KILL (RUNNER_STOP_GRACE_SECONDS).
+DRAIN=${GITWEAVE_DRAIN_SECONDS:-30}
+STOP_GRACE=${GITWEAVE_STOP_GRACE_SECONDS:-10}
+
+# The pid in pid file $1 when that process is still the program $2 (a pid
+# file outlives its process, and the number may be reused).
+pid_alive() {
+    local pid
+    [ -f "$1" ] && pid=$(cat "$1") && [ -n "$pid" ] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2" || return 1
+    echo "$pid"
+}
+
+# Wait up to $2 seconds for process $1 to end; false if it did not.
+wait_gone() {
+    local i
+    for i in $(seq $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
     done
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# The worker first, and waited for: its SIGTERM drains it (running runs
+# may finish for $DRAIN s), then it stops what still runs (each job: TERM,
+# $STOP_GRACE s, KILL; the run goes back to the queue as its next try when
+# its template says retry, else it fails "runner quickstart was stopped
+# ..."), records that and exits. Only then the API, and Postgres last, so
+# that the worker can write how its runs ended.
+stop() {
+    local pid
+    check_state
+    if pid=$(pid_alive "$STATE/worker.pid" gitweave-worker); then
+        echo "stopping the worker (pid $pid): running runs may finish for up to ${DRAIN} s," \
+            "then they are stopped (given back to the queue when their template says retry)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" $((DRAIN + STOP_GRACE + 15)); then
+            echo "the worker did not stop in time; stopping its runs now"
+            kill -TERM "$pid" 2>/dev/null || true
+            wait_gone "$pid" $((STOP_GRACE + 10)) || { echo "killing the worker"; kill -KILL "$pid" 2>/dev/null || true; }
+        fi
+        echo "the worker stopped"
+    fi
+    rm -f "$STATE/worker.pid"
+    if pid=$(pid_alive "$STATE/api.pid" gitweave-api); then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+        echo "the API stopped"
+    fi
+    rm -f "$STATE/api.pid"
     if [ -d "$STATE/pg/data" ]; then
         "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -m fast stop >/dev/null 2>&1 || true
     fi
@@ -184,6 +231,7 @@ else
 fi
 say "starting a worker (engine: $engine)"
 RUNNER_NAME=quickstart RUNNER_CONTAINER_ENGINE=$engine RUNNER_DEFAULT_IMAGE=$image \
+    RUNNER_DRAIN_SECONDS=$DRAIN RUNNER_STOP_GRACE_SECONDS=$STOP_GRACE \
     RUNNER_WORKDIR=$STATE/work RUNNER_SECRETS_KEY_FILE=$STATE/secrets.key nohup build/gitweave-worker >"$STATE/worker.log" 2>&1 &
 echo $! >"$STATE/worker.pid"
 
@@ -252,5 +300,6 @@ or the API itself:
   (-H @file keeps the token off the command line, where other local users can see it)
   psql "$DATABASE_URL" -c 'SELECT * FROM run_queue' -c 'SELECT * FROM run_activity'
 Stop it with scripts/quickstart.sh stop (the database and runs are kept for the
-next start); scripts/quickstart.sh purge removes everything.
+next start; running runs may finish for ${DRAIN} s, then they are stopped);
+scripts/quickstart.sh purge removes everything.
 TXT

@@ -98,18 +98,18 @@
     "                   AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"       \
     "                   ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"             \
     "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
-    "            r.created_at),"                                                               \
+    "            r.created_at, cardinality(r.retries) AS retry),"                              \
     " fj AS ("                                                                                 \
     "  UPDATE jobs j SET status = 'running', started_at = now()"                               \
-    "    FROM c WHERE j.run_id = c.id AND j.status = 'queued'"                                 \
+    "    FROM c WHERE j.run_id = c.id AND j.retry = c.retry AND j.status = 'queued'"           \
     "     AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.run_id = j.run_id"                      \
-    "                        AND p.position < j.position)"                                     \
+    "                        AND p.retry = j.retry AND p.position < j.position)"               \
     "  RETURNING j.id, j.run_id)"                                                              \
     " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"               \
     "        c.spec::text, c.clean,"                                                           \
     "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"   \
     "                                           'image', j.image) ORDER BY j.position)"        \
-    "           FROM jobs j WHERE j.run_id = c.id)::text,"                                     \
+    "           FROM jobs j WHERE j.run_id = c.id AND j.retry = c.retry)::text,"               \
     "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                      \
     "        CASE WHEN fj.id IS NOT NULL"                                                      \
     "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END,"                 \
@@ -242,10 +242,11 @@
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running'"                                                     \
     "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                       \
+    "                                AND retry = cardinality(pipeline_runs.retries)"           \
     "                                AND status NOT IN ('queued', 'running'))"                 \
     "           RETURNING id),"                                                                \
     REQUEUE_JOBS("r") ","                                                                      \
-    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"     \
+    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"      \
     REQUEUE_JOB_EVENTS ")"                                                                     \
     " SELECT kind FROM e WHERE kind = 'run'"
 
@@ -253,25 +254,73 @@
     "INSERT INTO logs (job_id, \"offset\", chunk)"                                             \
     " SELECT $4, $5::int, $6 WHERE " FENCE " ON CONFLICT (job_id, \"offset\") DO NOTHING"
 
-/* Ends the runs of `runs` (with the reason in its error) and their jobs,
- * with one row per run ended. */
-#define REAP_TAIL                                                                              \
+/*
+ * Whether the run r, lost with its runner, is to be retried: not when a
+ * cancel was asked for; else by the rule of the job it was at (the first of
+ * its current try's jobs that has not ended): `when` names runner_lost and
+ * the run has had fewer retries than `max`. Such a run is retried only
+ * once its lease has expired: a runner that is alive but cut off from the
+ * database stops its jobs when it could not renew their lease in time
+ * (worker.c), so a job never runs twice at once. Until then it waits,
+ * running; a run that is not retried ends at once.
+ */
+#define LOST_RETRY(r)                                                                          \
+    "(" r ".cancel_requested_at IS NULL AND EXISTS ("                                          \
+    "   SELECT 1 FROM (SELECT j.retry_max, j.retry_when FROM jobs j"                           \
+    "                   WHERE j.run_id = " r ".id AND j.retry = cardinality(" r ".retries)"    \
+    "                     AND j.status IN ('queued', 'running')"                               \
+    "                   ORDER BY j.position LIMIT 1) cj"                                       \
+    "    WHERE 'runner_lost' = ANY (cj.retry_when)"                                            \
+    "      AND cj.retry_max > cardinality(" r ".retries)))"
+
+/*
+ * Ends the runs of CTE lost (id, why, retry), locked by it: their running
+ * job fails ("runner lost"), their queued jobs are skipped. A run to retry
+ * goes back to the queue as its next try (CTE rt), `why` added to its
+ * retries, with fresh job rows for that try (CTE nj): the earlier try's
+ * rows and logs stay as they ended, and no write of the lost runner can
+ * reach the new rows (the next claim is a new attempt). The others end
+ * failed with `why` as their error (CTE runs).
+ */
+#define LOST_END                                                                               \
+    " runs AS ("                                                                               \
+    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
+    "         lease_expires_at = NULL, error = lost.why"                                       \
+    "    FROM lost WHERE p.id = lost.id AND NOT lost.retry RETURNING p.id),"                   \
+    " rt AS ("                                                                                 \
+    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"     \
+    "         lease_expires_at = NULL, allowed_failures = '{}',"                               \
+    "         retries = p.retries || lost.why"                                                 \
+    "    FROM lost WHERE p.id = lost.id AND lost.retry"                                        \
+    "  RETURNING p.id, cardinality(p.retries) AS retry),"                                      \
+    " ended AS (SELECT id FROM runs UNION ALL SELECT id FROM rt),"                             \
     " fj AS ("                                                                                 \
     "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"             \
-    "   WHERE run_id IN (SELECT id FROM runs) AND status = 'running'"                          \
+    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'running'"                         \
     "  RETURNING id, run_id),"                                                                 \
     " sj AS ("                                                                                 \
     "  UPDATE jobs SET status = 'skipped'"                                                     \
-    "   WHERE run_id IN (SELECT id FROM runs) AND status = 'queued'"                           \
+    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'queued'"                          \
+    "  RETURNING id, run_id),"                                                                 \
+    " nj AS ("                                                                                 \
+    "  INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry, retry_max,"   \
+    "                    retry_when)"                                                          \
+    "  SELECT gen_random_uuid(), j.run_id, j.position, j.name, j.kind, j.image, 'queued',"     \
+    "         rt.retry, j.retry_max, j.retry_when"                                             \
+    "    FROM rt JOIN jobs j ON j.run_id = rt.id AND j.retry = rt.retry - 1"                   \
     "  RETURNING id, run_id)"
-/* The events of REAP_TAIL's jobs, as branches of a UNION ALL of (kind, notify). */
-#define REAP_JOB_EVENTS                                                                        \
+/* The events of LOST_END, as branches of a UNION ALL of (kind, notify):
+ * kind 'failed' or 'retried' per run, 'job' per job. */
+#define LOST_END_EVENTS                                                                        \
+    " SELECT 'failed' AS kind, " EV_RUN_SQL("runs.id", "'failed'") " FROM runs"                \
+    " UNION ALL SELECT 'retried', " EV_RUN_SQL("rt.id", "'queued'") " FROM rt"                 \
     " UNION ALL SELECT 'job', " EV_JOB_SQL("fj.id", "fj.run_id", "'failed'") " FROM fj"        \
-    " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"       \
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("nj.id", "nj.run_id", "'queued'") " FROM nj"
 
 /* $1 this runner. A runner whose lock is free is marked lost_at; one second
  * later (time for a worker that merely reconnected to take its lock again)
- * its runs end. */
+ * its runs end, or are retried (LOST_END). */
 #define SQL_REAP                                                                               \
     "WITH dead AS ("                                                                           \
     "  SELECT rn.id FROM runners rn"                                                           \
@@ -283,33 +332,35 @@
     "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                                  \
     "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                             \
     " lost AS ("                                                                               \
-    "  SELECT r.id, r.runner_id, m.id IS NOT NULL AS gone"                                     \
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry,"                                             \
+    "         format('runner lost: %s %s',"                                                    \
+    "           COALESCE((SELECT name FROM runners WHERE id = r.runner_id), 'a runner'),"      \
+    "           CASE WHEN m.id IS NOT NULL"                                                    \
+    "                THEN 'ended its database session (it died or lost the database)'"         \
+    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"    \
+    "           AS why"                                                                        \
     "    FROM pipeline_runs r"                                                                 \
     "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"  \
-    "   WHERE r.status = 'running' AND (r.lease_expires_at < now() OR m.id IS NOT NULL)"       \
-    "   FOR UPDATE OF r SKIP LOCKED),"                                                         \
-    " runs AS ("                                                                               \
-    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
-    "         lease_expires_at = NULL,"                                                        \
-    "         error = format('runner lost: %s %s',"                                            \
-    "           COALESCE((SELECT name FROM runners WHERE id = lost.runner_id), 'a runner'),"   \
-    "           CASE WHEN lost.gone"                                                           \
-    "                THEN 'ended its database session (it died or lost the database)'"        \
-    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"   \
-    "    FROM lost WHERE p.id = lost.id RETURNING p.id),"                                      \
-    REAP_TAIL                                                                                  \
-    " SELECT kind FROM (SELECT 'run' AS kind, " EV_RUN_SQL("runs.id", "'failed'") " FROM runs" \
-    REAP_JOB_EVENTS ") e"
+    "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"                            \
+    "                                   OR m.id IS NOT NULL AND NOT " LOST_RETRY("r") ")"      \
+    "   FOR UPDATE OF r SKIP LOCKED)," LOST_END                                                \
+    " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
-/* $1 this runner, $2 why, $3 the runs it holds, $4 whether an earlier life
+/* $1 this runner, $2 why, $3 the runs it holds (and those it gave up
+ * lately, which are the lease reaper's), $4 whether an earlier life
  * of the worker held them. After a reconnect (not $4) the runs it does not
  * hold are claims whose reply was lost, whose first job the claim started
  * but nothing ran: they go back to the queue. A run it gave up on (its
  * statements kept failing) is not: one of its jobs ended, or its running
- * job wrote to its log (each script job first logs its step). */
+ * job wrote to its log (each script job first logs its step). Those, and
+ * an earlier life's, end or are retried (LOST_END); one to retry whose
+ * lease has not expired is left to the reaper (SQL_REAP), which takes it
+ * when it has. */
 #define SQL_REAP_OWN                                                                           \
     "WITH own AS ("                                                                            \
-    "  SELECT r.id, EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                        \
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry, r.lease_expires_at < now() AS expired,"      \
+    "         EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                              \
+    "                  AND j.retry = cardinality(r.retries)"                                   \
     "                  AND (j.status NOT IN ('queued', 'running')"                             \
     "                       OR j.status = 'running' AND ($4::bool"                             \
     "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))"      \
@@ -321,17 +372,23 @@
     "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"     \
     "         lease_expires_at = NULL"                                                         \
     "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"                    \
-    " runs AS ("                                                                               \
-    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
-    "         lease_expires_at = NULL,"                                                        \
-    "         error = format('runner lost: %s %s',"                                            \
-    "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text)"                     \
-    "    FROM own WHERE p.id = own.id AND own.started RETURNING p.id),"                        \
-    REAP_TAIL ","                                                                               \
-    REQUEUE_JOBS("rq")                                                                          \
-    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq" \
-    " UNION ALL SELECT 'failed', " EV_RUN_SQL("runs.id", "'failed'") " FROM runs"              \
-    REAP_JOB_EVENTS REQUEUE_JOB_EVENTS ") e"
+    " lost AS ("                                                                               \
+    "  SELECT own.id, own.retry, format('runner lost: %s %s',"                                 \
+    "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"              \
+    "    FROM own WHERE own.started AND (own.expired OR NOT own.retry))," LOST_END ","         \
+    REQUEUE_JOBS("rq")                                                                         \
+    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq"    \
+    " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
+
+/* The runner stops the run (its drain ran out, or a second signal) once
+ * its job has ended: the run is retried or ends failed, as a lost one
+ * (LOST_END), with $4 as the reason. $1-$3 the fence; no row when fenced. */
+#define SQL_RUN_LOST                                                                           \
+    "WITH lost AS ("                                                                           \
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry, $4::text AS why FROM pipeline_runs r"        \
+    "   WHERE r.id = $1 AND r.runner_id = $2 AND r.attempt = $3::int AND r.status = 'running'" \
+    "   FOR UPDATE)," LOST_END                                                                 \
+    " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
 static const struct {
     const char *name;
@@ -347,6 +404,7 @@ static const struct {
     {"q_run_end", SQL_RUN_END, 6},
     {"q_job_run_end", SQL_JOB_RUN_END, 12},
     {"q_run_requeue", SQL_RUN_REQUEUE, 3},
+    {"q_run_lost", SQL_RUN_LOST, 4},
     {"q_log_insert", SQL_LOG_INSERT, 6},
     {"q_reap", SQL_REAP, 1},
     {"q_reap_own", SQL_REAP_OWN, 4},
@@ -710,6 +768,13 @@ q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg)
 {
     const char *p[] = {f->run_id, f->runner_id, f->attempt};
     return pg_conn_query_prepared(c, "q_run_requeue", 3, p, fn, arg);
+}
+
+int
+q_run_lost(pg_conn_t *c, const q_fence_t *f, const char *why, pg_result_fn fn, void *arg)
+{
+    const char *p[] = {f->run_id, f->runner_id, f->attempt, why};
+    return pg_conn_query_prepared(c, "q_run_lost", 4, p, fn, arg);
 }
 
 int

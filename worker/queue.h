@@ -152,6 +152,12 @@ int q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_statu
                   pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* The run goes back to the queue, if none of its jobs started (fenced). */
 int q_run_requeue(pg_conn_t *c, const q_fence_t *f, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+/* The runner stops the run, its job ended: it goes back to the queue as its
+ * next try when the job it was at allows (retry: runner_lost), else it
+ * ends failed with why; fenced. One row per run ('retried' or 'failed')
+ * and job changed ('job'); none when fenced. */
+int q_run_lost(pg_conn_t *c, const q_fence_t *f, const char *why, pg_result_fn fn,
+               void *arg) GW_MUST_CHECK;
 
 /* Store one log chunk (idempotent on (job, offset)), fenced. */
 int q_log_insert(pg_conn_t *c, const q_fence_t *f, const char *job_id, int64_t offset,

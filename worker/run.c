@@ -85,6 +85,8 @@ struct run {
     bool reported;         /* env->ended was called */
     job_start_state_t js;
     bool requeue;          /* RS_FINISH gives the run back to the queue */
+    bool lost;             /* RS_FINISH retries or fails the run (q_run_lost) */
+    bool given_up;         /* run_lost ended it here */
     stop_reason_t stop;
     bool cancel_requested;
     bool shutdown;
@@ -102,9 +104,11 @@ struct run {
     gw_status_t run_status;
     gw_status_t rest_status;
     char *run_error;
+    int64_t lease_until; /* gw_now_ms() by which the lease must be renewed */
 };
 
 static void run_step(run_t *r);
+static void run_finish(run_t *r);
 
 const char *
 run_id(const run_t *r)
@@ -190,7 +194,27 @@ run_abandon(run_t *r, const char *what)
 void
 run_lost(run_t *r)
 {
+    r->given_up = r->state != RS_OVER;
     run_abandon(r, "renewing its lease");
+}
+
+bool
+run_given_up(const run_t *r)
+{
+    return r->given_up;
+}
+
+void
+run_lease_renewed(run_t *r, int64_t until_ms)
+{
+    if (until_ms > r->lease_until)
+        r->lease_until = until_ms;
+}
+
+int64_t
+run_lease_until(const run_t *r)
+{
+    return r->lease_until;
 }
 
 /* Book a statement sent (pg_conn_query returned 0). */
@@ -716,6 +740,13 @@ run_end_job(run_t *r)
     }
     if (!run_sync(r))
         return;
+    /* Stopped with the runner: retried, or failed, by the job's rule. */
+    if (r->stop == STOP_SHUTDOWN) {
+        r->lost = true;
+        r->state = RS_FINISH;
+        run_finish(r);
+        return;
+    }
     int rc;
     /* The checkout's commit reaches the run's row before the next job. */
     q_run_marks_t marks = {
@@ -753,6 +784,7 @@ run_ended_cb(const PGresult *res, void *arg)
         if (r->requeue) {
             /* A job did start after all: end the run as stopped. */
             r->requeue = false;
+            r->lost = true;
             run_step(r);
             return;
         }
@@ -763,6 +795,10 @@ run_ended_cb(const PGresult *res, void *arg)
     }
     if (r->requeue)
         log_info("worker", "run given back to the queue run=%s", r->q->fence.run_id);
+    else if (r->lost)
+        log_info("worker", "run stopped with the runner run=%s %s", r->q->fence.run_id,
+                 strcmp(PQgetvalue(res, 0, 0), "retried") == 0 ? "retried=true"
+                                                               : "status=failed");
     else
         log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
                  status_name(r->run_status));
@@ -776,6 +812,8 @@ run_finish(run_t *r)
 
     if (r->requeue)
         rc = q_run_requeue(r->env->db, &r->q->fence, run_ended_cb, r);
+    else if (r->lost)
+        rc = q_run_lost(r->env->db, &r->q->fence, r->run_error, run_ended_cb, r);
     else
         rc = q_run_end(r->env->db, &r->q->fence, r->run_status, r->rest_status, r->run_error,
                        run_ended_cb, r);
@@ -828,6 +866,10 @@ run_step(run_t *r)
                  * is undone). */
                 if (r->shutdown && !r->cancel_requested && r->cur == 0)
                     r->requeue = true;
+                /* Stopped between jobs: retried or failed by the rule of
+                 * the next job. */
+                else if (r->shutdown && !r->cancel_requested && r->cur < r->q->njobs)
+                    r->lost = true;
                 r->state = RS_FINISH;
                 break;
             }

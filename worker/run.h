@@ -59,7 +59,14 @@ void run_cancel(run_t *r);
 /* The runner is stopping: stop the job and fail the run, or give it back
  * to the queue when none of its jobs has started. */
 void run_shutdown(run_t *r);
-/* The lease renewal did not find the run: it is not ours any more. */
+/* The lease renewal did not find the run, or could not renew it in time:
+ * it is not ours any more; its job is stopped. */
 void run_lost(run_t *r);
+/* The run's lease holds until until_ms (gw_now_ms): the time its claim or
+ * renewal was sent, plus the lease. Never moves back. */
+void run_lease_renewed(run_t *r, int64_t until_ms);
+int64_t run_lease_until(const run_t *r);
+/* Whether run_lost ended the run (not its own end nor a fenced answer). */
+bool run_given_up(const run_t *r);
 
 #endif

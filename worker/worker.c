@@ -35,6 +35,19 @@
 /* How often the reaper looks for runs of dead runners. With the one-second
  * grace of q_reap, a dead runner's runs end within two seconds. */
 #define WORKER_REAP_MS 500
+/* A run whose lease could not be renewed stops its job this long before
+ * the lease runs out as the worker counts it (from the time the claim or
+ * renewal was sent, so never later than the database's lease_expires_at):
+ * the reaper may then retry the run elsewhere, and its job must not still
+ * be running here. */
+#define WORKER_LEASE_MARGIN_MS 500
+
+/* Runs given up lately (their lease could not be renewed), remembered so
+ * that the reaper of the worker's own runs leaves them to the lease
+ * reaper: a job of theirs may have run while its log could not be stored,
+ * so they must not go back to the queue as never started. */
+#define WORKER_GIVEN_UP_MAX 64
+
 /* How long a stopping worker waits for its last heartbeat's answer. */
 #define WORKER_EXIT_WAIT_S 3
 
@@ -53,6 +66,12 @@ struct worker {
     bool registered;  /* the runner row is ours and the claim loop runs */
     bool lock_waited; /* start-up: waited one lease for another holder */
     bool claiming;    /* a claim is in flight */
+    int64_t claim_sent_ms;
+    struct {
+        char id[37];
+        int64_t at; /* gw_now_ms(); 0: free */
+    } given_up[WORKER_GIVEN_UP_MAX];
+    int given_up_next;
     bool claim_again; /* work was announced while it was */
     bool hb_inflight;
     bool reap_inflight;
@@ -74,6 +93,7 @@ struct worker {
     struct event *cleanup_ev;
     struct event *collect_ev;
     struct event *drain_ev;
+    struct event *lease_ev; /* the first lease that would run out unrenewed */
     struct event *exit_ev;
     struct event *sigterm_ev;
     struct event *sigint_ev;
@@ -89,6 +109,8 @@ worker_fail(worker_t *w)
     w->exit_status = 1;
     event_base_loopexit(w->base, NULL);
 }
+
+static void worker_lease_arm(worker_t *w);
 
 static void
 add_ms(struct event *ev, int ms)
@@ -126,7 +148,7 @@ worker_find_run(worker_t *w, const char *id)
 static void
 reap_own_cb(const PGresult *res, void *arg)
 {
-    int requeued = 0, failed = 0;
+    int requeued = 0, failed = 0, retried = 0;
 
     if (res == NULL || q_failed(res, "end the runs this runner lost"))
         return;
@@ -134,23 +156,33 @@ reap_own_cb(const PGresult *res, void *arg)
         const char *kind = PQgetvalue(res, i, 0);
         requeued += strcmp(kind, "requeued") == 0;
         failed += strcmp(kind, "failed") == 0;
+        retried += strcmp(kind, "retried") == 0;
     }
     if (requeued > 0)
         log_warn("worker", "gave back to the queue runs claimed but not started count=%d",
                  requeued);
-    if (failed > 0)
-        log_warn("worker", "ended runs this runner lost count=%d", failed);
+    if (failed > 0 || retried > 0)
+        log_warn("worker", "ended runs this runner lost failed=%d retried=%d", failed, retried);
     (void)arg;
 }
 
-/* End (or requeue) the running runs of this runner that it does not hold. */
+/* End (or requeue) the running runs of this runner that it does not hold,
+ * nor gave up lately (those are the lease reaper's). */
 static void
 worker_reap_own(worker_t *w, bool restarted)
 {
     buf_t ids;
 
+    int64_t keep = gw_now_ms() - 2000LL * w->cfg->lease_seconds;
+
     buf_init(&ids);
-    worker_live_runs(w, &ids, NULL);
+    for (int i = 0; i < w->cfg->concurrency; i++)
+        if (w->runs[i] && !run_over(w->runs[i]))
+            q_array_append(&ids, run_id(w->runs[i]));
+    for (int i = 0; i < WORKER_GIVEN_UP_MAX; i++)
+        if (w->given_up[i].at > keep)
+            q_array_append(&ids, w->given_up[i].id);
+    q_array_end(&ids);
     if (q_reap_own(w->db, w->runner_id, restarted, ids.data, reap_own_cb, w) != 0)
         log_debug("worker", "database down; the runs left are ended after the reconnect");
     buf_free(&ids);
@@ -427,12 +459,14 @@ claim_cb(const PGresult *res, void *arg)
         int index = worker_workspace_index(w, q->repo_id);
         w->ended[slot] = false;
         w->runs[slot] = run_new(&w->env, q, index);
+        run_lease_renewed(w->runs[slot], w->claim_sent_ms + w->cfg->lease_seconds * 1000);
         w->nruns++;
         /* Claimed while the worker was told to stop: it goes back to the
          * queue before its first job reaches the engine. */
         if (w->stopping || w->draining)
             run_shutdown(w->runs[slot]);
     }
+    worker_lease_arm(w);
     if (!worker_exit_if_idle(w) && (n > 0 || w->claim_again))
         worker_schedule_claim(w);
 }
@@ -451,6 +485,7 @@ worker_try_claim(worker_t *w)
     }
     if (!worker_engine_ready(w))
         return;
+    w->claim_sent_ms = gw_now_ms();
     if (q_claim(w->db, w->runner_id, w->cfg->lease_seconds, free_slots, claim_cb, w) != 0)
         return;
     w->claiming = true;
@@ -520,6 +555,11 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < w->cfg->concurrency; i++) {
         if (w->runs[i] == NULL || !w->ended[i])
             continue;
+        if (run_given_up(w->runs[i])) {
+            int k = w->given_up_next++ % WORKER_GIVEN_UP_MAX;
+            snprintf(w->given_up[k].id, sizeof(w->given_up[k].id), "%s", run_id(w->runs[i]));
+            w->given_up[k].at = gw_now_ms();
+        }
         run_free(w->runs[i]);
         w->runs[i] = NULL;
         w->ended[i] = false;
@@ -534,7 +574,43 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 typedef struct {
     worker_t *w;
     char *ids;   /* the runs renewed: an SQL array literal */
+    int64_t sent_ms;
 } heartbeat_t;
+
+/* Arm lease_ev for the first held run whose lease would run out. */
+static void
+worker_lease_arm(worker_t *w)
+{
+    int64_t first = INT64_MAX;
+
+    for (int k = 0; k < w->cfg->concurrency; k++)
+        if (w->runs[k] && !run_over(w->runs[k]) && run_lease_until(w->runs[k]) < first)
+            first = run_lease_until(w->runs[k]);
+    evtimer_del(w->lease_ev);
+    if (first != INT64_MAX) {
+        int64_t ms = first - WORKER_LEASE_MARGIN_MS - gw_now_ms();
+        add_ms(w->lease_ev, ms > 0 ? (int)ms : 0);
+    }
+}
+
+/* A lease is about to run out unrenewed (the database is unreachable or
+ * does not answer): stop the run's job and give the run up. */
+static void
+lease_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    int64_t now = gw_now_ms();
+
+    for (int k = 0; k < w->cfg->concurrency; k++) {
+        run_t *r = w->runs[k];
+        if (r == NULL || run_over(r) || run_lease_until(r) - WORKER_LEASE_MARGIN_MS > now)
+            continue;
+        log_warn("worker", "could not renew the run's lease in time; stopping its job run=%s",
+                 run_id(r));
+        run_lost(r);
+    }
+    worker_lease_arm(w);
+}
 
 static void
 heartbeat_cb(const PGresult *res, void *arg)
@@ -564,11 +640,15 @@ heartbeat_cb(const PGresult *res, void *arg)
             found = true;
             cancel = strcmp(PQgetvalue(res, i, 2), "t") == 0;
         }
-        if (!found)
+        if (!found) {
             run_lost(r);
-        else if (cancel)
+            continue;
+        }
+        run_lease_renewed(r, hb->sent_ms + w->cfg->lease_seconds * 1000);
+        if (cancel)
             run_cancel(r);
     }
+    worker_lease_arm(w);
 done:
     free(hb->ids);
     free(hb);
@@ -600,6 +680,7 @@ worker_heartbeat(worker_t *w)
     heartbeat_t *hb = xcalloc(1, sizeof(*hb));
     hb->w = w;
     hb->ids = buf_steal(&ids);
+    hb->sent_ms = gw_now_ms();
     if (q_heartbeat(w->db, w->runner_id, worker_status(w), w->engine_ok ? NULL : w->engine_problem,
                     w->cfg->concurrency, w->cfg->lease_seconds, hb->ids, attempts.data,
                     heartbeat_cb, hb) == 0)
@@ -625,11 +706,14 @@ reap_cb(const PGresult *res, void *arg)
     w->reap_inflight = false;
     if (res == NULL || q_failed(res, "end the runs of lost runners"))
         return;
-    int n = 0;
-    for (int i = 0; i < PQntuples(res); i++)
-        n += strcmp(PQgetvalue(res, i, 0), "run") == 0;
-    if (n > 0)
-        log_warn("worker", "ended runs whose runner was lost count=%d", n);
+    int failed = 0, retried = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        failed += strcmp(PQgetvalue(res, i, 0), "failed") == 0;
+        retried += strcmp(PQgetvalue(res, i, 0), "retried") == 0;
+    }
+    if (failed > 0 || retried > 0)
+        log_warn("worker", "ended runs whose runner was lost failed=%d retried=%d", failed,
+                 retried);
 }
 
 static void
@@ -818,6 +902,7 @@ worker_new(const gw_config_t *cfg)
     w->cleanup_ev = event_new(w->base, -1, EV_PERSIST, cleanup_cb, w);
     w->collect_ev = evtimer_new(w->base, collect_cb, w);
     w->drain_ev = evtimer_new(w->base, drain_timer_cb, w);
+    w->lease_ev = evtimer_new(w->base, lease_timer_cb, w);
     w->exit_ev = evtimer_new(w->base, exit_timer_cb, w);
     w->sigterm_ev = evsignal_new(w->base, SIGTERM, signal_cb, w);
     w->sigint_ev = evsignal_new(w->base, SIGINT, signal_cb, w);
@@ -850,7 +935,7 @@ worker_free(worker_t *w)
     free(w->runs);
     free(w->ended);
     struct event *evs[] = {w->lock_ev,    w->claim_ev,   w->heartbeat_ev, w->reap_ev,
-                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev,
+                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev, w->lease_ev,
                            w->exit_ev,    w->sigterm_ev, w->sigint_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

@@ -272,6 +272,21 @@ static const invalid_case_t invalid_cases[] = {
      "must be an integer between 1 and 86400"},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'allow_failure': 1}]}",
      "jobs[0].allow_failure", "must be true or false"},
+    /* retry, of the template and of a job */
+    {"{" KIND "'retry': 1, " JOBS "}", "retry", "must be an object"},
+    {"{" KIND "'retry': {}, " JOBS "}", "retry.max", "is required"},
+    {"{" KIND "'retry': {'max': 4}, " JOBS "}", "retry.max", "must be an integer between 0 and 3"},
+    {"{" KIND "'retry': {'max': -1}, " JOBS "}", "retry.max", "must be an integer between 0 and 3"},
+    {"{" KIND "'retry': {'max': 1.5}, " JOBS "}", "retry.max",
+     "must be an integer between 0 and 3"},
+    {"{" KIND "'retry': {'max': 1, 'when': []}, " JOBS "}", "retry.when",
+     "must be a non-empty array of words"},
+    {"{" KIND "'retry': {'max': 1, 'when': ['script_failure']}, " JOBS "}", "retry.when[0]",
+     "must be one of \"runner_lost\""},
+    {"{" KIND "'retry': {'max': 1, 'on': ['runner_lost']}, " JOBS "}", "retry.on",
+     "is not a known key"},
+    {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'retry': {'max': '2'}}]}",
+     "jobs[0].retry.max", "must be an integer between 0 and 3"},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'image': ''}]}", "jobs[0].image",
      "must be a non-empty string or null"},
     {"{" KIND "'jobs': [{'name': 'a', 'script': ['x'], 'env': []}]}", "jobs[0].env",
@@ -743,6 +758,32 @@ START_TEST(test_expand_all_variables)
                 "  'timeout': 600, 'allow_failure': true},"
                 " {'name': 'test.unit-1', 'image': null, 'script': ['make test'],"
                 "  'env': {}, 'timeout': 86400, 'allow_failure': false}]");
+    cJSON_Delete(jobs);
+}
+END_TEST
+
+/* A retry has its normal form ("when" filled in), and a job's own replaces
+ * the template's in the expanded spec; without either the job has none. */
+START_TEST(test_retry)
+{
+    cJSON *t = valid("{'kind': 'build', 'retry': {'max': 2},"
+                     " 'jobs': [{'name': 'a', 'script': ['x']},"
+                     "          {'name': 'b', 'script': ['x'], 'retry': {'max': 0}}]}");
+    cJSON *jobs;
+
+    assert_json(cJSON_GetObjectItem(t, "retry"), "{'max': 2, 'when': ['runner_lost']}");
+    cJSON_Delete(t);
+    jobs = expand("{'kind': 'build', 'retry': {'max': 2, 'when': ['runner_lost']},"
+                  " 'jobs': [{'name': 'a', 'script': ['x']},"
+                  "          {'name': 'b', 'script': ['x'], 'retry': {'max': 3}}]}",
+                  NULL, NULL);
+    assert_json(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "retry"),
+                "{'max': 2, 'when': ['runner_lost']}");
+    assert_json(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 1), "retry"),
+                "{'max': 3, 'when': ['runner_lost']}");
+    cJSON_Delete(jobs);
+    jobs = expand("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}", NULL, NULL);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "retry"));
     cJSON_Delete(jobs);
 }
 END_TEST
@@ -1811,6 +1852,7 @@ spec_suite(void)
     tcase_add_test(tc, test_expand_all_variables);
     tcase_add_test(tc, test_expand_secret);
     tcase_add_test(tc, test_expand_context);
+    tcase_add_test(tc, test_retry);
     tcase_add_test(tc, test_expand_null_context);
     tcase_add_test(tc, test_expand_deferred_join);
     tcase_add_test(tc, test_deferred_join_refuses);

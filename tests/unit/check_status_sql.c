@@ -73,7 +73,7 @@ typedef struct {
 
 #define SNAPSHOT_SQL                                                                               \
     "SELECT -1, status::text FROM pipeline_runs WHERE id = '" RUN_ID "'"                           \
-    " UNION ALL SELECT position, status::text FROM jobs WHERE run_id = '" RUN_ID "'"
+    " UNION ALL SELECT position, status::text FROM jobs WHERE run_id = '" RUN_ID "' AND retry = 0"
 
 static void
 snapshot_read(const PGresult *res, snapshot_t *s)
@@ -111,29 +111,43 @@ fixture_connect(void)
 }
 
 /* The fixture state of a case: $1 run status, $2 target job status, $3
- * whether the other jobs stay. */
+ * whether the other jobs stay, $4 whether the jobs say retry (max 3, on
+ * runner_lost). The snapshot reads the fixture's try only: a retry adds
+ * the rows of the next try, which no status moved. */
+#define RETRY_RULE(on)                                                                             \
+    "retry_max = CASE WHEN " on " THEN 3 ELSE 0 END,"                                              \
+    " retry_when = CASE WHEN " on " THEN '{runner_lost}'::text[] ELSE '{}' END"
 #define SET_SQL                                                                                    \
     "WITH r AS (UPDATE pipeline_runs SET status = $1::run_status WHERE id = '" RUN_ID "'),"        \
-    " j AS (UPDATE jobs SET status = $2::job_status WHERE id = '" JOB_ID "'),"                     \
+    " j AS (UPDATE jobs SET status = $2::job_status, " RETRY_RULE("$4::boolean")                   \
+    "  WHERE id = '" JOB_ID "'),"                                                                  \
+    " k AS (UPDATE jobs SET " RETRY_RULE("$4::boolean")                                            \
+    "  WHERE run_id = '" RUN_ID "' AND position > 0 AND $3::boolean),"                             \
     " d AS (DELETE FROM jobs WHERE run_id = '" RUN_ID "' AND position > 0 AND NOT $3::boolean)"    \
     " SELECT 1"
 
 /* Back to the fixture, then the run in run_st, the target job in job_st,
  * and the other jobs kept (others) or removed; the snapshot goes to *s. */
 static void
-fixture_set(PGconn *conn, int run_st, int job_st, bool others, snapshot_t *s)
+fixture_set_retry(PGconn *conn, int run_st, int job_st, bool others, bool retry, snapshot_t *s)
 {
     const char *set[] = {status_name((gw_status_t)run_st), status_name((gw_status_t)job_st),
-                         others ? "t" : "f"};
+                         others ? "t" : "f", retry ? "t" : "f"};
     PGresult *res = PQexec(conn, "ROLLBACK TO SAVEPOINT f");
 
     PQclear(res);
-    res = PQexecParams(conn, SET_SQL, 3, NULL, set, NULL, NULL, 0);
+    res = PQexecParams(conn, SET_SQL, 4, NULL, set, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "set: %s", PQresultErrorMessage(res));
     PQclear(res);
     res = PQexec(conn, SNAPSHOT_SQL);
     snapshot_read(res, s);
     PQclear(res);
+}
+
+static void
+fixture_set(PGconn *conn, int run_st, int job_st, bool others, snapshot_t *s)
+{
+    fixture_set_retry(conn, run_st, job_st, others, false, s);
 }
 
 /* ---- the statements and their parameters ------------------------------- */
@@ -149,32 +163,41 @@ typedef struct {
     const char *sql;    /* the API's; the worker's are read with q_statement_sql */
     int nparams;
     const char *params[MAX_PARAMS]; /* NULL is SQL NULL */
+    bool retry;                     /* the fixture's jobs say retry */
 } statement_t;
 
 static statement_t statements[] = {
-    {"worker claim", "q_claim", NULL, 3, {RUNNER_ID, "60", "1"}},
-    {"worker job start", "q_job_start", NULL, 4, {RUN_ID, RUNNER_ID, "1", JOB_ID}},
+    {"worker claim", "q_claim", NULL, 3, {RUNNER_ID, "60", "1"}, false},
+    {"worker job start", "q_job_start", NULL, 4, {RUN_ID, RUNNER_ID, "1", JOB_ID}, false},
     {"worker job end",
      "q_job_end",
      NULL,
      9,
-     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL}},
+     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL}, false},
     {"worker run end",
      "q_run_end",
      NULL,
      6,
-     {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL}},
+     {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL}, false},
     {"worker job and run end",
      "q_job_run_end",
      NULL,
      12,
      {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, ANY_RUN_STATUS, ANY_JOB_STATUS,
-      NULL, NULL, NULL}},
-    {"worker requeue", "q_run_requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}},
-    {"worker reap", "q_reap", NULL, 1, {OTHER_RUNNER_ID}},
-    {"worker reap own, restarted", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"}},
-    {"worker reap own, reconnected", "q_reap_own", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"}},
-    {"api cancel", NULL, SQL_RUN_CANCEL, 1, {RUN_ID}},
+      NULL, NULL, NULL}, false},
+    {"worker requeue", "q_run_requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}, false},
+    {"worker reap", "q_reap", NULL, 1, {OTHER_RUNNER_ID}, false},
+    {"worker reap own, restarted", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"},
+     false},
+    {"worker reap own, reconnected", "q_reap_own", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"},
+     false},
+    {"worker run lost", "q_run_lost", NULL, 4, {RUN_ID, RUNNER_ID, "1", "was stopped"}, false},
+    {"worker reap, retried", "q_reap", NULL, 1, {OTHER_RUNNER_ID}, true},
+    {"worker reap own, retried", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"},
+     true},
+    {"worker run lost, retried", "q_run_lost", NULL, 4, {RUN_ID, RUNNER_ID, "1", "was stopped"},
+     true},
+    {"api cancel", NULL, SQL_RUN_CANCEL, 1, {RUN_ID}, false},
 };
 
 static void
@@ -271,10 +294,10 @@ static void
 send_case(PGconn *conn, const statement_t *st, const case_t *c)
 {
     const char *set[] = {status_name((gw_status_t)c->run_st), status_name((gw_status_t)c->job_st),
-                         c->others ? "t" : "f"};
+                         c->others ? "t" : "f", st->retry ? "t" : "f"};
 
     ck_assert(PQsendQueryParams(conn, "ROLLBACK TO SAVEPOINT f", 0, NULL, NULL, NULL, NULL, 0));
-    ck_assert(PQsendQueryPrepared(conn, "set", 3, set, NULL, NULL, 0));
+    ck_assert(PQsendQueryPrepared(conn, "set", 4, set, NULL, NULL, 0));
     ck_assert(PQsendQueryPrepared(conn, "snapshot", 0, NULL, NULL, NULL, 0));
     ck_assert(PQsendQueryPrepared(conn, "statement", st->nparams, c->params, NULL, NULL, 0));
     ck_assert(PQsendQueryPrepared(conn, "snapshot", 0, NULL, NULL, NULL, 0));
@@ -466,6 +489,51 @@ START_TEST(test_retries)
 }
 END_TEST
 
+/*
+ * A run lost with its runner whose job says retry goes back to the queue
+ * as its next try: the reason added to its retries, the earlier try's rows
+ * ended (the running job failed, the queued ones skipped), and one fresh
+ * queued row per job for the next try; without retry, or with a cancel
+ * asked for, it fails.
+ */
+START_TEST(test_lost_run_retried)
+{
+    PGconn *conn = fixture_connect();
+    const char *lost[] = {RUN_ID, RUNNER_ID, "1", "runner w was stopped"};
+    static const char *const check =
+        "SELECT r.status || ' ' || cardinality(r.retries) || ' ' || coalesce(r.retries[1], '-')"
+        " || ' ' || (SELECT count(*) FROM jobs WHERE run_id = r.id AND retry = 1"
+        "             AND status = 'queued')"
+        " || ' ' || (SELECT string_agg(DISTINCT status::text, ',') FROM jobs"
+        "             WHERE run_id = r.id AND retry = 0 AND position IN (0, 1))"
+        " FROM pipeline_runs r WHERE r.id = '" RUN_ID "'";
+    const char *want[] = {"queued 1 runner w was stopped 7 failed,skipped",
+                          "failed 0 - 0 failed,skipped", "failed 0 - 0 failed,skipped"};
+    snapshot_t s;
+
+    for (int i = 0; i < 3; i++) {
+        PGresult *res;
+
+        /* The job the run is at: the target job (position 0, running);
+         * position 1 is the fixture's queued job. */
+        fixture_set_retry(conn, ST_RUNNING, ST_RUNNING, true, i != 1, &s);
+        if (i == 2) {
+            res = PQexec(conn, "UPDATE pipeline_runs SET cancel_requested_at = now()"
+                               " WHERE id = '" RUN_ID "'");
+            PQclear(res);
+        }
+        res = PQexecParams(conn, q_statement_sql("q_run_lost"), 4, NULL, lost, NULL, NULL, 0);
+        ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        res = PQexec(conn, check);
+        ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+        ck_assert_str_eq(PQgetvalue(res, 0, 0), want[i]);
+        PQclear(res);
+    }
+    PQfinish(conn);
+}
+END_TEST
+
 /* The API reruns a run that has ended: one whose status is final. */
 START_TEST(test_rerun_needs_final_status)
 {
@@ -503,6 +571,7 @@ main(void)
     tcase_add_test(tc, test_sql_functions_match_table);
     tcase_add_test(tc, test_statements_make_only_table_transitions);
     tcase_add_test(tc, test_retries);
+    tcase_add_test(tc, test_lost_run_retried);
     tcase_add_test(tc, test_rerun_needs_final_status);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
