@@ -57,6 +57,14 @@ static const router_route_t router_routes[] = {
 
     {EVHTTP_REQ_GET, "/metrics", metrics_get},
     {EVHTTP_REQ_GET, V1 "/openapi.yaml", openapi_get},
+
+    /* The web page: every page address answers the same shell (ui.c). */
+    {EVHTTP_REQ_GET, "/", ui_page},
+    {EVHTTP_REQ_GET, "/runs/{run}", ui_page},
+    {EVHTTP_REQ_GET, "/runs/{run}/jobs/{job}", ui_page},
+    {EVHTTP_REQ_GET, "/repos/{repo}", ui_page},
+    {EVHTTP_REQ_GET, "/runners", ui_page},
+    {EVHTTP_REQ_GET, "/ui/{version}/{asset}", ui_asset},
 };
 
 /* The length of the pattern segment starting at p. */
@@ -103,7 +111,7 @@ router_match(const char *pattern, const request_path_t *path, const char **param
 static bool
 router_is_public(const http_req_t *r, router_fn fn)
 {
-    return fn == health_live || fn == health_ready ||
+    return fn == health_live || fn == health_ready || fn == ui_page || fn == ui_asset ||
            (fn == metrics_get && strcmp(r->cfg->metrics_public, "true") == 0);
 }
 
@@ -157,6 +165,9 @@ router_param_ok(http_req_t *r, const char *name, const char *value)
                          what);
         return false;
     }
+    /* The page's files are looked up by name in a table (ui.c). */
+    if (strncmp(name, "{version}", 9) == 0 || strncmp(name, "{asset}", 7) == 0)
+        return true;
     if (gw_uuid_valid(value))
         return true;
     http_reply_error(r, 400, name[1] == 'r' ? "invalid run id" : "invalid job id",
