@@ -241,8 +241,6 @@ export function runPage(ctx) {
         // Without a job in the address, follow the pipeline to its running job.
         if (!chosen && ev.status === 'running' && shown && shown.id !== j.id && FINAL.has(shown.status))
             select(j);
-        else if (shown && shown.id === j.id && log && !log.stream && j.status === 'running')
-            select(j); // it was queued when shown: follow it now
     }
 
     async function reload() {

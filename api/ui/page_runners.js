@@ -31,7 +31,24 @@ export function runnersPage(ctx) {
     }
 
     const cell = (label, ...c) => h('td', { dataset: { label } }, ...c);
-    async function load() {
+    let loading = null;
+    let again = false;
+    // One read at a time; what asks meanwhile gets one more read after it.
+    function load() {
+        if (loading) {
+            again = true;
+            return loading;
+        }
+        loading = read().finally(() => {
+            loading = null;
+            if (again) {
+                again = false;
+                load();
+            }
+        });
+        return loading;
+    }
+    async function read() {
         let data;
         try {
             data = await api.get('/runners');

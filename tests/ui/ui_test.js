@@ -172,12 +172,12 @@ async function main() {
         check('it says so in words', (await failed.textContent()).includes('failed here'));
         const first = page.locator('.ln-step', { hasText: '$ echo running tests' });
         eq('the steps before it are folded', 'false', await first.locator('.ln-fold').getAttribute('aria-expanded'));
+        await shot(page, 'run-failed');
         await first.locator('.ln-fold').click();
         await page.locator('.ln-text', { hasText: /^running tests$/ }).waitFor();
         pass('a folded step unfolds');
         eq('a skipped job says so', 1, await page.locator(`.job-link:has-text("deploy") .badge.st-skipped`).count());
         check('the job id is known', !!testJob);
-        await shot(page, 'run-failed');
     });
 
     await step('colours and text of the build job', async () => {
@@ -323,6 +323,13 @@ async function main() {
         pass('the follow button goes back to the end');
         const after = await page.evaluate(() => document.querySelectorAll('*').length);
         check('still under 3,000 elements', after < 3000, String(after));
+    });
+
+    // Without a token on the API, no prompt.
+    await step('no token, no prompt', async () => {
+        await page.goto(`${process.env.OPEN_ROOT}/`);
+        await page.locator('table.runs tbody tr').first().waitFor();
+        eq('the runs show without a prompt', 0, await page.locator('dialog').count());
     });
 
     // Screenshots of every page, dark and narrow too.
