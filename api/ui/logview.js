@@ -81,7 +81,8 @@ export class LogView {
     append(text) {
         if (text === '')
             return;
-        text = text.replace(/\r\n/g, '\n');
+        if (text.includes('\r\n'))
+            text = text.replace(/\r\n/g, '\n');
         const parts = text.split('\n');
         const endsLine = parts[parts.length - 1] === '';
         if (endsLine)

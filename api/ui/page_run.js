@@ -24,6 +24,8 @@ export function runPage(ctx) {
     let log = null; // {view, stream, job}
     let runStream = null;
     let disposed = false;
+    // A job named in the address: its log is asked for with the run, not after it.
+    let prefetch = chosen ? { id: chosen, text: api.text(`/jobs/${chosen}/logs.txt`).catch((e) => e) } : null;
 
     const head = h('section', { className: 'run-head' });
     const jobsNav = h('nav', { className: 'jobs', attrs: { 'aria-label': 'Jobs' } });
@@ -192,7 +194,14 @@ export function runPage(ctx) {
         } else {
             view.setMessage('Loading the log…');
             try {
-                const res = await api.text(`/jobs/${job.id}/logs.txt`);
+                let res;
+                if (prefetch && prefetch.id === job.id)
+                    res = await prefetch.text;
+                else
+                    res = await api.text(`/jobs/${job.id}/logs.txt`);
+                prefetch = null;
+                if (res instanceof Error)
+                    throw res;
                 if (log !== mine || disposed)
                     return;
                 view.append(res.text);
