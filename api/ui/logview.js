@@ -357,7 +357,17 @@ export class LogView {
         this.cache = keep;
         if (this.partial)
             this.cache.delete(this.lines.length - 1);
-        this.rowsEl.replaceChildren(...els);
+        // Rows that stay are not moved (a text selection in them survives).
+        for (const el of [...this.rowsEl.children])
+            if (!els.includes(el))
+                el.remove();
+        let cur = this.rowsEl.firstChild;
+        for (const el of els) {
+            if (cur === el)
+                cur = cur.nextSibling;
+            else
+                this.rowsEl.insertBefore(el, cur);
+        }
     }
 
     row(i) {

@@ -343,6 +343,9 @@ async function main() {
         await shot(page, 'run-dark');
         await page.emulateMedia({ colorScheme: 'light' });
         await page.setViewportSize({ width: 400, height: 800 });
+        await page.goto(`${ROOT}/runs/${uiRun}`);
+        await page.locator('.ln-step-failed').waitFor();
+        await shot(page, 'run-narrow');
         await page.goto(`${ROOT}/`);
         await page.locator('table.runs tbody tr').first().waitFor();
         await shot(page, 'runs-narrow');
