@@ -87,10 +87,17 @@ export async function text(path) {
 // Open the raw log in a new tab: a plain link when there is no token, else
 // the text fetched with the header and shown from a blob: address.
 export async function openRaw(path) {
+    // The tab opens now, while the click allows it; the text comes later.
+    const tab = window.open('about:blank', '_blank');
+    if (tab)
+        tab.opener = null;
     const res = await fetchAuthed(path, { method: 'GET', headers: { Accept: 'text/plain' } });
     const blob = new Blob([await res.arrayBuffer()], { type: 'text/plain;charset=utf-8' });
     const url = URL.createObjectURL(blob);
-    window.open(url, '_blank', 'noopener');
+    if (tab)
+        tab.location.href = url;
+    else
+        window.location.href = url;
     setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 

@@ -84,7 +84,7 @@ signout.addEventListener('click', () => {
 api.onTokenNeeded((wrong) => new Promise((resolve) => {
     const input = h('input', {
         type: 'password', id: 'token', name: 'token', required: true,
-        autocomplete: 'current-password', spellcheck: false,
+        autocomplete: 'off', spellcheck: false,
     });
     const form = h('form', { method: 'dialog', className: 'token-form' },
         h('h2', null, 'Sign in'),

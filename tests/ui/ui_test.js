@@ -188,6 +188,11 @@ async function main() {
             .filter((s) => s.style.color).map((s) => [s.textContent, s.style.color]));
         eq('256 and 24-bit colours', [['orange', 'rgb(255, 135, 0)'], ['truecolor', 'rgb(10, 20, 200)']], colours);
         check('the input with markup is text', await page.locator('.ln-text', { hasText: 'msg=<b>bold?</b> count=3' }).count() === 1);
+        const [tab] = await Promise.all([ctx.waitForEvent('page'), page.getByRole('link', { name: 'Raw log' }).click()]);
+        await tab.waitForURL(/^blob:/);
+        await tab.waitForFunction(() => document.body && document.body.textContent.includes('msg=<b>bold?</b>'));
+        check('Raw log opens the text, fetched with the token (a blob: address, no token in it)', !tab.url().includes(TOKEN));
+        await tab.close();
         eq('other control sequences are dropped', 1, await page.locator('.ln-text', { hasText: /^green bold orange truecolor plain$/ }).count());
     });
 
