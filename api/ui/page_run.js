@@ -120,7 +120,7 @@ export function runPage(ctx) {
         drawJobs();
         const view = new LogView();
         log = { view, stream: null, job };
-        const search = h('input', { type: 'search', className: 'log-search', placeholder: 'Search the log', attrs: { 'aria-label': 'Search the log' } });
+        const search = h('input', { type: 'search', className: 'log-search', placeholder: 'Search the log  ( / )', attrs: { 'aria-label': 'Search the log' } });
         const count = h('span', { className: 'log-count', attrs: { 'aria-live': 'polite' } });
         const prev = h('button', { type: 'button', className: 'btn btn-small', title: 'Previous match (Shift+Enter)', onclick: () => view.step(-1) }, '↑');
         const next = h('button', { type: 'button', className: 'btn btn-small', title: 'Next match (Enter)', onclick: () => view.step(1) }, '↓');
@@ -305,6 +305,20 @@ export function runPage(ctx) {
         });
     }
 
+    // "/" searches the log (unless typing somewhere).
+    const onKey = (ev) => {
+        if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || !log)
+            return;
+        if (ev.target.closest && ev.target.closest('input, select, textarea, dialog'))
+            return;
+        const s = logPane.querySelector('.log-search');
+        if (s) {
+            ev.preventDefault();
+            s.focus();
+            s.select();
+        }
+    };
+    document.addEventListener('keydown', onKey);
     const onHash = () => {
         const n = lineFromHash();
         if (n !== null && log)
@@ -329,6 +343,7 @@ export function runPage(ctx) {
             stopLog();
             runStream?.stop();
             window.removeEventListener('hashchange', onHash);
+            document.removeEventListener('keydown', onKey);
         },
     };
 }

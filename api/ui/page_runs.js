@@ -41,6 +41,7 @@ export function runTable({ filter, pageHref, title = 'Pipeline runs' }) {
     const rows = new Map();
     let timer = 0;
     let stopped = false;
+    let loaded = false;
 
     async function load() {
         const q = new URLSearchParams({ limit: String(PAGE) });
@@ -56,12 +57,17 @@ export function runTable({ filter, pageHref, title = 'Pipeline runs' }) {
         }
         if (stopped)
             return;
+        const before = new Set(rows.keys());
         rows.clear();
         const trs = data.runs.map((r) => {
             const tr = runRow(r);
+            // A run that came in while the page was open stands out a moment.
+            if (loaded && !before.has(r.id))
+                tr.classList.add('row-new');
             rows.set(r.id, { tr, run: r });
             return tr;
         });
+        loaded = true;
         tbody.replaceChildren(...trs);
         note.hidden = trs.length > 0;
         note.textContent = trs.length ? '' : 'No runs yet.';

@@ -213,6 +213,9 @@ async function main() {
         await page.goto(`${ROOT}/runs/${slowRun}`);
         await page.locator('.ln-text', { hasText: /^red line \d+$/ }).first().waitFor();
         const search = page.getByRole('searchbox', { name: 'Search the log' });
+        await page.locator('.log-scroll').focus();
+        await page.keyboard.press('/');
+        check('"/" goes to the search field', await search.evaluate((e) => e === document.activeElement));
         await search.fill('red line 1');
         await search.press('Enter');
         await page.locator('.log-count', { hasText: /^1 of \d+$/ }).waitFor();
