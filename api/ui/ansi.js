@@ -61,7 +61,8 @@ function sgr(st, params) {
                 c = `rgb(${byte(p[k + 2])},${byte(p[k + 3])},${byte(p[k + 4])})`;
                 k += 4;
             } else {
-                k = p.length; // malformed: ignore the rest
+                k = p.length; // malformed: ignore it and the rest
+                continue;
             }
             if (n === 38) st.fg = c;
             else st.bg = c;

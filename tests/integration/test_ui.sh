@@ -12,6 +12,16 @@ NODE_MODULES=$GW_SOURCE_DIR/tests/node_modules
 gw_pg_start
 gw_api_start_token
 gw_worker_start w-ui
+# tally FILE: add the PASS and FAIL lines of a Node test's output to ours.
+tally() {
+    GW_PASSES=$((GW_PASSES + $(grep -c '^PASS:' "$1")))
+    GW_FAILS=$((GW_FAILS + $(grep -c '^FAIL:' "$1")))
+}
+
+# The log view's SGR parser alone (Node; no browser).
+node "$GW_SOURCE_DIR/tests/ui/ansi_test.mjs" 2>&1 | tee "$GW_TMP/ansi.out"
+tally "$GW_TMP/ansi.out"
+
 # The page's own POSTs carry Origin: its own address, which names the Host.
 code() { command curl -s -o /dev/null -w '%{http_code}' -H @"$GW_TMP/auth-header" "$@"; }
 hostport=${API_ROOT#http://}
@@ -20,13 +30,14 @@ expect_eq "the page's own origin passes the Origin check" 404 \
 expect_eq "another origin does not" 403 "$(code -X POST -H 'Origin: http://evil.example' "$API/runners/nobody/pause")"
 expect_eq "nor a rebound name with its own origin (loopback Host check)" 421 \
     "$(code -X POST -H "Host: evil.example:${hostport#*:}" -H "Origin: http://evil.example:${hostport#*:}" "$API/runners/nobody/pause")"
-[ -n "${GW_UI_SHOTS:-}" ] && mkdir -p "$GW_UI_SHOTS"
+
 # A second API without a token (loopback development): no prompt.
 GITWEAVE_API_ADDR=127.0.0.1:0 GITWEAVE_API_PORT_FILE=$GW_TMP/open.port GITWEAVE_API_TOKEN= \
     "$GW_BUILD_DIR/gitweave-api" >>"$GW_TMP/api-open.log" 2>&1 &
 GW_PIDS+=("$!")
 wait_for 5 test -s "$GW_TMP/open.port" || fail "the API without a token started"
+
+[ -n "${GW_UI_SHOTS:-}" ] && mkdir -p "$GW_UI_SHOTS"
 OPEN_ROOT=http://127.0.0.1:$(cat "$GW_TMP/open.port") API_ROOT=$API_ROOT TOKEN=$TOKEN node "$GW_SOURCE_DIR/tests/ui/ui_test.js" 2>&1 | tee "$GW_TMP/ui.out"
-GW_PASSES=$((GW_PASSES + $(grep -c '^PASS:' "$GW_TMP/ui.out")))
-GW_FAILS=$((GW_FAILS + $(grep -c '^FAIL:' "$GW_TMP/ui.out")))
+tally "$GW_TMP/ui.out"
 gw_finish
