@@ -150,12 +150,29 @@ async function readEvents(res, onEvent, signal) {
     }
 }
 
+// Streams waiting to open again, shown in the page's header.
+let cut = 0;
+function showCut(d) {
+    cut += d;
+    const conn = document.getElementById('conn');
+    if (conn)
+        conn.textContent = cut > 0 ? 'reconnecting…' : '';
+}
+
 // Follow a stream until stop() or until onEvent returns false (the stream's
 // own end). A stream cut short is opened again after a pause, from the last
 // id (logs) or with onReopen called first (events, which have no history).
-export function follow(path, { onEvent, onReopen, lastId = null, onState }) {
+export function follow(path, { onEvent, onReopen, lastId = null }) {
     const ctl = new AbortController();
     let ended = false;
+    let down = false; // counted in showCut
+    const up = () => {
+        if (down) {
+            down = false;
+            showCut(-1);
+        }
+    };
+    ctl.signal.addEventListener('abort', up);
     const run = async () => {
         let delay = 500;
         while (!ctl.signal.aborted && !ended) {
@@ -166,7 +183,7 @@ export function follow(path, { onEvent, onReopen, lastId = null, onState }) {
                 const res = await fetchAuthed(path, { method: 'GET', headers: hd, signal: ctl.signal });
                 if (!res.ok)
                     throw new ApiError(res.status, await res.json().catch(() => null));
-                onState?.('open');
+                up();
                 delay = 500;
                 await readEvents(res, (type, data, id) => {
                     if (id !== null)
@@ -178,13 +195,18 @@ export function follow(path, { onEvent, onReopen, lastId = null, onState }) {
                 if (ctl.signal.aborted)
                     return;
                 if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 429) {
-                    onState?.('error', e);
+                    up();
                     return;
                 }
             }
-            if (ended || ctl.signal.aborted)
+            if (ended || ctl.signal.aborted) {
+                up();
                 return;
-            onState?.('reconnecting');
+            }
+            if (!down) {
+                down = true;
+                showCut(1);
+            }
             await new Promise((r) => setTimeout(r, delay));
             delay = Math.min(delay * 2, 8000);
             onReopen?.();

@@ -100,11 +100,6 @@ export function runTable({ filter, pageHref, title = 'Pipeline runs' }) {
             }
         },
         onReopen: load,
-        onState(state) {
-            const conn = document.getElementById('conn');
-            if (conn)
-                conn.textContent = state === 'reconnecting' ? 'reconnecting…' : '';
-        },
     });
     load();
     return { el, dispose() { stopped = true; stream.stop(); clearTimeout(timer); } };
