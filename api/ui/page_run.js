@@ -159,9 +159,14 @@ export function runPage(ctx) {
             api.openRaw(`/jobs/${job.id}/logs.txt`);
         });
         const jobState = h('span', { className: 'log-state' });
+        const jobError = h('p', { className: 'alert', hidden: true });
+        // The job as last heard of (events and reloads replace the object).
         const drawState = () => {
-            setChildren(jobState, badge(job.status),
-                job.exit_code !== null && job.exit_code !== undefined ? h('span', { className: 'muted' }, ` exit ${job.exit_code}`) : null);
+            const j = shown && shown.id === job.id ? shown : job;
+            setChildren(jobState, badge(j.status),
+                j.exit_code !== null && j.exit_code !== undefined ? h('span', { className: 'muted' }, ` exit ${j.exit_code}`) : null);
+            jobError.textContent = j.error || '';
+            jobError.hidden = !j.error;
         };
         drawState();
         log.drawState = drawState;
@@ -172,7 +177,7 @@ export function runPage(ctx) {
                     h('button', { type: 'button', className: 'btn btn-small', onclick: () => view.setAll(true) }, 'Fold all'),
                     h('button', { type: 'button', className: 'btn btn-small', onclick: () => view.setAll(false) }, 'Unfold all'),
                     raw)),
-            job.error ? h('p', { className: 'alert' }, job.error) : null,
+            jobError,
             view.el);
         load(job, view);
     }

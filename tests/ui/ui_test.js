@@ -142,6 +142,8 @@ async function main() {
         await page.locator('dialog.dlg').getByRole('button', { name: 'Cancel the run' }).click();
         await page.locator('.run-head .badge', { hasText: 'canceled' }).first().waitFor({ timeout: 30000 });
         eq('the run is canceled', 'canceled', (await api.get(`/pipelines/runs/${slowRun}`)).status);
+        await page.locator('.log-state .badge', { hasText: 'canceled' }).waitFor();
+        pass("the job's state above its log follows too");
     });
 
     // 5. Rerun, with a confirmation: a new run that points back.
