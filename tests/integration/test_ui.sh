@@ -38,6 +38,9 @@ GW_PIDS+=("$!")
 wait_for 5 test -s "$GW_TMP/open.port" || fail "the API without a token started"
 
 [ -n "${GW_UI_SHOTS:-}" ] && mkdir -p "$GW_UI_SHOTS"
-OPEN_ROOT=http://127.0.0.1:$(cat "$GW_TMP/open.port") API_ROOT=$API_ROOT TOKEN=$TOKEN node "$GW_SOURCE_DIR/tests/ui/ui_test.js" 2>&1 | tee "$GW_TMP/ui.out"
+GW_API_BIN=$GW_BUILD_DIR/gitweave-api GW_API_PID=$GW_API_PID GW_API_LOG=$GW_TMP/api-again.log \
+    OPEN_ROOT=http://127.0.0.1:$(cat "$GW_TMP/open.port") API_ROOT=$API_ROOT TOKEN=$TOKEN node "$GW_SOURCE_DIR/tests/ui/ui_test.js" 2>&1 | tee "$GW_TMP/ui.out"
+# The API the browser test started again in place of the first one.
+[ -s "$GW_TMP/api-again.log.pid" ] && GW_PIDS+=("$(cat "$GW_TMP/api-again.log.pid")")
 tally "$GW_TMP/ui.out"
 gw_finish

@@ -5,7 +5,8 @@
 // 100,000-line log. Screenshots go to GW_UI_SHOTS (docs/ui/ to refresh
 // the documentation's).
 'use strict';
-const { execFileSync } = require('child_process');
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 const { launch, watch, pass, fail, check, eq, step, finish, client, sleep } = require('./lib');
 
@@ -13,6 +14,8 @@ const ROOT = process.env.API_ROOT;
 const TOKEN = process.env.TOKEN;
 const SHOTS = process.env.GW_UI_SHOTS;
 const api = client(ROOT, TOKEN);
+let again = null; // the API started again by the test, stopped at its end
+process.on('exit', () => again?.kill());
 const psql = (sql) => execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', process.env.DATABASE_URL, '-c', sql]).toString().trim();
 
 const ESC = '\\033';
@@ -340,6 +343,37 @@ async function main() {
         await page.goto(`${process.env.OPEN_ROOT}/`);
         await page.locator('table.runs tbody tr').first().waitFor();
         eq('the runs show without a prompt', 0, await page.locator('dialog').count());
+    });
+
+    // The API restarts: the page says so, opens its streams again and
+    // reads what it missed.
+    await step('the page comes back after the API restarts', async () => {
+        await page.goto(`${ROOT}/`);
+        await page.locator('table.runs tbody tr').first().waitFor();
+        process.kill(Number(process.env.GW_API_PID));
+        await page.locator('#conn', { hasText: 'reconnecting' }).waitFor();
+        pass('the header says it is reconnecting');
+        const port = new URL(ROOT).port;
+        const env = { ...process.env, GITWEAVE_API_ADDR: `127.0.0.1:${port}`, GITWEAVE_API_TOKEN: TOKEN };
+        delete env.GITWEAVE_API_PORT_FILE;
+        again = spawn(process.env.GW_API_BIN, [], {
+            env,
+            stdio: ['ignore', fs.openSync(process.env.GW_API_LOG, 'a'), fs.openSync(process.env.GW_API_LOG, 'a')],
+        });
+        fs.writeFileSync(`${process.env.GW_API_LOG}.pid`, String(again.pid)); // test_ui.sh stops it too
+        for (let i = 0; i < 100; i++) {
+            try {
+                await api.get('/healthz');
+                break;
+            } catch {
+                await sleep(100);
+            }
+        }
+        const id = (await api.post('/repos/webapp/pipelines/run', { template: 'big' })).id;
+        await page.locator(`tr[data-run="${id}"]`).waitFor({ timeout: 30000 });
+        pass('a run started after the restart appears without a reload');
+        await page.waitForFunction(() => document.getElementById('conn').textContent === '');
+        pass('the header no longer says it is reconnecting');
     });
 
     // Screenshots of every page, dark and narrow too.
