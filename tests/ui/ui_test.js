@@ -163,7 +163,9 @@ async function main() {
     // 6. A failed run: the failing step is open and marked, #L{n}, search.
     let uiRun;
     await step('a failed step is expanded and marked', async () => {
-        uiRun = (await api.post('/repos/webapp/pipelines/run', { template: 'ui', inputs: { MSG: '<b>bold?</b>' } })).id;
+        uiRun = (await api.post('/repos/webapp/pipelines/run', {
+            template: 'ui', ref: 'refs/heads/feature/login', commit: '3f9c2e17a4b8d605', inputs: { MSG: '<b>bold?</b>' },
+        })).id;
         const done = await api.waitRun(uiRun, (r) => ['success', 'failed', 'canceled'].includes(r.status));
         eq('the ui run failed', 'failed', done.status);
         await page.goto(`${ROOT}/runs/${uiRun}`);
