@@ -19,7 +19,7 @@ export class LogView {
     constructor({ onTarget } = {}) {
         this.onTarget = onTarget;
         this.lines = [];
-        this.plain = [];
+        this.lower = [];
         this.lineSec = [];
         this.sections = [];
         this.rows = [];
@@ -98,7 +98,7 @@ export class LogView {
                 parts[0] = joined;
             } else {
                 this.lines[last] = joined;
-                this.plain[last] = undefined;
+                this.lower[last] = undefined;
                 this.cache.delete(last);
                 k = 1;
             }
@@ -118,7 +118,7 @@ export class LogView {
     removeLast() {
         const last = this.lines.length - 1;
         this.lines.pop();
-        this.plain.pop();
+        this.lower.pop();
         const s = this.lineSec.pop();
         if (this.rows[this.rows.length - 1] === last)
             this.rows.pop();
@@ -129,7 +129,7 @@ export class LogView {
     addLine(line) {
         const i = this.lines.length;
         this.lines.push(line);
-        this.plain.push(undefined);
+        this.lower.push(undefined);
         if (line.startsWith('$ ')) {
             this.sections.push({ start: i, end: i + 1, collapsed: false });
             this.lineSec.push(this.sections.length - 1);
@@ -264,11 +264,13 @@ export class LogView {
 
     // ---- search ----
 
-    plainOf(i) {
-        let p = this.plain[i];
+    // The text of line i as shown, in lower case (for search; kept until
+    // the line changes).
+    lowerOf(i) {
+        let p = this.lower[i];
         if (p === undefined) {
-            p = plainText(this.lines[i]);
-            this.plain[i] = p;
+            p = plainText(this.lines[i]).toLowerCase();
+            this.lower[i] = p;
         }
         return p;
     }
@@ -281,7 +283,7 @@ export class LogView {
             const needle = q.toLowerCase();
             const n = this.lines.length;
             for (let i = 0; i < n && this.matches.length < MAX_MATCHES; i++) {
-                const p = this.plainOf(i).toLowerCase();
+                const p = this.lowerOf(i);
                 let at = p.indexOf(needle);
                 while (at >= 0 && this.matches.length < MAX_MATCHES) {
                     this.matches.push([i, at]);
