@@ -75,6 +75,12 @@ void secrets_delete_global(http_req_t *r);
 void metrics_get(http_req_t *r);
 void metrics_observe(const http_req_t *r, int status, int64_t ms);
 
+/* ui.c: the web page: GET / and the page addresses (/runs/{run}, ...),
+ * which all answer its HTML shell, and GET /ui/{version}/{asset}. Public:
+ * the page asks for the token itself. */
+void ui_page(http_req_t *r);
+void ui_asset(http_req_t *r);
+
 /* openapi.c: GET /api/v1/openapi.yaml */
 void openapi_get(http_req_t *r);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/http.h>
 
@@ -26,6 +27,7 @@ static const struct {
     {201, "Created"},
     {202, "Accepted"},
     {204, "No Content"},
+    {304, "Not Modified"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
     {403, "Forbidden"},
@@ -180,6 +182,23 @@ http_set_header(http_req_t *r, const char *name, const char *value)
             r->out_headers.data[i] = ' ';
 }
 
+/* Whether a header named name was set for the reply of r. */
+static bool
+http_has_out_header(const http_req_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = r->out_headers.data;
+
+    while (p != NULL && *p != '\0') {
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':')
+            return true;
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return false;
+}
+
 /* Send the reply; data (len bytes) may be NULL. The one place that
  * serialises a reply, so the one place that counts replies. */
 static void
@@ -198,7 +217,9 @@ http_send(http_req_t *r, int status, const char *content_type, const char *data,
     buf_printf(&wire, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
     if (content_type != NULL)
         buf_printf(&wire, "Content-Type: %s\r\n", content_type);
-    buf_puts(&wire, "Cache-Control: no-store\r\n");
+    /* Nothing is cached unless the handler says so (the web page's files). */
+    if (!http_has_out_header(r, "Cache-Control"))
+        buf_puts(&wire, "Cache-Control: no-store\r\n");
     if (r->out_headers.len > 0)
         buf_append(&wire, r->out_headers.data, r->out_headers.len);
     if (status != 204 && status != 304)

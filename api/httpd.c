@@ -425,7 +425,8 @@ httpd_conn_admit(httpd_conn_t *c)
         if (strcasecmp(r->head.headers[i].name, "Origin") != 0)
             continue;
         origin = r->head.headers[i].value;
-        if (!httpparse_origin_allowed(origin, h->lim.allowed_origins)) {
+        if (!httpparse_origin_same_host(origin, host) &&
+            !httpparse_origin_allowed(origin, h->lim.allowed_origins)) {
             httpd_fail(c, 403, "forbidden origin",
                        "requests from the web origin \"%.200s\" are refused (see "
                        "GITWEAVE_ALLOWED_ORIGINS)",

@@ -404,3 +404,17 @@ httpparse_origin_allowed(const char *origin, const char *list)
 {
     return origin[0] != '\0' && list != NULL && httpparse_list_has(list, origin, strlen(origin));
 }
+
+bool
+httpparse_origin_same_host(const char *origin, const char *host)
+{
+    if (host == NULL || host[0] == '\0')
+        return false;
+    if (strncasecmp(origin, "http://", 7) == 0)
+        origin += 7;
+    else if (strncasecmp(origin, "https://", 8) == 0)
+        origin += 8;
+    else
+        return false;
+    return strcasecmp(origin, host) == 0;
+}

@@ -99,4 +99,13 @@ bool httpparse_host_is_loopback(const char *host);
  */
 bool httpparse_origin_allowed(const char *origin, const char *list);
 
+/*
+ * Whether origin ("http://host[:port]" or "https://...") names exactly the
+ * host and port of the request's Host header (NULL: false): the API's own
+ * web page calling it, as browsers send Origin with a same-origin POST, PUT
+ * or DELETE. Case does not matter. A rebound DNS name passes this test but
+ * not the loopback Host check, which comes first.
+ */
+bool httpparse_origin_same_host(const char *origin, const char *host);
+
 #endif

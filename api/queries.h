@@ -235,7 +235,8 @@
 /*
  * Runs a page at a time, newest first, shared by a repo's list and the list
  * across repos: SQL_RUNS_SELECT, a WHERE on the repo, then SQL_RUNS_FILTER.
- * $2 status or NULL, $3 cursor micros or NULL, $4 cursor id, $5 how many ->
+ * $2 status or NULL, $3 cursor micros or NULL, $4 cursor id, $5 how many,
+ * $6 template name or NULL ->
  * per run: json (without jobs), created_at in microseconds since the epoch,
  * id.
  */
@@ -245,6 +246,7 @@
 
 #define SQL_RUNS_FILTER                                                                            \
     " AND ($2::run_status IS NULL OR r.status = $2::run_status)"                                   \
+    " AND ($6::text IS NULL OR t.name = $6::text)"                                                 \
     " AND ($3::bigint IS NULL OR (r.created_at, r.id) <"                                           \
     "      ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))"              \
     " ORDER BY r.created_at DESC, r.id DESC LIMIT $5"

@@ -63,6 +63,14 @@ static const router_route_t router_routes[] = {
 
     {EVHTTP_REQ_GET, "/metrics", metrics_get},
     {EVHTTP_REQ_GET, V1 "/openapi.yaml", openapi_get},
+
+    /* The web page: every page address answers the same shell (ui.c). */
+    {EVHTTP_REQ_GET, "/", ui_page},
+    {EVHTTP_REQ_GET, "/runs/{run}", ui_page},
+    {EVHTTP_REQ_GET, "/runs/{run}/jobs/{job}", ui_page},
+    {EVHTTP_REQ_GET, "/repos/{repo}", ui_page},
+    {EVHTTP_REQ_GET, "/runners", ui_page},
+    {EVHTTP_REQ_GET, "/ui/{version}/{asset}", ui_asset},
 };
 
 /* The length of the pattern segment starting at p. */
@@ -109,7 +117,7 @@ router_match(const char *pattern, const request_path_t *path, const char **param
 static bool
 router_is_public(const http_req_t *r, router_fn fn)
 {
-    return fn == health_live || fn == health_ready ||
+    return fn == health_live || fn == health_ready || fn == ui_page || fn == ui_asset ||
            (fn == metrics_get && strcmp(r->cfg->metrics_public, "true") == 0);
 }
 
@@ -163,8 +171,10 @@ router_param_ok(http_req_t *r, const char *name, const char *value)
                          what);
         return false;
     }
-    /* A secret's name is checked by its handler (422). */
-    if (strncmp(name, "{secret}", 8) == 0)
+    /* A secret's name is checked by its handler (422); the page's files are
+     * looked up by name in a table (ui.c). */
+    if (strncmp(name, "{secret}", 8) == 0 || strncmp(name, "{version}", 9) == 0 ||
+        strncmp(name, "{asset}", 7) == 0)
         return true;
     if (gw_uuid_valid(value))
         return true;

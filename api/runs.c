@@ -94,7 +94,7 @@ runs_list_done(http_req_t *r, const PGresult *res, void *arg)
 
 /*
  * A page of runs of the repo named repo (NULL: every repo) with sql (its $1
- * the repo), after checking ?status=, ?limit= and ?before=.
+ * the repo), after checking ?status=, ?template=, ?limit= and ?before=.
  */
 static void
 runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
@@ -102,6 +102,7 @@ runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
     const char *status = request_query_get(&r->query, "status");
     const char *limit_s = request_query_get(&r->query, "limit");
     const char *before = request_query_get(&r->query, "before");
+    const char *template = request_query_get(&r->query, "template");
     char cursor_id[37], micros_s[24], limit_fetch[24];
     long long limit = RUNS_LIMIT_DEFAULT, micros = 0;
     runs_list_t *ctx;
@@ -116,6 +117,12 @@ runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
                          "status is one of queued, running, success, failed, canceled");
         return;
     }
+    if (template != NULL && !gw_name_valid(template)) {
+        http_reply_error(r, 400, "invalid template name",
+                         "a template name is 1 to 100 characters of [A-Za-z0-9._-], starting with "
+                         "a letter or digit");
+        return;
+    }
     if (before != NULL && request_cursor_decode(before, &micros, cursor_id) < 0) {
         http_reply_error(r, 400, "invalid cursor",
                          "before takes the \"next\" value of a previous page as is");
@@ -124,12 +131,12 @@ runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
     snprintf(micros_s, sizeof(micros_s), "%lld", micros);
     /* One more than asked for tells whether there is a next page. */
     snprintf(limit_fetch, sizeof(limit_fetch), "%lld", limit + 1);
-    const char *params[] = {repo, status, before ? micros_s : NULL, before ? cursor_id : NULL,
-                            limit_fetch};
+    const char *params[] = {
+        repo, status, before ? micros_s : NULL, before ? cursor_id : NULL, limit_fetch, template};
     ctx = xmalloc(sizeof(*ctx));
     ctx->limit = limit;
     ctx->one_repo = one_repo;
-    http_db_async(r, "list runs", sql, 5, params, runs_list_done, ctx);
+    http_db_async(r, "list runs", sql, 6, params, runs_list_done, ctx);
 }
 
 void

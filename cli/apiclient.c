@@ -129,6 +129,13 @@ apiclient_new(const char *base_url, const char *token, const volatile sig_atomic
     return c;
 }
 
+char *
+apiclient_run_page(const apiclient_t *c, const char *id)
+{
+    /* base is "<base URL>/api/v1": the page lives beside the API. */
+    return xasprintf("%.*s/runs/%s", (int)(strlen(c->base) - strlen("/api/v1")), c->base, id);
+}
+
 void
 apiclient_free(apiclient_t *c)
 {

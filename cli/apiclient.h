@@ -72,6 +72,12 @@ char *apiclient_redact_url(const char *url);
 char *apiclient_escape(apiclient_t *c, const char *s);
 
 /*
+ * The address of the API's web page for a run, "<base URL>/runs/<id>"
+ * (id as given: a run id needs no escaping); the caller frees it.
+ */
+char *apiclient_run_page(const apiclient_t *c, const char *id);
+
+/*
  * Print to stderr why a call did not succeed: for rc -1 the network error,
  * else the API's error and detail from the reply (never its raw JSON).
  */

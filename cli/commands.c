@@ -184,8 +184,12 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(run, "template_version");
     char created[20], dur[32];
 
+    char *page = apiclient_run_page(api, commands_or_dash(commands_str(run, "id")));
+
     commands_duration(run, "started_at", "ended_at", dur, sizeof(dur));
     printf("run       %s\n", commands_str(run, "id"));
+    printf("page      %s\n", page);
+    free(page);
     printf("status    ");
     commands_print_status(env, commands_str(run, "status"), 0);
     putchar('\n');

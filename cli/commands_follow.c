@@ -239,10 +239,12 @@ commands_started(const cmdline_t *c, apiclient_t *api, const commands_env_t *env
     }
     id = apiclient_escape(api, commands_str(run, "id"));
     if (!c->json) {
-        printf("run %s: %s, template %s, ref %s\n", commands_str(run, "id"),
+        char *page = apiclient_run_page(api, commands_str(run, "id"));
+        printf("run %s: %s, template %s, ref %s\n  %s\n", commands_str(run, "id"),
                commands_or_dash(commands_str(run, "repo")),
                commands_or_dash(commands_str(run, "template")),
-               commands_or_dash(commands_str(run, "ref")));
+               commands_or_dash(commands_str(run, "ref")), page);
+        free(page);
         fflush(stdout);
     }
     rc = commands_follow_run(c, api, env, id, run);

@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-dev
       check libyaml-dev libcurl4-openssl-dev libsodium-dev postgresql-15 postgresql-client-15 git curl jq python3
       ca-certificates docker.io busybox-static docker-compose debootstrap
-      clang libclang-rt-14-dev prometheus nodejs)
+      clang libclang-rt-14-dev prometheus nodejs chromium)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +19,7 @@ if ! command -v npm >/dev/null; then
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
 fi
-# The OpenAPI checks' tools (linter, YAML reader, JSON Schema validator), at
-# the versions of tests/package-lock.json.
+# The OpenAPI checks' tools (linter, YAML reader, JSON Schema validator) and
+# playwright-core (drives chromium in the web page's tests), at the versions
+# of tests/package-lock.json.
 (cd "$(dirname "$0")/../tests" && npm ci --no-audit --no-fund --loglevel=error)

@@ -277,6 +277,7 @@ build/gitweave show "$run"
 cat <<TXT
 
 The stack is running (state in $STATE):
+  web page http://$API_ADDR/              (this run: http://$API_ADDR/runs/$run; it asks for the token)
   API      http://$API_ADDR/api/v1        log: $STATE/api.log
   token    $STATE/api-token (0600): every call but /healthz and /readyz needs it
   worker   engine $engine                 log: $STATE/worker.log

@@ -61,8 +61,8 @@ setup() {
     worker=$GW_WORKER_PID
 }
 
-# A push to main starts the build; the hook prints the run's id and a URL
-# that answers with that run.
+# A push to main starts the build; the hook prints the run's id and the
+# address of its page (a web page of the API).
 section_push_prints_url() {
     local engine=$1 url
     push main
@@ -72,8 +72,10 @@ section_push_prints_url() {
     check "[$engine] and why release did not start" \
         grep -q "release: not started (branch pushes not enabled)" "$GW_TMP/push.err"
     url=$(sed -n "s|.*run $build_run (build) \(http[^ ]*\).*|\1|p" "$GW_TMP/push.err" | head -n 1)
-    expect_eq "[$engine] the run's URL" "$API_ROOT/api/v1/pipelines/runs/$build_run" "$url"
-    expect_eq "[$engine] the URL answers with the run" "$build_run build" "$(curl -s "$url" | jq -r '"\(.id) \(.template)"')"
+    expect_eq "[$engine] the run's page" "$API_ROOT/runs/$build_run" "$url"
+    expect_eq "[$engine] the page answers" "200 text/html; charset=utf-8" "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$url")"
+    expect_eq "[$engine] the run it names is there" "$build_run build" \
+        "$(curl -s "$API/pipelines/runs/${url##*/runs/}" | jq -r '"\(.id) \(.template)"')"
     check "[$engine] the build finishes" wait_for 90 run_is_final "$build_run"
     expect_eq "[$engine] the build succeeded" success "$(run_status "$build_run")"
 }

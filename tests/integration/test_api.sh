@@ -359,7 +359,17 @@ api GET "/pipelines/runs?status=canceled" >/dev/null
 check "across repos: status filter" jqe '(.runs | length) > 0 and all(.runs[]; .status == "canceled")' "$GW_TMP/body"
 api GET "/pipelines/runs?repo=nothere" >/dev/null
 expect_eq "across repos: an unknown repo has no runs" "200 0" "$(status) $(jqv '.runs | length')"
-for bad in limit=0 limit=101 status=bogus before=garbage repo=-x 'repo=a%20b'; do
+api GET "/pipelines/runs?template=quick&limit=100" >/dev/null
+expect_eq "across repos: template filter" \
+    "$(gw_psql -c "SELECT count(*) FROM pipeline_runs r JOIN templates t ON t.id = r.template_id WHERE t.name = 'quick'") quick" \
+    "$(jqv '"\(.runs | length) \([.runs[].template] | unique | join(","))"')"
+api GET "/pipelines/runs?template=nothere" >/dev/null
+expect_eq "across repos: an unknown template has no runs" "200 0" "$(status) $(jqv '.runs | length')"
+api GET "/repos/paging/pipelines/runs?template=quick&status=queued&limit=100" >/dev/null
+expect_eq "a repo's runs: template and status filters" 4 "$(jqv '.runs | length')"
+api GET "/repos/paging/pipelines/runs?template=other" >/dev/null
+expect_eq "a repo's runs: another template has none" "200 0" "$(status) $(jqv '.runs | length')"
+for bad in limit=0 limit=101 status=bogus before=garbage repo=-x 'repo=a%20b' template=-x; do
     api GET "/pipelines/runs?$bad" >/dev/null
     expect_error "across repos ?$bad 400" 400
 done

@@ -137,6 +137,7 @@ gw run hello -f
 expect_eq "run -f of a succeeding run exits 0" 0 "$RC"
 run=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
 check "run -f names the run first" grep -Eq '^[0-9a-f-]{36}$' <<<"$run"
+expect_eq "run -f then the address of its page" "  $GITWEAVE_URL/runs/$run" "$(sed -n 2p "$OUT")"
 expect_eq "run -f prints each job's header and log" \
 '==> first
 $ echo "${GITWEAVE_INPUT_GREETING} from $GITWEAVE_JOB_NAME"
@@ -147,7 +148,7 @@ no newline at the end
 $ echo second job
 second job
 $ echo "é ü 日本"
-é ü 日本' "$(sed -n '2,11p' "$OUT")"
+é ü 日本' "$(sed -n '3,12p' "$OUT")"
 check "summary line of the run" grep -Eq "^---- run $run success in [0-9.]+s$" "$OUT"
 check "summary line per job with its duration" grep -Eq '^  first +success +[0-9.]+s  exit 0$' "$OUT"
 check "summary of the second job" grep -Eq '^  second +success +[0-9.]+s  exit 0$' "$OUT"
@@ -187,6 +188,7 @@ expect_eq "show exits 0" 0 "$RC"
 check "show: status" grep -q "^status    success$" "$OUT"
 check "show: repo and template" grep -q "^template  hello (version 1)$" "$OUT"
 check "show: a line per job" grep -Eq '^  second +success' "$OUT"
+check "show: the run's page" grep -qxF "page      $GITWEAVE_URL/runs/$run" "$OUT"
 gw show "$run" --json
 expect_eq "show --json: the API's run" "$run success 2" "$(jq -r '"\(.id) \(.status) \(.jobs | length)"' "$OUT")"
 

@@ -41,6 +41,15 @@ cap GET $V/openapi.yaml "${AUTH[@]}"
 check "GET /api/v1/openapi.yaml serves docs/openapi.yaml" cmp -s "$SPEC" "$GW_TMP/body"
 
 cap GET /healthz; cap GET /readyz; cap GET $V/healthz; cap GET $V/readyz
+# The web page: its shell at every page address, its files.
+cap GET /; cap GET /runners; cap GET /repos/app; cap GET /runs/not-a-uuid   # 400
+cap GET /; ui=$(sed -n 's|.*/ui/\([0-9a-f]*\)/app.js.*|\1|p' "$GW_TMP/body")
+cap GET "/ui/$ui/app.js"
+etag=$(grep -i '^etag:' "$GW_TMP/reply.$N.h" | cut -d' ' -f2 | tr -d '\r')
+cap GET "/ui/$ui/style.css"; cap GET "/ui/$ui/icon.svg"
+cap GET "/ui/$ui/app.js" -H "If-None-Match: $etag"
+expect_eq "a page file the client has: 304" 304 "$(cut -d' ' -f1 "$GW_STATUS_FILE")"
+cap GET /ui/0000/app.js; cap GET "/ui/$ui/nope.js"                                   # 404
 cap GET $V/repos                                   # 401
 cap GET $V/repos "${AUTH[@]}"
 cap PUT $V/repos/app "${AUTH[@]}" "${J[@]}" -d '{"default_branch": "main"}'

@@ -96,7 +96,7 @@ hdr=$(sed -n 's/^file 600 //p' "$ARGV" | head -n 1)
 check "the header file is gone after the hook" test -n "$hdr" -a ! -e "$hdr"
 run=$(gw_psql -c "SELECT id FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")
 check "the hook prints the started run's id" grep -q "$run" "$GW_TMP/push.err"
-check "the hook prints the run's URL" grep -qF "$API_ROOT/api/v1/pipelines/runs/$run" "$GW_TMP/push.err"
+check "the hook prints the run's page" grep -qF "$API_ROOT/runs/$run" "$GW_TMP/push.err"
 check "the hook says why the tag template did not start" \
     grep -q "ship: not started (branch pushes not enabled)" "$GW_TMP/push.err"
 

@@ -298,6 +298,22 @@ START_TEST(test_origin)
 }
 END_TEST
 
+START_TEST(test_origin_same_host)
+{
+    ck_assert(httpparse_origin_same_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
+    ck_assert(httpparse_origin_same_host("HTTPS://CI.example", "ci.example"));
+    ck_assert(httpparse_origin_same_host("http://[::1]:80", "[::1]:80"));
+    ck_assert(!httpparse_origin_same_host("http://127.0.0.1:8081", "127.0.0.1:8080"));
+    ck_assert(!httpparse_origin_same_host("http://127.0.0.1", "127.0.0.1:8080"));
+    ck_assert(!httpparse_origin_same_host("http://evil.example", "127.0.0.1"));
+    ck_assert(!httpparse_origin_same_host("ftp://127.0.0.1", "127.0.0.1"));
+    ck_assert(!httpparse_origin_same_host("127.0.0.1", "127.0.0.1"));
+    ck_assert(!httpparse_origin_same_host("null", "null"));
+    ck_assert(!httpparse_origin_same_host("http://", ""));
+    ck_assert(!httpparse_origin_same_host("http://a", NULL));
+}
+END_TEST
+
 static Suite *
 httpparse_suite(void)
 {
@@ -314,6 +330,7 @@ httpparse_suite(void)
     tcase_add_test(tc, test_chunked_refused);
     tcase_add_test(tc, test_host_loopback);
     tcase_add_test(tc, test_origin);
+    tcase_add_test(tc, test_origin_same_host);
     suite_add_tcase(s, tc);
     return s;
 }
