@@ -138,6 +138,8 @@
     " 'inputs', r.inputs, 'triggered_by', r.triggered_by,"                                         \
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
+    " 'queued_seconds', gw_queued_seconds(r.created_at, r.started_at, r.ended_at),"                \
+    " 'run_seconds', gw_run_seconds(r.started_at, r.ended_at),"                                    \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
     " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures)"
 
@@ -150,7 +152,8 @@
     " 'image', j.image,"      \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
+                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
+    " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at))"
 
 /* $1 run id -> json of the run with its jobs in position order */
 #define SQL_RUN_GET                                                                                \

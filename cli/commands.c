@@ -135,18 +135,22 @@ commands_runs_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("%-36s  %-8s  ", "RUN", "STATUS");
     if (c->repo == NULL)
         printf("%-16s  ", "REPO");
-    printf("%-16s  %-7s  %-19s  %8s  %s\n", "TEMPLATE", "TRIGGER", "CREATED", "DURATION", "REF");
+    printf("%-16s  %-7s  %-7s  %-19s  %8s  %8s  %s\n", "TEMPLATE", "TRIGGER", "COMMIT", "CREATED",
+           "WAITED", "RAN", "REF");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(page, "runs"))
     {
-        char created[20], dur[32];
-        commands_duration(r, "started_at", "ended_at", dur, sizeof(dur));
+        char created[20], waited[32], ran[32];
+        commands_seconds(r, "queued_seconds", waited, sizeof(waited));
+        commands_seconds(r, "run_seconds", ran, sizeof(ran));
         printf("%-36s  ", commands_or_dash(commands_str(r, "id")));
         commands_print_status(env, commands_str(r, "status"), 8);
         if (c->repo == NULL)
             printf("  %-16s", commands_or_dash(commands_str(r, "repo")));
-        printf("  %-16s  %-7s  %-19s  %8s  %s\n", commands_or_dash(commands_str(r, "template")),
+        printf("  %-16s  %-7s  %-7.7s  %-19s  %8s  %8s  %s\n",
+               commands_or_dash(commands_str(r, "template")),
                commands_or_dash(commands_str(r, "trigger")),
-               commands_short_time(commands_str(r, "created_at"), created), dur,
+               commands_or_dash(commands_str(r, "commit")),
+               commands_short_time(commands_str(r, "created_at"), created), waited, ran,
                commands_or_dash(commands_str(r, "ref")));
     }
     return COMMANDS_EXIT_OK;
@@ -157,9 +161,10 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
                     const apiclient_reply_t *reply, const cJSON *run)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(run, "template_version");
-    char created[20], dur[32];
+    char created[20], waited[32], ran[32];
 
-    commands_duration(run, "started_at", "ended_at", dur, sizeof(dur));
+    commands_seconds(run, "queued_seconds", waited, sizeof(waited));
+    commands_seconds(run, "run_seconds", ran, sizeof(ran));
     printf("run       %s\n", commands_str(run, "id"));
     printf("status    ");
     commands_print_status(env, commands_str(run, "status"), 0);
@@ -172,7 +177,8 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("commit    %s\n", commands_or_dash(commands_str(run, "commit")));
     printf("runner    %s\n", commands_or_dash(commands_str(run, "runner")));
     printf("created   %s\n", commands_short_time(commands_str(run, "created_at"), created));
-    printf("duration  %s\n", dur);
+    printf("waited    %s\n", waited);
+    printf("ran       %s\n", ran);
     if (commands_str(run, "error") != NULL)
         commands_print_untrusted("error     ", commands_str(run, "error"), "\n");
     printf("jobs\n");

@@ -180,7 +180,7 @@ commands_follow_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     const char *status;
     cJSON *run = NULL;
     int rc = COMMANDS_EXIT_ERROR;
-    char dur[32];
+    char waited[32], ran[32];
 
     apiclient_reply_init(&reply);
     if (!c->json) {
@@ -206,10 +206,12 @@ commands_follow_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *
         commands_print_raw(&reply);
         goto done;
     }
-    commands_duration(run, "created_at", "ended_at", dur, sizeof(dur));
+    commands_seconds(run, "queued_seconds", waited, sizeof(waited));
+    commands_seconds(run, "run_seconds", ran, sizeof(ran));
     printf("%s---- run %s ", env->color ? ANSI_BOLD : "", commands_str(run, "id"));
     commands_print_status(env, status, 0);
-    printf("%s in %s%s\n", env->color ? ANSI_BOLD : "", dur, env->color ? ANSI_RESET : "");
+    printf("%s: waited %s, ran %s%s\n", env->color ? ANSI_BOLD : "", waited, ran,
+           env->color ? ANSI_RESET : "");
     if (commands_str(run, "error") != NULL)
         commands_print_untrusted("  ", commands_str(run, "error"), "\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));

@@ -37,8 +37,9 @@ void commands_print_untrusted(const char *before, const char *s, const char *aft
 /* Print status padded to width, coloured when the environment allows. */
 void commands_print_status(const commands_env_t *env, const char *status, int width);
 
-/* The time from field `from` to `to` of o in out ("-" when either is missing). */
-void commands_duration(const cJSON *o, const char *from, const char *to, char *out, size_t n);
+/* The seconds of number member key of o (queued_seconds, run_seconds) as
+ * "11.3s", "4m05s" or "1h02m" in out, or "-" when it is null. */
+void commands_seconds(const cJSON *o, const char *key, char *out, size_t n);
 
 /* "2026-12-01T23:15:01.123456Z" -> "2026-12-01 23:15:01" in out, or "-". */
 const char *commands_short_time(const char *s, char out[20]);
