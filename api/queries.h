@@ -322,6 +322,19 @@
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
+/* ---- ids ---- */
+
+/* How many matches of an id prefix a reply lists. */
+#define IDS_MATCHES_MAX 10
+
+/* The runs and jobs whose id is from $1 to $2 (a prefix's range), runs
+ * first, at most one more than listed -> kind, id, the run's id. */
+#define SQL_IDS_FIND                                                                               \
+    "(SELECT 'run', id::text, id::text FROM pipeline_runs"                                          \
+    "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"                               \
+    " UNION ALL (SELECT 'job', id::text, run_id::text FROM jobs"                                    \
+    "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"
+
 /* ---- events (api/follow_events.c) ---- */
 
 /*

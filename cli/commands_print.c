@@ -189,6 +189,14 @@ commands_print_jobs(const commands_env_t *env, const cJSON *jobs)
     }
 }
 
+const char *
+commands_run_error(const cJSON *run)
+{
+    const char *error = commands_str(run, "error"), *status = commands_str(run, "status");
+
+    return error != NULL && (status == NULL || strcmp(error, status) != 0) ? error : NULL;
+}
+
 void
 commands_print_json(const cJSON *o)
 {

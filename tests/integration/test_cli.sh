@@ -358,10 +358,11 @@ GW_PIDS+=($!)
 wait_for 10 test -s "$GW_TMP/sse.port" || fail "scripted event-stream server did not start"
 job=11111111-1111-4111-8111-111111111111
 GITWEAVE_URL=http://127.0.0.1:$(cat "$GW_TMP/sse.port") gw logs "$job" -f
-expect_eq "event stream: every byte once, in order, across a broken stream" \
+expect_eq "event stream: every byte once, in order, across a broken stream, then the job's status" \
 "hello
 world
-bye" "$(out)"
+bye
+---- job $job failed (exit 1)" "$(out)"
 expect_eq "event stream: the end event's status gives the exit status" 1 "$RC"
 expect_eq "event stream: asked for a stream, then resumed at the next unread offset" \
 "/api/v1/pipelines/runs/$job application/json
