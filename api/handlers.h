@@ -45,6 +45,9 @@ void runs_cancel(http_req_t *r);
 void runs_rerun(http_req_t *r);
 
 
+/* ids.c: GET /ids?prefix= (the runs and jobs whose id starts with it) */
+void ids_find(http_req_t *r);
+
 /* logs.c: GET /jobs/{job}/logs (JSON pages, or live as Server-Sent
  * Events, or text), GET /jobs/{job}/logs.txt */
 void logs_get(http_req_t *r);

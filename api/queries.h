@@ -138,6 +138,8 @@
     " 'inputs', r.inputs, 'triggered_by', r.triggered_by,"                                         \
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
+    " 'queued_seconds', gw_queued_seconds(r.created_at, r.started_at, r.ended_at),"                \
+    " 'run_seconds', gw_run_seconds(r.started_at, r.ended_at),"                                    \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
     " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
     " 'retries', to_json(r.retries)"
@@ -153,7 +155,8 @@
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
-                        " 'secrets', to_json(j.secrets))"
+    " 'secrets', to_json(j.secrets),"                                                              \
+    " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at))"
 
 /* $1 run id -> json of the run with the jobs of its current try in
  * position order, and those of its earlier tries (retried_jobs) */
@@ -344,6 +347,19 @@
     "   AND l.\"offset\" + octet_length(l.chunk) > $2::integer) w"                                 \
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
+
+/* ---- ids ---- */
+
+/* How many matches of an id prefix a reply lists. */
+#define IDS_MATCHES_MAX 10
+
+/* The runs and jobs whose id is from $1 to $2 (a prefix's range), runs
+ * first, at most one more than listed -> kind, id, the run's id. */
+#define SQL_IDS_FIND                                                                               \
+    "(SELECT 'run', id::text, id::text FROM pipeline_runs"                                          \
+    "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"                               \
+    " UNION ALL (SELECT 'job', id::text, run_id::text FROM jobs"                                    \
+    "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"
 
 /* ---- events (api/follow_events.c) ---- */
 

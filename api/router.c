@@ -53,6 +53,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/cancel", runs_cancel},
     {EVHTTP_REQ_GET, V1 "/pipelines/runs/{run}/events", events_run},
     {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/rerun", runs_rerun},
+    {EVHTTP_REQ_GET, V1 "/ids", ids_find},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs", logs_get},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs.txt", logs_text},
     {EVHTTP_REQ_GET, V1 "/events", events_stream},

@@ -125,11 +125,28 @@ static const cmdline_spec_t cmdline_specs[] = {
      "  --raw         the logs' bytes unchanged, as run -f --raw\n" CMDLINE_COMMON},
     {CMD_RUNNERS, "runners", NULL, 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
+    {CMD_TEMPLATE_LIST, "template", "list", 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
+     "usage: gitweave template list\n\nList the templates: name, kind, version, last "
+     "update.\n" CMDLINE_COMMON},
+    {CMD_TEMPLATE_SHOW, "template", "show", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave template show NAME\n\n"
+     "Print the template as it was stored: YAML as written, comments included, or JSON.\n"
+     "With --json, the API's template (its normalised document and its source).\n" CMDLINE_COMMON},
     {CMD_TEMPLATE_PUT, "template", "put", 0, 1, 2, CMDLINE_FIELD(file), CMDLINE_FIELD(name),
      "usage: gitweave template put FILE [NAME]\n\n"
      "Store the template in FILE (YAML, or JSON when the name ends in .json; \"-\" reads\n"
      "standard input as YAML) under NAME, by default the file's name without its\n"
      "extension.\n" CMDLINE_COMMON},
+    {CMD_TEMPLATE_DELETE, "template", "delete", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave template delete NAME\n\n"
+     "Delete a template and its attachments; refused while queued or running runs use it.\n"
+     "The runs that used it keep their history.\n" CMDLINE_COMMON},
+    {CMD_REPO_LIST, "repo", "list", 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
+     "usage: gitweave repo list\n\nList the repositories: name, default branch, clone "
+     "URL.\n" CMDLINE_COMMON},
+    {CMD_REPO_SHOW, "repo", "show", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave repo show NAME\n\n"
+     "Show a repository and the templates attached to it.\n" CMDLINE_COMMON},
     {CMD_REPO_PUT, "repo", "put", OPT_CLONE_URL | OPT_BRANCH, 1, 1, CMDLINE_FIELD(name),
      CMDLINE_NONE,
      "usage: gitweave repo put NAME [--clone-url URL] [--branch BRANCH]\n\n"
@@ -156,6 +173,23 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave secret delete NAME [-r REPO]\n\n"
      "Delete a secret of REPO, or one every repo may use.\n\n"
      "  -r, --repo REPO  the repo's own secret\n" CMDLINE_COMMON},
+    {CMD_REPO_DELETE, "repo", "delete", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave repo delete NAME\n\n"
+     "Delete a repository and its attachments; refused while queued or running runs use it.\n"
+     "Its runs keep their history.\n" CMDLINE_COMMON},
+    {CMD_DETACH, "detach", NULL, 0, 2, 2, CMDLINE_FIELD(repo), CMDLINE_FIELD(name),
+     "usage: gitweave detach REPO TEMPLATE\n\n"
+     "Detach a template from a repository (with the repository's input values for "
+     "it).\n" CMDLINE_COMMON},
+    {CMD_RUNNER_PAUSE, "runner", "pause", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave runner pause NAME\n\n"
+     "Pause a runner: it claims no new run; what it runs goes on to the end.\n" CMDLINE_COMMON},
+    {CMD_RUNNER_RESUME, "runner", "resume", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave runner resume NAME\n\nLet a paused runner claim runs "
+     "again.\n" CMDLINE_COMMON},
+    {CMD_RUNNER_DELETE, "runner", "delete", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave runner delete NAME\n\n"
+     "Remove a runner that is offline or stopped; its runs keep their history.\n" CMDLINE_COMMON},
 };
 
 static const char cmdline_general[] =
@@ -168,12 +202,15 @@ static const char cmdline_general[] =
     "  cancel RUN\n"
     "  rerun RUN [-f [--raw]]\n"
     "  runners\n"
-    "  template put FILE [NAME]\n"
-    "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"
+    "  template list | show NAME | put FILE [NAME] | delete NAME\n"
+    "  repo list | show NAME | put NAME [--clone-url URL] [--branch BRANCH] | delete NAME\n"
     "  attach REPO TEMPLATE [-i NAME=VALUE]...\n"
+    "  detach REPO TEMPLATE\n"
+    "  runner pause NAME | resume NAME | delete NAME\n"
     "  secret put NAME [-r REPO] [--file FILE]   (the value from FILE or standard input)\n"
     "  secret list [-r REPO]\n"
     "  secret delete NAME [-r REPO]\n\n"
+    "A RUN or JOB may be given as a unique prefix of its id, of 8 characters or more.\n\n"
     "gitweave COMMAND --help tells more about each.\n\n"
     "Environment:\n"
     "  GITWEAVE_URL    the API (default http://127.0.0.1:8080)\n"
@@ -231,6 +268,30 @@ cmdline_find_spec(int argc, char *const argv[], int i)
             return s;
     }
     return NULL;
+}
+
+/*
+ * Why argv[i] (and argv[i+1]) is no command, in err: for a word that takes
+ * a verb (template, repo, runner), which verbs it takes.
+ */
+static void
+cmdline_unknown(int argc, char *const argv[], int i, char *err, size_t errlen)
+{
+    char verbs[128] = "";
+    size_t n = 0;
+
+    for (size_t k = 0; k < GW_ARRAY_LEN(cmdline_specs); k++) {
+        const cmdline_spec_t *s = &cmdline_specs[k];
+        if (s->word2 != NULL && strcmp(argv[i], s->word1) == 0)
+            n += (size_t)snprintf(verbs + n, sizeof(verbs) - n, "%s%s", n ? ", " : "", s->word2);
+    }
+    if (n == 0)
+        snprintf(err, errlen, "unknown command \"%s\"", argv[i]);
+    else if (i + 1 < argc)
+        snprintf(err, errlen, "unknown command \"%s %s\": %s takes one of: %s", argv[i],
+                 argv[i + 1], argv[i], verbs);
+    else
+        snprintf(err, errlen, "a verb is needed: %s takes one of: %s", argv[i], verbs);
 }
 
 /* The option's name as the user would write it, for messages. */
@@ -332,7 +393,7 @@ cmdline_parse(int argc, char *const argv[], cmdline_t *out, char *err, size_t er
     }
     spec = cmdline_find_spec(argc, argv, i);
     if (spec == NULL) {
-        snprintf(err, errlen, "unknown command \"%s\"", argv[i]);
+        cmdline_unknown(argc, argv, i, err, errlen);
         return -1;
     }
     out->cmd = spec->cmd;

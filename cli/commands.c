@@ -17,39 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a command asks of the API. */
-typedef struct {
-    const char *method;
-    char *path;        /* owned */
-    cJSON *json;       /* a JSON body (owned), or NULL */
-    const char *ctype; /* the content type of raw; NULL: no body but json */
-    buf_t raw;         /* another body (template put) */
-} commands_request_t;
-
 /*
  * Fill req from the command line. Returns COMMANDS_EXIT_OK, or another
  * exit status after printing why (no call is made).
  */
 typedef int (*commands_build_fn)(const cmdline_t *c, apiclient_t *api, commands_request_t *req);
 
-/*
- * Print the API's 2xx reply (o: its body parsed, borrowed; NULL when
- * empty). Returns the exit status.
- */
-typedef int (*commands_print_fn)(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
-                                 const apiclient_reply_t *reply, const cJSON *o);
-
-/* A command of its own shape, which does all of it. Returns the exit status. */
-typedef int (*commands_fn)(const cmdline_t *c, apiclient_t *api, const commands_env_t *env);
-
 typedef struct {
-    /* The request: method and path (with c->id escaped between path and
-     * after, unless after is NULL), or build for one with more in it. */
+    /* The request: method and path (with c->id, or c->name with by_name,
+     * escaped between path and after, unless after is NULL), or build for
+     * one with more in it. */
     const char *method, *path, *after;
+    bool by_name;
     commands_build_fn build;
     commands_print_fn print;
     bool prints_json; /* print handles --json itself (else the reply is printed raw) */
     commands_fn own;  /* a command of its own shape: does it all instead */
+    /* After an error reply: what to do about it (a line to stderr), or NULL. */
+    void (*hint)(const cmdline_t *c, const apiclient_reply_t *reply);
 } commands_spec_t;
 
 /* {"NAME": "VALUE", ...} from -i NAME=VALUE options. */
@@ -68,8 +53,7 @@ commands_inputs(const cmdline_t *c)
     return o;
 }
 
-/* before, then arg escaped for a path segment, then after; the caller frees it. */
-static char *
+char *
 commands_path(apiclient_t *api, const char *before, const char *arg, const char *after)
 {
     char *esc = apiclient_escape(api, arg);
@@ -96,6 +80,21 @@ commands_run_build(const cmdline_t *c, apiclient_t *api, commands_request_t *req
     req->method = "POST";
     req->path = commands_path(api, "/repos/", c->repo, "/pipelines/run");
     return COMMANDS_EXIT_OK;
+}
+
+/* A run refused for want of a template: how to name or attach one. */
+static void
+commands_run_hint(const cmdline_t *c, const apiclient_reply_t *reply)
+{
+    cJSON *o = cJSON_ParseWithLength(reply->body.data ? reply->body.data : "", reply->body.len);
+    const char *error = commands_str(o, "error");
+
+    if (error != NULL && strcmp(error, "template required") == 0)
+        fprintf(stderr, "gitweave: name one with -t TEMPLATE: gitweave run %s -t TEMPLATE\n",
+                c->repo);
+    else if (error != NULL && strcmp(error, "no template attached") == 0)
+        fprintf(stderr, "gitweave: attach one first: gitweave attach %s TEMPLATE\n", c->repo);
+    cJSON_Delete(o);
 }
 
 /* ---- runs, show, cancel, runners: what they print ---- */
@@ -135,18 +134,22 @@ commands_runs_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("%-36s  %-8s  ", "RUN", "STATUS");
     if (c->repo == NULL)
         printf("%-16s  ", "REPO");
-    printf("%-16s  %-7s  %-19s  %8s  %s\n", "TEMPLATE", "TRIGGER", "CREATED", "DURATION", "REF");
+    printf("%-16s  %-7s  %-7s  %-19s  %8s  %8s  %s\n", "TEMPLATE", "TRIGGER", "COMMIT", "CREATED",
+           "WAITED", "RAN", "REF");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(page, "runs"))
     {
-        char created[20], dur[32];
-        commands_duration(r, "started_at", "ended_at", dur, sizeof(dur));
+        char created[20], waited[32], ran[32];
+        commands_seconds(r, "queued_seconds", waited, sizeof(waited));
+        commands_seconds(r, "run_seconds", ran, sizeof(ran));
         printf("%-36s  ", commands_or_dash(commands_str(r, "id")));
         commands_print_status(env, commands_str(r, "status"), 8);
         if (c->repo == NULL)
             printf("  %-16s", commands_or_dash(commands_str(r, "repo")));
-        printf("  %-16s  %-7s  %-19s  %8s  %s\n", commands_or_dash(commands_str(r, "template")),
+        printf("  %-16s  %-7s  %-7.7s  %-19s  %8s  %8s  %s\n",
+               commands_or_dash(commands_str(r, "template")),
                commands_or_dash(commands_str(r, "trigger")),
-               commands_short_time(commands_str(r, "created_at"), created), dur,
+               commands_or_dash(commands_str(r, "commit")),
+               commands_short_time(commands_str(r, "created_at"), created), waited, ran,
                commands_or_dash(commands_str(r, "ref")));
     }
     return COMMANDS_EXIT_OK;
@@ -182,11 +185,12 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
                     const apiclient_reply_t *reply, const cJSON *run)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(run, "template_version");
-    char created[20], dur[32];
+    char created[20], waited[32], ran[32];
 
     char *page = apiclient_run_page(api, commands_or_dash(commands_str(run, "id")));
 
-    commands_duration(run, "started_at", "ended_at", dur, sizeof(dur));
+    commands_seconds(run, "queued_seconds", waited, sizeof(waited));
+    commands_seconds(run, "run_seconds", ran, sizeof(ran));
     printf("run       %s\n", commands_str(run, "id"));
     printf("page      %s\n", page);
     free(page);
@@ -200,10 +204,15 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("ref       %s\n", commands_or_dash(commands_str(run, "ref")));
     printf("commit    %s\n", commands_or_dash(commands_str(run, "commit")));
     printf("runner    %s\n", commands_or_dash(commands_str(run, "runner")));
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(run, "attempt")))
+        printf("attempt   %d\n", cJSON_GetObjectItemCaseSensitive(run, "attempt")->valueint);
+    if (commands_str(run, "rerun_of") != NULL)
+        printf("rerun of  %s\n", commands_str(run, "rerun_of"));
     printf("created   %s\n", commands_short_time(commands_str(run, "created_at"), created));
-    printf("duration  %s\n", dur);
-    if (commands_str(run, "error") != NULL)
-        commands_print_untrusted("error     ", commands_str(run, "error"), "\n");
+    printf("waited    %s\n", waited);
+    printf("ran       %s\n", ran);
+    if (commands_run_error(run) != NULL)
+        commands_print_untrusted("error     ", commands_run_error(run), "\n");
     printf("jobs\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
     commands_show_tries(env, run);
@@ -360,18 +369,25 @@ commands_repo_put_print(const cmdline_t *c, apiclient_t *api, const commands_env
     return COMMANDS_EXIT_OK;
 }
 
+char *
+commands_attachment_path(apiclient_t *api, const cmdline_t *c)
+{
+    char *repo = apiclient_escape(api, c->repo), *tmpl = apiclient_escape(api, c->name);
+    char *path = xasprintf("/repos/%s/templates/%s", repo, tmpl);
+
+    free(repo);
+    free(tmpl);
+    return path;
+}
+
 static int
 commands_attach_build(const cmdline_t *c, apiclient_t *api, commands_request_t *req)
 {
-    char *repo = apiclient_escape(api, c->repo), *tmpl = apiclient_escape(api, c->name);
-
     req->json = cJSON_CreateObject();
     if (c->ninputs > 0)
         cJSON_AddItemToObject(req->json, "inputs", commands_inputs(c));
     req->method = "PUT";
-    req->path = xasprintf("/repos/%s/templates/%s", repo, tmpl);
-    free(repo);
-    free(tmpl);
+    req->path = commands_attachment_path(api, c);
     return COMMANDS_EXIT_OK;
 }
 
@@ -386,7 +402,10 @@ commands_attach_print(const cmdline_t *c, apiclient_t *api, const commands_env_t
 /* ---- the table and its runner ---- */
 
 static const commands_spec_t commands_specs[CMD__COUNT] = {
-    [CMD_RUN] = {.build = commands_run_build, .print = commands_started, .prints_json = true},
+    [CMD_RUN] = {.build = commands_run_build,
+                 .print = commands_started,
+                 .prints_json = true,
+                 .hint = commands_run_hint},
     [CMD_LOGS] = {.own = commands_logs},
     [CMD_RUNS] = {.build = commands_runs_build, .print = commands_runs_print},
     [CMD_SHOW] = {"GET", "/pipelines/runs/", "", .print = commands_show_print},
@@ -402,6 +421,17 @@ static const commands_spec_t commands_specs[CMD__COUNT] = {
     [CMD_SECRET_PUT] = {.own = commands_secret_put},
     [CMD_SECRET_LIST] = {.own = commands_secret_list},
     [CMD_SECRET_DELETE] = {.own = commands_secret_delete},
+    /* commands_manage.c */
+    [CMD_TEMPLATE_LIST] = {"GET", "/templates", NULL, .print = commands_template_list_print},
+    [CMD_TEMPLATE_SHOW] = {"GET", "/templates/", "", true, .print = commands_template_show_print},
+    [CMD_TEMPLATE_DELETE] = {"DELETE", "/templates/", "", true, .print = commands_deleted_print},
+    [CMD_REPO_LIST] = {"GET", "/repos", NULL, .print = commands_repo_list_print},
+    [CMD_REPO_SHOW] = {.own = commands_repo_show},
+    [CMD_REPO_DELETE] = {"DELETE", "/repos/", "", true, .print = commands_deleted_print},
+    [CMD_DETACH] = {.build = commands_detach_build, .print = commands_detach_print},
+    [CMD_RUNNER_PAUSE] = {"POST", "/runners/", "/pause", true, .print = commands_runner_print},
+    [CMD_RUNNER_RESUME] = {"POST", "/runners/", "/resume", true, .print = commands_runner_print},
+    [CMD_RUNNER_DELETE] = {"DELETE", "/runners/", "", true, .print = commands_deleted_print},
 };
 
 /* Build the request of spec, call the API and print its reply. Returns the exit status. */
@@ -425,7 +455,8 @@ commands_call_and_print(const commands_spec_t *spec, const cmdline_t *c, apiclie
             goto done;
     } else {
         req.method = spec->method;
-        req.path = spec->after != NULL ? commands_path(api, spec->path, c->id, spec->after)
+        req.path = spec->after != NULL ? commands_path(api, spec->path,
+                                                       spec->by_name ? c->name : c->id, spec->after)
                                        : xstrdup(spec->path);
     }
     if (req.json != NULL) {
@@ -438,9 +469,11 @@ commands_call_and_print(const commands_spec_t *spec, const cmdline_t *c, apiclie
         body = req.raw.data ? req.raw.data : "";
         len = req.raw.len;
     }
-    if (commands_call(api, req.method, req.path, ctype, body, len, &reply, &o) < 0)
+    if (commands_call(api, req.method, req.path, ctype, body, len, &reply, &o) < 0) {
+        if (spec->hint != NULL && reply.status != 0)
+            spec->hint(c, &reply);
         rc = commands_exit_after_failure(api);
-    else if (c->json && !spec->prints_json)
+    } else if (c->json && !spec->prints_json)
         commands_print_raw(&reply);
     else
         rc = spec->print(c, api, env, &reply, o);
@@ -458,13 +491,23 @@ int
 commands_exec(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
 {
     const commands_spec_t *spec;
+    cmdline_t full = *c;
+    char id[37];
+    int rc;
 
     if (c->cmd <= CMD_NONE || c->cmd >= CMD__COUNT)
         return COMMANDS_EXIT_ERROR;
     spec = &commands_specs[c->cmd];
-    if (spec->own != NULL)
-        return spec->own(c, api, env);
-    if (spec->print == NULL)
+    if (spec->own == NULL && spec->print == NULL)
         return COMMANDS_EXIT_ERROR;
-    return commands_call_and_print(spec, c, api, env);
+    /* A run or job id may be a unique prefix: the command gets the whole id. */
+    if (c->id != NULL) {
+        rc = commands_resolve_id(api, c->id, c->cmd == CMD_LOGS, id);
+        if (rc != COMMANDS_EXIT_OK)
+            return rc;
+        full.id = id;
+    }
+    if (spec->own != NULL)
+        return spec->own(&full, api, env);
+    return commands_call_and_print(spec, &full, api, env);
 }

@@ -150,6 +150,24 @@ commands_job_log(apiclient_t *api, const commands_env_t *env, const char *job_id
 
 /* ---- following a run ---- */
 
+/* The summary of a final run: its status, how long it waited and ran, its
+ * error, a line per job. */
+static void
+commands_print_summary(const commands_env_t *env, const cJSON *run)
+{
+    char waited[32], ran[32];
+
+    commands_seconds(run, "queued_seconds", waited, sizeof(waited));
+    commands_seconds(run, "run_seconds", ran, sizeof(ran));
+    printf("%s---- run %s ", env->color ? ANSI_BOLD : "", commands_str(run, "id"));
+    commands_print_status(env, commands_str(run, "status"), 0);
+    printf("%s: waited %s, ran %s%s\n", env->color ? ANSI_BOLD : "", waited, ran,
+           env->color ? ANSI_RESET : "");
+    if (commands_run_error(run) != NULL)
+        commands_print_untrusted("  ", commands_run_error(run), "\n");
+    commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
+}
+
 /*
  * Read run esc_id until its status is final (the run's own final status is
  * written just after its last job's). Returns it (cJSON_Delete; its text in
@@ -177,10 +195,8 @@ commands_follow_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *
 {
     apiclient_reply_t reply;
     const cJSON *j;
-    const char *status;
     cJSON *run = NULL;
     int rc = COMMANDS_EXIT_ERROR;
-    char dur[32];
 
     apiclient_reply_init(&reply);
     if (!c->json) {
@@ -200,19 +216,12 @@ commands_follow_run(const cmdline_t *c, apiclient_t *api, const commands_env_t *
         rc = commands_exit_after_failure(api);
         goto done;
     }
-    status = commands_str(run, "status");
-    rc = commands_exit_for(status);
+    rc = commands_exit_for(commands_str(run, "status"));
     if (c->json) {
         commands_print_raw(&reply);
         goto done;
     }
-    commands_duration(run, "created_at", "ended_at", dur, sizeof(dur));
-    printf("%s---- run %s ", env->color ? ANSI_BOLD : "", commands_str(run, "id"));
-    commands_print_status(env, status, 0);
-    printf("%s in %s%s\n", env->color ? ANSI_BOLD : "", dur, env->color ? ANSI_RESET : "");
-    if (commands_str(run, "error") != NULL)
-        commands_print_untrusted("  ", commands_str(run, "error"), "\n");
-    commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
+    commands_print_summary(env, run);
 done:
     cJSON_Delete(run);
     apiclient_reply_free(&reply);
@@ -299,7 +308,16 @@ commands_logs_job(const cmdline_t *c, apiclient_t *api, const commands_env_t *en
     if (o != NULL)
         commands_print_json(o);
     cJSON_Delete(o);
-    return c->follow ? commands_exit_for(res.status) : COMMANDS_EXIT_OK;
+    if (!c->follow)
+        return COMMANDS_EXIT_OK;
+    if (!c->json) {
+        printf("%s---- job %s ", env->color ? ANSI_BOLD : "", c->id);
+        commands_print_status(env, res.status, 0);
+        if (res.has_exit_code)
+            printf(" (exit %d)", res.exit_code);
+        printf("%s\n", env->color ? ANSI_RESET : "");
+    }
+    return commands_exit_for(res.status);
 }
 
 int
@@ -348,6 +366,8 @@ commands_logs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env)
             goto done;
         }
         rc = commands_exit_for(commands_str(run, "status"));
+        if (!c->json)
+            commands_print_summary(env, run);
     }
     if (c->json)
         commands_print_json(list);

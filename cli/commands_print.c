@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "termsafe.h"
 
@@ -60,38 +59,17 @@ commands_print_status(const commands_env_t *env, const char *status, int width)
     printf("%s%-*s%s", color, width, s, color[0] ? ANSI_RESET : "");
 }
 
-/* An RFC 3339 UTC time of the API ("2026-12-01T23:15:01.123456Z") in seconds. */
-static bool
-commands_parse_time(const char *s, double *out)
-{
-    struct tm tm;
-    int usec = 0, n = 0;
-
-    if (s == NULL)
-        return false;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return false;
-    if (s[n] == '.')
-        usec = atoi(s + n + 1);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (double)timegm(&tm) + usec / 1e6;
-    return true;
-}
-
 void
-commands_duration(const cJSON *o, const char *from, const char *to, char *out, size_t n)
+commands_seconds(const cJSON *o, const char *key, char *out, size_t n)
 {
-    double a, b, d;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    double d;
 
-    if (!commands_parse_time(commands_str(o, from), &a) ||
-        !commands_parse_time(commands_str(o, to), &b)) {
+    if (!cJSON_IsNumber(v)) {
         snprintf(out, n, "-");
         return;
     }
-    d = b - a < 0 ? 0 : b - a;
+    d = v->valuedouble < 0 ? 0 : v->valuedouble;
     if (d < 60)
         snprintf(out, n, "%.1fs", d);
     else if (d < 3600)
@@ -199,7 +177,7 @@ commands_print_jobs(const commands_env_t *env, const cJSON *jobs)
         const char *err = commands_str(j, "error");
         char dur[32];
 
-        commands_duration(j, "started_at", "ended_at", dur, sizeof(dur));
+        commands_seconds(j, "run_seconds", dur, sizeof(dur));
         printf("  %-*s  ", width, commands_or_dash(commands_str(j, "name")));
         commands_print_status(env, commands_str(j, "status"), 9);
         printf("  %8s", dur);
@@ -209,6 +187,14 @@ commands_print_jobs(const commands_env_t *env, const cJSON *jobs)
             commands_print_untrusted("  ", err, "");
         putchar('\n');
     }
+}
+
+const char *
+commands_run_error(const cJSON *run)
+{
+    const char *error = commands_str(run, "error"), *status = commands_str(run, "status");
+
+    return error != NULL && (status == NULL || strcmp(error, status) != 0) ? error : NULL;
 }
 
 void

@@ -76,6 +76,10 @@ logtail_on_event(void *ctx, const char *event, const char *data, size_t len, con
         v = cJSON_GetObjectItemCaseSensitive(o, "status");
         if (cJSON_IsString(v))
             snprintf(st->res->status, sizeof(st->res->status), "%s", v->valuestring);
+        v = cJSON_GetObjectItemCaseSensitive(o, "exit_code");
+        st->res->has_exit_code = cJSON_IsNumber(v);
+        if (cJSON_IsNumber(v))
+            st->res->exit_code = v->valueint;
         st->ended = true;
         rc = 1; /* everything is there: no need to wait for the close */
     }

@@ -33,6 +33,8 @@ typedef struct {
 typedef struct {
     char status[16]; /* the job's status when the log ended */
     long long next_offset;
+    bool has_exit_code; /* the stream's end said an exit code (pages say none) */
+    int exit_code;
 } logtail_result_t;
 
 /*

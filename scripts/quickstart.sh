@@ -126,7 +126,7 @@ db_start() {
         fi
         return
     fi
-    [ -x "$PG_BIN/initdb" ] || die "no $PG_BIN/initdb: run scripts/deps.sh first"
+    [ -x "$PG_BIN/initdb" ] || die "no $PG_BIN/initdb: run scripts/deps.sh --runtime first"
     [ ! -e "$pg" ] || die "$pg holds no database: run scripts/quickstart.sh purge first"
     mkdir -m 0700 "$pg"
     [ "$PG_OWNER" = "$ME" ] || chown "$PG_OWNER" "$pg"
@@ -174,8 +174,8 @@ db-start)
 esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-say "installing packages and building"
-bash scripts/deps.sh
+say "installing what running needs (scripts/deps.sh --runtime; nothing once installed) and building"
+bash scripts/deps.sh --runtime
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 stop

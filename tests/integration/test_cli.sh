@@ -9,17 +9,7 @@ export GITWEAVE_API_TOKEN=cli-test-token
 gw_pg_start
 gw_api_start
 gw_worker_start w1
-GW=$GW_BUILD_DIR/gitweave
-export GITWEAVE_URL=${API%/api/v1} GITWEAVE_TOKEN=$GITWEAVE_API_TOKEN NO_COLOR=1
-# The helper's curl calls need the token too.
-AUTH=(-H "Authorization: Bearer $GITWEAVE_API_TOKEN")
-
-# gw ARGS...: run the client; stdout to $OUT, stderr to $ERR, status to $RC.
-OUT=$GW_TMP/out ERR=$GW_TMP/err
-# Every stderr is kept in client.log too: a sanitizer build's report there fails the test.
-gw() { "$GW" "$@" >"$OUT" 2>"$ERR"; RC=$?; cat "$ERR" >>"$GW_TMP/client.log"; }
-out() { cat "$OUT"; }
-err() { cat "$ERR"; }
+source "$GW_SOURCE_DIR/tests/lib/cli.sh"
 no_json_in_err() { ! grep -q '[{}]' "$ERR"; }
 # tty_run COMMAND: run it on a pseudo-terminal; what the terminal got goes to $OUT.
 tty_run() { script -qec "$1" /dev/null >"$OUT" 2>&1; }
@@ -149,7 +139,7 @@ $ echo second job
 second job
 $ echo "é ü 日本"
 é ü 日本' "$(sed -n '3,12p' "$OUT")"
-check "summary line of the run" grep -Eq "^---- run $run success in [0-9.]+s$" "$OUT"
+check "summary line of the run" grep -Eq "^---- run $run success: waited [0-9.]+s, ran [0-9.]+s$" "$OUT"
 check "summary line per job with its duration" grep -Eq '^  first +success +[0-9.]+s  exit 0$' "$OUT"
 check "summary of the second job" grep -Eq '^  second +success +[0-9.]+s  exit 0$' "$OUT"
 expect_eq "the run really succeeded" success "$(run_status "$run")"
@@ -176,7 +166,7 @@ expect_eq "run of an unknown repo exits 3" 3 "$RC"
 gw run other -f
 expect_eq "run -f of a failing run exits 1" 1 "$RC"
 check "failing job's log shown" grep -q "^about to fail$" "$OUT"
-check "failed run in the summary" grep -Eq "^---- run [0-9a-f-]{36} failed in " "$OUT"
+check "failed run in the summary" grep -Eq "^---- run [0-9a-f-]{36} failed: waited " "$OUT"
 check "failed job with its exit code" grep -Eq '^  bad +failed +[0-9.]+s  exit 7' "$OUT"
 check "skipped job in the summary" grep -Eq '^  after +skipped +-$' "$OUT"
 check "the skipped job has no header" bash -c "! grep -q '^==> after' '$OUT'"
@@ -224,12 +214,12 @@ check "logs of an unknown id: job not found" grep -q "job not found" "$ERR"
 check "run3 finishes" wait_for 30 run_is_final "$run3"
 gw runs hello
 expect_eq "runs exits 0" 0 "$RC"
-check "runs: a header line" grep -Eq '^RUN +STATUS +TEMPLATE +TRIGGER +CREATED +DURATION +REF$' "$OUT"
+check "runs: a header line" grep -Eq '^RUN +STATUS +TEMPLATE +TRIGGER +COMMIT +CREATED +WAITED +RAN +REF$' "$OUT"
 expect_eq "runs: a line per run, newest first" "$run3 $run2 $run" "$(awk 'NR > 1 {print $1}' "$OUT" | tr '\n' ' ' | sed 's/ $//')"
 check "runs: status, template, trigger" grep -Eq "^$run +success +hello +manual " "$OUT"
 gw runs
 expect_eq "runs without a repo exits 0" 0 "$RC"
-check "runs without a repo: a REPO column" grep -Eq '^RUN +STATUS +REPO +TEMPLATE +TRIGGER +CREATED +DURATION +REF$' "$OUT"
+check "runs without a repo: a REPO column" grep -Eq '^RUN +STATUS +REPO +TEMPLATE +TRIGGER +COMMIT +CREATED +WAITED +RAN +REF$' "$OUT"
 check "runs without a repo: each run with its repo" grep -Eq "^$run +success +hello +hello +manual " "$OUT"
 gw runs --status success --json
 check "runs --status without a repo: the API's list across repos" \
@@ -270,7 +260,7 @@ cancel_said() { [[ "$(out)" =~ ^run\ $slow_run(: cancel requested; its runner st
 check "cancel of a running run" cancel_said
 wait "$f1"
 expect_eq "run -f of a canceled run exits 2" 2 "$?"
-check "canceled run in the summary" grep -Eq "^---- run $slow_run canceled in " "$GW_TMP/follow1"
+check "canceled run in the summary" grep -Eq "^---- run $slow_run canceled: waited " "$GW_TMP/follow1"
 check "late line never printed" bash -c "! grep -q '^late$' '$GW_TMP/follow1'"
 gw cancel "$slow_run"
 expect_eq "cancel of a final run exits 3" 3 "$RC"
@@ -370,10 +360,11 @@ GW_PIDS+=($!)
 wait_for 10 test -s "$GW_TMP/sse.port" || fail "scripted event-stream server did not start"
 job=11111111-1111-4111-8111-111111111111
 GITWEAVE_URL=http://127.0.0.1:$(cat "$GW_TMP/sse.port") gw logs "$job" -f
-expect_eq "event stream: every byte once, in order, across a broken stream" \
+expect_eq "event stream: every byte once, in order, across a broken stream, then the job's status" \
 "hello
 world
-bye" "$(out)"
+bye
+---- job $job failed (exit 1)" "$(out)"
 expect_eq "event stream: the end event's status gives the exit status" 1 "$RC"
 expect_eq "event stream: asked for a stream, then resumed at the next unread offset" \
 "/api/v1/pipelines/runs/$job application/json

@@ -123,6 +123,8 @@ cap GET "$V/events?run=nope" "${AUTH[@]}"                                       
 cap POST "$V/pipelines/runs/$run/rerun" "${AUTH[@]}"
 rerun=$(jq -r .id "$GW_TMP/body")
 cap POST $V/pipelines/runs/123e4567-e89b-12d3-a456-426614174000/rerun "${AUTH[@]}"   # 404
+cap GET "$V/ids?prefix=${rerun:0:8}" "${AUTH[@]}"
+cap GET "$V/ids?prefix=abc" "${AUTH[@]}"                                                # 400
 cap GET $V/runners "${AUTH[@]}"
 cap POST $V/runners/w1/pause "${AUTH[@]}"
 cap POST $V/runners/w1/resume "${AUTH[@]}"

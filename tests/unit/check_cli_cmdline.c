@@ -133,6 +133,27 @@ START_TEST(test_every_command)
     ck_assert_str_eq(c.name, "build");
     ck_assert_uint_eq(c.ninputs, 1);
     cmdline_free(&c);
+
+    ck_assert_int_eq(parse(&c, err, "template", "list", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_TEMPLATE_LIST);
+    cmdline_free(&c);
+    ck_assert_int_eq(parse(&c, err, "template", "show", "build", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_TEMPLATE_SHOW);
+    ck_assert_str_eq(c.name, "build");
+    cmdline_free(&c);
+    ck_assert_int_eq(parse(&c, err, "repo", "delete", "hello", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_REPO_DELETE);
+    ck_assert_str_eq(c.name, "hello");
+    cmdline_free(&c);
+    ck_assert_int_eq(parse(&c, err, "detach", "hello", "build", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_DETACH);
+    ck_assert_str_eq(c.repo, "hello");
+    ck_assert_str_eq(c.name, "build");
+    cmdline_free(&c);
+    ck_assert_int_eq(parse(&c, err, "runner", "pause", "w1", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_RUNNER_PAUSE);
+    ck_assert_str_eq(c.name, "w1");
+    cmdline_free(&c);
 }
 END_TEST
 
@@ -192,7 +213,10 @@ START_TEST(test_refusals)
     ck_assert_str_eq(err, "unknown command \"frobnicate\"");
 
     ck_assert_int_eq(parse(&c, err, "template", "get", "x", NULL), -1);
-    ck_assert_str_eq(err, "unknown command \"template\"");
+    ck_assert_str_eq(err, "unknown command \"template get\": template takes one of: list, show, "
+                          "put, delete");
+    ck_assert_int_eq(parse(&c, err, "runner", NULL), -1);
+    ck_assert_str_eq(err, "a verb is needed: runner takes one of: pause, resume, delete");
 
     ck_assert_int_eq(parse(&c, err, "run", NULL), -1);
     ck_assert_str_eq(err, "missing argument");
