@@ -139,7 +139,8 @@
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
-    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures)"
+    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                 \
+    " 'runs_on', r.runs_on"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -152,9 +153,15 @@
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
 
+/* Why queued run r waits (gw_run_waiting, db/migrations/0013), NULL once
+ * it is not queued. */
+#define SQL_RUN_WAITING                                                                            \
+    "(SELECT json_build_object('reason', w.reason, 'position', w.position, 'detail', w.detail)"  \
+    "  FROM gw_run_waiting(r.id) w WHERE r.status = 'queued')"
+
 /* $1 run id -> json of the run with its jobs in position order */
 #define SQL_RUN_GET                                                                                \
-    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                         \
+    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'waiting', " SQL_RUN_WAITING ", 'jobs',"        \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"                \
     "  FROM jobs j WHERE j.run_id = r.id))::text" SQL_RUN_FROM " WHERE r.id = $1"
 
@@ -183,7 +190,9 @@
  * workspace there).
  * $1 repo id, $2 trigger, $3 ref, $4 commit, $5 triggered_by (uuid or
  * NULL), $6 the runs: a JSON array of {id, template_id, template_version,
- * inputs, spec} -> json of each run with its jobs, notify result
+ * inputs, spec} -> json of each run with its jobs, notify result, and the
+ * warning when no live runner may take it (gw_labels_warning, NULL when
+ * one may)
  */
 #define SQL_TRIGGER_INSERT                                                                         \
     "WITH src AS ("                                                                                \
@@ -193,9 +202,10 @@
     " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
     "  FROM repos WHERE id = $1::uuid),"                                                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean)"                              \
+    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean, runs_on)"                     \
     "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
-    "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false)"    \
+    "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false),"   \
+    "   gw_labels(t.document->'runs-on')"                                                          \
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
     "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status"            \
@@ -208,7 +218,7 @@
     " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
-    " " EV_RUN_SQL("r.id", "'queued'")                                                            \
+    " " EV_RUN_SQL("r.id", "'queued'") ", gw_labels_warning(r.runs_on)"                           \
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
     " ORDER BY s.ord"
@@ -278,9 +288,9 @@
     "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
     "  JOIN templates t ON t.id = r.template_id WHERE r.id = $1::uuid),"                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of)"                                  \
+    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on)"                         \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
-    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
+    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on FROM o"                           \
     "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status)"                    \
     "  SELECT gen_random_uuid(), r.id, oj.position, oj.name, oj.kind, oj.image, 'queued'"          \
@@ -362,6 +372,7 @@
 #define SQL_RUNNER_JSON                                                                            \
     "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
     " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
+    " 'labels', rn.labels, 'run_unlabeled', rn.run_unlabeled,"                                     \
     " 'slots', rn.slots, 'busy', " SQL_RUNNER_BUSY ","                                             \
     " 'status_detail', rn.status_detail,"                                                          \
     " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","    \
@@ -391,8 +402,11 @@
 
 /* ---- metrics ---- */
 
-/* The database's samples of /metrics in exposition order (the view is in
- * db/migrations/0004_operate.sql) -> family, sample, labels, value. */
-#define SQL_METRICS "SELECT family, sample, labels, value FROM metrics_samples"
+/* The database's samples of /metrics in exposition order (the views are in
+ * db/migrations/0004_operate.sql and 0013_labels.sql) -> family, sample,
+ * labels, value. */
+#define SQL_METRICS                                                                                \
+    "SELECT family, sample, labels, value FROM metrics_samples"                                    \
+    " UNION ALL SELECT family, sample, labels, value FROM metrics_label_samples"
 
 #endif

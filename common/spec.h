@@ -10,6 +10,8 @@
  *           and no tags (a push filter without branches but with tags
  *           starts on tag pushes only)
  *   clean:  bool  (default false: untracked files survive between runs)
+ *   runs-on: [label...] (non-empty; labels as util.h gw_label_valid): only a
+ *           runner that has every one of them takes the template's runs
  *   inputs: { NAME: { type?: "string"|"number"|"boolean"|"choice",
  *                     options?: [str...] (choice only, required for choice),
  *                     default?: scalar, required?: bool, description?: str } }
