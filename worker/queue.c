@@ -98,9 +98,9 @@
     "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                         \
     "         attempt = r.attempt + 1, started_at = now(),"                                    \
     "         lease_expires_at = now() + $2::int * interval '1 second'"                        \
-    "   WHERE r.id IN (SELECT id FROM pipeline_runs WHERE status = 'queued'"                   \
-    "                   AND id IN (SELECT gw_claimable($1, $3::int))"                          \
-    "                   ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"             \
+    "   WHERE r.id IN (SELECT q.id FROM gw_claimable($1, $3::int) AS c (id)"                   \
+    "                   JOIN pipeline_runs q ON q.id = c.id WHERE q.status = 'queued'"         \
+    "                   ORDER BY q.created_at LIMIT $3::int FOR UPDATE OF q SKIP LOCKED)"      \
     "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
     "            r.created_at),"                                                               \
     " fj AS ("                                                                                 \

@@ -33,9 +33,10 @@ $$;
 -- The ids of up to about n queued runs that runner may take, none when it
 -- is paused: the oldest of each label set it may take (with a margin for
 -- runs that other runners hold locked meanwhile). The claim (worker/queue.c)
--- takes the oldest n of them, FOR UPDATE SKIP LOCKED.
+-- starts from these ids (ROWS: a few, so that the planner does not scan
+-- the queue by age instead) and takes the oldest n, FOR UPDATE SKIP LOCKED.
 CREATE FUNCTION gw_claimable(runner uuid, n integer) RETURNS SETOF uuid
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE ROWS 20
 AS $$
     WITH RECURSIVE me AS (
         SELECT labels, run_unlabeled FROM runners WHERE id = runner AND NOT paused),
@@ -47,10 +48,14 @@ AS $$
           FROM sets WHERE sets.v IS NOT NULL)
     SELECT c.id
       FROM sets, me,
-           LATERAL (SELECT q.id FROM pipeline_runs q
-                     WHERE q.status = 'queued' AND q.runs_on = sets.v
-                     ORDER BY q.created_at LIMIT n * 4 + 16) c
-     WHERE sets.v IS NOT NULL AND gw_runner_takes(me.labels, me.run_unlabeled, sets.v)
+           -- From the set on, in the order of pipeline_runs_queued_labels_idx,
+           -- which alone has it (with runs_on = v the planner may walk the
+           -- whole queue by age instead); the rows of the next sets are cut.
+           LATERAL (SELECT q.id, q.runs_on FROM pipeline_runs q
+                     WHERE q.status = 'queued' AND q.runs_on >= sets.v
+                     ORDER BY q.runs_on, q.created_at LIMIT n * 4 + 16) c
+     WHERE sets.v IS NOT NULL AND c.runs_on = sets.v
+       AND gw_runner_takes(me.labels, me.run_unlabeled, sets.v)
 $$;
 
 -- What a runner that may take runs needing runs_on "has", for messages:
