@@ -79,6 +79,8 @@ static const struct {
     {"gitweave_runner_paused", "gauge", "1 when the runner is paused."},
     {"gitweave_runner_slots", "gauge", "Runs the runner can execute at once."},
     {"gitweave_runner_busy_slots", "gauge", "Runs the runner is executing."},
+    {"gitweave_runs_waiting", "gauge", "Queued runs by the reason they wait."},
+    {"gitweave_runner_labels", "gauge", "1 per runner, its labels comma-separated."},
 };
 
 /* Method names as labels: a fixed set, whatever a client sends. */

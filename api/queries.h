@@ -142,7 +142,7 @@
     " 'run_seconds', gw_run_seconds(r.started_at, r.ended_at),"                                    \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
     " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
-    " 'retries', to_json(r.retries)"
+    " 'retries', to_json(r.retries), 'runs_on', r.runs_on"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -158,10 +158,16 @@
     " 'secrets', to_json(j.secrets),"                                                              \
     " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at))"
 
+/* Why queued run r waits (gw_run_waiting, db/migrations/0011), NULL once
+ * it is not queued. */
+#define SQL_RUN_WAITING                                                                            \
+    "(SELECT json_build_object('reason', w.reason, 'position', w.position, 'detail', w.detail)"   \
+    "  FROM gw_run_waiting(r.id) w WHERE r.status = 'queued')"
+
 /* $1 run id -> json of the run with the jobs of its current try in
  * position order, and those of its earlier tries (retried_jobs) */
 #define SQL_RUN_GET                                                                                \
-    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                         \
+    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'waiting', " SQL_RUN_WAITING ", 'jobs',"        \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"                \
     "  FROM jobs j WHERE j.run_id = r.id AND j.retry = cardinality(r.retries)),"                   \
     " 'retried_jobs',"                                                                             \
@@ -203,7 +209,9 @@
  * workspace there).
  * $1 repo id, $2 trigger, $3 ref, $4 commit, $5 triggered_by (uuid or
  * NULL), $6 the runs: a JSON array of {id, template_id, template_version,
- * inputs, spec} -> json of each run with its jobs, notify result
+ * inputs, spec} -> json of each run with its jobs, notify result, and the
+ * warning when no live runner may take it (gw_labels_warning, NULL when
+ * one may)
  */
 #define SQL_TRIGGER_INSERT                                                                         \
     "WITH src AS ("                                                                                \
@@ -213,9 +221,10 @@
     " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
     "  FROM repos WHERE id = $1::uuid),"                                                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean)"                              \
+    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean, runs_on)"                     \
     "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
-    "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false)"    \
+    "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false),"   \
+    "   gw_labels(t.document->'runs-on')"                                                          \
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \
@@ -230,7 +239,7 @@
     " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
-    " " EV_RUN_SQL("r.id", "'queued'")                                                             \
+    " " EV_RUN_SQL("r.id", "'queued'") ", gw_labels_warning(r.runs_on)"                           \
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
     " ORDER BY s.ord"
@@ -302,9 +311,9 @@
     "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
     "  JOIN templates t ON t.id = r.template_id WHERE r.id = $1::uuid),"                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of)"                                  \
+    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on)"                         \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
-    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id FROM o"                                      \
+    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on FROM o"                           \
     "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"           \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \
@@ -400,8 +409,9 @@
 #define SQL_RUNNER_STATUS "(SELECT rs.status FROM runner_state rs WHERE rs.id = rn.id)"
 
 #define SQL_RUNNER_JSON                                                                            \
-    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                     \
-    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                  \
+    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
+    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
+    " 'labels', rn.labels, 'run_unlabeled', rn.run_unlabeled,"                                     \
     " 'slots', rn.slots, 'busy', " SQL_RUNNER_BUSY ","                                             \
     " 'status_detail', rn.status_detail,"                                                          \
     " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","     \
@@ -479,8 +489,11 @@
 
 /* ---- metrics ---- */
 
-/* The database's samples of /metrics in exposition order (the view is in
- * db/migrations/0004_operate.sql) -> family, sample, labels, value. */
-#define SQL_METRICS "SELECT family, sample, labels, value FROM metrics_samples"
+/* The database's samples of /metrics in exposition order (the views are in
+ * db/migrations/0004_operate.sql and 0011_labels.sql) -> family, sample,
+ * labels, value. */
+#define SQL_METRICS                                                                                \
+    "SELECT family, sample, labels, value FROM metrics_samples"                                    \
+    " UNION ALL SELECT family, sample, labels, value FROM metrics_label_samples"
 
 #endif

@@ -253,6 +253,24 @@ trigger_manual_free(trigger_manual_t *m)
     free(m);
 }
 
+/* Add the warning of row row of an insert's result (its third column) to
+ * warnings, unless it is NULL or there already. */
+static void
+trigger_warnings(cJSON *warnings, const PGresult *res, int row)
+{
+    const cJSON *w;
+    const char *text = PQgetvalue(res, row, 2);
+
+    if (PQgetisnull(res, row, 2))
+        return;
+    cJSON_ArrayForEach(w, warnings)
+    {
+        if (strcmp(w->valuestring, text) == 0)
+            return;
+    }
+    cJSON_AddItemToArray(warnings, cJSON_CreateString(text));
+}
+
 static void
 trigger_manual_done(http_req_t *r, const PGresult *res, void *ctx)
 {
@@ -264,10 +282,16 @@ trigger_manual_done(http_req_t *r, const PGresult *res, void *ctx)
         http_reply_error(r, 500, "internal error", "the new run could not be stored");
         return;
     }
+    cJSON *run = http_json_from_db(PQgetvalue(res, 0, 0));
+    if (run == NULL) {
+        http_reply_error(r, 500, "internal error", "the new run could not be read");
+        return;
+    }
+    trigger_warnings(cJSON_AddArrayToObject(run, "warnings"), res, 0);
     location = xasprintf("/api/v1/pipelines/runs/%s", (const char *)ctx);
     http_set_header(r, "Location", location);
     free(location);
-    http_reply_db_json(r, 201, PQgetvalue(res, 0, 0));
+    http_reply_json(r, 201, run);
 }
 
 /* The run id travels to the reply; the rest is done. */
@@ -382,7 +406,7 @@ trigger_other_event(const http_req_t *r)
 typedef struct {
     cJSON *body;
     request_push_t push;
-    cJSON *reply; /* {"runs": [], "skipped": [...], "templates": [...]} */
+    cJSON *reply; /* {"runs": [], "skipped": [...], "templates": [...], "warnings": [...]} */
 } trigger_push_t;
 
 static void
@@ -399,10 +423,12 @@ trigger_push_done(http_req_t *r, const PGresult *res, void *arg)
 {
     trigger_push_t *p = arg;
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(p->reply, "runs");
+    cJSON *warnings = cJSON_GetObjectItemCaseSensitive(p->reply, "warnings");
 
     if (res == NULL)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++) {
+        trigger_warnings(warnings, res, i);
         cJSON *o = http_json_from_db(PQgetvalue(res, i, 0));
         if (o == NULL) {
             http_reply_error(r, 500, "internal error", "a new run could not be read");
@@ -527,6 +553,7 @@ trigger_push(http_req_t *r)
     cJSON_AddArrayToObject(p->reply, "runs");
     cJSON_AddArrayToObject(p->reply, "skipped");
     cJSON_AddArrayToObject(p->reply, "templates");
+    cJSON_AddArrayToObject(p->reply, "warnings");
     if (trigger_other_event(r)) {
         http_reply_json(r, 200, p->reply);
         p->reply = NULL;

@@ -180,6 +180,20 @@ commands_show_tries(const commands_env_t *env, const cJSON *run)
     }
 }
 
+/* Why a queued run waits (its "waiting" object), if it says. */
+static void
+commands_print_waiting(const cJSON *w)
+{
+    const cJSON *pos = cJSON_GetObjectItemCaseSensitive(w, "position");
+
+    if (!cJSON_IsObject(w))
+        return;
+    printf("waiting   %s, position %d\n", commands_or_dash(commands_str(w, "reason")),
+           cJSON_IsNumber(pos) ? pos->valueint : 0);
+    if (commands_str(w, "detail") != NULL)
+        commands_print_untrusted("          ", commands_str(w, "detail"), "\n");
+}
+
 static int
 commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
                     const apiclient_reply_t *reply, const cJSON *run)
@@ -213,6 +227,7 @@ commands_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *
     printf("ran       %s\n", ran);
     if (commands_run_error(run) != NULL)
         commands_print_untrusted("error     ", commands_run_error(run), "\n");
+    commands_print_waiting(cJSON_GetObjectItemCaseSensitive(run, "waiting"));
     printf("jobs\n");
     commands_print_jobs(env, cJSON_GetObjectItemCaseSensitive(run, "jobs"));
     commands_show_tries(env, run);
@@ -238,18 +253,33 @@ commands_runners_print(const cmdline_t *c, apiclient_t *api, const commands_env_
 {
     const cJSON *r;
 
-    printf("%-20s  %-8s  %-6s  %-20s  %-19s  %-36s  %s\n", "NAME", "STATUS", "ENGINE", "HOST",
-           "LAST SEEN", "RUN", "DETAIL");
+    printf("%-20s  %-8s  %-6s  %-20s  %-19s  %-36s  %-24s  %s\n", "NAME", "STATUS", "ENGINE",
+           "HOST", "LAST SEEN", "RUN", "LABELS", "DETAIL");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(list, "runners"))
     {
         char seen[20];
+        const char *status = commands_str(r, "status");
+        const cJSON *l;
+        buf_t labels;
+
+        /* A paused runner that is up says so; offline, stopped and the
+         * rest say more than that it is paused. */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "paused")) && status != NULL &&
+            (strcmp(status, "idle") == 0 || strcmp(status, "busy") == 0))
+            status = "paused";
+        buf_init(&labels);
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(r, "labels"))
+            if (cJSON_IsString(l))
+                buf_printf(&labels, "%s%s", labels.len ? "," : "", l->valuestring);
         printf("%-20s  ", commands_or_dash(commands_str(r, "name")));
-        commands_print_status(env, commands_str(r, "status"), 8);
-        printf("  %-6s  %-20s  %-19s  %-36s  %s\n", commands_or_dash(commands_str(r, "engine")),
+        commands_print_status(env, status, 8);
+        printf("  %-6s  %-20s  %-19s  %-36s  %-24s  %s\n",
+               commands_or_dash(commands_str(r, "engine")),
                commands_or_dash(commands_str(r, "hostname")),
                commands_short_time(commands_str(r, "last_seen_at"), seen),
                commands_or_dash(commands_str(r, "current_run")),
-               commands_or_dash(commands_str(r, "status_detail")));
+               labels.len ? labels.data : "-", commands_or_dash(commands_str(r, "status_detail")));
+        buf_free(&labels);
     }
     return COMMANDS_EXIT_OK;
 }

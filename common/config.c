@@ -82,6 +82,10 @@ static const cf_entry_t config_table[] = {
               "where the migrations are (default: the installed ones)"),
     STR("RUNNER_NAME", WORKER, runner_name, NULL, "the runner's identity (default: the host name)"),
     STR("RUNNER_CONTAINER_ENGINE", WORKER, engine, "docker", "docker or local"),
+    STR("RUNNER_LABELS", WORKER, labels_text, "",
+        "the runner's labels, comma-separated (name or key=value); its engine's name is one too"),
+    STR("RUNNER_RUN_UNLABELED", WORKER, run_unlabeled_text, "true",
+        "false: take only runs whose template says runs-on"),
     STR("DOCKER_HOST", WORKER, docker_host, "unix:///var/run/docker.sock", "the engine's socket"),
     STR("RUNNER_DEFAULT_IMAGE", WORKER, default_image, "debian:bookworm-slim",
         "image of jobs that name none"),
@@ -220,6 +224,37 @@ config_parse_cpus(const char *text)
     return nano > 0 && nano <= 4096LL * 1000000000LL ? nano : -1;
 }
 
+/* cfg->labels from RUNNER_LABELS and the engine's name; -1 after saying
+ * which label is not one. */
+static int
+config_labels(gw_config_t *cfg)
+{
+    buf_t b;
+    char *copy = xstrdup(cfg->labels_text), *save = NULL;
+    int rc = 0;
+
+    buf_init(&b);
+    for (char *l = strtok_r(copy, ",", &save); l != NULL; l = strtok_r(NULL, ",", &save)) {
+        l += strspn(l, " ");
+        for (size_t n = strlen(l); n > 0 && l[n - 1] == ' '; n--)
+            l[n - 1] = '\0';
+        if (*l == '\0')
+            continue;
+        if (!gw_label_valid(l)) {
+            fprintf(stderr,
+                    "configuration error: RUNNER_LABELS has \"%s\", which is not a label "
+                    "(a name or name=value, each [A-Za-z0-9][A-Za-z0-9._-]{0,99})\n",
+                    l);
+            rc = -1;
+        }
+        buf_printf(&b, "%s,", l);
+    }
+    buf_puts(&b, cfg->engine);
+    free(copy);
+    cfg->labels = buf_steal(&b);
+    return rc;
+}
+
 int
 config_load(gw_config_t *cfg)
 {
@@ -291,6 +326,14 @@ config_load(gw_config_t *cfg)
                 cfg->engine);
         errors++;
     }
+    if (config_labels(cfg) < 0)
+        errors++;
+    if (strcmp(cfg->run_unlabeled_text, "true") != 0 && strcmp(cfg->run_unlabeled_text, "false") != 0) {
+        fprintf(stderr, "configuration error: RUNNER_RUN_UNLABELED=\"%s\" is not true or false\n",
+                cfg->run_unlabeled_text);
+        errors++;
+    }
+    cfg->run_unlabeled = strcmp(cfg->run_unlabeled_text, "false") != 0;
     if (strncmp(cfg->docker_host, "unix://", 7) != 0) {
         fprintf(stderr, "configuration error: DOCKER_HOST=\"%s\" is not a unix:// socket address\n",
                 cfg->docker_host);
@@ -342,6 +385,8 @@ config_free(gw_config_t *cfg)
             free(*p);
             *p = NULL;
         }
+    free(cfg->labels);
+    cfg->labels = NULL;
 }
 
 int

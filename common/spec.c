@@ -391,6 +391,12 @@ spec_is_name(const cJSON *v)
 }
 
 static bool
+spec_is_label(const cJSON *v)
+{
+    return cJSON_IsString(v) && gw_label_valid(v->valuestring);
+}
+
+static bool
 spec_is_seconds(const cJSON *v)
 {
     double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
@@ -451,6 +457,10 @@ static const struct {
     [SPEC_LINES_BY_RULE] = {spec_is_list, "a non-empty array of strings", SPEC_ANY},
     [SPEC_GLOBS] = {spec_is_list, "a non-empty array of strings", SPEC_GLOB},
     [SPEC_WORDS] = {spec_is_list, "a non-empty array of words", SPEC_ENUM},
+    [SPEC_LABEL] = {spec_is_label, "a label: a name or name=value, each 1 to 100 letters, digits, "
+                                   "'.', '_' or '-', starting with a letter or digit",
+                    SPEC_ANY},
+    [SPEC_LABELS] = {spec_is_list, "a non-empty array of labels", SPEC_LABEL},
 };
 
 /* Whether v is of type t (words: SPEC_ENUM's), items of a list included;

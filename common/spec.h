@@ -13,6 +13,8 @@
  *   retry:  { max: 0..SPEC_RETRY_MAX, when?: ["runner_lost"] (the default) }:
  *           how often a run whose runner was lost goes back to the queue
  *           (absent: never); a job's own retry replaces it for that job
+ *   runs-on: [label...] (non-empty; labels as util.h gw_label_valid): only a
+ *           runner that has every one of them takes the template's runs
  *   inputs: { NAME: { type?: "string"|"number"|"boolean"|"choice",
  *                     options?: [str...] (choice only, required for choice),
  *                     default?: scalar, required?: bool, description?: str } }

@@ -80,6 +80,8 @@ typedef enum {
     SPEC_LINES, /* a non-empty array of strings */
     SPEC_GLOBS, /* a non-empty array of non-empty strings */
     SPEC_WORDS, /* a non-empty array of SPEC_ENUM's words */
+    SPEC_LABEL,  /* a runner label (util.h gw_label_valid) */
+    SPEC_LABELS, /* a non-empty array of labels */
     /* a non-empty array of strings, but the items are left to the key's
      * rule, which checks each with what else it checks of it */
     SPEC_LINES_BY_RULE,

@@ -188,6 +188,7 @@ static const spec_table_t spec_template_table = {"key", {
     RULE("on",     SPEC_ANY,    SPEC_OPTIONAL,      NULL, spec_check_on),
     KEY("clean",   SPEC_BOOL,   SPEC_OPTIONAL,      "false"),
     OBJECT("retry", &spec_retry_table),
+    KEY("runs-on", SPEC_LABELS, SPEC_OPTIONAL,      NULL),
     RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
     RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
 }, NULL};

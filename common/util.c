@@ -185,6 +185,21 @@ gw_name_valid(const char *s)
 }
 
 bool
+gw_label_valid(const char *s)
+{
+    const char *eq = s != NULL ? strchr(s, '=') : NULL;
+    char key[128];
+
+    if (eq == NULL)
+        return gw_name_valid(s);
+    if ((size_t)(eq - s) >= sizeof(key))
+        return false;
+    memcpy(key, s, (size_t)(eq - s));
+    key[eq - s] = '\0';
+    return gw_name_valid(key) && gw_name_valid(eq + 1);
+}
+
+bool
 gw_uuid_valid(const char *s)
 {
     if (s == NULL || strlen(s) != 36)

@@ -49,6 +49,10 @@ int64_t gw_now_ms(void);
 /* Whether s is a valid name for a repo, template or runner:
  * [A-Za-z0-9][A-Za-z0-9._-]{0,99}. Such a name is safe in a path. */
 bool gw_name_valid(const char *s);
+/* Whether s is a runner label: a name, or name=name (RUNNER_LABELS, a
+ * template's runs-on). Such a label needs no quoting in SQL array
+ * literals or metric label values. */
+bool gw_label_valid(const char *s);
 /* Whether s is a canonical textual UUID (36 chars, hex and dashes). */
 bool gw_uuid_valid(const char *s);
 /* A new random UUID in its textual form, written to out[37]. */

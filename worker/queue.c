@@ -60,10 +60,14 @@
     " FROM l"
 
 #define SQL_REGISTER                                                                           \
-    "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status)"           \
-    " VALUES ($1, $2, $3, $4, $5::int, $6::int, 'idle')"                                       \
+    "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status, labels,"    \
+    "                     run_unlabeled)"                                                      \
+    " VALUES ($1, $2, $3, $4, $5::int, $6::int, 'idle',"                                       \
+    "         ARRAY(SELECT DISTINCT l FROM unnest(string_to_array($7, ',')) l ORDER BY 1),"    \
+    "         $8::boolean)"                                                                    \
     " ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname,"                          \
     "   engine = EXCLUDED.engine, lease_seconds = EXCLUDED.lease_seconds,"                     \
+    "   labels = EXCLUDED.labels, run_unlabeled = EXCLUDED.run_unlabeled,"                     \
     "   slots = EXCLUDED.slots, lost_at = NULL,"                                               \
     "   status = 'idle', status_detail = NULL, started_at = now(), last_seen_at = now()"       \
     " RETURNING id"
@@ -82,7 +86,8 @@
     " UNION ALL SELECT 'run', rn.id::text, rn.cancel FROM rn"
 
 /*
- * Claims the oldest queued runs, none while the runner is paused, each with
+ * Claims the oldest queued runs that the runner may take by their labels
+ * (gw_claimable, db/migrations/0011: none while it is paused), each with
  * its jobs (in position order) as JSON, and says so on the event channel.
  * The first job of each run starts in the same statement: the worker starts
  * it as soon as the claim is answered, so its "running" would always follow
@@ -94,9 +99,9 @@
     "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                         \
     "         attempt = r.attempt + 1, started_at = now(),"                                    \
     "         lease_expires_at = now() + $2::int * interval '1 second'"                        \
-    "   WHERE r.id IN (SELECT id FROM pipeline_runs WHERE status = 'queued'"                   \
-    "                   AND NOT EXISTS (SELECT 1 FROM runners WHERE id = $1 AND paused)"       \
-    "                   ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"             \
+    "   WHERE r.id IN (SELECT q.id FROM gw_claimable($1, $3::int) AS c (id)"                   \
+    "                   JOIN pipeline_runs q ON q.id = c.id WHERE q.status = 'queued'"         \
+    "                   ORDER BY q.created_at LIMIT $3::int FOR UPDATE OF q SKIP LOCKED)"      \
     "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
     "            r.created_at, cardinality(r.retries) AS retry),"                              \
     " fj AS ("                                                                                 \
@@ -396,7 +401,7 @@ static const struct {
     int nparams;
 } statements[] = {
     {"q_lock", SQL_LOCK, 1},
-    {"q_register", SQL_REGISTER, 6},
+    {"q_register", SQL_REGISTER, 8},
     {"q_heartbeat", SQL_HEARTBEAT, 7},
     {"q_claim", SQL_CLAIM, 3},
     {"q_job_start", SQL_JOB_START, 4},
@@ -469,15 +474,16 @@ q_runner_lock(pg_conn_t *c, const char *name, pg_result_fn fn, void *arg)
 
 int
 q_register(pg_conn_t *c, const char *name, const char *hostname, const char *engine,
-           int lease_seconds, int slots, pg_result_fn fn, void *arg)
+           const char *labels, bool run_unlabeled, int lease_seconds, int slots, pg_result_fn fn,
+           void *arg)
 {
     char id[37], lease[16], n[16];
 
     gw_uuid_new(id);
     snprintf(lease, sizeof(lease), "%d", lease_seconds);
     snprintf(n, sizeof(n), "%d", slots);
-    const char *p[] = {id, name, hostname, engine, lease, n};
-    return pg_conn_query_prepared(c, "q_register", 6, p, fn, arg);
+    const char *p[] = {id, name, hostname, engine, lease, n, labels, run_unlabeled ? "t" : "f"};
+    return pg_conn_query_prepared(c, "q_register", 8, p, fn, arg);
 }
 
 int

@@ -101,9 +101,11 @@ bool q_failed(const PGresult *res, const char *what);
  * database session; NULL when the holder let go meanwhile). */
 int q_runner_lock(pg_conn_t *c, const char *name, pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /* Register the runner under its name (a restart of the same name takes its
- * row over, keeping its id); one row: the id. */
+ * row over, keeping its id) with its labels (comma-separated) and whether
+ * it takes runs without runs-on; one row: the id. */
 int q_register(pg_conn_t *c, const char *name, const char *hostname, const char *engine,
-               int lease_seconds, int slots, pg_result_fn fn, void *arg) GW_MUST_CHECK;
+               const char *labels, bool run_unlabeled, int lease_seconds, int slots,
+               pg_result_fn fn, void *arg) GW_MUST_CHECK;
 /*
  * Heartbeat with a status (idle, busy, degraded, draining, stopped) and
  * detail, and renew the lease of the runs held (run_ids and attempts: SQL

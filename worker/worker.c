@@ -272,8 +272,8 @@ static void
 worker_register(worker_t *w)
 {
     const gw_config_t *cfg = w->cfg;
-    if (q_register(w->db, cfg->runner_name, w->hostname, cfg->engine, cfg->lease_seconds,
-                   cfg->concurrency, register_cb, w) != 0)
+    if (q_register(w->db, cfg->runner_name, w->hostname, cfg->engine, cfg->labels,
+                   cfg->run_unlabeled, cfg->lease_seconds, cfg->concurrency, register_cb, w) != 0)
         log_debug("worker", "database down; registering after the reconnect");
 }
 

@@ -1,12 +1,14 @@
 /*
- * gw_sql - print one of the API's statements (api/queries.h) by name, so
- * that benchmarks can run the very same SQL through pgbench.
- *   gw_sql trigger_read | trigger_insert | run_get
+ * gw_sql - print one of the API's statements (api/queries.h) or the
+ * worker's (worker/queue.c, q_*) by name, so that benchmarks can run the
+ * very same SQL through pgbench.
+ *   gw_sql trigger_read | trigger_insert | run_get | q_claim | q_...
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "queries.h"
+#include "queue.h"
 
 int
 main(int argc, char **argv)
@@ -25,6 +27,10 @@ main(int argc, char **argv)
             printf("%s\n", statements[i].sql);
             return 0;
         }
-    fprintf(stderr, "usage: gw_sql trigger_read|trigger_insert|run_get\n");
+    if (argc == 2 && q_statement_sql(argv[1]) != NULL) {
+        printf("%s\n", q_statement_sql(argv[1]));
+        return 0;
+    }
+    fprintf(stderr, "usage: gw_sql trigger_read|trigger_insert|run_get|q_claim|q_...\n");
     return 2;
 }
