@@ -50,6 +50,9 @@ void runs_rerun(http_req_t *r);
 void logs_get(http_req_t *r);
 void logs_text(http_req_t *r);
 
+/* search.c: GET /logs/search */
+void search_logs(http_req_t *r);
+
 /* events.c: GET /events, GET /pipelines/runs/{run}/events (Server-Sent
  * Events) */
 void events_stream(http_req_t *r);

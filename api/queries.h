@@ -319,6 +319,27 @@
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
+/* ---- log search (api/search.c; db/migrations/0012_log_search.sql) ---- */
+
+/* $1 regular expression or NULL, $2 since or NULL, $3 until or NULL ->
+ * field, message of the first argument Postgres refuses; no row if none. */
+#define SQL_LOG_SEARCH_CHECK "SELECT field, message FROM gitweave_search_check($1::text, $2::text, $3::text)"
+
+/*
+ * Lines of the logs that match. $1 q, $2 whether q is a regular
+ * expression, $3 newest first, $4 how many, $5 repo, $6 template, $7 run
+ * status, $8 ref, $9 since, $10 until (each NULL: any), $11..$14 the
+ * cursor: micros, job, chunk offset, line (NULL: from the start) -> per
+ * line: its chunk's time in microseconds, job, chunk offset, line number,
+ * the match as JSON.
+ */
+#define SQL_LOG_SEARCH                                                                             \
+    "SELECT (extract(epoch FROM s.at) * 1000000)::bigint, s.job_id, s.chunk_offset, s.line,"      \
+    " s.match FROM gitweave_log_search($1::text, $2::boolean, $3::boolean, $4::integer,"          \
+    " $5::text, $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,"                 \
+    " 'epoch'::timestamptz + $11::bigint * interval '1 microsecond', $12::uuid, $13::integer,"    \
+    " $14::integer) s"
+
 /* ---- events (api/follow_events.c) ---- */
 
 /*

@@ -49,6 +49,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_POST, V1 "/pipelines/runs/{run}/rerun", runs_rerun},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs", logs_get},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs.txt", logs_text},
+    {EVHTTP_REQ_GET, V1 "/logs/search", search_logs},
     {EVHTTP_REQ_GET, V1 "/events", events_stream},
     {EVHTTP_REQ_GET, V1 "/runners", runners_list},
     {EVHTTP_REQ_DELETE, V1 "/runners/{runner}", runners_delete},
