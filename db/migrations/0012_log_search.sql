@@ -62,7 +62,10 @@ END $$;
 CREATE TRIGGER logs_lines BEFORE INSERT ON logs
     FOR EACH ROW EXECUTE FUNCTION gitweave_logs_lines();
 
-CREATE INDEX logs_search_idx ON logs USING gin ((carry || chunk) gin_trgm_ops);
+-- In the "C" collation, so that the recheck of a candidate folds the case
+-- of ASCII letters only: ILIKE in the database's collation lowers every
+-- character of a 64 KiB chunk first, several times slower.
+CREATE INDEX logs_search_idx ON logs USING gin (((carry || chunk) COLLATE "C") gin_trgm_ops);
 -- Search walks history in the order chunks were stored.
 CREATE INDEX logs_created_at_idx ON logs (created_at);
 
@@ -92,10 +95,13 @@ LANGUAGE sql IMMUTABLE AS $$
      WHERE NOT s.final OR (is_last AND s.seg <> '')
 $$;
 
--- The LIKE pattern of a literal substring.
-CREATE FUNCTION gitweave_like_pattern(q text) RETURNS text
+-- The LIKE pattern of a literal substring; with ascii, each character
+-- beyond ASCII is any one character (for the "C" collation, in which
+-- ILIKE folds the case of ASCII letters only: a superset of the matches).
+CREATE FUNCTION gitweave_like_pattern(q text, ascii boolean) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT '%' || replace(replace(replace(q, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+    SELECT '%' || CASE WHEN ascii THEN regexp_replace(e, '[^\x01-\x7f]', '_', 'g') ELSE e END || '%'
+      FROM (SELECT replace(replace(replace(q, '\', '\\'), '%', '\%'), '_', '\_') AS e) x
 $$;
 
 /*
@@ -106,39 +112,50 @@ $$;
  * time, job, chunk offset, line number), at most lim lines. One row per
  * line: the chunk's key and the line's number, and the match as JSON.
  *
- * Two ways to walk, because a trigram index finds rare strings at once but
- * cannot give them in order: first the next 256 chunks in order are read
- * as they are (a string in every run fills the page there); then windows
- * of time, growing from 1/1024 of the history to at most 1/16 of it, each
- * asked of the trigram index together with the index on created_at, so
- * that only the candidates of one window are read and sorted.
+ * A trigram index finds a rare string at once but cannot give matches in
+ * order, and a common string has more candidates than can be read. So:
+ * 1. the next 64 chunks in order are read one by one (a string in every
+ *    run fills its page there, reading few chunks);
+ * 2. up to 64 matches of the rest are counted through the index: none
+ *    ends the search; fewer than 64 (a rare string) are read at once;
+ * 3. else (a common string) the time of the first match is narrowed down
+ *    by halving the rest ten times (each half asked whether it holds any
+ *    match: the index, and a recheck that stops at the first), then the
+ *    page is read in windows of time from there, each asked of the
+ *    trigram index together with the index on created_at, so that only
+ *    the candidates of one window are read and sorted.
  */
 CREATE FUNCTION gitweave_log_search(q text, is_re boolean, newest boolean, lim integer,
     f_repo text, f_template text, f_status text, f_ref text,
     f_since timestamptz, f_until timestamptz,
     c_at timestamptz, c_job uuid, c_offset integer, c_line integer)
 RETURNS TABLE (at timestamptz, job_id uuid, chunk_offset integer, line integer, match text)
-LANGUAGE plpgsql STABLE AS $fn$
+-- The planner counts no cost for reading a chunk out of line (TOAST): left
+-- alone, it reads every chunk of a small table rather than use the index.
+LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $fn$
 DECLARE
     op text := CASE WHEN is_re THEN '~*' ELSE '~~*' END;
-    pat text := CASE WHEN is_re THEN '(?n)' || q ELSE gitweave_like_pattern(q) END;
+    -- The test of a line ($2), and of a chunk in the index's collation ($16).
+    pat text := CASE WHEN is_re THEN '(?n)' || q ELSE gitweave_like_pattern(q, false) END;
+    cpat text := CASE WHEN is_re THEN '(?n)' || q ELSE gitweave_like_pattern(q, true) END;
+    lpat text := CASE WHEN is_re THEN ' COLLATE "C"' ELSE '' END;
     cmp text := CASE WHEN newest THEN '<' ELSE '>' END;
     dir text := CASE WHEN newest THEN 'DESC' ELSE 'ASC' END;
-    -- The part that turns chunks c into the lines that match, in order.
-    tail text;
-    k_at timestamptz := c_at;
-    k_job uuid := c_job;
-    k_off integer := c_offset;
-    k_line integer := c_line;
+    tail text;   -- turns the chunks c into the lines that match, in order
+    rest text;   -- the chunks after the key ($9, $10, $11) that may match, ($14, $15) in time
+    rest_all text;
+    rec record;
+    k_at timestamptz;
+    k_job uuid;
+    k_off integer;
     nfound integer := 0;
     n integer;
-    walked integer;
+    walked integer := 0;
     lo timestamptz;
     hi timestamptz;
-    first_at timestamptz;
-    last_at timestamptz;
+    mid timestamptz;
     step interval;
-    max_step interval;
+    hit boolean;
 BEGIN
     tail := format($q$
         SELECT c.created_at, c.job_id, c."offset", c.line + s.k,
@@ -160,84 +177,112 @@ BEGIN
                            AND nx."offset" = c."offset" + octet_length(c.chunk))) s
          WHERE ($3::text IS NULL OR p.name = $3) AND ($4::text IS NULL OR t.name = $4)
            AND ($5::text IS NULL OR r.status::text = $5) AND ($6::text IS NULL OR r.ref = $6)
-           AND s.text %1$s $2
+           AND s.text%4$s %1$s $2
            AND ($9::timestamptz IS NULL
                 OR (c.created_at, c.job_id, c."offset", c.line + s.k) %2$s ($9, $10, $11, $12))
          ORDER BY c.created_at %3$s, c.job_id %3$s, c."offset" %3$s, s.k %3$s
-         LIMIT $13$q$, op, cmp, dir);
+         LIMIT $13$q$, op, cmp, dir, lpat);
+    rest := format($q$
+        SELECT l.* FROM logs l
+         WHERE ((l.carry || l.chunk) COLLATE "C") %1$s $16
+           AND l.created_at >= $14 AND l.created_at < $15
+           AND (l.created_at, l.job_id, l."offset") %2$s ($9, $10, $11)$q$, op, cmp);
+    -- The same over all the rest, with time bounds that the index on
+    -- created_at cannot serve: the planner, blind to the cost of reading
+    -- chunks, would walk all of it by that index and read every chunk;
+    -- the trigram index reads the candidates only.
+    rest_all := replace(replace(rest, 'l.created_at >= $14', 'l.created_at + interval ''0 s'' >= $14'),
+                        'l.created_at < $15', 'l.created_at + interval ''0 s'' < $15');
 
-    -- 1. The next chunks in order, read as they are.
-    EXECUTE format($q$
-        WITH w AS MATERIALIZED (
-            SELECT l.* FROM logs l
-             WHERE ($7::timestamptz IS NULL OR l.created_at >= $7)
-               AND ($8::timestamptz IS NULL OR l.created_at < $8)
-               AND ($9::timestamptz IS NULL OR (l.created_at, l.job_id, l."offset") %1$s= ($9, $10, $11))
-             ORDER BY l.created_at %2$s, l.job_id %2$s, l."offset" %2$s LIMIT 256)
-        SELECT count(*)::integer, min(created_at), max(created_at),
-               (array_agg(created_at ORDER BY created_at %2$s, job_id %2$s, "offset" %2$s))[count(*)],
-               (array_agg(job_id ORDER BY created_at %2$s, job_id %2$s, "offset" %2$s))[count(*)],
-               (array_agg("offset" ORDER BY created_at %2$s, job_id %2$s, "offset" %2$s))[count(*)]
-          FROM w$q$, cmp, dir)
-      INTO walked, lo, hi, last_at, k_job, k_off
-      USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until, c_at, c_job, c_offset;
-    IF walked = 0 THEN
-        RETURN;
-    END IF;
-    RETURN QUERY EXECUTE format($q$
-        WITH w AS MATERIALIZED (
-            SELECT l.* FROM logs l
-             WHERE ($7::timestamptz IS NULL OR l.created_at >= $7)
-               AND ($8::timestamptz IS NULL OR l.created_at < $8)
-               AND ($9::timestamptz IS NULL OR (l.created_at, l.job_id, l."offset") %1$s= ($9, $10, $11))
-             ORDER BY l.created_at %2$s, l.job_id %2$s, l."offset" %2$s LIMIT 256),
-        c AS MATERIALIZED (SELECT * FROM w WHERE (w.carry || w.chunk) %3$s $2)
-        $q$, cmp, dir, op) || tail
-      USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
-            c_at, c_job, c_offset, c_line, lim;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    nfound := n;
-    IF nfound >= lim OR walked < 256 THEN
-        RETURN;
-    END IF;
-
-    -- 2. Windows of time, through the indexes, after the last chunk read:
-    -- the key (k_at, k_job, k_off) is the last chunk already read.
-    SELECT min(l.created_at), max(l.created_at) INTO first_at, hi FROM logs l;
-    IF f_since IS NOT NULL AND f_since > first_at THEN first_at := f_since; END IF;
-    IF f_until IS NOT NULL AND f_until < hi THEN hi := f_until; END IF;
-    step := greatest((hi - first_at) / 1024, interval '1 millisecond');
-    max_step := greatest((hi - first_at) / 16, interval '1 millisecond');
-    k_at := last_at;
+    -- 1. The next chunks in order, one by one.
+    FOR rec IN EXECUTE format($q$
+        SELECT l.created_at, l.job_id, l."offset", ((l.carry || l.chunk) COLLATE "C") %3$s $16 AS hit
+          FROM logs l
+         WHERE ($7::timestamptz IS NULL OR l.created_at >= $7)
+           AND ($8::timestamptz IS NULL OR l.created_at < $8)
+           AND ($9::timestamptz IS NULL OR (l.created_at, l.job_id, l."offset") %1$s= ($9, $10, $11))
+         ORDER BY l.created_at %2$s, l.job_id %2$s, l."offset" %2$s LIMIT 64$q$, cmp, dir, op)
+      USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until, c_at, c_job, c_offset,
+            c_line, lim, lo, hi, cpat
     LOOP
-        IF newest THEN
-            EXIT WHEN k_at < first_at;
-            lo := k_at - step;
-        ELSE
-            EXIT WHEN k_at > hi;
-            lo := k_at + step;
-        END IF;
-        RETURN QUERY EXECUTE format($q$
-            WITH c AS MATERIALIZED (
-                SELECT l.* FROM logs l
-                 WHERE (l.carry || l.chunk) %1$s $2
-                   AND ($7::timestamptz IS NULL OR l.created_at >= $7)
-                   AND ($8::timestamptz IS NULL OR l.created_at < $8)
-                   AND l.created_at %2$s $14
-                   AND (l.created_at, l.job_id, l."offset") %3$s ($9, $10, $11))
-            $q$, op, CASE WHEN newest THEN '>=' ELSE '<' END, cmp) || tail
+        walked := walked + 1;
+        k_at := rec.created_at;
+        k_job := rec.job_id;
+        k_off := rec."offset";
+        CONTINUE WHEN NOT rec.hit;
+        RETURN QUERY EXECUTE
+            'WITH c AS (SELECT * FROM logs WHERE job_id = $17 AND "offset" = $18)' || tail
           USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
-                k_at, k_job, k_off, CASE WHEN newest THEN -1 ELSE 2147483647 END,
-                lim - nfound, lo;
+                c_at, c_job, c_offset, c_line, lim - nfound, lo, hi, cpat, k_job, k_off;
         GET DIAGNOSTICS n = ROW_COUNT;
         nfound := nfound + n;
-        EXIT WHEN nfound >= lim;
-        -- The next window starts where this one ended: (lo, the least
-        -- key) is before every chunk stored at lo and after every earlier.
-        k_at := lo;
-        k_job := '00000000-0000-0000-0000-000000000000'::uuid;
-        k_off := -1;
-        step := least(step * 2, max_step);
+        IF nfound >= lim THEN
+            RETURN;
+        END IF;
+    END LOOP;
+    IF walked < 64 THEN
+        RETURN;
+    END IF;
+
+    -- The rest: after the last chunk read, within since and until. The
+    -- line of the cursor no longer matters: -1 (newest) or the greatest.
+    lo := coalesce(f_since, '-infinity');
+    hi := coalesce(f_until, 'infinity');
+    IF newest THEN hi := k_at + interval '1 microsecond'; ELSE lo := k_at; END IF;
+    -- 2. Count up to 64 matching chunks.
+    EXECUTE 'SELECT count(*) FROM (' || rest_all || ' LIMIT 64) x' INTO n
+      USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
+            k_at, k_job, k_off, c_line, lim, lo, hi, cpat;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    IF n >= 64 THEN
+        -- 3. Narrow down the time of the first match: [lo, hi) holds one.
+        IF lo = '-infinity' THEN SELECT min(l.created_at) INTO lo FROM logs l; END IF;
+        IF hi = 'infinity' THEN SELECT max(l.created_at) + interval '1 microsecond' INTO hi FROM logs l; END IF;
+        FOR i IN 1..10 LOOP
+            mid := lo + (hi - lo) / 2;
+            IF newest THEN
+                EXECUTE 'SELECT EXISTS (' || rest || ')' INTO hit
+                  USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
+                        k_at, k_job, k_off, c_line, lim, mid, hi, cpat;
+                IF hit THEN lo := mid; ELSE hi := mid; END IF;
+            ELSE
+                EXECUTE 'SELECT EXISTS (' || rest || ')' INTO hit
+                  USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
+                        k_at, k_job, k_off, c_line, lim, lo, mid, cpat;
+                IF hit THEN hi := mid; ELSE lo := mid; END IF;
+            END IF;
+        END LOOP;
+        step := hi - lo;
+    ELSE
+        step := NULL;   -- one window: the whole rest
+    END IF;
+    -- Windows from the first match on, each twice as long as the last.
+    LOOP
+        IF step IS NOT NULL THEN
+            IF newest THEN lo := hi - step; ELSE hi := lo + step; END IF;
+        END IF;
+        RETURN QUERY EXECUTE 'WITH c AS MATERIALIZED ('
+            || CASE WHEN step IS NULL THEN rest_all ELSE rest END || ')' || tail
+          USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until,
+                k_at, k_job, k_off, CASE WHEN newest THEN -1 ELSE 2147483647 END,
+                lim - nfound, lo, hi, cpat;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        nfound := nfound + n;
+        EXIT WHEN nfound >= lim OR step IS NULL;
+        -- The next window: from where this one ended (its key is before,
+        -- or after, every chunk stored at that time).
+        IF newest THEN
+            hi := lo;
+            k_at := lo; k_job := '00000000-0000-0000-0000-000000000000'; k_off := -1;
+            EXIT WHEN lo <= coalesce(f_since, (SELECT min(l.created_at) FROM logs l));
+        ELSE
+            lo := hi;
+            k_at := hi; k_job := '00000000-0000-0000-0000-000000000000'; k_off := -1;
+            EXIT WHEN hi > coalesce(f_until, (SELECT max(l.created_at) FROM logs l));
+        END IF;
+        step := step * 2;
     END LOOP;
 END $fn$;
 

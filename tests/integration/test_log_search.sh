@@ -62,7 +62,12 @@ for i in 1 2 3 57 128 200 256 257 333 399 400; do
 done
 expect_eq "each needle is found once, as its whole line, where the stored log has it" 0 "$bad"
 expect_eq "needle-00: 99 lines of the loop" 99 "$(search "q=needle-00&limit=100" | wc -l)"
-expect_eq "needle-0: a full page of 100" 100 "$(search "q=needle-0&limit=100" | wc -l)"
+# Beyond the first chunks read in order: through the index, halving the
+# history to find the first match, then windows of time.
+expect_eq "needle-0: a full page of the 100 newest" "$(lines_with needle-0 | grep -v '^3$' | sort -rn | head -n 100 | xargs)" \
+    "$(search "q=needle-0&limit=100" | cut -d' ' -f1 | xargs)"
+expect_eq "needle-0, oldest first: the 100 oldest" "$(lines_with needle-0 | grep -v '^3$' | sort -n | head -n 100 | xargs)" \
+    "$(search "q=needle-0&limit=100&order=oldest" | cut -d' ' -f1 | xargs)"
 last=$(printf '%s\n' "$log" | wc -l)
 expect_eq "the first byte of the log" "1 0 \$ printf 'FIRSTTOKEN starts the log\n'" \
     "$(search 'q=%24%20printf%20%27FIRSTTOKEN')"
