@@ -29,6 +29,7 @@ enum {
     OPT_JSON = 1u << 9,
     OPT_HELP = 1u << 10,
     OPT_RAW = 1u << 11,
+    OPT_GREP = 1u << 12, /* grep's own: --repo, --since, --oldest, -E */
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
@@ -65,6 +66,10 @@ static const cmdline_opt_t cmdline_opts[] = {
     {"json", 0, OPT_JSON, CMDLINE_FLAG, CMDLINE_FIELD(json)},
     {"help", 'h', OPT_HELP, CMDLINE_FLAG, CMDLINE_FIELD(help)},
     {"raw", 0, OPT_RAW, CMDLINE_FLAG, CMDLINE_FIELD(raw)},
+    {"repo", 0, OPT_GREP, CMDLINE_STRING, CMDLINE_FIELD(repo)},
+    {"since", 0, OPT_GREP, CMDLINE_STRING, CMDLINE_FIELD(since)},
+    {"oldest", 0, OPT_GREP, CMDLINE_FLAG, CMDLINE_FIELD(oldest)},
+    {"regex", 'E', OPT_GREP, CMDLINE_FLAG, CMDLINE_FIELD(regex)},
 };
 
 #define CMDLINE_COMMON                                                                             \
@@ -136,6 +141,16 @@ static const cmdline_spec_t cmdline_specs[] = {
      "usage: gitweave attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
      "Attach a template to a repository, with the repository's own input values.\n\n"
      "  -i, --input NAME=VALUE  an input value for the runs of REPO (repeatable)\n" CMDLINE_COMMON},
+    {CMD_GREP, "grep", NULL, OPT_GREP | OPT_STATUS | OPT_LIMIT | OPT_TEMPLATE | OPT_REF, 1, 1,
+     CMDLINE_FIELD(pattern), CMDLINE_NONE,
+     "usage: gitweave grep PATTERN [--repo REPO] [--since TIME] [--oldest] [-E] [--limit N]\n\n"
+     "Print the lines of every job's log that hold PATTERN, without regard to case,\n"
+     "newest first: repo, run, job:line, when, and the line.\n\n"
+     "  --repo REPO          only the runs of REPO (also -t TEMPLATE, --status, --ref)\n"
+     "  --since TIME         only lines written since TIME (2026-12-01, or RFC 3339)\n"
+     "  --oldest             oldest first (when did it first appear)\n"
+     "  -E, --regex          PATTERN is a POSIX regular expression\n"
+     "  --limit N            at most N lines (1 to 100, default 20)\n" CMDLINE_COMMON},
 };
 
 static const char cmdline_general[] =
@@ -150,7 +165,8 @@ static const char cmdline_general[] =
     "  runners\n"
     "  template put FILE [NAME]\n"
     "  repo put NAME [--clone-url URL] [--branch BRANCH]\n"
-    "  attach REPO TEMPLATE [-i NAME=VALUE]...\n\n"
+    "  attach REPO TEMPLATE [-i NAME=VALUE]...\n"
+    "  grep PATTERN [--repo REPO] [--since TIME] [--oldest] [-E] [--limit N]\n\n"
     "gitweave COMMAND --help tells more about each.\n\n"
     "Environment:\n"
     "  GITWEAVE_URL    the API (default http://127.0.0.1:8080)\n"

@@ -369,6 +369,7 @@ static const commands_spec_t commands_specs[CMD__COUNT] = {
                           .print = commands_template_put_print},
     [CMD_REPO_PUT] = {.build = commands_repo_put_build, .print = commands_repo_put_print},
     [CMD_ATTACH] = {.build = commands_attach_build, .print = commands_attach_print},
+    [CMD_GREP] = {.own = commands_grep},
 };
 
 /* Build the request of spec, call the API and print its reply. Returns the exit status. */

@@ -4,7 +4,8 @@
  *
  * commands.c: the table of commands and the runner most of them share;
  * commands_follow.c: logs and following a run to its end;
- * commands_print.c: the calls, exit statuses and formats they all use.
+ * commands_print.c: the calls, exit statuses and formats they all use;
+ * commands_grep.c: grep, log search across runs.
  */
 #ifndef GW_CLI_COMMANDS_INT_H
 #define GW_CLI_COMMANDS_INT_H
@@ -83,5 +84,10 @@ int commands_started(const cmdline_t *c, apiclient_t *api, const commands_env_t 
 
 /* gitweave logs: the log of a job, or of each job of a run. Returns the exit status. */
 int commands_logs(const cmdline_t *c, apiclient_t *api, const commands_env_t *env);
+
+/* ---- commands_grep.c ---- */
+
+/* gitweave grep: matching lines of every log. Returns the exit status. */
+int commands_grep(const cmdline_t *c, apiclient_t *api, const commands_env_t *env);
 
 #endif

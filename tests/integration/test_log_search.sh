@@ -134,6 +134,21 @@ check "says what Postgres found" jq -e '.detail | test("parentheses")' "$GW_TMP/
 api GET '/logs/search?re=true&q=(%3Fi)needle' >/dev/null
 expect_error "embedded options" 422
 
+gw_log "gitweave grep"
+export GITWEAVE_URL=${API%/api/v1}
+gw() { "$GW_BUILD_DIR/gitweave" "$@"; }
+at=$(lines_with 'needle-0300 end')
+expect_eq "grep prints repo, run, job:line and the line" \
+    "app  ${run1:0:8}  print:$at  $(line_of "$at")" "$(gw grep NEEDLE-0300 | sed -E 's/  [0-9-]+ [0-9:]+  /  /')"
+expect_eq "grep --oldest --limit 1 -E" "print:$(lines_with 'needle-0001 end')" \
+    "$(gw grep --oldest --limit 1 -E 'needle-[0-9]+ end' 2>/dev/null | awk '{print $3}')"
+expect_eq "grep --repo" "lib lib" "$(gw grep needle --repo lib | awk '{print $1}' | xargs)"
+expect_eq "grep --since in the future: nothing" "" "$(gw grep needle --since 2999-01-01)"
+expect_eq "grep --json is the API's reply" "2" "$(gw grep shared-needle --json | jq '.matches | length')"
+gw grep '.*' -E >/dev/null 2>"$GW_TMP/err"
+expect_eq "grep with a refused regular expression exits 3" 3 "$?"
+check "and says why" grep -q "three letters or digits" "$GW_TMP/err"
+
 gw_log "bad input"
 api GET '/logs/search' >/dev/null;                       expect_error "no q" 400
 api GET '/logs/search?q=' >/dev/null;                    expect_error "empty q" 400
