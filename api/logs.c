@@ -66,6 +66,14 @@ logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
     }
     cJSON_AddNumberToObject(reply, "next_offset", (double)next);
     cJSON_AddBoolToObject(reply, "complete", final && total <= n);
+    /* Removed by retention: what the log was, instead of an empty page. */
+    if (!PQgetisnull(res, 0, 5)) {
+        cJSON *expired = http_json_from_db(PQgetvalue(res, 0, 5));
+        if (expired != NULL)
+            cJSON_AddItemToObject(reply, "logs_expired", expired);
+    }
+    if (cJSON_GetObjectItemCaseSensitive(reply, "logs_expired") == NULL)
+        cJSON_AddNullToObject(reply, "logs_expired");
     http_reply_json(r, 200, reply);
 }
 

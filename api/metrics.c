@@ -79,6 +79,9 @@ static const struct {
     {"gitweave_runner_paused", "gauge", "1 when the runner is paused."},
     {"gitweave_runner_slots", "gauge", "Runs the runner can execute at once."},
     {"gitweave_runner_busy_slots", "gauge", "Runs the runner is executing."},
+    {"gitweave_log_stored_bytes", "gauge", "Bytes the logs table takes on disk, with its TOAST."},
+    {"gitweave_log_stored_rows", "gauge", "Stored log chunks (the planner's estimate)."},
+    {"gitweave_log_search_index_bytes", "gauge", "Bytes of the log search index."},
 };
 
 /* Method names as labels: a fixed set, whatever a client sends. */

@@ -16,7 +16,7 @@
 
 #define SQL_REPO_JSON                                                                              \
     "json_build_object('id', p.id, 'name', p.name, 'clone_url', p.clone_url,"                      \
-    " 'default_branch', p.default_branch,"                                                         \
+    " 'default_branch', p.default_branch, 'log_retention_days', p.log_retention_days,"             \
     " 'created_at', " DB_TS("p.created_at") ", 'updated_at', " DB_TS("p.updated_at") ")::text"
 
 #define SQL_REPOS_LIST "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.deleted_at IS NULL ORDER BY p.name"
@@ -139,7 +139,14 @@
     " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
     " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
-    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures)"
+    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
+    " 'logs_expired', " SQL_LOGS_EXPIRED
+
+/* Whether run r's logs were removed by retention (db/migrations/0012_*):
+ * null, or {at, after_days}. */
+#define SQL_LOGS_EXPIRED                                                                           \
+    "CASE WHEN r.logs_expired_at IS NULL THEN NULL ELSE json_build_object('at', "                  \
+    DB_TS("r.logs_expired_at") ", 'after_days', r.logs_expired_days) END"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -150,7 +157,8 @@
     " 'image', j.image,"      \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error)"
+                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"             \
+    " 'logs_expired', " SQL_LOGS_EXPIRED ")"
 
 /* $1 run id -> json of the run with its jobs in position order */
 #define SQL_RUN_GET                                                                                \
@@ -302,11 +310,14 @@
  * least one). Status and chunks come from one snapshot, so a final status
  * means every chunk is there. $1 job id, $2 offset, $3 byte limit ->
  * status, offset, chunk, number of chunks from $2 on (to tell whether more
- * follow), exit code; offset NULL in a single row when there is no chunk.
+ * follow), exit code, logs_expired (SQL_LOGS_EXPIRED, as text); offset
+ * NULL in a single row when there is no chunk.
  * No row if there is no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
-    "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code FROM jobs jb"                  \
+    "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code,"                               \
+    " (SELECT (" SQL_LOGS_EXPIRED ")::text FROM pipeline_runs r WHERE r.id = jb.run_id)"          \
+    " FROM jobs jb"                                                                                \
     " LEFT JOIN LATERAL ("                                                                         \
     " SELECT w.\"offset\", w.chunk, w.total FROM ("                                                \
     "  SELECT l.\"offset\", l.chunk,"                                                              \
@@ -319,7 +330,14 @@
     " WHERE w.before < $3::bigint) s ON true"                                                      \
     " WHERE jb.id = $1::uuid ORDER BY s.\"offset\""
 
-/* ---- log search (api/search.c; db/migrations/0012_log_search.sql) ---- */
+/* Set a repo's own log retention (NULL: GITWEAVE_LOG_RETENTION_DAYS; 0:
+ * keep forever). $1 name, $2 days or NULL -> json of the repo. No row if
+ * there is no such repo. */
+#define SQL_REPO_RETENTION_PUT                                                                     \
+    "WITH p AS (UPDATE repos SET log_retention_days = $2::integer, updated_at = now()"            \
+    " WHERE name = $1::text AND deleted_at IS NULL RETURNING *) SELECT " SQL_REPO_JSON " FROM p"
+
+/* ---- log search (api/search.c; db/migrations/0012_log_search_retention.sql) ---- */
 
 /* $1 regular expression or NULL, $2 since or NULL, $3 until or NULL ->
  * field, message of the first argument Postgres refuses; no row if none. */
@@ -410,8 +428,11 @@
 
 /* ---- metrics ---- */
 
-/* The database's samples of /metrics in exposition order (the view is in
- * db/migrations/0004_operate.sql) -> family, sample, labels, value. */
-#define SQL_METRICS "SELECT family, sample, labels, value FROM metrics_samples"
+/* The database's samples of /metrics in exposition order (the views are
+ * in db/migrations/0004_operate.sql and 0012_log_search_retention.sql)
+ * -> family, sample, labels, value. */
+#define SQL_METRICS                                                                                \
+    "(SELECT family, sample, labels, value FROM metrics_samples) UNION ALL"                        \
+    " (SELECT family, sample, labels, value FROM log_storage_samples)"
 
 #endif

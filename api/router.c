@@ -36,6 +36,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_POST, V1 "/repos/{repo}/pipelines/run", trigger_manual},
     {EVHTTP_REQ_GET, V1 "/repos/{repo}/pipelines/runs", runs_list},
     {EVHTTP_REQ_POST, V1 "/repos/{repo}/hooks/push", trigger_push},
+    {EVHTTP_REQ_PUT, V1 "/repos/{repo}/log-retention", repo_retention_put},
 
     {EVHTTP_REQ_GET, V1 "/templates", templates_list},
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},

@@ -6,7 +6,7 @@
  * Two statements: the arguments Postgres must judge (times, a regular
  * expression) are checked first, so that a bad one is a 400 or 422 with
  * its reason, not a failed search; then gitweave_log_search
- * (db/migrations/0012_log_search.sql, docs/search.md) reads the page.
+ * (db/migrations/0012_log_search_retention.sql, docs/search.md) reads the page.
  */
 #include <libpq-fe.h>
 #include <stdio.h>

@@ -311,3 +311,53 @@ BEGIN
         END;
     END IF;
 END $$;
+
+-- ---- Retention (docs/retention.md) ----
+--
+-- GITWEAVE_LOG_RETENTION_DAYS, or a repo's own log_retention_days (0:
+-- keep forever), removes the logs of runs that ended longer ago than
+-- that. The run and its jobs stay, marked: logs_expired_at, and the days
+-- that applied. A worker marks a batch of runs, then removes their chunks
+-- a few hundred at a time (worker/retention.c); logs_removed says that
+-- none is left.
+
+ALTER TABLE repos ADD COLUMN log_retention_days integer CHECK (log_retention_days >= 0);
+ALTER TABLE pipeline_runs ADD COLUMN logs_expired_at timestamptz,
+                          ADD COLUMN logs_expired_days integer,
+                          ADD COLUMN logs_removed boolean NOT NULL DEFAULT false;
+
+-- The runs whose logs may expire, oldest first; and those whose chunks
+-- are still being removed.
+CREATE INDEX pipeline_runs_expiry_idx ON pipeline_runs (ended_at)
+    WHERE logs_expired_at IS NULL AND status IN ('success', 'failed', 'canceled');
+CREATE INDEX pipeline_runs_removing_idx ON pipeline_runs (logs_expired_at)
+    WHERE logs_expired_at IS NOT NULL AND NOT logs_removed;
+
+-- For psql users: what the logs of each repo take (a full read of the
+-- logs table: a report, not a metric).
+CREATE VIEW log_sizes AS
+SELECT p.name AS repo,
+       count(DISTINCT r.id) AS runs,
+       count(l.id) AS chunks,
+       coalesce(sum(octet_length(l.chunk)), 0) AS bytes,
+       pg_size_pretty(coalesce(sum(octet_length(l.chunk)), 0)) AS size,
+       min(l.created_at) AS oldest,
+       p.log_retention_days AS retention_days
+  FROM repos p
+  JOIN pipeline_runs r ON r.repo_id = p.id
+  JOIN jobs j ON j.run_id = r.id
+  LEFT JOIN logs l ON l.job_id = j.id
+ GROUP BY p.name, p.log_retention_days
+ ORDER BY bytes DESC;
+
+-- The storage figures of /metrics (docs/metrics.md), from the catalog:
+-- a scrape never reads the logs themselves.
+CREATE VIEW log_storage_samples AS
+SELECT 'gitweave_log_stored_bytes' AS family, 'gitweave_log_stored_bytes' AS sample, '' AS labels,
+       pg_table_size('logs')::float8 AS value
+UNION ALL
+SELECT 'gitweave_log_stored_rows', 'gitweave_log_stored_rows', '',
+       greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'logs'::regclass
+UNION ALL
+SELECT 'gitweave_log_search_index_bytes', 'gitweave_log_search_index_bytes', '',
+       pg_relation_size('logs_search_idx')::float8;
