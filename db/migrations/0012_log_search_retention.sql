@@ -12,6 +12,8 @@
 -- boundary is found in the chunk where it ends, and only there.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- btree_gin: the time of a chunk in the same GIN index as its trigrams.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 ALTER TABLE logs ADD COLUMN line integer NOT NULL DEFAULT 1,
                  ADD COLUMN carry text NOT NULL DEFAULT '';
@@ -39,7 +41,7 @@ CREATE FUNCTION gitweave_logs_lines() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     p record;
-    nl integer;
+    tail text;
 BEGIN
     SELECT l.line, l.carry, l.chunk INTO p FROM logs l
      WHERE l.job_id = NEW.job_id AND l."offset" < NEW."offset"
@@ -49,12 +51,14 @@ BEGIN
         NEW.carry := '';
         RETURN NEW;
     END IF;
-    NEW.line := p.line + length(p.chunk) - length(replace(p.chunk, E'\n', ''));
-    nl := strpos(reverse(p.chunk), E'\n');
-    IF nl = 0 THEN
+    -- Byte counts and a split at the last newline: no pass that decodes
+    -- characters over the whole chunk.
+    NEW.line := p.line + octet_length(p.chunk) - octet_length(replace(p.chunk, E'\n', ''));
+    tail := split_part(p.chunk, E'\n', -1);
+    IF octet_length(tail) = octet_length(p.chunk) THEN
         NEW.carry := right(p.carry || p.chunk, 1024);
     ELSE
-        NEW.carry := right(p.chunk, least(nl - 1, 1024));
+        NEW.carry := right(tail, 1024);
     END IF;
     RETURN NEW;
 END $$;
@@ -65,9 +69,15 @@ CREATE TRIGGER logs_lines BEFORE INSERT ON logs
 -- In the "C" collation, so that the recheck of a candidate folds the case
 -- of ASCII letters only: ILIKE in the database's collation lowers every
 -- character of a 64 KiB chunk first, several times slower.
-CREATE INDEX logs_search_idx ON logs USING gin (((carry || chunk) COLLATE "C") gin_trgm_ops);
--- Search walks history in the order chunks were stored.
-CREATE INDEX logs_created_at_idx ON logs (created_at);
+-- With created_at as its first column, so that a search in a window of
+-- time reads the candidates of that window only (a separate index on
+-- created_at would be chosen alone by the planner, which counts no cost
+-- for reading chunks, and every chunk of the window read).
+CREATE INDEX logs_search_idx ON logs
+    USING gin (created_at, ((carry || chunk) COLLATE "C") gin_trgm_ops);
+-- Search walks history in the order chunks were stored: on an expression,
+-- so that only the walk uses it (see above).
+CREATE INDEX logs_created_at_idx ON logs ((created_at AT TIME ZONE 'UTC'));
 
 -- text cut to at most n bytes, on a character boundary.
 CREATE FUNCTION gitweave_cut(t text, n integer) RETURNS text
@@ -77,6 +87,14 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
            FROM (SELECT convert_to(t, 'UTF8') AS b) x,
                 LATERAL (SELECT max(k) AS k FROM generate_series(greatest(n - 3, 0), n) k
                           WHERE get_byte(b, k) & 192 <> 128) y) END
+$$;
+
+-- The time of the first and of the last chunk stored (by the index).
+CREATE FUNCTION gitweave_logs_first() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT created_at FROM logs ORDER BY created_at AT TIME ZONE 'UTC' LIMIT 1
+$$;
+CREATE FUNCTION gitweave_logs_last() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT created_at FROM logs ORDER BY created_at AT TIME ZONE 'UTC' DESC LIMIT 1
 $$;
 
 -- The lines of a chunk that the chunk answers for: every line that ends in
@@ -122,7 +140,7 @@ $$;
  *    by halving the rest ten times (each half asked whether it holds any
  *    match: the index, and a recheck that stops at the first), then the
  *    page is read in windows of time from there, each asked of the
- *    trigram index together with the index on created_at, so that only
+ *    search index by time and trigrams at once, so that only
  *    the candidates of one window are read and sorted.
  */
 CREATE FUNCTION gitweave_log_search(q text, is_re boolean, newest boolean, lim integer,
@@ -201,7 +219,9 @@ BEGIN
          WHERE ($7::timestamptz IS NULL OR l.created_at >= $7)
            AND ($8::timestamptz IS NULL OR l.created_at < $8)
            AND ($9::timestamptz IS NULL OR (l.created_at, l.job_id, l."offset") %1$s= ($9, $10, $11))
-         ORDER BY l.created_at %2$s, l.job_id %2$s, l."offset" %2$s LIMIT 64$q$, cmp, dir, op)
+           AND ($9::timestamptz IS NULL OR (l.created_at AT TIME ZONE 'UTC') %1$s= ($9 AT TIME ZONE 'UTC'))
+         ORDER BY (l.created_at AT TIME ZONE 'UTC') %2$s, l.job_id %2$s, l."offset" %2$s LIMIT 64$q$,
+        cmp, dir, op)
       USING q, pat, f_repo, f_template, f_status, f_ref, f_since, f_until, c_at, c_job, c_offset,
             c_line, lim, lo, hi, cpat
     LOOP
@@ -238,8 +258,8 @@ BEGIN
     END IF;
     IF n >= 64 THEN
         -- 3. Narrow down the time of the first match: [lo, hi) holds one.
-        IF lo = '-infinity' THEN SELECT min(l.created_at) INTO lo FROM logs l; END IF;
-        IF hi = 'infinity' THEN SELECT max(l.created_at) + interval '1 microsecond' INTO hi FROM logs l; END IF;
+        IF lo = '-infinity' THEN lo := gitweave_logs_first(); END IF;
+        IF hi = 'infinity' THEN hi := gitweave_logs_last() + interval '1 microsecond'; END IF;
         FOR i IN 1..10 LOOP
             mid := lo + (hi - lo) / 2;
             IF newest THEN
@@ -276,11 +296,11 @@ BEGIN
         IF newest THEN
             hi := lo;
             k_at := lo; k_job := '00000000-0000-0000-0000-000000000000'; k_off := -1;
-            EXIT WHEN lo <= coalesce(f_since, (SELECT min(l.created_at) FROM logs l));
+            EXIT WHEN lo <= coalesce(f_since, gitweave_logs_first());
         ELSE
             lo := hi;
             k_at := hi; k_job := '00000000-0000-0000-0000-000000000000'; k_off := -1;
-            EXIT WHEN hi > coalesce(f_until, (SELECT max(l.created_at) FROM logs l));
+            EXIT WHEN hi > coalesce(f_until, gitweave_logs_last());
         END IF;
         step := step * 2;
     END LOOP;
