@@ -5,8 +5,10 @@
 # bytes over the time from its first chunk to its last (created_at,
 # set by Postgres as each insert began). Then the same chunks, exported,
 # are loaded with COPY into another job of the same table (same trigger
-# and indexes), timed by psql. Done twice: with the search trigger and
-# indexes of db/migrations/0012_*.sql, and with them dropped (as before).
+# and indexes), timed by psql. Done three times: with the search trigger
+# and indexes of db/migrations/0012_*.sql; the same while a worker's
+# retention removes a backlog of 20,000 expired chunks; and with the search
+# trigger and indexes dropped (as before). Each prints the run's pickup.
 #   tests/bench/log_ingest.sh [build-dir]
 GW_BUILD_DIR=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 source "$(dirname "$0")/../lib/postgres.sh"
@@ -46,7 +48,31 @@ measure() {
                 || round(sum(octet_length(chunk)) / 1048576.0 / (($t1 - $t0) / 1e9), 1) || ' MiB/s'
                 FROM logs WHERE job_id = '$copyjob'"
 }
+pickup() {
+    gw_psql -c "SELECT '$1, pickup of the run: ' || round(extract(epoch FROM started_at - created_at)::numeric * 1000) || ' ms'
+                FROM pipeline_runs WHERE id = (SELECT id FROM pipeline_runs WHERE template_id =
+                (SELECT id FROM templates WHERE name = 'print') ORDER BY created_at DESC LIMIT 1)"
+}
 measure "search on" || exit 1
+pickup "search on"
+# The same while retention removes a backlog: 20,000 chunks of 8 KiB of a
+# run that ended 40 days ago, a worker with GITWEAVE_LOG_RETENTION_DAYS=30.
+kill "$GW_WORKER_PID"; wait "$GW_WORKER_PID" 2>/dev/null
+old=$(gw_trigger app)
+wait_for 5 false
+gw_psql -c "UPDATE pipeline_runs SET status = 'success', ended_at = now() - interval '40 days' WHERE id = '$old'"
+oldjob=$(gw_psql -c "SELECT id FROM jobs WHERE run_id = '$old'")
+gw_psql -c "INSERT INTO logs (job_id, \"offset\", chunk)
+            SELECT '$oldjob', i * 8192, repeat(md5(i::text), 256) FROM generate_series(0, 19999) i"
+gw_worker_start w2 RUNNER_LOG_FLUSH_MS=500 GITWEAVE_LOG_RETENTION_DAYS=30 GITWEAVE_LOG_RETENTION_SWEEP_SECONDS=1
+wait_for 10 grep -q "logs expired" "$GW_TMP/worker-w2.log"
+gw_log "backlog before: $(gw_psql -c "SELECT count(*) FROM logs WHERE job_id = '$oldjob'") chunks"
+measure "search on, removing a backlog" || exit 1
+pickup "search on, removing a backlog"
+gw_log "backlog after: $(gw_psql -c "SELECT count(*) FROM logs WHERE job_id = '$oldjob'") chunks left"
+wait_for 120 bash -c "[ \"\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT count(*) FROM logs WHERE job_id = '$oldjob'\")\" = 0 ]"
+gw_log "backlog removed: $(grep 'removed expired logs' "$GW_TMP/worker-w2.log" | tail -1)"
 gw_psql -c "DROP TRIGGER logs_lines ON logs; DROP INDEX logs_search_idx; DROP INDEX logs_created_at_idx"
 measure "search off" || exit 1
+pickup "search off"
 gw_finish >/dev/null || true
