@@ -25,10 +25,9 @@ repo_retention_put(http_req_t *r)
         return;
     days = cJSON_GetObjectItemCaseSensitive(body, "days");
     if (body == NULL || !request_body_object(body, known, err, sizeof(err)) || days == NULL) {
-        http_reply_error(r, 400, "invalid body", "%s",
-                         body == NULL || days == NULL
-                             ? "the body is {\"days\": N} or {\"days\": null}"
-                             : err);
+        http_reply_error(
+            r, 400, "invalid body", "%s",
+            body == NULL || days == NULL ? "the body is {\"days\": N} or {\"days\": null}" : err);
         cJSON_Delete(body);
         return;
     }

@@ -104,8 +104,8 @@ search_checked(http_req_t *r, const PGresult *res, void *arg)
         http_reply_json(r, 400, e);
         return;
     }
-    http_db_async(r, "search logs", SQL_LOG_SEARCH, SEARCH_PARAMS,
-                  (const char *const *)s->values, search_done, s);
+    http_db_async(r, "search logs", SQL_LOG_SEARCH, SEARCH_PARAMS, (const char *const *)s->values,
+                  search_done, s);
 }
 
 /* The value of an optional query parameter, copied (NULL when absent). */
@@ -165,8 +165,9 @@ search_logs(http_req_t *r)
         return;
     }
     if ((repo != NULL && !gw_name_valid(repo)) || (template != NULL && !gw_name_valid(template))) {
-        http_reply_error(r, 400, repo != NULL && !gw_name_valid(repo) ? "invalid repo name"
-                                                                      : "invalid template name",
+        http_reply_error(r, 400,
+                         repo != NULL && !gw_name_valid(repo) ? "invalid repo name"
+                                                              : "invalid template name",
                          "a name is 1 to 100 characters of [A-Za-z0-9._-], starting with a "
                          "letter or digit");
         return;

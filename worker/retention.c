@@ -30,7 +30,7 @@
     "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
     "  WHERE r.logs_expired_at IS NULL AND r.status IN ('success', 'failed', 'canceled')"          \
     "   AND coalesce(p.log_retention_days, $1::integer) > 0"                                       \
-    "   AND r.ended_at < now() - coalesce(p.log_retention_days, $1::integer) * interval '1 day'"  \
+    "   AND r.ended_at < now() - coalesce(p.log_retention_days, $1::integer) * interval '1 day'"   \
     "  ORDER BY r.ended_at LIMIT " RETENTION_MARK_BATCH " FOR UPDATE OF r SKIP LOCKED),"           \
     " u AS (UPDATE pipeline_runs r SET logs_expired_at = now(), logs_expired_days = x.days"        \
     "  FROM x WHERE r.id = x.id RETURNING 1)"                                                      \
@@ -45,7 +45,8 @@
     "WITH pend AS (SELECT r.id FROM pipeline_runs r"                                               \
     "  WHERE r.logs_expired_at IS NOT NULL AND NOT r.logs_removed"                                 \
     "  ORDER BY r.logs_expired_at LIMIT 20 FOR UPDATE SKIP LOCKED),"                               \
-    " v AS (SELECT l.id FROM pend JOIN jobs j ON j.run_id = pend.id JOIN logs l ON l.job_id = j.id"\
+    " v AS (SELECT l.id FROM pend JOIN jobs j ON j.run_id = pend.id JOIN logs l ON l.job_id = "    \
+    "j.id"                                                                                         \
     "  LIMIT " RETENTION_BATCH "),"                                                                \
     " d AS (DELETE FROM logs l USING v WHERE l.id = v.id RETURNING octet_length(l.chunk) AS n),"   \
     " f AS (UPDATE pipeline_runs SET logs_removed = true WHERE id IN (SELECT id FROM pend)"        \
