@@ -20,6 +20,8 @@ void repos_list(http_req_t *r);
 void repos_get(http_req_t *r);
 void repos_put(http_req_t *r);
 void repos_delete(http_req_t *r);
+/* An http_db_fn: 200 with the repo JSON of row 0, or 404 for r->params[0]. */
+void repos_get_done(http_req_t *r, const PGresult *res, void *ctx);
 
 /* templates.c: GET /templates, GET|PUT|DELETE /templates/{template} */
 void templates_list(http_req_t *r);
@@ -52,6 +54,12 @@ void ids_find(http_req_t *r);
  * Events, or text), GET /jobs/{job}/logs.txt */
 void logs_get(http_req_t *r);
 void logs_text(http_req_t *r);
+
+/* repo_retention.c: PUT /repos/{repo}/log-retention */
+void repo_retention_put(http_req_t *r);
+
+/* search.c: GET /logs/search */
+void search_logs(http_req_t *r);
 
 /* events.c: GET /events, GET /pipelines/runs/{run}/events (Server-Sent
  * Events) */

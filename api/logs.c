@@ -73,8 +73,12 @@ logs_get_done(http_req_t *r, const PGresult *res, void *ctx)
         next = at + (long long)took;
         cut = took < len;
     }
-    buf_printf(&b, "],\"next_offset\":%lld,\"complete\":%s}", next,
+    buf_printf(&b, "],\"next_offset\":%lld,\"complete\":%s", next,
                final && !cut && total <= n ? "true" : "false");
+    /* Removed by retention: what the log was, instead of an empty page (the
+     * database's own JSON, {at, after_days}). */
+    buf_printf(&b, ",\"logs_expired\":%s}",
+               PQgetisnull(res, 0, 6) ? "null" : PQgetvalue(res, 0, 6));
     http_reply_raw(r, 200, "application/json", b.data, b.len);
     buf_free(&b);
 }

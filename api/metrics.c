@@ -81,6 +81,9 @@ static const struct {
     {"gitweave_runner_busy_slots", "gauge", "Runs the runner is executing."},
     {"gitweave_runs_waiting", "gauge", "Queued runs by the reason they wait."},
     {"gitweave_runner_labels", "gauge", "1 per runner, its labels comma-separated."},
+    {"gitweave_log_stored_bytes", "gauge", "Bytes the logs table takes on disk, with its TOAST."},
+    {"gitweave_log_stored_rows", "gauge", "Stored log chunks (the planner's estimate)."},
+    {"gitweave_log_search_index_bytes", "gauge", "Bytes of the log search index."},
 };
 
 /* Method names as labels: a fixed set, whatever a client sends. */

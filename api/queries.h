@@ -16,7 +16,7 @@
 
 #define SQL_REPO_JSON                                                                              \
     "json_build_object('id', p.id, 'name', p.name, 'clone_url', p.clone_url,"                      \
-    " 'default_branch', p.default_branch,"                                                         \
+    " 'default_branch', p.default_branch, 'log_retention_days', p.log_retention_days,"             \
     " 'created_at', " DB_TS("p.created_at") ", 'updated_at', " DB_TS("p.updated_at") ")::text"
 
 #define SQL_REPOS_LIST "SELECT " SQL_REPO_JSON " FROM repos p WHERE p.deleted_at IS NULL ORDER BY p.name"
@@ -142,7 +142,14 @@
     " 'run_seconds', gw_run_seconds(r.started_at, r.ended_at),"                                    \
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
     " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
-    " 'retries', to_json(r.retries), 'runs_on', r.runs_on"
+    " 'retries', to_json(r.retries), 'runs_on', r.runs_on,"                                        \
+    " 'logs_expired', " SQL_LOGS_EXPIRED
+
+/* Whether run r's logs were removed by retention (db/migrations/0012_*):
+ * null, or {at, after_days}. */
+#define SQL_LOGS_EXPIRED                                                                           \
+    "CASE WHEN r.logs_expired_at IS NULL THEN NULL ELSE json_build_object('at', "                  \
+    DB_TS("r.logs_expired_at") ", 'after_days', r.logs_expired_days) END"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -156,7 +163,8 @@
         "j.started_at") ","                                                                        \
                         " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
     " 'secrets', to_json(j.secrets),"                                                              \
-    " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at))"
+    " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at),"                                    \
+    " 'logs_expired', " SQL_LOGS_EXPIRED ")"
 
 /* Why queued run r waits (gw_run_waiting, db/migrations/0011), NULL once
  * it is not queued. */
@@ -338,13 +346,16 @@
  * least one). Status and chunks come from one snapshot, so a final status
  * means every chunk is there. $1 job id, $2 offset, $3 byte limit ->
  * status, offset, chunk, number of chunks from $2 on (to tell whether more
- * follow), exit code, the length of the stored log; offset NULL in a single
- * row when there is no chunk. No row if there is no such job.
+ * follow), exit code, the length of the stored log, logs_expired
+ * (SQL_LOGS_EXPIRED, as text); offset NULL in a single row when there is no
+ * chunk. No row if there is no such job.
  */
 #define SQL_LOGS_PAGE                                                                              \
     "SELECT jb.status, s.\"offset\", s.chunk, s.total, jb.exit_code,"                              \
     " coalesce((SELECT e.\"offset\" + octet_length(e.chunk) FROM logs e WHERE e.job_id = jb.id"    \
-    "  ORDER BY e.\"offset\" DESC LIMIT 1), 0) FROM jobs jb"                                       \
+    "  ORDER BY e.\"offset\" DESC LIMIT 1), 0),"                                                   \
+    " (SELECT (" SQL_LOGS_EXPIRED ")::text FROM pipeline_runs r WHERE r.id = jb.run_id)"           \
+    " FROM jobs jb"                                                                                \
     " LEFT JOIN LATERAL ("                                                                         \
     " SELECT w.\"offset\", w.chunk, w.total FROM ("                                                \
     "  SELECT l.\"offset\", l.chunk,"                                                              \
@@ -369,6 +380,33 @@
     "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"                               \
     " UNION ALL (SELECT 'job', id::text, run_id::text FROM jobs"                                    \
     "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"
+/* Set a repo's own log retention (NULL: GITWEAVE_LOG_RETENTION_DAYS; 0:
+ * keep forever). $1 name, $2 days or NULL -> json of the repo. No row if
+ * there is no such repo. */
+#define SQL_REPO_RETENTION_PUT                                                                     \
+    "WITH p AS (UPDATE repos SET log_retention_days = $2::integer, updated_at = now()"            \
+    " WHERE name = $1::text AND deleted_at IS NULL RETURNING *) SELECT " SQL_REPO_JSON " FROM p"
+
+/* ---- log search (api/search.c; db/migrations/0012_log_search_retention.sql) ---- */
+
+/* $1 regular expression or NULL, $2 since or NULL, $3 until or NULL ->
+ * field, message of the first argument Postgres refuses; no row if none. */
+#define SQL_LOG_SEARCH_CHECK "SELECT field, message FROM gitweave_search_check($1::text, $2::text, $3::text)"
+
+/*
+ * Lines of the logs that match. $1 q, $2 whether q is a regular
+ * expression, $3 newest first, $4 how many, $5 repo, $6 template, $7 run
+ * status, $8 ref, $9 since, $10 until (each NULL: any), $11..$14 the
+ * cursor: micros, job, chunk offset, line (NULL: from the start) -> per
+ * line: its chunk's time in microseconds, job, chunk offset, line number,
+ * the match as JSON.
+ */
+#define SQL_LOG_SEARCH                                                                             \
+    "SELECT (extract(epoch FROM s.at) * 1000000)::bigint, s.job_id, s.chunk_offset, s.line,"      \
+    " s.match FROM gitweave_log_search($1::text, $2::boolean, $3::boolean, $4::integer,"          \
+    " $5::text, $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,"                 \
+    " 'epoch'::timestamptz + $11::bigint * interval '1 microsecond', $12::uuid, $13::integer,"    \
+    " $14::integer) s"
 
 /* ---- events (api/follow_events.c) ---- */
 
@@ -490,10 +528,11 @@
 /* ---- metrics ---- */
 
 /* The database's samples of /metrics in exposition order (the views are in
- * db/migrations/0004_operate.sql and 0011_labels.sql) -> family, sample,
- * labels, value. */
+ * db/migrations/0004_operate.sql, 0011_labels.sql and
+ * 0012_log_search_retention.sql) -> family, sample, labels, value. */
 #define SQL_METRICS                                                                                \
-    "SELECT family, sample, labels, value FROM metrics_samples"                                    \
-    " UNION ALL SELECT family, sample, labels, value FROM metrics_label_samples"
+    "(SELECT family, sample, labels, value FROM metrics_samples)"                                  \
+    " UNION ALL (SELECT family, sample, labels, value FROM metrics_label_samples)"                 \
+    " UNION ALL (SELECT family, sample, labels, value FROM log_storage_samples)"
 
 #endif

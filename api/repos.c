@@ -16,7 +16,7 @@ repos_list(http_req_t *r)
     http_db_reply_rows(r, "list repos", SQL_REPOS_LIST, 0, NULL, "repos");
 }
 
-static void
+void
 repos_get_done(http_req_t *r, const PGresult *res, void *ctx)
 {
     if (res == NULL)

@@ -42,6 +42,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/secrets", secrets_list_global},
     {EVHTTP_REQ_PUT, V1 "/secrets/{secret}", secrets_put_global},
     {EVHTTP_REQ_DELETE, V1 "/secrets/{secret}", secrets_delete_global},
+    {EVHTTP_REQ_PUT, V1 "/repos/{repo}/log-retention", repo_retention_put},
 
     {EVHTTP_REQ_GET, V1 "/templates", templates_list},
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},
@@ -56,6 +57,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, V1 "/ids", ids_find},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs", logs_get},
     {EVHTTP_REQ_GET, V1 "/jobs/{job}/logs.txt", logs_text},
+    {EVHTTP_REQ_GET, V1 "/logs/search", search_logs},
     {EVHTTP_REQ_GET, V1 "/events", events_stream},
     {EVHTTP_REQ_GET, V1 "/runners", runners_list},
     {EVHTTP_REQ_DELETE, V1 "/runners/{runner}", runners_delete},

@@ -31,6 +31,7 @@ enum {
     OPT_RAW = 1u << 11,
     OPT_REPO = 1u << 12,
     OPT_FILE = 1u << 13,
+    OPT_GREP = 1u << 14, /* grep's own: --since, --oldest, -E */
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
@@ -69,6 +70,9 @@ static const cmdline_opt_t cmdline_opts[] = {
     {"raw", 0, OPT_RAW, CMDLINE_FLAG, CMDLINE_FIELD(raw)},
     {"repo", 'r', OPT_REPO, CMDLINE_STRING, CMDLINE_FIELD(repo)},
     {"file", 0, OPT_FILE, CMDLINE_STRING, CMDLINE_FIELD(file)},
+    {"since", 0, OPT_GREP, CMDLINE_STRING, CMDLINE_FIELD(since)},
+    {"oldest", 0, OPT_GREP, CMDLINE_FLAG, CMDLINE_FIELD(oldest)},
+    {"regex", 'E', OPT_GREP, CMDLINE_FLAG, CMDLINE_FIELD(regex)},
 };
 
 #define CMDLINE_COMMON                                                                             \
@@ -190,6 +194,16 @@ static const cmdline_spec_t cmdline_specs[] = {
     {CMD_RUNNER_DELETE, "runner", "delete", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
      "usage: gitweave runner delete NAME\n\n"
      "Remove a runner that is offline or stopped; its runs keep their history.\n" CMDLINE_COMMON},
+    {CMD_GREP, "grep", NULL, OPT_GREP | OPT_REPO | OPT_STATUS | OPT_LIMIT | OPT_TEMPLATE | OPT_REF, 1, 1,
+     CMDLINE_FIELD(pattern), CMDLINE_NONE,
+     "usage: gitweave grep PATTERN [--repo REPO] [--since TIME] [--oldest] [-E] [--limit N]\n\n"
+     "Print the lines of every job's log that hold PATTERN, without regard to case,\n"
+     "newest first: repo, run, job:line, when, and the line.\n\n"
+     "  --repo REPO          only the runs of REPO (also -t TEMPLATE, --status, --ref)\n"
+     "  --since TIME         only lines written since TIME (2026-12-01, or RFC 3339)\n"
+     "  --oldest             oldest first (when did it first appear)\n"
+     "  -E, --regex          PATTERN is a POSIX regular expression\n"
+     "  --limit N            at most N lines (1 to 100, default 20)\n" CMDLINE_COMMON},
 };
 
 static const char cmdline_general[] =
@@ -209,7 +223,8 @@ static const char cmdline_general[] =
     "  runner pause NAME | resume NAME | delete NAME\n"
     "  secret put NAME [-r REPO] [--file FILE]   (the value from FILE or standard input)\n"
     "  secret list [-r REPO]\n"
-    "  secret delete NAME [-r REPO]\n\n"
+    "  secret delete NAME [-r REPO]\n"
+    "  grep PATTERN [--repo REPO] [--since TIME] [--oldest] [-E] [--limit N]\n\n"
     "A RUN or JOB may be given as a unique prefix of its id, of 8 characters or more.\n\n"
     "gitweave COMMAND --help tells more about each.\n\n"
     "Environment:\n"

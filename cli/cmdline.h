@@ -37,6 +37,7 @@ typedef enum {
     CMD_RUNNER_PAUSE,
     CMD_RUNNER_RESUME,
     CMD_RUNNER_DELETE,
+    CMD_GREP,
     CMD__COUNT
 } cmdline_cmd_t;
 
@@ -46,9 +47,12 @@ typedef struct {
     bool json;   /* --json */
     bool follow; /* -f / --follow */
     bool raw;    /* --raw: a job's log printed unchanged, escape sequences and all */
+    bool oldest; /* grep --oldest */
+    bool regex;  /* grep -E / --regex */
     /* Positional arguments by meaning; NULL when not given. */
     const char *repo, *id, *file, *name, *template_name;
     const char *ref, *commit, *status, *clone_url, *branch;
+    const char *pattern, *since; /* grep */
     long limit;          /* 0: not given */
     const char **inputs; /* "NAME=VALUE" each, -i in order; free with cmdline_free */
     size_t ninputs;

@@ -462,6 +462,7 @@ static const commands_spec_t commands_specs[CMD__COUNT] = {
     [CMD_RUNNER_PAUSE] = {"POST", "/runners/", "/pause", true, .print = commands_runner_print},
     [CMD_RUNNER_RESUME] = {"POST", "/runners/", "/resume", true, .print = commands_runner_print},
     [CMD_RUNNER_DELETE] = {"DELETE", "/runners/", "", true, .print = commands_deleted_print},
+    [CMD_GREP] = {.own = commands_grep},
 };
 
 /* Build the request of spec, call the API and print its reply. Returns the exit status. */

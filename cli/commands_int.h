@@ -6,6 +6,7 @@
  * commands_follow.c: logs and following a run to its end;
  * commands_print.c: the calls, exit statuses and formats they all use;
  * commands_secret.c: secret put, list and delete.
+ * commands_grep.c: grep, log search across runs.
  */
 #ifndef GW_CLI_COMMANDS_INT_H
 #define GW_CLI_COMMANDS_INT_H
@@ -157,5 +158,9 @@ int commands_runner_print(const cmdline_t *c, apiclient_t *api, const commands_e
  * several found (each listed).
  */
 int commands_resolve_id(apiclient_t *api, const char *arg, bool jobs_too, char out[37]);
+/* ---- commands_grep.c ---- */
+
+/* gitweave grep: matching lines of every log. Returns the exit status. */
+int commands_grep(const cmdline_t *c, apiclient_t *api, const commands_env_t *env);
 
 #endif

@@ -104,6 +104,19 @@ logtail_on_tick(void *ctx)
         st->o->tick(st->o->ctx);
 }
 
+/* A log removed by retention says so (on stderr), instead of being empty. */
+static void
+logtail_expired(const cJSON *expired)
+{
+    const cJSON *days = cJSON_GetObjectItemCaseSensitive(expired, "after_days");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(expired, "at");
+
+    if (!cJSON_IsObject(expired))
+        return;
+    fprintf(stderr, "gitweave: log removed after %d days (%.19s)\n",
+            cJSON_IsNumber(days) ? days->valueint : 0, cJSON_IsString(at) ? at->valuestring : "-");
+}
+
 /*
  * One JSON page of GET /jobs/{id}/logs: hand over its chunks. Returns the
  * number of chunks, or -1 when it is not such a page; *complete says
@@ -133,6 +146,7 @@ logtail_page(logtail_state_t *st, const buf_t *body, bool *complete)
     }
     snprintf(st->res->status, sizeof(st->res->status), "%s", status->valuestring);
     *complete = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "complete"));
+    logtail_expired(cJSON_GetObjectItemCaseSensitive(o, "logs_expired"));
     cJSON_Delete(o);
     return n;
 }

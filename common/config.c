@@ -107,6 +107,10 @@ static const cf_entry_t config_table[] = {
     /* Offsets are stored as integers: the cap keeps them far below 2^31. */
     INT("RUNNER_LOG_MAX_BYTES", WORKER, log_max_bytes, "16777216", 1024, 1 << 30,
         "log cap of a job"),
+    INT("GITWEAVE_LOG_RETENTION_DAYS", WORKER, log_retention_days, "0", 0, 36500,
+        "logs of runs that ended longer ago are removed; 0: kept forever"),
+    INT("GITWEAVE_LOG_RETENTION_SWEEP_SECONDS", WORKER, log_retention_sweep, "60", 1, 86400,
+        "how often expired logs are looked for"),
     INT("RUNNER_ENGINE_BACKOFF_MAX_SECONDS", WORKER, engine_backoff_max, "60", 1, 3600,
         "longest wait between checks of an unreachable engine"),
     INT("RUNNER_JOB_PIDS_LIMIT", WORKER, job_pids_limit, "1024", 16, 1 << 22,

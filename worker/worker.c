@@ -29,6 +29,7 @@
 #include "log.h"
 #include "pg.h"
 #include "queue.h"
+#include "retention.h"
 #include "run.h"
 #include "workspace.h"
 
@@ -57,6 +58,7 @@ struct worker {
     engine_t *engine; /* runs the jobs */
     engine_t *local;  /* runs checkouts on this host */
     pg_conn_t *db;
+    retention_t *retention; /* expired logs, on a connection of its own */
     run_env_t env;
     run_t **runs;     /* cfg->concurrency slots */
     bool *ended;      /* the run of the slot said it is over */
@@ -882,6 +884,7 @@ worker_new(const gw_config_t *cfg)
         .arg = w,
     };
     w->db = pg_conn_new(w->base, &pc);
+    w->retention = retention_new(w->base, cfg);
     q_prepare(w->db);
     pg_conn_listen(w->db, EV_CHANNEL);
     w->env = (run_env_t){
@@ -930,6 +933,7 @@ worker_free(worker_t *w)
     /* First the connection: its statements are answered (NULL) while the
      * runs they belong to still exist. */
     pg_conn_free(w->db);
+    retention_free(w->retention);
     for (int i = 0; i < w->cfg->concurrency; i++)
         run_free(w->runs[i]);
     free(w->runs);

@@ -50,7 +50,12 @@ PY
 }
 # printed FILE: what the client prints of a log: the log, and a newline
 # after it when it does not end with one.
-printed() { cat "$1"; [ -z "$(tail -c 1 "$1")" ] || echo; }
+# What gitweave logs JOB -f --raw prints of log FILE of job JOB: the log,
+# a newline if it does not end with one, then the job's status line.
+printed() {
+    cat "$1"; [ -z "$(tail -c 1 "$1")" ] || echo
+    echo "---- job $2 success (exit 0)"
+}
 
 gw_template esc '{"kind": "build", "jobs": [{"name": "esc", "script": ["head -c 300000 /dev/zero | tr \"\\000\" \"\\033\""]}]}' || exit 1
 gw_template ctl '{"kind": "build", "jobs": [{"name": "ctl", "script": ["head -c 8000000 /dev/zero | tr \"\\000\" \"\\001\""]}]}' || exit 1
@@ -78,7 +83,7 @@ check "the stored log holds the 300,000 ESC bytes ($len bytes)" \
     test "$(tr -cd '\033' <"$GW_TMP/esc" | wc -c)" = 300000
 check "the live raw follower got the whole log" cmp -s "$GW_TMP/esc" <(sse_chunks "$GW_TMP/live.sse")
 expect_eq "and one end with the log's length" "success $len" "$(sse_end "$GW_TMP/live.sse")"
-check "gitweave logs -f printed the whole log" cmp -s <(printed "$GW_TMP/esc") "$GW_TMP/live.out"
+check "gitweave logs -f printed the whole log" cmp -s <(printed "$GW_TMP/esc" "$job") "$GW_TMP/live.out"
 
 gw_log "followers of its history"
 curl -sN -m 30 "$API/jobs/$job/logs?follow=true" >"$GW_TMP/hist.sse" 2>/dev/null
@@ -86,7 +91,7 @@ check "a raw follower of the history got the whole log" cmp -s "$GW_TMP/esc" <(s
 expect_eq "and one end with the log's length" "success $len" "$(sse_end "$GW_TMP/hist.sse")"
 "$GW" logs "$job" -f --raw >"$GW_TMP/hist.out" 2>"$GW_TMP/client-hist.log"
 expect_eq "gitweave logs -f of the history exits 0" 0 "$?"
-check "and printed the whole log" cmp -s <(printed "$GW_TMP/esc") "$GW_TMP/hist.out"
+check "and printed the whole log" cmp -s <(printed "$GW_TMP/esc" "$job") "$GW_TMP/hist.out"
 check "no stream was dropped" bash -c "! grep -q 'dropping a stream' '$GW_TMP/api.log'"
 big=$(grep '^data: ' "$GW_TMP/hist.sse" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
 check "no event carries more than 64 KiB of JSON text ($big bytes)" test "$big" -le $((65536 + 128))
@@ -122,7 +127,7 @@ check "logs.txt is the whole 8 MB log" cmp -s "$GW_TMP/ctl" <(curl -s "$API/jobs
 gw_log "the client follows the 8 MB log"
 "$GW" logs "$cjob" -f --raw >"$GW_TMP/ctl.out" 2>"$GW_TMP/client-ctl.log"
 expect_eq "gitweave logs -f of the 8 MB log exits 0" 0 "$?"
-check "and printed the whole log" cmp -s <(printed "$GW_TMP/ctl") "$GW_TMP/ctl.out"
+check "and printed the whole log" cmp -s <(printed "$GW_TMP/ctl" "$cjob") "$GW_TMP/ctl.out"
 check "no stream was dropped" bash -c "! grep -q 'dropping a stream' '$GW_TMP/api.log'"
 
 gw_finish
