@@ -459,11 +459,12 @@
 
 #define SQL_RUNNERS_LIST "SELECT " SQL_RUNNER_JSON " FROM runners rn ORDER BY rn.name, rn.id"
 
-/* Pause or resume a runner. $1 name, $2 paused ('t'/'f') -> json. No row
- * if there is no such runner. */
+/* Pause or resume a runner, with its event (which wakes a resumed worker
+ * at once). $1 name, $2 paused ('t'/'f') -> json, the notify. No row if
+ * there is no such runner. */
 #define SQL_RUNNER_PAUSE                                                                           \
     "WITH u AS (UPDATE runners SET paused = $2::boolean WHERE name = $1::text RETURNING *)"        \
-    " SELECT " SQL_RUNNER_JSON " FROM u rn"
+    " SELECT " SQL_RUNNER_JSON ", " EV_RUNNER_SQL("rn.id", "rn.paused") " FROM u rn"
 
 /*
  * Remove a runner that is offline (not seen within its lease) or stopped;

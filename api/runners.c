@@ -5,6 +5,8 @@
  * Pausing is a flag on the runner's row: the worker's claim skips a paused
  * runner, so it takes no new run while the one it runs goes on to the end,
  * and the flag outlives a restart of the worker (registering keeps it).
+ * Both notify a runner event in the same statement (docs/events.md), so a
+ * resumed worker claims at once rather than at its fallback poll.
  */
 #include <libpq-fe.h>
 

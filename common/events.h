@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-/* Status changes, and the cancel of a running run. */
+/* Status changes, the cancel of a running run, a runner paused or resumed. */
 #define EV_CHANNEL "gitweave_events"
 /* Stored log chunks, one notification per job per statement. */
 #define EV_LOGS_CHANNEL "gitweave_logs"
@@ -26,12 +26,14 @@
 #define EV_JOB "job"
 #define EV_CANCEL "cancel"
 #define EV_LOG "log"
+#define EV_RUNNER "runner"
 
 #define EV_KEY_ID "id"
 #define EV_KEY_RUN_ID "run_id"
 #define EV_KEY_STATUS "status"
 #define EV_KEY_JOB_ID "job_id"
 #define EV_KEY_NEXT_OFFSET "next_offset"
+#define EV_KEY_PAUSED "paused"
 
 /* The fields of each type, in payload order: F(key, value) each. */
 #define EV_RUN_FIELDS(F, id, status) F(EV_KEY_ID, id) F(EV_KEY_STATUS, status)
@@ -40,6 +42,7 @@
 #define EV_CANCEL_FIELDS(F, id) F(EV_KEY_ID, id)
 #define EV_LOG_FIELDS(F, job_id, next_offset)                                                      \
     F(EV_KEY_JOB_ID, job_id) F(EV_KEY_NEXT_OFFSET, next_offset)
+#define EV_RUNNER_FIELDS(F, id, paused) F(EV_KEY_ID, id) F(EV_KEY_PAUSED, paused)
 
 /* SQL: the pg_notify call of one event; the values are SQL expressions. */
 #define EV_SQL_FIELD(key, value) ", '" key "', " value
@@ -49,6 +52,8 @@
 #define EV_JOB_SQL(id, run_id, status)                                                             \
     EV_SQL(EV_CHANNEL, EV_JOB, EV_JOB_FIELDS(EV_SQL_FIELD, id, run_id, status))
 #define EV_CANCEL_SQL(id) EV_SQL(EV_CHANNEL, EV_CANCEL, EV_CANCEL_FIELDS(EV_SQL_FIELD, id))
+#define EV_RUNNER_SQL(id, paused)                                                                  \
+    EV_SQL(EV_CHANNEL, EV_RUNNER, EV_RUNNER_FIELDS(EV_SQL_FIELD, id, paused))
 
 #define EV_MAX_FIELDS 3
 

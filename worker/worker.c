@@ -523,7 +523,12 @@ notify_cb(const char *channel, const char *payload, int be_pid, void *arg)
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_ID));
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_STATUS));
 
-    if (type && strcmp(type, EV_RUN) == 0 && st && strcmp(st, "queued") == 0) {
+    /* A new run, or this runner resumed: look for work now, not at the poll. */
+    bool wake = (type && strcmp(type, EV_RUN) == 0 && st && strcmp(st, "queued") == 0) ||
+                (type && strcmp(type, EV_RUNNER) == 0 && id && strcmp(id, w->runner_id) == 0 &&
+                 cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ev, EV_KEY_PAUSED)));
+
+    if (wake) {
         if (w->nruns < w->cfg->concurrency)
             worker_schedule_claim(w);
     } else if (type && strcmp(type, EV_CANCEL) == 0 && id) {

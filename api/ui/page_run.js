@@ -62,6 +62,15 @@ export function runPage(ctx) {
         return h('div', { className: 'meta-item' }, h('dt', null, label), h('dd', null, ...value));
     }
 
+    // Why a queued run waits (the API's waiting: null once it is claimed), as text.
+    function waitingNote() {
+        const w = run.status === 'queued' ? run.waiting : null;
+        if (!w)
+            return null;
+        const where = w.position ? ` (position ${w.position} in its queue)` : '';
+        return h('p', { className: 'waiting', attrs: { role: 'status' }, textContent: `Waiting: ${w.detail || w.reason}${where}` });
+    }
+
     function drawHead() {
         const actions = h('div', { className: 'actions' });
         if (run.status === 'queued' || run.status === 'running')
@@ -90,6 +99,7 @@ export function runPage(ctx) {
                     ? meta('Inputs', h('span', { className: 'inputs' }, ...Object.entries(run.inputs).map(([k, v]) =>
                         h('span', { className: 'input' }, h('b', null, k), '=', String(v)))))
                     : null),
+            waitingNote(),
             run.error ? h('p', { className: 'alert', attrs: { role: 'alert' } }, run.error) : null);
         document.title = `${run.status} · ${run.template} · ${run.repo} · GitWeave`;
     }

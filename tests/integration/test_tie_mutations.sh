@@ -99,6 +99,10 @@ mutate "docs/events.md drops the job event's run_id" check_events test_docs_list
     docs/events.md \
     '`{"type": "job", "id": JOB, "run_id": RUN, "status": S}`' \
     '`{"type": "job", "id": JOB, "status": S}`'
+mutate "the pause's runner event written by hand, without paused" check_events \
+    test_every_notification_matches_the_table api/queries.h \
+    'EV_RUNNER_SQL("rn.id", "rn.paused")' \
+    "\"pg_notify('gitweave_events', json_build_object('type', 'runner', 'id', rn.id)::text)\""
 mutate "the logs trigger renames next_offset" check_events \
     test_every_notification_matches_the_table db/migrations/0002_log_follow.sql \
     "'next_offset'" "'offset'"

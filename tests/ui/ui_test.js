@@ -54,13 +54,14 @@ const TEMPLATES = {
         ] }],
     },
     big: { kind: 'test', jobs: [{ name: 'big', script: ['true'] }] },
+    gpu: { kind: 'test', 'runs-on': ['gpu'], jobs: [{ name: 'gpu', script: ['true'] }] },
 };
 
 async function setup() {
     for (const [name, doc] of Object.entries(TEMPLATES))
         await api.put(`/templates/${name}`, doc);
     await api.put('/repos/webapp', { default_branch: 'main' });
-    for (const t of ['ui', 'slow', 'big'])
+    for (const t of ['ui', 'slow', 'big', 'gpu'])
         await api.put(`/repos/webapp/templates/${t}`, {});
     await api.put('/repos/evil', { default_branch: 'main' });
     await api.put('/repos/evil/templates/xss', {});
@@ -276,6 +277,19 @@ async function main() {
         await row.getByRole('button', { name: /Resume/ }).click();
         await row.getByRole('button', { name: /Pause/ }).waitFor();
         eq('resumed in the API', false, (await api.get('/runners')).runners.find((r) => r.name === 'w-ui').paused);
+    });
+
+    // 8b. A queued run says why it waits.
+    await step('a queued run says why it waits', async () => {
+        const gr = (await api.post('/repos/webapp/pipelines/run', { template: 'gpu' })).id;
+        await page.goto(`${ROOT}/runs/${gr}`);
+        const note = page.locator('.run-head .waiting');
+        await note.waitFor();
+        eq('in words, with its place in the queue', 'Waiting: no runner has the labels gpu (position 1 in its queue)',
+            await note.textContent());
+        await api.post(`/pipelines/runs/${gr}/cancel`);
+        await note.waitFor({ state: 'detached' });
+        pass('the note goes once the run is no longer queued');
     });
 
     // 9. XSS attempts run nothing.

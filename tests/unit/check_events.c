@@ -186,6 +186,13 @@ START_TEST(test_every_notification_matches_the_table)
     exec_ok("fixture", FIXTURE_SQL, 0, NULL);
 
     {
+        const char *pause[] = {"w", "t"};
+        const char *resume[] = {"w", "f"};
+        step(listener, "api pause runner", SQL_RUNNER_PAUSE, 2, pause);
+        step(listener, "api resume runner", SQL_RUNNER_PAUSE, 2, resume);
+    }
+
+    {
         const char *p[] = {REPO_ID, "manual", "main", NULL, NULL, RUNS_JSON};
         step(listener, "api trigger", SQL_TRIGGER_INSERT, 6, p);
     }
