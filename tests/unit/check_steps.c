@@ -193,7 +193,7 @@ START_TEST(test_tracker_reports)
 
     steps_feed(s, "2\n", 2); /* step 2's before step 1's */
     ck_assert_int_eq(steps_current(s), -1);
-    steps_feed(s, "01\n 1\n1 \nx\n\n-1\n", 17);
+    steps_feed(s, "01\n 1\n1 \nx\n\n-1\n", 15);
     ck_assert_int_eq(steps_current(s), -1);
     steps_feed(s, "00000000000000000000000000001\n", 30);
     ck_assert_int_eq(steps_current(s), -1);
