@@ -46,7 +46,6 @@ void runs_get(http_req_t *r);
 void runs_cancel(http_req_t *r);
 void runs_rerun(http_req_t *r);
 
-
 /* ids.c: GET /ids?prefix= (the runs and jobs whose id starts with it) */
 void ids_find(http_req_t *r);
 

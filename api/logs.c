@@ -3,11 +3,11 @@
  *
  * A page holds the chunks from `offset` on until about `limit` bytes (at
  * least one chunk if there is any), cut short where its chunks take
- * LOGS_PAGE_MAX bytes of JSON; next_offset is where the next page starts. An offset inside a chunk gives the rest of that chunk first, from
- * the start of the UTF-8 character that holds the offset. complete says that nothing more will come: the job is final and
- * no chunk follows. The job's status and its chunks come from one
- * statement (one snapshot): a worker writes the last chunk before the final
- * status, so a final status means every chunk is there.
+ * LOGS_PAGE_MAX bytes of JSON; next_offset is where the next page starts. An offset inside a chunk
+ * gives the rest of that chunk first, from the start of the UTF-8 character that holds the offset.
+ * complete says that nothing more will come: the job is final and no chunk follows. The job's
+ * status and its chunks come from one statement (one snapshot): a worker writes the last chunk
+ * before the final status, so a final status means every chunk is there.
  *
  * The same resource follows the log live as Server-Sent Events (Accept:
  * text/event-stream, or ?follow=true; resuming from Last-Event-ID) or

@@ -74,8 +74,9 @@ static const struct {
      "Time from queued to claimed, of the runs that ended in the last hour."},
     {"gitweave_run_duration_seconds", "histogram",
      "Time from claimed to ended, of the runs that ended in the last hour, by status."},
-    {"gitweave_runners", "gauge", "Registered runners by status (offline: not seen within "
-                                  "its lease)."},
+    {"gitweave_runners", "gauge",
+     "Registered runners by status (offline: not seen within "
+     "its lease)."},
     {"gitweave_runner_paused", "gauge", "1 when the runner is paused."},
     {"gitweave_runner_slots", "gauge", "Runs the runner can execute at once."},
     {"gitweave_runner_busy_slots", "gauge", "Runs the runner is executing."},

@@ -31,7 +31,7 @@ enum {
     OPT_RAW = 1u << 11,
     OPT_REPO = 1u << 12,
     OPT_FILE = 1u << 13,
-    OPT_GREP = 1u << 14, /* grep's own: --since, --oldest, -E */
+    OPT_GREP = 1u << 14,           /* grep's own: --since, --oldest, -E */
     OPT_ANY = OPT_JSON | OPT_HELP, /* every command takes these */
 };
 
@@ -194,8 +194,8 @@ static const cmdline_spec_t cmdline_specs[] = {
     {CMD_RUNNER_DELETE, "runner", "delete", 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
      "usage: gitweave runner delete NAME\n\n"
      "Remove a runner that is offline or stopped; its runs keep their history.\n" CMDLINE_COMMON},
-    {CMD_GREP, "grep", NULL, OPT_GREP | OPT_REPO | OPT_STATUS | OPT_LIMIT | OPT_TEMPLATE | OPT_REF, 1, 1,
-     CMDLINE_FIELD(pattern), CMDLINE_NONE,
+    {CMD_GREP, "grep", NULL, OPT_GREP | OPT_REPO | OPT_STATUS | OPT_LIMIT | OPT_TEMPLATE | OPT_REF,
+     1, 1, CMDLINE_FIELD(pattern), CMDLINE_NONE,
      "usage: gitweave grep PATTERN [--repo REPO] [--since TIME] [--oldest] [-E] [--limit N]\n\n"
      "Print the lines of every job's log that hold PATTERN, without regard to case,\n"
      "newest first: repo, run, job:line, when, and the line.\n\n"

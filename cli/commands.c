@@ -167,8 +167,7 @@ commands_show_tries(const commands_env_t *env, const cJSON *run)
         const cJSON *w = cJSON_GetArrayItem(why, i), *j;
         cJSON *try_jobs = cJSON_CreateArray();
 
-        printf("try %d    retried: %s\n", i + 1,
-               cJSON_IsString(w) ? w->valuestring : "-");
+        printf("try %d    retried: %s\n", i + 1, cJSON_IsString(w) ? w->valuestring : "-");
         cJSON_ArrayForEach(j, jobs)
         {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "retry");
@@ -268,17 +267,16 @@ commands_runners_print(const cmdline_t *c, apiclient_t *api, const commands_env_
             (strcmp(status, "idle") == 0 || strcmp(status, "busy") == 0))
             status = "paused";
         buf_init(&labels);
-        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(r, "labels"))
-            if (cJSON_IsString(l))
-                buf_printf(&labels, "%s%s", labels.len ? "," : "", l->valuestring);
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(r, "labels")) if (cJSON_IsString(l))
+            buf_printf(&labels, "%s%s", labels.len ? "," : "", l->valuestring);
         printf("%-20s  ", commands_or_dash(commands_str(r, "name")));
         commands_print_status(env, status, 8);
         printf("  %-6s  %-20s  %-19s  %-36s  %-24s  %s\n",
                commands_or_dash(commands_str(r, "engine")),
                commands_or_dash(commands_str(r, "hostname")),
                commands_short_time(commands_str(r, "last_seen_at"), seen),
-               commands_or_dash(commands_str(r, "current_run")),
-               labels.len ? labels.data : "-", commands_or_dash(commands_str(r, "status_detail")));
+               commands_or_dash(commands_str(r, "current_run")), labels.len ? labels.data : "-",
+               commands_or_dash(commands_str(r, "status_detail")));
         buf_free(&labels);
     }
     return COMMANDS_EXIT_OK;

@@ -332,7 +332,8 @@ config_load(gw_config_t *cfg)
     }
     if (config_labels(cfg) < 0)
         errors++;
-    if (strcmp(cfg->run_unlabeled_text, "true") != 0 && strcmp(cfg->run_unlabeled_text, "false") != 0) {
+    if (strcmp(cfg->run_unlabeled_text, "true") != 0 &&
+        strcmp(cfg->run_unlabeled_text, "false") != 0) {
         fprintf(stderr, "configuration error: RUNNER_RUN_UNLABELED=\"%s\" is not true or false\n",
                 cfg->run_unlabeled_text);
         errors++;

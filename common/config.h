@@ -54,7 +54,7 @@ typedef struct {
     char *labels_text;      /* RUNNER_LABELS as given */
     char *labels;           /* ... with the engine's name, comma-separated (config_load) */
     char *run_unlabeled_text; /* RUNNER_RUN_UNLABELED: "true" | "false" */
-    bool run_unlabeled;     /* ... as a boolean */
+    bool run_unlabeled;       /* ... as a boolean */
     char *workdir;          /* RUNNER_WORKDIR */
     char *docker_host;      /* DOCKER_HOST */
     char *default_image;    /* RUNNER_DEFAULT_IMAGE */

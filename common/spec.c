@@ -457,8 +457,9 @@ static const struct {
     [SPEC_LINES_BY_RULE] = {spec_is_list, "a non-empty array of strings", SPEC_ANY},
     [SPEC_GLOBS] = {spec_is_list, "a non-empty array of strings", SPEC_GLOB},
     [SPEC_WORDS] = {spec_is_list, "a non-empty array of words", SPEC_ENUM},
-    [SPEC_LABEL] = {spec_is_label, "a label: a name or name=value, each 1 to 100 letters, digits, "
-                                   "'.', '_' or '-', starting with a letter or digit",
+    [SPEC_LABEL] = {spec_is_label,
+                    "a label: a name or name=value, each 1 to 100 letters, digits, "
+                    "'.', '_' or '-', starting with a letter or digit",
                     SPEC_ANY},
     [SPEC_LABELS] = {spec_is_list, "a non-empty array of labels", SPEC_LABEL},
 };

@@ -75,11 +75,11 @@ typedef enum {
     SPEC_RETRIES, /* an integer from 0 to SPEC_RETRY_MAX */
     SPEC_SCALAR,  /* a string, number or boolean */
     SPEC_OBJECT,
-    SPEC_EVENT, /* an object, or null for an event that is off */
-    SPEC_LIST,  /* a non-empty array */
-    SPEC_LINES, /* a non-empty array of strings */
-    SPEC_GLOBS, /* a non-empty array of non-empty strings */
-    SPEC_WORDS, /* a non-empty array of SPEC_ENUM's words */
+    SPEC_EVENT,  /* an object, or null for an event that is off */
+    SPEC_LIST,   /* a non-empty array */
+    SPEC_LINES,  /* a non-empty array of strings */
+    SPEC_GLOBS,  /* a non-empty array of non-empty strings */
+    SPEC_WORDS,  /* a non-empty array of SPEC_ENUM's words */
     SPEC_LABEL,  /* a runner label (util.h gw_label_valid) */
     SPEC_LABELS, /* a non-empty array of labels */
     /* a non-empty array of strings, but the items are left to the key's

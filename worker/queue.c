@@ -37,39 +37,43 @@
 #define LOCK_SEED "1735549298" /* "gwlr" */
 #define LOCK_KEY(name) "hashtextextended(" name ", " LOCK_SEED ")"
 /* Whether l (a row of pg_locks) is the granted lock of runner name. */
-#define LOCK_IS(l, name)                                                                       \
-    l ".locktype = 'advisory' AND " l ".granted AND " l ".objsubid = 1"                        \
-    " AND " l ".database = (SELECT oid FROM pg_database WHERE datname = current_database())"   \
-    " AND ((" l ".classid::bigint << 32) | " l ".objid::bigint) = " LOCK_KEY(name)
+#define LOCK_IS(l, name)                                                                           \
+    l ".locktype = 'advisory' AND " l ".granted AND " l ".objsubid = 1"                            \
+      " AND " l ".database = (SELECT oid FROM pg_database WHERE datname = current_database())"     \
+      " AND ((" l ".classid::bigint << 32) | " l ".objid::bigint) = " LOCK_KEY(name)
 #define LOCK_HELD(name) "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_IS("l", name) ")"
 
 /* The lock taken ("t") or not, and then who holds it: the runner whose
  * name has its key, its host, and the database session. */
-#define SQL_LOCK                                                                               \
-    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_KEY("$1") ") AS ok),"                       \
-    " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"         \
-    " SELECT ok, CASE WHEN NOT ok THEN"                                                        \
-    "   (SELECT format('runner %s on host %s, database session pid %s from %s since %s',"      \
-    "                  COALESCE(rn.name, 'unknown'), COALESCE(rn.hostname, 'unknown'), h.pid," \
-    "                  COALESCE(host(a.client_addr), 'a local socket'),"                       \
-    "                  COALESCE(a.backend_start::text, 'an unknown time'))"                    \
-    "      FROM pg_locks h LEFT JOIN pg_stat_activity a ON a.pid = h.pid"                      \
-    "      LEFT JOIN runners rn ON " LOCK_KEY("rn.name") " = " LOCK_KEY("$1")                  \
-    "     WHERE " LOCK_IS("h", "$1") " AND h.pid <> pg_backend_pid()"                          \
-    "     ORDER BY rn.name = $1 DESC LIMIT 1) END"                                             \
-    " FROM l"
+#define SQL_LOCK                                                                                   \
+    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_KEY(                                            \
+        "$1") ") AS ok),"                                                                          \
+              " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"   \
+              " SELECT ok, CASE WHEN NOT ok THEN"                                                  \
+              "   (SELECT format('runner %s on host %s, database session pid %s from %s since "    \
+              "%s',"                                                                               \
+              "                  COALESCE(rn.name, 'unknown'), COALESCE(rn.hostname, 'unknown'), " \
+              "h.pid,"                                                                             \
+              "                  COALESCE(host(a.client_addr), 'a local socket'),"                 \
+              "                  COALESCE(a.backend_start::text, 'an unknown time'))"              \
+              "      FROM pg_locks h LEFT JOIN pg_stat_activity a ON a.pid = h.pid"                \
+              "      LEFT JOIN runners rn ON " LOCK_KEY("rn.name") " = " LOCK_KEY(                 \
+                  "$1") "     WHERE " LOCK_IS("h",                                                 \
+                                              "$1") " AND h.pid <> pg_backend_pid()"               \
+                                                    "     ORDER BY rn.name = $1 DESC LIMIT 1) END" \
+                                                    " FROM l"
 
-#define SQL_REGISTER                                                                           \
-    "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status, labels,"    \
-    "                     run_unlabeled)"                                                      \
-    " VALUES ($1, $2, $3, $4, $5::int, $6::int, 'idle',"                                       \
-    "         ARRAY(SELECT DISTINCT l FROM unnest(string_to_array($7, ',')) l ORDER BY 1),"    \
-    "         $8::boolean)"                                                                    \
-    " ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname,"                          \
-    "   engine = EXCLUDED.engine, lease_seconds = EXCLUDED.lease_seconds,"                     \
-    "   labels = EXCLUDED.labels, run_unlabeled = EXCLUDED.run_unlabeled,"                     \
-    "   slots = EXCLUDED.slots, lost_at = NULL,"                                               \
-    "   status = 'idle', status_detail = NULL, started_at = now(), last_seen_at = now()"       \
+#define SQL_REGISTER                                                                               \
+    "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status, labels,"       \
+    "                     run_unlabeled)"                                                          \
+    " VALUES ($1, $2, $3, $4, $5::int, $6::int, 'idle',"                                           \
+    "         ARRAY(SELECT DISTINCT l FROM unnest(string_to_array($7, ',')) l ORDER BY 1),"        \
+    "         $8::boolean)"                                                                        \
+    " ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname,"                              \
+    "   engine = EXCLUDED.engine, lease_seconds = EXCLUDED.lease_seconds,"                         \
+    "   labels = EXCLUDED.labels, run_unlabeled = EXCLUDED.run_unlabeled,"                         \
+    "   slots = EXCLUDED.slots, lost_at = NULL,"                                                   \
+    "   status = 'idle', status_detail = NULL, started_at = now(), last_seen_at = now()"           \
     " RETURNING id"
 
 #define SQL_HEARTBEAT                                                                          \
@@ -94,33 +98,37 @@
  * the claim (one round trip less before a job runs). Its id is returned
  * (NULL when that job was not queued), and its event follows its run's.
  */
-#define SQL_CLAIM                                                                              \
-    "WITH c AS ("                                                                              \
-    "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                         \
-    "         attempt = r.attempt + 1, started_at = now(),"                                    \
-    "         lease_expires_at = now() + $2::int * interval '1 second'"                        \
-    "   WHERE r.id IN (SELECT q.id FROM gw_claimable($1, $3::int) AS c (id)"                   \
-    "                   JOIN pipeline_runs q ON q.id = c.id WHERE q.status = 'queued'"         \
-    "                   ORDER BY q.created_at LIMIT $3::int FOR UPDATE OF q SKIP LOCKED)"      \
-    "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"            \
-    "            r.created_at, cardinality(r.retries) AS retry),"                              \
-    " fj AS ("                                                                                 \
-    "  UPDATE jobs j SET status = 'running', started_at = now()"                               \
-    "    FROM c WHERE j.run_id = c.id AND j.retry = c.retry AND j.status = 'queued'"           \
-    "     AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.run_id = j.run_id"                      \
-    "                        AND p.retry = j.retry AND p.position < j.position)"               \
-    "  RETURNING j.id, j.run_id)"                                                              \
-    " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"               \
-    "        c.spec::text, c.clean,"                                                           \
-    "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"   \
-    "                                           'image', j.image) ORDER BY j.position)"        \
-    "           FROM jobs j WHERE j.run_id = c.id AND j.retry = c.retry)::text,"               \
-    "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                      \
-    "        CASE WHEN fj.id IS NOT NULL"                                                      \
-    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END,"                 \
-    "        c.repo_id"                                                                        \
-    "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"            \
-    "  ORDER BY c.created_at"
+#define SQL_CLAIM                                                                                  \
+    "WITH c AS ("                                                                                  \
+    "  UPDATE pipeline_runs r SET status = 'running', runner_id = $1,"                             \
+    "         attempt = r.attempt + 1, started_at = now(),"                                        \
+    "         lease_expires_at = now() + $2::int * interval '1 second'"                            \
+    "   WHERE r.id IN (SELECT q.id FROM gw_claimable($1, $3::int) AS c (id)"                       \
+    "                   JOIN pipeline_runs q ON q.id = c.id WHERE q.status = 'queued'"             \
+    "                   ORDER BY q.created_at LIMIT $3::int FOR UPDATE OF q SKIP LOCKED)"          \
+    "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"                \
+    "            r.created_at, cardinality(r.retries) AS retry),"                                  \
+    " fj AS ("                                                                                     \
+    "  UPDATE jobs j SET status = 'running', started_at = now()"                                   \
+    "    FROM c WHERE j.run_id = c.id AND j.retry = c.retry AND j.status = 'queued'"               \
+    "     AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.run_id = j.run_id"                          \
+    "                        AND p.retry = j.retry AND p.position < j.position)"                   \
+    "  RETURNING j.id, j.run_id)"                                                                  \
+    " SELECT c.id, c.attempt, repos.name, repos.clone_url, c.ref, c.commit_sha,"                   \
+    "        c.spec::text, c.clean,"                                                               \
+    "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"       \
+    "                                           'image', j.image) ORDER BY j.position)"            \
+    "           FROM jobs j WHERE j.run_id = c.id AND j.retry = c.retry)::text,"                   \
+    "        " EV_RUN_SQL(                                                                         \
+        "c.id", "'running'") ", fj.id,"                                                            \
+                             "        CASE WHEN fj.id IS NOT NULL"                                 \
+                             "             THEN " EV_JOB_SQL(                                      \
+                                 "fj.id", "fj.run_id",                                             \
+                                 "'running'") " END,"                                              \
+                                              "        c.repo_id"                                  \
+                                              "   FROM c JOIN repos ON repos.id = c.repo_id LEFT " \
+                                              "JOIN fj ON fj.run_id = c.id"                        \
+                                              "  ORDER BY c.created_at"
 
 /* 'running' is accepted too so that a retry after a lost reply is safe. */
 #define SQL_JOB_START                                                                          \
@@ -241,19 +249,19 @@
 #define REQUEUE_JOB_EVENTS                                                                     \
     " UNION ALL SELECT 'job', " EV_JOB_SQL("rqj.id", "rqj.run_id", "'queued'") " FROM rqj"
 
-#define SQL_RUN_REQUEUE                                                                        \
-    "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                 \
-    "                  started_at = NULL, lease_expires_at = NULL"                             \
-    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
-    "              AND status = 'running'"                                                     \
-    "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                       \
-    "                                AND retry = cardinality(pipeline_runs.retries)"           \
-    "                                AND status NOT IN ('queued', 'running'))"                 \
-    "           RETURNING id),"                                                                \
-    REQUEUE_JOBS("r") ","                                                                      \
-    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"      \
-    REQUEUE_JOB_EVENTS ")"                                                                     \
-    " SELECT kind FROM e WHERE kind = 'run'"
+#define SQL_RUN_REQUEUE                                                                            \
+    "WITH r AS (UPDATE pipeline_runs SET status = 'queued', runner_id = NULL,"                     \
+    "                  started_at = NULL, lease_expires_at = NULL"                                 \
+    "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                           \
+    "              AND status = 'running'"                                                         \
+    "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                           \
+    "                                AND retry = cardinality(pipeline_runs.retries)"               \
+    "                                AND status NOT IN ('queued', 'running'))"                     \
+    "           RETURNING id)," REQUEUE_JOBS(                                                      \
+        "r") ","                                                                                   \
+             " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL(                              \
+                 "r.id", "'queued'") " FROM r" REQUEUE_JOB_EVENTS ")"                              \
+                                     " SELECT kind FROM e WHERE kind = 'run'"
 
 #define SQL_LOG_INSERT                                                                         \
     "INSERT INTO logs (job_id, \"offset\", chunk)"                                             \
@@ -269,13 +277,13 @@
  * (worker.c), so a job never runs twice at once. Until then it waits,
  * running; a run that is not retried ends at once.
  */
-#define LOST_RETRY(r)                                                                          \
-    "(" r ".cancel_requested_at IS NULL AND EXISTS ("                                          \
-    "   SELECT 1 FROM (SELECT j.retry_max, j.retry_when FROM jobs j"                           \
-    "                   WHERE j.run_id = " r ".id AND j.retry = cardinality(" r ".retries)"    \
-    "                     AND j.status IN ('queued', 'running')"                               \
-    "                   ORDER BY j.position LIMIT 1) cj"                                       \
-    "    WHERE 'runner_lost' = ANY (cj.retry_when)"                                            \
+#define LOST_RETRY(r)                                                                              \
+    "(" r ".cancel_requested_at IS NULL AND EXISTS ("                                              \
+    "   SELECT 1 FROM (SELECT j.retry_max, j.retry_when FROM jobs j"                               \
+    "                   WHERE j.run_id = " r ".id AND j.retry = cardinality(" r ".retries)"        \
+    "                     AND j.status IN ('queued', 'running')"                                   \
+    "                   ORDER BY j.position LIMIT 1) cj"                                           \
+    "    WHERE 'runner_lost' = ANY (cj.retry_when)"                                                \
     "      AND cj.retry_max > cardinality(" r ".retries)))"
 
 /*
@@ -287,69 +295,87 @@
  * reach the new rows (the next claim is a new attempt). The others end
  * failed with `why` as their error (CTE runs).
  */
-#define LOST_END                                                                               \
-    " runs AS ("                                                                               \
-    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                        \
-    "         lease_expires_at = NULL, error = lost.why"                                       \
-    "    FROM lost WHERE p.id = lost.id AND NOT lost.retry RETURNING p.id),"                   \
-    " rt AS ("                                                                                 \
-    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"     \
-    "         lease_expires_at = NULL, allowed_failures = '{}',"                               \
-    "         retries = p.retries || lost.why"                                                 \
-    "    FROM lost WHERE p.id = lost.id AND lost.retry"                                        \
-    "  RETURNING p.id, cardinality(p.retries) AS retry),"                                      \
-    " ended AS (SELECT id FROM runs UNION ALL SELECT id FROM rt),"                             \
-    " fj AS ("                                                                                 \
-    "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"             \
-    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'running'"                         \
-    "  RETURNING id, run_id),"                                                                 \
-    " sj AS ("                                                                                 \
-    "  UPDATE jobs SET status = 'skipped'"                                                     \
-    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'queued'"                          \
-    "  RETURNING id, run_id),"                                                                 \
-    " nj AS ("                                                                                 \
-    "  INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry, retry_max,"   \
-    "                    retry_when)"                                                          \
-    "  SELECT gen_random_uuid(), j.run_id, j.position, j.name, j.kind, j.image, 'queued',"     \
-    "         rt.retry, j.retry_max, j.retry_when"                                             \
-    "    FROM rt JOIN jobs j ON j.run_id = rt.id AND j.retry = rt.retry - 1"                   \
+#define LOST_END                                                                                   \
+    " runs AS ("                                                                                   \
+    "  UPDATE pipeline_runs p SET status = 'failed', ended_at = now(),"                            \
+    "         lease_expires_at = NULL, error = lost.why"                                           \
+    "    FROM lost WHERE p.id = lost.id AND NOT lost.retry RETURNING p.id),"                       \
+    " rt AS ("                                                                                     \
+    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"         \
+    "         lease_expires_at = NULL, allowed_failures = '{}',"                                   \
+    "         retries = p.retries || lost.why"                                                     \
+    "    FROM lost WHERE p.id = lost.id AND lost.retry"                                            \
+    "  RETURNING p.id, cardinality(p.retries) AS retry),"                                          \
+    " ended AS (SELECT id FROM runs UNION ALL SELECT id FROM rt),"                                 \
+    " fj AS ("                                                                                     \
+    "  UPDATE jobs SET status = 'failed', ended_at = now(), error = 'runner lost'"                 \
+    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'running'"                             \
+    "  RETURNING id, run_id),"                                                                     \
+    " sj AS ("                                                                                     \
+    "  UPDATE jobs SET status = 'skipped'"                                                         \
+    "   WHERE run_id IN (SELECT id FROM ended) AND status = 'queued'"                              \
+    "  RETURNING id, run_id),"                                                                     \
+    " nj AS ("                                                                                     \
+    "  INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry, retry_max,"       \
+    "                    retry_when)"                                                              \
+    "  SELECT gen_random_uuid(), j.run_id, j.position, j.name, j.kind, j.image, 'queued',"         \
+    "         rt.retry, j.retry_max, j.retry_when"                                                 \
+    "    FROM rt JOIN jobs j ON j.run_id = rt.id AND j.retry = rt.retry - 1"                       \
     "  RETURNING id, run_id)"
 /* The events of LOST_END, as branches of a UNION ALL of (kind, notify):
  * kind 'failed' or 'retried' per run, 'job' per job. */
-#define LOST_END_EVENTS                                                                        \
-    " SELECT 'failed' AS kind, " EV_RUN_SQL("runs.id", "'failed'") " FROM runs"                \
-    " UNION ALL SELECT 'retried', " EV_RUN_SQL("rt.id", "'queued'") " FROM rt"                 \
-    " UNION ALL SELECT 'job', " EV_JOB_SQL("fj.id", "fj.run_id", "'failed'") " FROM fj"        \
-    " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"       \
-    " UNION ALL SELECT 'job', " EV_JOB_SQL("nj.id", "nj.run_id", "'queued'") " FROM nj"
+#define LOST_END_EVENTS                                                                            \
+    " SELECT 'failed' AS kind, " EV_RUN_SQL(                                                       \
+        "runs.id",                                                                                 \
+        "'failed'") " FROM runs"                                                                   \
+                    " UNION ALL SELECT 'retried', " EV_RUN_SQL(                                    \
+                        "rt.id",                                                                   \
+                        "'queued'") " FROM rt"                                                     \
+                                    " UNION ALL SELECT 'job', " EV_JOB_SQL(                        \
+                                        "fj.id", "fj.run_id",                                      \
+                                        "'failed'") " FROM fj"                                     \
+                                                    " UNION ALL SELECT 'job', " EV_JOB_SQL(        \
+                                                        "sj.id", "sj.run_id",                      \
+                                                        "'skipped'") " FROM sj"                    \
+                                                                     " UNION ALL SELECT "          \
+                                                                     "'job', " EV_JOB_SQL(         \
+                                                                         "nj.id", "nj.run_id",     \
+                                                                         "'queued'") " FROM nj"
 
 /* $1 this runner. A runner whose lock is free is marked lost_at; one second
  * later (time for a worker that merely reconnected to take its lock again)
  * its runs end, or are retried (LOST_END). */
-#define SQL_REAP                                                                               \
-    "WITH dead AS ("                                                                           \
-    "  SELECT rn.id FROM runners rn"                                                           \
-    "   WHERE rn.id <> $1::uuid"                                                               \
-    "     AND EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.runner_id = rn.id"                 \
-    "                    AND r.status = 'running')"                                            \
-    "     AND NOT " LOCK_HELD("rn.name") "),"                                                  \
-    " mark AS ("                                                                               \
-    "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                                  \
-    "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                             \
-    " lost AS ("                                                                               \
-    "  SELECT r.id, " LOST_RETRY("r") " AS retry,"                                             \
-    "         format('runner lost: %s %s',"                                                    \
-    "           COALESCE((SELECT name FROM runners WHERE id = r.runner_id), 'a runner'),"      \
-    "           CASE WHEN m.id IS NOT NULL"                                                    \
-    "                THEN 'ended its database session (it died or lost the database)'"         \
-    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"    \
-    "           AS why"                                                                        \
-    "    FROM pipeline_runs r"                                                                 \
-    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"  \
-    "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"                            \
-    "                                   OR m.id IS NOT NULL AND NOT " LOST_RETRY("r") ")"      \
-    "   FOR UPDATE OF r SKIP LOCKED)," LOST_END                                                \
-    " SELECT kind FROM (" LOST_END_EVENTS ") e"
+#define SQL_REAP                                                                                   \
+    "WITH dead AS ("                                                                               \
+    "  SELECT rn.id FROM runners rn"                                                               \
+    "   WHERE rn.id <> $1::uuid"                                                                   \
+    "     AND EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.runner_id = rn.id"                     \
+    "                    AND r.status = 'running')"                                                \
+    "     AND NOT " LOCK_HELD(                                                                     \
+        "rn.name") "),"                                                                            \
+                   " mark AS ("                                                                    \
+                   "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                       \
+                   "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                  \
+                   " lost AS ("                                                                    \
+                   "  SELECT r.id, " LOST_RETRY(                                                   \
+                       "r") " AS retry,"                                                           \
+                            "         format('runner lost: %s %s',"                                \
+                            "           COALESCE((SELECT name FROM runners WHERE id = "            \
+                            "r.runner_id), 'a runner'),"                                           \
+                            "           CASE WHEN m.id IS NOT NULL"                                \
+                            "                THEN 'ended its database session (it died or lost "   \
+                            "the database)'"                                                       \
+                            "                ELSE 'stopped renewing its lease (it died or lost "   \
+                            "the database)' END)"                                                  \
+                            "           AS why"                                                    \
+                            "    FROM pipeline_runs r"                                             \
+                            "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - " \
+                            "interval '1 second'"                                                  \
+                            "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"        \
+                            "                                   OR m.id IS NOT NULL AND "          \
+                            "NOT " LOST_RETRY("r") ")"                                             \
+                                                   "   FOR UPDATE OF r SKIP LOCKED)," LOST_END     \
+                                                   " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
 /* $1 this runner, $2 why, $3 the runs it holds (and those it gave up
  * lately, which are the lease reaper's), $4 whether an earlier life
@@ -361,39 +387,43 @@
  * an earlier life's, end or are retried (LOST_END); one to retry whose
  * lease has not expired is left to the reaper (SQL_REAP), which takes it
  * when it has. */
-#define SQL_REAP_OWN                                                                           \
-    "WITH own AS ("                                                                            \
-    "  SELECT r.id, " LOST_RETRY("r") " AS retry, r.lease_expires_at < now() AS expired,"      \
-    "         EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                              \
-    "                  AND j.retry = cardinality(r.retries)"                                   \
-    "                  AND (j.status NOT IN ('queued', 'running')"                             \
-    "                       OR j.status = 'running' AND ($4::bool"                             \
-    "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))"      \
-    "         AS started"                                                                      \
-    "    FROM pipeline_runs r"                                                                 \
-    "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL ($3::uuid[])"    \
-    "   FOR UPDATE OF r SKIP LOCKED),"                                                         \
-    " rq AS ("                                                                                 \
-    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"     \
-    "         lease_expires_at = NULL"                                                         \
-    "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"                    \
-    " lost AS ("                                                                               \
-    "  SELECT own.id, own.retry, format('runner lost: %s %s',"                                 \
-    "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"              \
-    "    FROM own WHERE own.started AND (own.expired OR NOT own.retry))," LOST_END ","         \
-    REQUEUE_JOBS("rq")                                                                         \
-    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq"    \
-    " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
+#define SQL_REAP_OWN                                                                               \
+    "WITH own AS ("                                                                                \
+    "  SELECT r.id, " LOST_RETRY(                                                                  \
+        "r") " AS retry, r.lease_expires_at < now() AS expired,"                                   \
+             "         EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                         \
+             "                  AND j.retry = cardinality(r.retries)"                              \
+             "                  AND (j.status NOT IN ('queued', 'running')"                        \
+             "                       OR j.status = 'running' AND ($4::bool"                        \
+             "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))" \
+             "         AS started"                                                                 \
+             "    FROM pipeline_runs r"                                                            \
+             "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL "           \
+             "($3::uuid[])"                                                                        \
+             "   FOR UPDATE OF r SKIP LOCKED),"                                                    \
+             " rq AS ("                                                                            \
+             "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = "     \
+             "NULL,"                                                                               \
+             "         lease_expires_at = NULL"                                                    \
+             "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"               \
+             " lost AS ("                                                                          \
+             "  SELECT own.id, own.retry, format('runner lost: %s %s',"                            \
+             "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"         \
+             "    FROM own WHERE own.started AND (own.expired OR NOT own.retry))," LOST_END        \
+             "," REQUEUE_JOBS("rq") " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL(   \
+                 "rq.id", "'queued'") " FROM rq"                                                   \
+                                      " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
 
 /* The runner stops the run (its drain ran out, or a second signal) once
  * its job has ended: the run is retried or ends failed, as a lost one
  * (LOST_END), with $4 as the reason. $1-$3 the fence; no row when fenced. */
-#define SQL_RUN_LOST                                                                           \
-    "WITH lost AS ("                                                                           \
-    "  SELECT r.id, " LOST_RETRY("r") " AS retry, $4::text AS why FROM pipeline_runs r"        \
-    "   WHERE r.id = $1 AND r.runner_id = $2 AND r.attempt = $3::int AND r.status = 'running'" \
-    "   FOR UPDATE)," LOST_END                                                                 \
-    " SELECT kind FROM (" LOST_END_EVENTS ") e"
+#define SQL_RUN_LOST                                                                               \
+    "WITH lost AS ("                                                                               \
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry, $4::text AS why FROM pipeline_runs r"            \
+                                      "   WHERE r.id = $1 AND r.runner_id = $2 AND r.attempt = "   \
+                                      "$3::int AND r.status = 'running'"                           \
+                                      "   FOR UPDATE)," LOST_END                                   \
+                                      " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
 static const struct {
     const char *name;

@@ -797,8 +797,7 @@ run_ended_cb(const PGresult *res, void *arg)
         log_info("worker", "run given back to the queue run=%s", r->q->fence.run_id);
     else if (r->lost)
         log_info("worker", "run stopped with the runner run=%s %s", r->q->fence.run_id,
-                 strcmp(PQgetvalue(res, 0, 0), "retried") == 0 ? "retried=true"
-                                                               : "status=failed");
+                 strcmp(PQgetvalue(res, 0, 0), "retried") == 0 ? "retried=true" : "status=failed");
     else
         log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
                  status_name(r->run_status));

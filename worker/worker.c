@@ -304,8 +304,8 @@ lock_cb(const PGresult *res, void *arg)
         add_ms(w->lock_ev, 1000);
         return;
     }
-    const char *holder = PQgetisnull(res, 0, 1) ? "a session that has just let go"
-                                                : PQgetvalue(res, 0, 1);
+    const char *holder =
+        PQgetisnull(res, 0, 1) ? "a session that has just let go" : PQgetvalue(res, 0, 1);
     if (w->lock_waited) {
         log_error("worker",
                   "another runner named %s is alive: its lock is held by %s; give each runner "
@@ -943,9 +943,9 @@ worker_free(worker_t *w)
         run_free(w->runs[i]);
     free(w->runs);
     free(w->ended);
-    struct event *evs[] = {w->lock_ev,    w->claim_ev,   w->heartbeat_ev, w->reap_ev,
-                           w->poll_ev,    w->cleanup_ev, w->collect_ev,   w->drain_ev, w->lease_ev,
-                           w->exit_ev,    w->sigterm_ev, w->sigint_ev};
+    struct event *evs[] = {w->lock_ev,  w->claim_ev,   w->heartbeat_ev, w->reap_ev,
+                           w->poll_ev,  w->cleanup_ev, w->collect_ev,   w->drain_ev,
+                           w->lease_ev, w->exit_ev,    w->sigterm_ev,   w->sigint_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
