@@ -136,31 +136,20 @@
     "'id', r.id, 'repo', p.name, 'template', t.name, 'template_version', r.template_version,"      \
     " 'status', r.status, 'trigger', r.trigger, 'ref', r.ref, 'commit', r.commit_sha,"             \
     " 'inputs', r.inputs, 'triggered_by', r.triggered_by,"                                         \
-    " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS(                              \
-        "r.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS(                                                     \
-                            "r.ended_at") ", 'error', r.error, 'runner', rn.name,"                 \
-                                          " 'queued_seconds', gw_queued_seconds(r.created_at, "    \
-                                          "r.started_at, r.ended_at),"                             \
-                                          " 'run_seconds', gw_run_seconds(r.started_at, "          \
-                                          "r.ended_at),"                                           \
-                                          " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS(  \
-                                              "r.cancel_requested_at") ","                         \
-                                                                       " 'rerun_of', r.rerun_of, " \
-                                                                       "'allowed_failures', "      \
-                                                                       "to_json(r.allowed_"        \
-                                                                       "failures),"                \
-                                                                       " 'retries', "              \
-                                                                       "to_json(r.retries), "      \
-                                                                       "'runs_on', r.runs_on,"     \
-                                                                       " 'logs_expired',"          \
-                                                                       " " SQL_LOGS_EXPIRED
+    " 'created_at', " DB_TS("r.created_at") ", 'started_at', " DB_TS("r.started_at") ","           \
+    " 'ended_at', " DB_TS("r.ended_at") ", 'error', r.error, 'runner', rn.name,"                   \
+    " 'queued_seconds', gw_queued_seconds(r.created_at, r.started_at, r.ended_at),"                \
+    " 'run_seconds', gw_run_seconds(r.started_at, r.ended_at),"                                    \
+    " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
+    " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
+    " 'retries', to_json(r.retries), 'runs_on', r.runs_on,"                                        \
+    " 'logs_expired', " SQL_LOGS_EXPIRED
 
 /* Whether run r's logs were removed by retention (db/migrations/0012_*):
  * null, or {at, after_days}. */
 #define SQL_LOGS_EXPIRED                                                                           \
-    "CASE WHEN r.logs_expired_at IS NULL THEN NULL ELSE json_build_object('at', " DB_TS(           \
-        "r.logs_expired_at") ", 'after_days', r.logs_expired_days) END"
+    "CASE WHEN r.logs_expired_at IS NULL THEN NULL ELSE json_build_object('at', "                  \
+    DB_TS("r.logs_expired_at") ", 'after_days', r.logs_expired_days) END"
 
 #define SQL_RUN_FROM                                                                               \
     " FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                       \
@@ -172,29 +161,27 @@
     " 'retry', j.retry,"                                                                           \
     " 'status', j.status, 'exit_code', j.exit_code, 'started_at', " DB_TS(                         \
         "j.started_at") ","                                                                        \
-                        " 'ended_at', " DB_TS(                                                     \
-                            "j.ended_at") ", 'error', j.error,"                                    \
-                                          " 'secrets', to_json(j.secrets),"                        \
-                                          " 'run_seconds', gw_run_seconds(j.started_at, "          \
-                                          "j.ended_at),"                                           \
-                                          " 'logs_expired', " SQL_LOGS_EXPIRED ")"
+                        " 'ended_at', " DB_TS("j.ended_at") ", 'error', j.error,"                  \
+    " 'secrets', to_json(j.secrets),"                                                              \
+    " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at),"                                    \
+    " 'logs_expired', " SQL_LOGS_EXPIRED ")"
 
 /* Why queued run r waits (gw_run_waiting, db/migrations/0011), NULL once
  * it is not queued. */
 #define SQL_RUN_WAITING                                                                            \
-    "(SELECT json_build_object('reason', w.reason, 'position', w.position, 'detail', w.detail)"    \
+    "(SELECT json_build_object('reason', w.reason, 'position', w.position, 'detail', w.detail)"   \
     "  FROM gw_run_waiting(r.id) w WHERE r.status = 'queued')"
 
 /* $1 run id -> json of the run with the jobs of its current try in
  * position order, and those of its earlier tries (retried_jobs) */
 #define SQL_RUN_GET                                                                                \
-    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'waiting', " SQL_RUN_WAITING ", 'jobs',"         \
+    "SELECT json_build_object(" SQL_RUN_FIELDS ", 'waiting', " SQL_RUN_WAITING ", 'jobs',"        \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"                \
     "  FROM jobs j WHERE j.run_id = r.id AND j.retry = cardinality(r.retries)),"                   \
     " 'retried_jobs',"                                                                             \
     " (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.retry, j.position), '[]'::json)"       \
-    "  FROM jobs j WHERE j.run_id = r.id AND j.retry < "                                           \
-    "cardinality(r.retries)))::text" SQL_RUN_FROM " WHERE r.id = $1"
+    "  FROM jobs j WHERE j.run_id = r.id AND j.retry < cardinality(r.retries)))::text"             \
+    SQL_RUN_FROM " WHERE r.id = $1"
 
 /*
  * The templates attached to a repo, for a trigger. $1 repo name, $2 template
@@ -206,7 +193,7 @@
  */
 #define SQL_TRIGGER_READ                                                                           \
     "SELECT p.id, p.default_branch,"                                                               \
-    " (SELECT t.id FROM templates t WHERE t.name = $2::text AND t.deleted_at IS NULL),"            \
+    " (SELECT t.id FROM templates t WHERE t.name = $2::text AND t.deleted_at IS NULL),"       \
     " a.id, a.name, a.version, a.document, a.inputs,"                                              \
     " (SELECT coalesce(json_agg(DISTINCT s.name), '[]') FROM secrets s"                            \
     "   WHERE s.repo_id = p.id OR s.repo_id IS NULL)::text"                                        \
@@ -238,8 +225,7 @@
     "WITH src AS ("                                                                                \
     "  SELECT (e->>'id')::uuid AS id, (e->>'template_id')::uuid AS template_id,"                   \
     "   (e->>'template_version')::integer AS template_version, e->'inputs' AS inputs,"             \
-    "   e->'spec' AS spec, ord FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, "      \
-    "ord)),"                                                                                       \
+    "   e->'spec' AS spec, ord FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, ord)),"\
     " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
     "  FROM repos WHERE id = $1::uuid),"                                                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
@@ -250,38 +236,21 @@
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \
-    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, "                    \
-    "'queued'::job_status,"                                                                        \
-    "   " SQL_RETRY_RULE(                                                                          \
-        "t.document->'retry'") "   FROM src s JOIN templates t ON t.id = s.template_id, repo "     \
-                               "WHERE repo.checkout = 1"                                           \
-                               "  UNION ALL"                                                       \
-                               "  SELECT gen_random_uuid(), s.id, (x.ord - 1 + "                   \
-                               "repo.checkout)::integer, x.job->>'name',"                          \
-                               "   'script', x.job->>'image', "                                    \
-                               "'queued'::job_status, " SQL_RETRY_RULE(                            \
-                                   "x.job->'retry'") "   FROM src s, repo, "                       \
-                                                     "jsonb_array_elements(s.spec) WITH "          \
-                                                     "ORDINALITY AS x(job, ord)"                   \
-                                                     "  RETURNING *)"                              \
-                                                     " SELECT json_build_object(" SQL_RUN_FIELDS   \
-                                                     ", 'jobs',"                                   \
-                                                     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON   \
-                                                     " ORDER BY j.position), '[]'::json)"          \
-                                                     "   FROM j WHERE j.run_id = r.id))::text,"    \
-                                                     " " EV_RUN_SQL(                               \
-                                                         "r.id",                                   \
-                                                         "'queued'") ", "                          \
-                                                                     "gw_labels_warning(r.runs_"   \
-                                                                     "on)"                         \
-                                                                     " FROM r JOIN src s ON s.id " \
-                                                                     "= r.id JOIN repos p ON "     \
-                                                                     "p.id = r.repo_id"            \
-                                                                     " JOIN templates t ON t.id "  \
-                                                                     "= r.template_id LEFT JOIN "  \
-                                                                     "runners rn ON rn.id = "      \
-                                                                     "r.runner_id"                 \
-                                                                     " ORDER BY s.ord"
+    "  SELECT gen_random_uuid(), s.id, 0, 'checkout', 'checkout', NULL::text, 'queued'::job_status,"\
+    "   " SQL_RETRY_RULE("t.document->'retry'")                                                    \
+    "   FROM src s JOIN templates t ON t.id = s.template_id, repo WHERE repo.checkout = 1"         \
+    "  UNION ALL"                                                                                  \
+    "  SELECT gen_random_uuid(), s.id, (x.ord - 1 + repo.checkout)::integer, x.job->>'name',"      \
+    "   'script', x.job->>'image', 'queued'::job_status, " SQL_RETRY_RULE("x.job->'retry'")        \
+    "   FROM src s, repo, jsonb_array_elements(s.spec) WITH ORDINALITY AS x(job, ord)"             \
+    "  RETURNING *)"                                                                               \
+    " SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                        \
+    "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
+    "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
+    " " EV_RUN_SQL("r.id", "'queued'") ", gw_labels_warning(r.runs_on)"                           \
+    " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
+    " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
+    " ORDER BY s.ord"
 
 /*
  * Runs a page at a time, newest first, shared by a repo's list and the list
@@ -332,14 +301,10 @@
     " rr AS (UPDATE pipeline_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())"  \
     "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"                                   \
     " SELECT cur.status, (SELECT count(*) FROM q), (SELECT count(*) FROM rr),"                     \
-    "  (SELECT count(" EV_JOB_SQL(                                                                 \
-        "qj.id", "qj.run_id",                                                                      \
-        "'canceled'") ") FROM qj)"                                                                 \
-                      "  + (SELECT count(" EV_RUN_SQL(                                             \
-                          "q.id",                                                                  \
-                          "'canceled'") ") FROM q)"                                                \
-                                        "  + (SELECT count(" EV_CANCEL_SQL("rr.id") ") FROM rr)"   \
-                                                                                    " FROM cur"
+    "  (SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"                 \
+    "  + (SELECT count(" EV_RUN_SQL("q.id", "'canceled'") ") FROM q)"                              \
+    "  + (SELECT count(" EV_CANCEL_SQL("rr.id") ") FROM rr)"                                       \
+    " FROM cur"
 
 /*
  * Rerun a finished run: a new queued run with the original's frozen spec,
@@ -367,12 +332,10 @@
     " n AS (SELECT json_build_object(" SQL_RUN_FIELDS ", 'jobs',"                                  \
     "  (SELECT coalesce(json_agg(" SQL_JOB_JSON " ORDER BY j.position), '[]'::json)"               \
     "   FROM j WHERE j.run_id = r.id))::text AS json,"                                             \
-    "  " EV_RUN_SQL("r.id",                                                                        \
-                    "'queued'") " AS notified"                                                     \
-                                "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON "   \
-                                "t.id = r.template_id"                                             \
-                                "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                   \
-                                " SELECT o.status, n.json, o.gone FROM o LEFT JOIN n ON true"
+    "  " EV_RUN_SQL("r.id", "'queued'") " AS notified"                                             \
+    "  FROM r JOIN repos p ON p.id = r.repo_id JOIN templates t ON t.id = r.template_id"           \
+    "  LEFT JOIN runners rn ON rn.id = r.runner_id)"                                               \
+    " SELECT o.status, n.json, o.gone FROM o LEFT JOIN n ON true"
 
 /* ---- logs ---- */
 
@@ -413,23 +376,22 @@
 /* The runs and jobs whose id is from $1 to $2 (a prefix's range), runs
  * first, at most one more than listed -> kind, id, the run's id. */
 #define SQL_IDS_FIND                                                                               \
-    "(SELECT 'run', id::text, id::text FROM pipeline_runs"                                         \
+    "(SELECT 'run', id::text, id::text FROM pipeline_runs"                                          \
     "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"                               \
-    " UNION ALL (SELECT 'job', id::text, run_id::text FROM jobs"                                   \
+    " UNION ALL (SELECT 'job', id::text, run_id::text FROM jobs"                                    \
     "  WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 11)"
 /* Set a repo's own log retention (NULL: GITWEAVE_LOG_RETENTION_DAYS; 0:
  * keep forever). $1 name, $2 days or NULL -> json of the repo. No row if
  * there is no such repo. */
 #define SQL_REPO_RETENTION_PUT                                                                     \
-    "WITH p AS (UPDATE repos SET log_retention_days = $2::integer, updated_at = now()"             \
+    "WITH p AS (UPDATE repos SET log_retention_days = $2::integer, updated_at = now()"            \
     " WHERE name = $1::text AND deleted_at IS NULL RETURNING *) SELECT " SQL_REPO_JSON " FROM p"
 
 /* ---- log search (api/search.c; db/migrations/0012_log_search_retention.sql) ---- */
 
 /* $1 regular expression or NULL, $2 since or NULL, $3 until or NULL ->
  * field, message of the first argument Postgres refuses; no row if none. */
-#define SQL_LOG_SEARCH_CHECK                                                                       \
-    "SELECT field, message FROM gitweave_search_check($1::text, $2::text, $3::text)"
+#define SQL_LOG_SEARCH_CHECK "SELECT field, message FROM gitweave_search_check($1::text, $2::text, $3::text)"
 
 /*
  * Lines of the logs that match. $1 q, $2 whether q is a regular
@@ -440,10 +402,10 @@
  * the match as JSON.
  */
 #define SQL_LOG_SEARCH                                                                             \
-    "SELECT (extract(epoch FROM s.at) * 1000000)::bigint, s.job_id, s.chunk_offset, s.line,"       \
-    " s.match FROM gitweave_log_search($1::text, $2::boolean, $3::boolean, $4::integer,"           \
-    " $5::text, $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,"                  \
-    " 'epoch'::timestamptz + $11::bigint * interval '1 microsecond', $12::uuid, $13::integer,"     \
+    "SELECT (extract(epoch FROM s.at) * 1000000)::bigint, s.job_id, s.chunk_offset, s.line,"      \
+    " s.match FROM gitweave_log_search($1::text, $2::boolean, $3::boolean, $4::integer,"          \
+    " $5::text, $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,"                 \
+    " 'epoch'::timestamptz + $11::bigint * interval '1 microsecond', $12::uuid, $13::integer,"    \
     " $14::integer) s"
 
 /* ---- events (api/follow_events.c) ---- */
@@ -485,16 +447,15 @@
 #define SQL_RUNNER_STATUS "(SELECT rs.status FROM runner_state rs WHERE rs.id = rn.id)"
 
 #define SQL_RUNNER_JSON                                                                            \
-    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                     \
-    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                  \
+    "json_build_object('id', rn.id, 'name', rn.name, 'hostname', rn.hostname,"                    \
+    " 'engine', rn.engine, 'status', " SQL_RUNNER_STATUS ", 'paused', rn.paused,"                \
     " 'labels', rn.labels, 'run_unlabeled', rn.run_unlabeled,"                                     \
     " 'slots', rn.slots, 'busy', " SQL_RUNNER_BUSY ","                                             \
     " 'status_detail', rn.status_detail,"                                                          \
-    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS(                           \
-        "rn.last_seen_at") ","                                                                     \
-                           " 'current_run', (SELECT r.id FROM pipeline_runs r"                     \
-                           "   WHERE r.runner_id = rn.id AND r.status = 'running'"                 \
-                           "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"
+    " 'started_at', " DB_TS("rn.started_at") ", 'last_seen_at', " DB_TS("rn.last_seen_at") ","     \
+    " 'current_run', (SELECT r.id FROM pipeline_runs r"                                            \
+    "   WHERE r.runner_id = rn.id AND r.status = 'running'"                                        \
+    "   ORDER BY r.started_at DESC NULLS LAST LIMIT 1))::text"
 
 #define SQL_RUNNERS_LIST "SELECT " SQL_RUNNER_JSON " FROM runners rn ORDER BY rn.name, rn.id"
 
@@ -522,9 +483,8 @@
 /* A secret as listed: never its value, nor its sealed bytes. */
 #define SQL_SECRET_JSON                                                                            \
     "json_build_object('name', s.name, 'scope', CASE WHEN s.repo_id IS NULL THEN 'global'"         \
-    " ELSE 'repo' END, 'key_id', s.key_id, 'created_at', " DB_TS(                                  \
-        "s.created_at") ","                                                                        \
-                        " 'updated_at', " DB_TS("s.updated_at") ")::text"
+    " ELSE 'repo' END, 'key_id', s.key_id, 'created_at', " DB_TS("s.created_at") ","               \
+    " 'updated_at', " DB_TS("s.updated_at") ")::text"
 
 /* Set a repo's secret. $1 repo name, $2 name, $3 sealed value (base64),
  * $4 key id -> created. No row if there is no such repo. */
