@@ -468,7 +468,9 @@ mask_pass(secret_mask_t *m, int64_t f)
         mask_plain(m, cur, r->s);
         if (!r->opened)
             m->out(m->arg, SECRET_MASK_TEXT, strlen(SECRET_MASK_TEXT));
-        if (r->e > f) {
+        if (r->e >= f) {
+            /* Kept even when it ends at f: an occurrence may start there,
+             * touching it, and must not make a second "***". */
             r->s = f;
             r->opened = true;
             cur = f;
@@ -547,6 +549,7 @@ secret_mask_finish(secret_mask_t *m)
 {
     if (m->built && m->npats > 0)
         mask_pass(m, m->base + (int64_t)(m->pend.len - m->pend_off));
+    m->nranges = 0;
     m->state = 0;
     mask_wipe(m->pend.data, m->pend.len);
     buf_reset(&m->pend);

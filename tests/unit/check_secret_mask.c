@@ -251,14 +251,17 @@ START_TEST(test_every_split)
     const char *prefix[] = {"secret-one", "secret-two", "secret-", NULL};
     const char *repeat[] = {"aaaaaa", "abab-abab", NULL};
     const char *multi[] = {"first-line\nsecond-line\nx\n", "hunter2-s3cr3t", NULL};
+    const char *touch[] = {"abcdef", NULL};
     const char *texts[] = {
         "abcdefghijklmn abcdefg defghij ghijklm abcdefghijk\n",
         "secret-onsecret-two secret-one\nsecret-tw secret-\nsecret-",
         "aaaaaaaaaaaaa abab-abab-abab-abab aaaaa abab-aba",
         "first-line\nsecond-line\nx\nfirst-linsecond-line hunter2-s3cr3 aHVudGVyMi1zM2NyM3Q=",
         "hunter2-s3cr3t%20 hunter2-s3cr3t\nZmlyc3QtbGluZQpzZWNvbmQtbGluZQp4Cg== first-line",
+        /* Occurrences that touch: one "***", wherever the output is cut. */
+        "xabcdefabcdefy abcdefabcdeabcdef",
     };
-    const char *const *sets[] = {overlap, prefix, repeat, multi, multi};
+    const char *const *sets[] = {overlap, prefix, repeat, multi, multi, touch};
 
     for (size_t i = 0; i < GW_ARRAY_LEN(texts); i++)
         check_every_split(sets[i], texts[i], strlen(texts[i]));
