@@ -366,24 +366,32 @@ http_reply_db_failure(http_req_t *r, const PGresult *res)
                      "the database refused the request; the server log has the details");
 }
 
-void
-http_reply_rows(http_req_t *r, const PGresult *res, const char *key)
+cJSON *
+http_rows_object(const PGresult *res, int col, int n, const char *key)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(o, key);
-    int n = PQntuples(res);
 
     for (int i = 0; i < n; i++) {
-        cJSON *item = http_json_from_db(PQgetvalue(res, i, 0));
-        if (item == NULL)
-            goto fail;
+        cJSON *item = http_json_from_db(PQgetvalue(res, i, col));
+        if (item == NULL) {
+            cJSON_Delete(o);
+            return NULL;
+        }
         cJSON_AddItemToArray(list, item);
     }
-    http_reply_json(r, 200, o);
-    return;
-fail:
-    cJSON_Delete(o);
-    http_reply_error(r, 500, "internal error", "a stored value could not be read");
+    return o;
+}
+
+void
+http_reply_rows(http_req_t *r, const PGresult *res, const char *key)
+{
+    cJSON *o = http_rows_object(res, 0, PQntuples(res), key);
+
+    if (o == NULL)
+        http_reply_error(r, 500, "internal error", "a stored value could not be read");
+    else
+        http_reply_json(r, 200, o);
 }
 
 int

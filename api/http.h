@@ -139,6 +139,9 @@ cJSON *http_error_new(const char *error, const char *detail);
 /* Reply 200 {"<key>": [...]} with the JSON objects in column 0 of every
  * row of res (text from json_build_object); res is borrowed. */
 void http_reply_rows(http_req_t *r, const PGresult *res, const char *key);
+/* An object whose array `key` holds the JSON texts of column col of the
+ * first n rows; NULL when one of them is not JSON. Caller owns it. */
+cJSON *http_rows_object(const PGresult *res, int col, int n, const char *key);
 /* After a failed statement (res NULL: the database was unreachable or the
  * connection lost): 503, else 500. Never echoes the libpq message. */
 void http_reply_db_failure(http_req_t *r, const PGresult *res);

@@ -58,7 +58,7 @@ runs_list_done(http_req_t *r, const PGresult *res, void *arg)
 {
     runs_list_t ctx = *(runs_list_t *)arg;
     long long limit = ctx.limit;
-    cJSON *reply = NULL, *list;
+    cJSON *reply;
     int n;
 
     free(arg);
@@ -68,18 +68,12 @@ runs_list_done(http_req_t *r, const PGresult *res, void *arg)
         http_reply_error(r, 404, "repo not found", "there is no repo named \"%s\"", r->params[0]);
         return;
     }
-    reply = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(reply, "runs");
     /* A repo without runs (on this page) gives one row of NULLs. */
     n = PQntuples(res) == 0 || PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
-    for (int i = 0; i < n && i < limit; i++) {
-        cJSON *o = http_json_from_db(PQgetvalue(res, i, 0));
-        if (o == NULL) {
-            cJSON_Delete(reply);
-            http_reply_error(r, 500, "internal error", "a stored run could not be read");
-            return;
-        }
-        cJSON_AddItemToArray(list, o);
+    reply = http_rows_object(res, 0, n < limit ? n : (int)limit, "runs");
+    if (reply == NULL) {
+        http_reply_error(r, 500, "internal error", "a stored run could not be read");
+        return;
     }
     if (n > limit) {
         long long m = strtoll(PQgetvalue(res, (int)limit - 1, 1), NULL, 10);

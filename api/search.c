@@ -41,23 +41,17 @@ search_done(http_req_t *r, const PGresult *res, void *arg)
 {
     search_t *s = arg;
     long long limit = s->limit;
-    cJSON *reply, *list;
+    cJSON *reply;
     int n;
 
     search_free(s);
     if (res == NULL)
         return;
-    reply = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(reply, "matches");
     n = PQntuples(res);
-    for (int i = 0; i < n && i < limit; i++) {
-        cJSON *o = http_json_from_db(PQgetvalue(res, i, 4));
-        if (o == NULL) {
-            cJSON_Delete(reply);
-            http_reply_error(r, 500, "internal error", "a match could not be read");
-            return;
-        }
-        cJSON_AddItemToArray(list, o);
+    reply = http_rows_object(res, 4, n < limit ? n : (int)limit, "matches");
+    if (reply == NULL) {
+        http_reply_error(r, 500, "internal error", "a match could not be read");
+        return;
     }
     if (n > limit) {
         int last = (int)limit - 1;
