@@ -106,7 +106,7 @@ attach_put_found(http_req_t *r, const PGresult *res, void *ctx)
     a->stored = a->inputs ? cJSON_Duplicate(a->inputs, true) : cJSON_CreateObject();
     inputs_text = cJSON_PrintUnformatted(a->stored);
     const char *params[] = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), inputs_text};
-    http_db_async(r, "attach template", SQL_ATTACH_PUT, 3, params, attach_put_done, a);
+    http_db_async(r, "attach template", STMT_ATTACH_PUT, 3, params, attach_put_done, a);
     a = NULL;
 fail:
     cJSON_free(inputs_text);
@@ -132,7 +132,7 @@ attach_put(http_req_t *r)
         goto fail;
     }
     const char *params[] = {r->params[0], r->params[1]};
-    http_db_async(r, "find repo and template", SQL_ATTACH_LOOKUP, 2, params, attach_put_found, a);
+    http_db_async(r, "find repo and template", STMT_ATTACH_LOOKUP, 2, params, attach_put_found, a);
     return;
 fail:
     attach_put_free(a);
@@ -164,7 +164,7 @@ attach_list(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "list attachments", SQL_ATTACH_LIST, 1, params, attach_list_done, NULL);
+    http_db_async(r, "list attachments", STMT_ATTACH_LIST, 1, params, attach_list_done, NULL);
 }
 
 static void
@@ -189,5 +189,5 @@ attach_delete(http_req_t *r)
 {
     const char *params[] = {r->params[0], r->params[1]};
 
-    http_db_async(r, "detach template", SQL_ATTACH_DELETE, 2, params, attach_delete_done, NULL);
+    http_db_async(r, "detach template", STMT_ATTACH_DELETE, 2, params, attach_delete_done, NULL);
 }

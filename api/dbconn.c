@@ -1,5 +1,6 @@
 /*
- * dbconn - the API's pool, and which statements are prepared on it.
+ * dbconn - the API's pool, with every statement of API_STATEMENTS prepared
+ * on each connection under its name.
  */
 #include "dbconn.h"
 
@@ -15,18 +16,17 @@
 /* No statement may hold a connection longer than this (a lock wait, say). */
 #define DBCONN_OPTIONS "-c statement_timeout=10s"
 
-/* Every statement of the API, prepared on each connection as "gw<i>". */
-static const char *const dbconn_statements[] = {
-    SQL_REPOS_LIST,   SQL_REPO_GET,       SQL_REPO_PUT,   SQL_TEMPLATES_LIST, SQL_TEMPLATE_GET,
-    SQL_TEMPLATE_PUT, SQL_ATTACH_LIST,    SQL_ATTACH_PUT, SQL_ATTACH_DELETE,  SQL_ATTACH_LOOKUP,
-    SQL_TRIGGER_READ, SQL_TRIGGER_INSERT, SQL_RUN_GET,    SQL_RUNS_PAGE,      SQL_RUN_CANCEL,
-    SQL_LOGS_PAGE,    SQL_RUNNERS_LIST,
-    SQL_RUNNER_PAUSE, SQL_RUNNER_DELETE, SQL_RUN_RERUN, SQL_METRICS,
+static const struct {
+    const char *name;
+    const char *sql;
+} dbconn_statements[STMT_COUNT] = {
+#define DBCONN_STMT(id, name) [STMT_##id] = {name, SQL_##id},
+    API_STATEMENTS(DBCONN_STMT)
+#undef DBCONN_STMT
 };
 
 struct dbconn {
     pg_pool_t *pool;
-    char names[GW_ARRAY_LEN(dbconn_statements)][8];
 };
 
 int
@@ -46,13 +46,10 @@ dbconn_new(struct event_base *base, const char *conninfo, int connections)
         .conninfo = conninfo, .application_name = DBCONN_APP_NAME, .options = DBCONN_OPTIONS};
 
     db->pool = pg_pool_new(base, &cfg, connections);
-    for (size_t i = 0; i < GW_ARRAY_LEN(dbconn_statements); i++) {
-        snprintf(db->names[i], sizeof(db->names[i]), "gw%zu", i);
-        /* Parameter types are inferred, as for an unprepared statement. */
-        pg_pool_prepare(db->pool, db->names[i], dbconn_statements[i], 0);
-    }
-    log_info("db", "database pool connections=%d statements=%zu", connections,
-             GW_ARRAY_LEN(dbconn_statements));
+    /* Parameter types are inferred, as for an unprepared statement. */
+    for (size_t i = 0; i < STMT_COUNT; i++)
+        pg_pool_prepare(db->pool, dbconn_statements[i].name, dbconn_statements[i].sql, 0);
+    log_info("db", "database pool connections=%d statements=%d", connections, (int)STMT_COUNT);
     return db;
 }
 
@@ -66,13 +63,31 @@ dbconn_free(dbconn_t *db)
 }
 
 int
-dbconn_query(dbconn_t *db, const char *sql, int nparams, const char *const *params, pg_result_fn fn,
-             void *arg)
+dbconn_query(dbconn_t *db, dbconn_stmt_t stmt, int nparams, const char *const *params,
+             pg_result_fn fn, void *arg)
 {
-    for (size_t i = 0; i < GW_ARRAY_LEN(dbconn_statements); i++)
-        if (sql == dbconn_statements[i] || strcmp(sql, dbconn_statements[i]) == 0)
-            return pg_pool_query_prepared(db->pool, db->names[i], nparams, params, fn, arg);
-    return pg_pool_query(db->pool, sql, nparams, params, fn, arg);
+    return pg_pool_query_prepared(db->pool, dbconn_stmt_name(stmt), nparams, params, fn, arg);
+}
+
+const char *
+dbconn_stmt_name(dbconn_stmt_t stmt)
+{
+    return dbconn_statements[stmt].name;
+}
+
+const char *
+dbconn_stmt_sql(dbconn_stmt_t stmt)
+{
+    return dbconn_statements[stmt].sql;
+}
+
+dbconn_stmt_t
+dbconn_stmt_find(const char *name)
+{
+    for (int i = 0; i < STMT_COUNT; i++)
+        if (strcmp(dbconn_statements[i].name, name) == 0)
+            return (dbconn_stmt_t)i;
+    return STMT_COUNT;
 }
 
 pg_pool_stats_t

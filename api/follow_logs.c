@@ -409,7 +409,7 @@ reader_read(reader_t *rd)
     const char *params[] = {rd->job, offset, want};
     rd->live = false;
     rd->reading = true;
-    if (dbconn_query(rd->hub->db, SQL_LOGS_PAGE, 3, params, reader_read_done, rd) < 0) {
+    if (dbconn_query(rd->hub->db, STMT_LOGS_PAGE, 3, params, reader_read_done, rd) < 0) {
         rd->reading = false;
         reader_close(rd);
     }
@@ -486,7 +486,7 @@ follow_reader_start(http_req_t *r, long long offset, bool sse)
     snprintf(offset_s, sizeof(offset_s), "%lld", offset);
     const char *params[] = {rd->job, offset_s, FOLLOW_PAGE_S};
     rd->reading = true;
-    http_db_async(r, "read logs", SQL_LOGS_PAGE, 3, params, reader_first_done, rd);
+    http_db_async(r, "read logs", STMT_LOGS_PAGE, 3, params, reader_first_done, rd);
 }
 
 void
@@ -644,7 +644,7 @@ topic_read(topic_t *t)
     const char *params[] = {t->job, have, FOLLOW_PAGE_S};
     t->reread = false;
     t->reading = true;
-    if (dbconn_query(t->hub->db, SQL_LOGS_PAGE, 3, params, topic_read_done, t) < 0)
+    if (dbconn_query(t->hub->db, STMT_LOGS_PAGE, 3, params, topic_read_done, t) < 0)
         t->reading = false;
 }
 

@@ -473,7 +473,7 @@ http_db_done(const PGresult *res, void *arg)
 }
 
 void
-http_db_async(http_req_t *r, const char *what, const char *sql, int nparams,
+http_db_async(http_req_t *r, const char *what, dbconn_stmt_t stmt, int nparams,
               const char *const *params, http_db_fn fn, void *ctx)
 {
     http_db_call_t *call = xcalloc(1, sizeof(*call));
@@ -484,7 +484,7 @@ http_db_async(http_req_t *r, const char *what, const char *sql, int nparams,
     call->ctx = ctx;
     http_req_hold(r);
     r->in_flight++;
-    if (dbconn_query(r->db, sql, nparams, params, http_db_done, call) < 0) {
+    if (dbconn_query(r->db, stmt, nparams, params, http_db_done, call) < 0) {
         log_debug("db", "%s refused: the database is unavailable", what);
         http_db_done(NULL, call);
     }
@@ -499,10 +499,10 @@ http_db_rows_done(http_req_t *r, const PGresult *res, void *ctx)
 }
 
 void
-http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int nparams,
+http_db_reply_rows(http_req_t *r, const char *what, dbconn_stmt_t stmt, int nparams,
                    const char *const *params, const char *key)
 {
-    http_db_async(r, what, sql, nparams, params, http_db_rows_done, (void *)key);
+    http_db_async(r, what, stmt, nparams, params, http_db_rows_done, (void *)key);
 }
 
 cJSON *

@@ -170,12 +170,12 @@ typedef void (*http_db_fn)(http_req_t *r, const PGresult *res, void *ctx);
  * When the client has gone, fn still runs and its reply is dropped.
  * Failures are logged under `what`.
  */
-void http_db_async(http_req_t *r, const char *what, const char *sql, int nparams,
+void http_db_async(http_req_t *r, const char *what, dbconn_stmt_t stmt, int nparams,
                    const char *const *params, http_db_fn fn, void *ctx);
 
 /* A handler of one statement: reply 200 {"<key>": [...]} from its rows
  * (see http_reply_rows). */
-void http_db_reply_rows(http_req_t *r, const char *what, const char *sql, int nparams,
+void http_db_reply_rows(http_req_t *r, const char *what, dbconn_stmt_t stmt, int nparams,
                         const char *const *params, const char *key);
 
 /* An http_db_fn for an upsert whose row is (created, json): replies 201

@@ -76,5 +76,5 @@ ids_find(http_req_t *r)
     ids_uuid(lo, lo_id);
     ids_uuid(hi, hi_id);
     const char *params[] = {lo_id, hi_id};
-    http_db_async(r, "find ids", SQL_IDS_FIND, 2, params, ids_find_done, NULL);
+    http_db_async(r, "find ids", STMT_IDS_FIND, 2, params, ids_find_done, NULL);
 }

@@ -141,7 +141,7 @@ logs_get(http_req_t *r)
     const char *params[] = {r->params[0], offset_p, limit_p};
     ctx = xmalloc(sizeof(*ctx));
     *ctx = offset;
-    http_db_async(r, "read logs", SQL_LOGS_PAGE, 3, params, logs_get_done, ctx);
+    http_db_async(r, "read logs", STMT_LOGS_PAGE, 3, params, logs_get_done, ctx);
 }
 
 void

@@ -317,5 +317,5 @@ metrics_get(http_req_t *r)
         metrics_reply(r);
         return;
     }
-    http_db_async(r, "read metrics", SQL_METRICS, 0, NULL, metrics_db_done, NULL);
+    http_db_async(r, "read metrics", STMT_METRICS, 0, NULL, metrics_db_done, NULL);
 }

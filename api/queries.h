@@ -536,4 +536,50 @@
     " UNION ALL (SELECT family, sample, labels, value FROM metrics_label_samples)"                 \
     " UNION ALL (SELECT family, sample, labels, value FROM log_storage_samples)"
 
+/* ---- every statement of the pool, by name ---- */
+
+/*
+ * X(ID, name) for each statement the API runs on its pool: SQL_<ID> is its
+ * text, STMT_<ID> (api/dbconn.h) the id its callers pass, and name the
+ * name it is prepared under on every connection (and that gw_sql prints it
+ * by). A statement that is not listed here cannot be run: the pool takes
+ * ids, not text. The two event reads of the listening connection are
+ * api/follow.c's.
+ */
+#define API_STATEMENTS(X)                                                                          \
+    X(REPOS_LIST, "repos_list")                                                                    \
+    X(REPO_GET, "repo_get")                                                                        \
+    X(REPO_PUT, "repo_put")                                                                        \
+    X(REPO_DELETE, "repo_delete")                                                                  \
+    X(REPO_RETENTION_PUT, "repo_retention_put")                                                    \
+    X(TEMPLATES_LIST, "templates_list")                                                            \
+    X(TEMPLATE_GET, "template_get")                                                                \
+    X(TEMPLATE_PUT, "template_put")                                                                \
+    X(TEMPLATE_DELETE, "template_delete")                                                          \
+    X(ATTACH_LIST, "attach_list")                                                                  \
+    X(ATTACH_LOOKUP, "attach_lookup")                                                              \
+    X(ATTACH_PUT, "attach_put")                                                                    \
+    X(ATTACH_DELETE, "attach_delete")                                                              \
+    X(TRIGGER_READ, "trigger_read")                                                                \
+    X(TRIGGER_INSERT, "trigger_insert")                                                            \
+    X(RUN_GET, "run_get")                                                                          \
+    X(RUNS_PAGE, "runs_page")                                                                      \
+    X(RUNS_ALL_PAGE, "runs_all_page")                                                              \
+    X(RUN_CANCEL, "run_cancel")                                                                    \
+    X(RUN_RERUN, "run_rerun")                                                                      \
+    X(LOGS_PAGE, "logs_page")                                                                      \
+    X(IDS_FIND, "ids_find")                                                                        \
+    X(LOG_SEARCH_CHECK, "log_search_check")                                                        \
+    X(LOG_SEARCH, "log_search")                                                                    \
+    X(RUNNERS_LIST, "runners_list")                                                                \
+    X(RUNNER_PAUSE, "runner_pause")                                                                \
+    X(RUNNER_DELETE, "runner_delete")                                                              \
+    X(SECRET_PUT_REPO, "secret_put_repo")                                                          \
+    X(SECRET_PUT_GLOBAL, "secret_put_global")                                                      \
+    X(SECRETS_LIST_REPO, "secrets_list_repo")                                                      \
+    X(SECRETS_LIST_GLOBAL, "secrets_list_global")                                                  \
+    X(SECRET_DELETE_REPO, "secret_delete_repo")                                                    \
+    X(SECRET_DELETE_GLOBAL, "secret_delete_global")                                                \
+    X(METRICS, "metrics")
+
 #endif

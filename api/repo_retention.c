@@ -44,5 +44,5 @@ repo_retention_put(http_req_t *r)
     snprintf(days_s, sizeof(days_s), "%lld", (long long)days->valuedouble);
     const char *params[] = {r->params[0], cJSON_IsNull(days) ? NULL : days_s};
     cJSON_Delete(body);
-    http_db_async(r, "set log retention", SQL_REPO_RETENTION_PUT, 2, params, repos_get_done, NULL);
+    http_db_async(r, "set log retention", STMT_REPO_RETENTION_PUT, 2, params, repos_get_done, NULL);
 }

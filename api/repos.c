@@ -13,7 +13,7 @@
 void
 repos_list(http_req_t *r)
 {
-    http_db_reply_rows(r, "list repos", SQL_REPOS_LIST, 0, NULL, "repos");
+    http_db_reply_rows(r, "list repos", STMT_REPOS_LIST, 0, NULL, "repos");
 }
 
 void
@@ -33,7 +33,7 @@ repos_get(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "get repo", SQL_REPO_GET, 1, params, repos_get_done, NULL);
+    http_db_async(r, "get repo", STMT_REPO_GET, 1, params, repos_get_done, NULL);
 }
 
 void
@@ -61,7 +61,7 @@ repos_put(http_req_t *r)
     gw_uuid_new(id);
     const char *params[] = {id, r->params[0], in.has_clone_url ? "t" : "f", in.clone_url,
                             in.default_branch};
-    http_db_async(r, "put repo", SQL_REPO_PUT, 5, params, http_db_upserted, NULL);
+    http_db_async(r, "put repo", STMT_REPO_PUT, 5, params, http_db_upserted, NULL);
 fail:
     cJSON_Delete(body);
 }
@@ -71,5 +71,5 @@ repos_delete(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "delete repo", SQL_REPO_DELETE, 1, params, http_db_deleted, (void *)"repo");
+    http_db_async(r, "delete repo", STMT_REPO_DELETE, 1, params, http_db_deleted, (void *)"repo");
 }

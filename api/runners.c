@@ -16,7 +16,7 @@
 void
 runners_list(http_req_t *r)
 {
-    http_db_reply_rows(r, "list runners", SQL_RUNNERS_LIST, 0, NULL, "runners");
+    http_db_reply_rows(r, "list runners", STMT_RUNNERS_LIST, 0, NULL, "runners");
 }
 
 /* Whether the statement found the runner; if not, the reply is sent. */
@@ -45,7 +45,7 @@ runners_pause(http_req_t *r)
 {
     const char *params[] = {r->params[0], "t"};
 
-    http_db_async(r, "pause runner", SQL_RUNNER_PAUSE, 2, params, runners_pause_done, NULL);
+    http_db_async(r, "pause runner", STMT_RUNNER_PAUSE, 2, params, runners_pause_done, NULL);
 }
 
 void
@@ -53,7 +53,7 @@ runners_resume(http_req_t *r)
 {
     const char *params[] = {r->params[0], "f"};
 
-    http_db_async(r, "resume runner", SQL_RUNNER_PAUSE, 2, params, runners_pause_done, NULL);
+    http_db_async(r, "resume runner", STMT_RUNNER_PAUSE, 2, params, runners_pause_done, NULL);
 }
 
 static void
@@ -77,5 +77,5 @@ runners_delete(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "delete runner", SQL_RUNNER_DELETE, 1, params, runners_delete_done, NULL);
+    http_db_async(r, "delete runner", STMT_RUNNER_DELETE, 1, params, runners_delete_done, NULL);
 }

@@ -44,7 +44,7 @@ runs_get(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "get run", SQL_RUN_GET, 1, params, runs_get_done, NULL);
+    http_db_async(r, "get run", STMT_RUN_GET, 1, params, runs_get_done, NULL);
 }
 
 /* What a list travels with to its reply. */
@@ -87,11 +87,11 @@ runs_list_done(http_req_t *r, const PGresult *res, void *arg)
 }
 
 /*
- * A page of runs of the repo named repo (NULL: every repo) with sql (its $1
+ * A page of runs of the repo named repo (NULL: every repo) with stmt (its $1
  * the repo), after checking ?status=, ?template=, ?limit= and ?before=.
  */
 static void
-runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
+runs_list_page(http_req_t *r, const char *repo, dbconn_stmt_t stmt, bool one_repo)
 {
     const char *status = request_query_get(&r->query, "status");
     const char *limit_s = request_query_get(&r->query, "limit");
@@ -130,13 +130,13 @@ runs_list_page(http_req_t *r, const char *repo, const char *sql, bool one_repo)
     ctx = xmalloc(sizeof(*ctx));
     ctx->limit = limit;
     ctx->one_repo = one_repo;
-    http_db_async(r, "list runs", sql, 6, params, runs_list_done, ctx);
+    http_db_async(r, "list runs", stmt, 6, params, runs_list_done, ctx);
 }
 
 void
 runs_list(http_req_t *r)
 {
-    runs_list_page(r, r->params[0], SQL_RUNS_PAGE, true);
+    runs_list_page(r, r->params[0], STMT_RUNS_PAGE, true);
 }
 
 void
@@ -150,7 +150,7 @@ runs_list_all(http_req_t *r)
                          "letter or digit");
         return;
     }
-    runs_list_page(r, repo, SQL_RUNS_ALL_PAGE, false);
+    runs_list_page(r, repo, STMT_RUNS_ALL_PAGE, false);
 }
 
 /* How many times a cancel looks again at a run that moved on meanwhile. */
@@ -200,7 +200,7 @@ runs_cancel_done(http_req_t *r, const PGresult *res, void *ctx)
                          id);
         return;
     }
-    http_db_async(r, "get run", SQL_RUN_GET, 1, params, runs_cancel_read, NULL);
+    http_db_async(r, "get run", STMT_RUN_GET, 1, params, runs_cancel_read, NULL);
 }
 
 static void
@@ -208,7 +208,7 @@ runs_cancel_try(http_req_t *r, int attempt)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "cancel run", SQL_RUN_CANCEL, 1, params, runs_cancel_done,
+    http_db_async(r, "cancel run", STMT_RUN_CANCEL, 1, params, runs_cancel_done,
                   (void *)(intptr_t)attempt);
 }
 
@@ -267,5 +267,5 @@ runs_rerun(http_req_t *r)
 
     gw_uuid_new(new_id);
     const char *params[] = {r->params[0], new_id};
-    http_db_async(r, "rerun run", SQL_RUN_RERUN, 2, params, runs_rerun_done, new_id);
+    http_db_async(r, "rerun run", STMT_RUN_RERUN, 2, params, runs_rerun_done, new_id);
 }

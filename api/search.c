@@ -98,7 +98,7 @@ search_checked(http_req_t *r, const PGresult *res, void *arg)
         http_reply_json(r, 400, e);
         return;
     }
-    http_db_async(r, "search logs", SQL_LOG_SEARCH, SEARCH_PARAMS, (const char *const *)s->values,
+    http_db_async(r, "search logs", STMT_LOG_SEARCH, SEARCH_PARAMS, (const char *const *)s->values,
                   search_done, s);
 }
 
@@ -191,5 +191,5 @@ search_logs(http_req_t *r)
         s->values[13] = xasprintf("%lld", cur.line);
     }
     const char *check[] = {re ? q : NULL, s->values[8], s->values[9]};
-    http_db_async(r, "check search", SQL_LOG_SEARCH_CHECK, 3, check, search_checked, s);
+    http_db_async(r, "check search", STMT_LOG_SEARCH_CHECK, 3, check, search_checked, s);
 }

@@ -134,11 +134,11 @@ secrets_put(http_req_t *r, bool repo)
     }
     if (repo) {
         const char *params[] = {r->params[0], name, sealed, key_id};
-        http_db_async(r, "put secret", SQL_SECRET_PUT_REPO, 4, params, secrets_put_done,
+        http_db_async(r, "put secret", STMT_SECRET_PUT_REPO, 4, params, secrets_put_done,
                       (void *)"repo");
     } else {
         const char *params[] = {name, sealed, key_id};
-        http_db_async(r, "put secret", SQL_SECRET_PUT_GLOBAL, 3, params, secrets_put_done, NULL);
+        http_db_async(r, "put secret", STMT_SECRET_PUT_GLOBAL, 3, params, secrets_put_done, NULL);
     }
     free(sealed);
 done:
@@ -176,13 +176,13 @@ secrets_list_repo(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "list secrets", SQL_SECRETS_LIST_REPO, 1, params, secrets_list_done, NULL);
+    http_db_async(r, "list secrets", STMT_SECRETS_LIST_REPO, 1, params, secrets_list_done, NULL);
 }
 
 void
 secrets_list_global(http_req_t *r)
 {
-    http_db_reply_rows(r, "list secrets", SQL_SECRETS_LIST_GLOBAL, 0, NULL, "secrets");
+    http_db_reply_rows(r, "list secrets", STMT_SECRETS_LIST_GLOBAL, 0, NULL, "secrets");
 }
 
 static void
@@ -208,7 +208,7 @@ secrets_delete_repo(http_req_t *r)
 
     if (!secrets_name_ok(r, r->params[1]))
         return;
-    http_db_async(r, "delete secret", SQL_SECRET_DELETE_REPO, 2, params, secrets_delete_done,
+    http_db_async(r, "delete secret", STMT_SECRET_DELETE_REPO, 2, params, secrets_delete_done,
                   (void *)"repo");
 }
 
@@ -219,7 +219,7 @@ secrets_delete_global(http_req_t *r)
 
     if (!secrets_name_ok(r, r->params[0]))
         return;
-    http_db_async(r, "delete secret", SQL_SECRET_DELETE_GLOBAL, 1, params, secrets_delete_done,
+    http_db_async(r, "delete secret", STMT_SECRET_DELETE_GLOBAL, 1, params, secrets_delete_done,
                   NULL);
 }
 

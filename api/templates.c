@@ -22,7 +22,7 @@
 void
 templates_list(http_req_t *r)
 {
-    http_db_reply_rows(r, "list templates", SQL_TEMPLATES_LIST, 0, NULL, "templates");
+    http_db_reply_rows(r, "list templates", STMT_TEMPLATES_LIST, 0, NULL, "templates");
 }
 
 static void
@@ -50,7 +50,7 @@ templates_get(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "get template", SQL_TEMPLATE_GET, 1, params, templates_get_done, NULL);
+    http_db_async(r, "get template", STMT_TEMPLATE_GET, 1, params, templates_get_done, NULL);
 }
 
 /* Whether len bytes of s are UTF-8 text, NUL bytes apart. */
@@ -169,7 +169,7 @@ templates_put(http_req_t *r)
         doc_text,
         r->body,
         media == REQUEST_MEDIA_YAML ? TEMPLATES_YAML_TYPE : TEMPLATES_JSON_TYPE};
-    http_db_async(r, "put template", SQL_TEMPLATE_PUT, 6, params, http_db_upserted, NULL);
+    http_db_async(r, "put template", STMT_TEMPLATE_PUT, 6, params, http_db_upserted, NULL);
 fail:
     cJSON_free(doc_text);
     cJSON_Delete(norm);
@@ -181,6 +181,6 @@ templates_delete(http_req_t *r)
 {
     const char *params[] = {r->params[0]};
 
-    http_db_async(r, "delete template", SQL_TEMPLATE_DELETE, 1, params, http_db_deleted,
+    http_db_async(r, "delete template", STMT_TEMPLATE_DELETE, 1, params, http_db_deleted,
                   (void *)"template");
 }

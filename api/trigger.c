@@ -184,7 +184,7 @@ trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *run
     }
     const char *params[] = {ctx->repo_id, ctx->trigger,      ctx->ref,
                             ctx->commit,  ctx->triggered_by, text};
-    http_db_async(r, "insert runs", SQL_TRIGGER_INSERT, 6, params, fn, fn_ctx);
+    http_db_async(r, "insert runs", STMT_TRIGGER_INSERT, 6, params, fn, fn_ctx);
     cJSON_free(text);
 }
 
@@ -380,7 +380,7 @@ trigger_manual(http_req_t *r)
         goto fail;
     }
     const char *params[] = {r->params[0], m->in.template};
-    http_db_async(r, "read attached templates", SQL_TRIGGER_READ, 2, params, trigger_manual_read,
+    http_db_async(r, "read attached templates", STMT_TRIGGER_READ, 2, params, trigger_manual_read,
                   m);
     return;
 fail:
@@ -570,7 +570,7 @@ trigger_push(http_req_t *r)
         goto fail;
     }
     const char *params[] = {r->params[0], NULL};
-    http_db_async(r, "read attached templates", SQL_TRIGGER_READ, 2, params, trigger_push_read, p);
+    http_db_async(r, "read attached templates", STMT_TRIGGER_READ, 2, params, trigger_push_read, p);
     return;
 fail:
     trigger_push_free(p);

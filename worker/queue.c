@@ -461,6 +461,15 @@ q_statement_sql(const char *name)
     return NULL;
 }
 
+const char *
+q_statement_at(size_t i, const char **name)
+{
+    if (i >= sizeof(statements) / sizeof(statements[0]))
+        return NULL;
+    *name = statements[i].name;
+    return statements[i].sql;
+}
+
 bool
 q_failed(const PGresult *res, const char *what)
 {

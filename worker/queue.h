@@ -82,6 +82,8 @@ void q_prepare(pg_conn_t *c);
  * (borrowed): tests/unit/check_status_sql.c runs it against the status
  * table. */
 const char *q_statement_sql(const char *name);
+/* The i-th statement's text, its name in *name; NULL past the last. */
+const char *q_statement_at(size_t i, const char **name);
 
 /*
  * Whether a fenced write took effect: Q_OK when it returned a row, Q_FENCED
