@@ -38,7 +38,8 @@ export function searchHref(s) {
 // Where in the shown text of a line (the pieces' text joined) the search
 // matches: [[from, to, false]]. A literal matches without regard to case;
 // a regular expression is tried as a JavaScript one (Postgres's syntax
-// mostly agrees); one it cannot read marks nothing, the line still shows.
+// mostly agrees); one it cannot read, or reads otherwise, marks nothing:
+// the line still shows.
 export function matchRanges(text, q, re) {
     const out = [];
     if (!q)
@@ -50,6 +51,10 @@ export function matchRanges(text, q, re) {
             out.push([at, at + needle.length, false]);
         return out;
     }
+    // Postgres's own escapes and classes mean something else to JavaScript
+    // (\y a word boundary, [[:digit:]] a class): better no mark than a wrong one.
+    if (/\\[mMyYAZ]|\[\[[:.=]/.test(q))
+        return out;
     let rx;
     try {
         rx = new RegExp(q, 'gi');
