@@ -73,6 +73,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_GET, "/runs/{run}/jobs/{job}", ui_page},
     {EVHTTP_REQ_GET, "/repos/{repo}", ui_page},
     {EVHTTP_REQ_GET, "/runners", ui_page},
+    {EVHTTP_REQ_GET, "/search", ui_page},
     {EVHTTP_REQ_GET, "/ui/{version}/{asset}", ui_asset},
 };
 

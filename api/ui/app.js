@@ -1,6 +1,6 @@
 // app: the page's entry: reads the address, draws the page for it, follows
 // links without reloading (history API), asks for the token when the API
-// wants one, and ticks the times shown.
+// wants one, ticks the times shown, and runs the header's log search box.
 
 import { h, tick } from './dom.js';
 import * as api from './api.js';
@@ -8,8 +8,11 @@ import { runsPage } from './page_runs.js';
 import { runPage } from './page_run.js';
 import { repoPage } from './page_repo.js';
 import { runnersPage } from './page_runners.js';
+import { searchPage, searchOf, searchHref } from './page_search.js';
 
 const main = document.getElementById('main');
+const topSearch = document.getElementById('top-search');
+const topQ = document.getElementById('top-q');
 let current = null;
 
 const routes = [
@@ -17,6 +20,7 @@ const routes = [
     [/^\/runs\/([^/]+)(?:\/jobs\/([^/]+))?$/, 'runs', () => runPage, ['run', 'job']],
     [/^\/repos\/([^/]+)$/, 'runs', () => repoPage, ['repo']],
     [/^\/runners$/, 'runners', () => runnersPage],
+    [/^\/search$/, 'search', () => searchPage],
 ];
 
 function notFound(ctx) {
@@ -42,6 +46,7 @@ function route() {
         if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
         else a.removeAttribute('aria-current');
     const ctx = { main, params, query: new URLSearchParams(location.search), navigate };
+    topQ.value = section === 'search' ? ctx.query.get('q') || '' : '';
     if (current && current.page === page && current.update && current.update(ctx))
         return;
     current?.dispose?.();
@@ -52,12 +57,15 @@ function route() {
 }
 
 export function navigate(href, { replace = false } = {}) {
+    const from = location.pathname;
     if (replace)
         history.replaceState(null, '', href);
     else
         history.pushState(null, '', href);
     route();
-    if (!replace && !location.hash)
+    // A link to a line (#L{n}) of another page starts at the top too: the
+    // log view scrolls itself to the line.
+    if (!replace && (!location.hash || location.pathname !== from))
         window.scrollTo(0, 0);
 }
 
@@ -69,6 +77,17 @@ document.addEventListener('click', (ev) => {
     navigate(a.getAttribute('href'));
 });
 window.addEventListener('popstate', route);
+
+// The header's search box, on every page: a search of every log with the
+// filters of the search page shown (if it is), else none.
+topSearch.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const q = topQ.value;
+    if (!q)
+        return;
+    const s = location.pathname === '/search' ? searchOf(new URLSearchParams(location.search)) : {};
+    navigate(searchHref({ ...s, q }));
+});
 setInterval(() => tick(main), 1000);
 
 // The token: one password field in a modal dialog, kept in sessionStorage.

@@ -405,34 +405,13 @@ export class LogView {
 
     // The pieces of line i, with the search matches of the line as <mark>.
     fill(el, i) {
-        const pieces = parseLine(this.lines[i]);
-        let ranges = [];
+        const ranges = [];
         if (this.query) {
             const len = this.query.length;
             for (let m = this.firstMatch(i); m >= 0 && m < this.matches.length && this.matches[m][0] === i; m++)
                 ranges.push([this.matches[m][1], this.matches[m][1] + len, m === this.current]);
         }
-        let pos = 0;
-        for (const p of pieces) {
-            const end = pos + p.t.length;
-            let at = pos;
-            for (const [a, b, cur] of ranges) {
-                if (b <= at || a >= end)
-                    continue;
-                if (a > at)
-                    el.append(this.piece(p.st, p.t.slice(at - pos, a - pos)));
-                const m = this.piece(p.st, p.t.slice(Math.max(a, at) - pos, Math.min(b, end) - pos), 'mark');
-                if (cur)
-                    m.classList.add('mark-current');
-                el.append(m);
-                at = Math.min(b, end);
-            }
-            if (at < end)
-                el.append(this.piece(p.st, p.t.slice(at - pos)));
-            pos = end;
-        }
-        if (ranges.length === 0 && pieces.length === 1 && pieces[0].t === '')
-            el.append('\u200b');
+        fillLine(el, parseLine(this.lines[i]), ranges);
     }
 
     firstMatch(i) {
@@ -445,31 +424,60 @@ export class LogView {
         }
         return lo < this.matches.length && this.matches[lo][0] === i ? lo : -1;
     }
+}
 
-    piece(st, t, tag) {
-        if (!st && !tag)
-            return document.createTextNode(t);
-        const el = document.createElement(tag || 'span');
-        el.textContent = t;
-        if (!st)
-            return el;
-        let fg = st.fg;
-        let bg = st.bg;
-        if (st.inv) {
-            [fg, bg] = [bg, fg];
-            el.classList.add('a-inv');
-            if (fg === null) el.classList.add('a-fginv');
-            if (bg === null) el.classList.add('a-bginv');
+// Fill el with the pieces of one line (parseLine), the ranges [from, to,
+// current] of its shown text as <mark> (current ones marked so). Text
+// goes in as Text nodes or textContent, styles as classes and CSSOM
+// colours: whatever the line holds is shown, never parsed as markup.
+export function fillLine(el, pieces, ranges = []) {
+    let pos = 0;
+    for (const p of pieces) {
+        const end = pos + p.t.length;
+        let at = pos;
+        for (const [a, b, cur] of ranges) {
+            if (b <= at || a >= end)
+                continue;
+            if (a > at)
+                el.append(piece(p.st, p.t.slice(at - pos, a - pos)));
+            const m = piece(p.st, p.t.slice(Math.max(a, at) - pos, Math.min(b, end) - pos), 'mark');
+            if (cur)
+                m.classList.add('mark-current');
+            el.append(m);
+            at = Math.min(b, end);
         }
-        if (typeof fg === 'number') el.classList.add(`a-f${fg}`);
-        else if (fg) el.style.color = fg;
-        if (typeof bg === 'number') el.classList.add(`a-b${bg}`);
-        else if (bg) el.style.backgroundColor = bg;
-        if (st.b) el.classList.add('a-b');
-        if (st.d) el.classList.add('a-d');
-        if (st.i) el.classList.add('a-i');
-        if (st.u) el.classList.add('a-u');
-        if (st.s) el.classList.add('a-s');
-        return el;
+        if (at < end)
+            el.append(piece(p.st, p.t.slice(at - pos)));
+        pos = end;
     }
+    if (ranges.length === 0 && pieces.length === 1 && pieces[0].t === '')
+        el.append('\u200b');
+}
+
+// One piece of text with its style (or none), as a Text node or an element.
+function piece(st, t, tag) {
+    if (!st && !tag)
+        return document.createTextNode(t);
+    const el = document.createElement(tag || 'span');
+    el.textContent = t;
+    if (!st)
+        return el;
+    let fg = st.fg;
+    let bg = st.bg;
+    if (st.inv) {
+        [fg, bg] = [bg, fg];
+        el.classList.add('a-inv');
+        if (fg === null) el.classList.add('a-fginv');
+        if (bg === null) el.classList.add('a-bginv');
+    }
+    if (typeof fg === 'number') el.classList.add(`a-f${fg}`);
+    else if (fg) el.style.color = fg;
+    if (typeof bg === 'number') el.classList.add(`a-b${bg}`);
+    else if (bg) el.style.backgroundColor = bg;
+    if (st.b) el.classList.add('a-b');
+    if (st.d) el.classList.add('a-d');
+    if (st.i) el.classList.add('a-i');
+    if (st.u) el.classList.add('a-u');
+    if (st.s) el.classList.add('a-s');
+    return el;
 }

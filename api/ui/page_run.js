@@ -16,6 +16,12 @@ function lineFromHash() {
     return m ? Number(m[1]) : null;
 }
 
+// The words for a log removed by retention ({at, after_days}, docs/retention.md).
+function expiredText(x) {
+    const when = x.at ? ` (on ${new Date(x.at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })})` : '';
+    return `Log removed after ${x.after_days} ${x.after_days === 1 ? 'day' : 'days'}${when}: the run and its jobs are kept, their logs are not.`;
+}
+
 export function runPage(ctx) {
     const runId = ctx.params.run;
     let run = null;
@@ -204,6 +210,10 @@ export function runPage(ctx) {
             view.setMessage(`This job did not run (${job.status}).`);
             return;
         }
+        if (job.logs_expired) {
+            view.setMessage(expiredText(job.logs_expired));
+            return;
+        }
         if (job.status === 'queued') {
             view.setMessage('Waiting for a runner…');
         } else {
@@ -351,6 +361,10 @@ export function runPage(ctx) {
             const job = (chosen && run.jobs.find((j) => j.id === chosen)) || defaultJob(run.jobs);
             if (job)
                 select(job);
+            // A link to a line of the job already shown moves to it.
+            const n = lineFromHash();
+            if (n !== null && log)
+                log.view.setTarget(n);
             return true;
         },
         dispose() {

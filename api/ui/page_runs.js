@@ -4,6 +4,7 @@
 
 import { h, link, badge, shortSha, shortRef, shortId, time, durationEl, announce } from './dom.js';
 import * as api from './api.js';
+import { searchHref } from './page_search.js';
 
 const STATUSES = ['queued', 'running', 'success', 'failed', 'canceled'];
 const PAGE = 25;
@@ -147,8 +148,22 @@ export function runsPage(ctx) {
     };
     fill('repo', '/repos', 'repos');
     fill('template', '/templates', 'templates');
+    // A search of the logs of the runs shown (their filters go along).
+    const filtered = filter.repo || filter.status || filter.template;
+    const q = h('input', {
+        type: 'search', name: 'q', id: 'runs-q', required: true, maxLength: 1000, autocomplete: 'off', spellcheck: false,
+        placeholder: 'connection refused',
+    });
+    const search = h('form', { className: 'filters runs-search', attrs: { role: 'search', 'aria-label': 'Search the logs of these runs' } },
+        h('div', { className: 'filter' }, h('label', { htmlFor: 'runs-q' }, filtered ? 'Search the logs of these runs' : 'Search the logs of every run'), q),
+        h('button', { type: 'submit', className: 'btn' }, 'Search'));
+    search.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        if (q.value)
+            ctx.navigate(searchHref({ q: q.value, repo: filter.repo, status: filter.status, template: filter.template }));
+    });
     const table = runTable({ filter, pageHref: (before) => href({ before: before || '' }) });
     document.title = 'Runs · GitWeave';
-    ctx.main.append(h('div', { className: 'page-head' }, h('h1', null, 'Runs'), form), table.el);
+    ctx.main.append(h('div', { className: 'page-head' }, h('h1', null, 'Runs'), search, form), table.el);
     return { dispose: table.dispose };
 }

@@ -42,7 +42,7 @@ check "GET /api/v1/openapi.yaml serves docs/openapi.yaml" cmp -s "$SPEC" "$GW_TM
 
 cap GET /healthz; cap GET /readyz; cap GET $V/healthz; cap GET $V/readyz
 # The web page: its shell at every page address, its files.
-cap GET /; cap GET /runners; cap GET /repos/app; cap GET /runs/not-a-uuid   # 400
+cap GET /; cap GET /runners; cap GET /repos/app; cap GET '/search?q=x'; cap GET /runs/not-a-uuid   # 400
 cap GET /; ui=$(sed -n 's|.*/ui/\([0-9a-f]*\)/app.js.*|\1|p' "$GW_TMP/body")
 cap GET "/ui/$ui/app.js"
 etag=$(grep -i '^etag:' "$GW_TMP/reply.$N.h" | cut -d' ' -f2 | tr -d '\r')
