@@ -92,6 +92,11 @@ for a in "$API1" "$API2"; do
     fi
 done
 
+GITWEAVE_URL=${API1%/api/v1} "$GW_BUILD_DIR/gitweave" schedules cal >"$GW_TMP/schedules"
+check "gitweave schedules: a line per schedule, next and last fire times" \
+    grep -Eq "^minutely +\* \* \* \* \* +[0-9-]{10} [0-9:]{8} +[0-9-]{10} [0-9:]{8} +[0-9a-f-]{36}\$" "$GW_TMP/schedules"
+check "... under a header" grep -Eq '^TEMPLATE +CRON \(UTC\) +NEXT +LAST +LAST RUN$' "$GW_TMP/schedules"
+
 # ---- down: only the last missed fire time is fired ----
 # A schedule attached ten minutes ago while no API ran (the times of its
 # attachment and template set back in the database).
