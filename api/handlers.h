@@ -57,6 +57,9 @@ void logs_text(http_req_t *r);
 /* repo_retention.c: PUT /repos/{repo}/log-retention */
 void repo_retention_put(http_req_t *r);
 
+/* schedules.c: GET /repos/{repo}/schedules */
+void schedules_list(http_req_t *r);
+
 /* search.c: GET /logs/search */
 void search_logs(http_req_t *r);
 

@@ -183,6 +183,11 @@
     "  FROM jobs j WHERE j.run_id = r.id AND j.retry < cardinality(r.retries)))::text"             \
     SQL_RUN_FROM " WHERE r.id = $1"
 
+/* The names of the secrets the jobs of repo p may use, as a JSON array. */
+#define SQL_SECRET_NAMES                                                                           \
+    "(SELECT coalesce(json_agg(DISTINCT s.name), '[]') FROM secrets s"                             \
+    "  WHERE s.repo_id = p.id OR s.repo_id IS NULL)::text"
+
 /*
  * The templates attached to a repo, for a trigger. $1 repo name, $2 template
  * name or NULL for all -> repo id, default_branch, the id of the template
@@ -194,9 +199,7 @@
 #define SQL_TRIGGER_READ                                                                           \
     "SELECT p.id, p.default_branch,"                                                               \
     " (SELECT t.id FROM templates t WHERE t.name = $2::text AND t.deleted_at IS NULL),"       \
-    " a.id, a.name, a.version, a.document, a.inputs,"                                              \
-    " (SELECT coalesce(json_agg(DISTINCT s.name), '[]') FROM secrets s"                            \
-    "   WHERE s.repo_id = p.id OR s.repo_id IS NULL)::text"                                        \
+    " a.id, a.name, a.version, a.document, a.inputs, " SQL_SECRET_NAMES                           \
     " FROM repos p LEFT JOIN LATERAL ("                                                            \
     "  SELECT t.id, t.name, t.version, t.document::text AS document, rt.inputs::text AS inputs"    \
     "  FROM repo_templates rt JOIN templates t ON t.id = rt.template_id"                           \
@@ -217,15 +220,28 @@
  * workspace there).
  * $1 repo id, $2 trigger, $3 ref, $4 commit, $5 triggered_by (uuid or
  * NULL), $6 the runs: a JSON array of {id, template_id, template_version,
- * inputs, spec} -> json of each run with its jobs, notify result, and the
- * warning when no live runner may take it (gw_labels_warning, NULL when
- * one may)
+ * inputs, spec, schedule?} -> json of each run with its jobs, notify
+ * result, and the warning when no live runner may take it
+ * (gw_labels_warning, NULL when one may).
+ * A run with "schedule": {"cron", "fire_at" (seconds since the epoch)}
+ * is inserted only if its fire time is not taken yet: its row in
+ * schedule_fires is inserted first, ON CONFLICT DO NOTHING, so that one
+ * fire time starts one run whatever number of API processes fire it (the
+ * loser's statement waits for the winner's to commit, then inserts no run
+ * and returns no row).
  */
 #define SQL_TRIGGER_INSERT                                                                         \
-    "WITH src AS ("                                                                                \
+    "WITH given AS ("                                                                              \
     "  SELECT (e->>'id')::uuid AS id, (e->>'template_id')::uuid AS template_id,"                   \
     "   (e->>'template_version')::integer AS template_version, e->'inputs' AS inputs,"             \
-    "   e->'spec' AS spec, ord FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, ord)),"\
+    "   e->'spec' AS spec, e->'schedule' AS schedule, ord"                                         \
+    "   FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, ord)),"                       \
+    " fired AS (INSERT INTO schedule_fires (repo_id, template_id, cron, fire_at, run_id)"          \
+    "  SELECT $1::uuid, g.template_id, g.schedule->>'cron',"                                       \
+    "   to_timestamp((g.schedule->>'fire_at')::bigint), g.id FROM given g"                         \
+    "  WHERE g.schedule IS NOT NULL ON CONFLICT DO NOTHING RETURNING run_id),"                     \
+    " src AS (SELECT * FROM given g"                                                               \
+    "  WHERE g.schedule IS NULL OR g.id IN (SELECT run_id FROM fired)),"                           \
     " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
     "  FROM repos WHERE id = $1::uuid),"                                                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
@@ -251,6 +267,51 @@
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
     " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
     " ORDER BY s.ord"
+
+/* ---- schedules ---- */
+
+/* The schedules of the repos: each cron expression (c.cron) of the
+ * on.schedule of each template (t) attached (rt) to repo p, then the joins
+ * of `join`. */
+#define SQL_SCHEDULES_FROM(join)                                                                   \
+    " FROM repo_templates rt JOIN templates t ON t.id = rt.template_id AND t.deleted_at IS NULL"   \
+    " CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"                                      \
+    "  jsonb_typeof(t.document->'on'->'schedule') = 'array'"                                       \
+    "  THEN t.document->'on'->'schedule' ELSE '[]' END) AS c(cron)" join                           \
+    " WHERE rt.repo_id = p.id"
+
+/*
+ * Every schedule of every repo, for the scheduler (api/scheduler.c), in the
+ * columns of SQL_TRIGGER_READ but the third: -> repo id, default_branch,
+ * repo name, template id, name, version, document, inputs, the secret
+ * names (as SQL_TRIGGER_READ), then the cron expression and since when the
+ * schedule counts (seconds since the epoch: when the template was attached
+ * or last changed, whichever is later).
+ */
+#define SQL_SCHEDULES_DUE                                                                          \
+    "SELECT p.id, p.default_branch, p.name, x.id, x.name, x.version, x.document, x.inputs, "       \
+    SQL_SECRET_NAMES ", x.cron, x.since FROM repos p JOIN LATERAL ("                               \
+    "  SELECT t.id, t.name, t.version, t.document::text AS document, rt.inputs::text AS inputs,"   \
+    "   c.cron, floor(extract(epoch FROM greatest(rt.created_at, t.updated_at)))::bigint AS since" \
+    SQL_SCHEDULES_FROM("") ") x ON true"                                                           \
+    " WHERE p.deleted_at IS NULL ORDER BY p.name, x.name, x.cron"
+
+/*
+ * A repo's schedules. $1 repo name -> per schedule: json {template, cron,
+ * ref, last_fire_at, last_run} (its last fire time and the run it started,
+ * or nulls), and the cron expression; NULLs in a single row when it has
+ * none; no row if there is no such repo.
+ */
+#define SQL_SCHEDULES_LIST                                                                         \
+    "SELECT x.json, x.cron FROM repos p LEFT JOIN LATERAL ("                                       \
+    "  SELECT json_build_object('template', t.name, 'cron', c.cron,"                               \
+    "   'ref', 'refs/heads/' || p.default_branch,"                                                 \
+    "   'last_fire_at', " DB_TS("f.fire_at") ", 'last_run', f.run_id)::text AS json,"              \
+    "   t.name, c.cron" SQL_SCHEDULES_FROM(                                                        \
+    " LEFT JOIN LATERAL (SELECT sf.fire_at, sf.run_id FROM schedule_fires sf"                      \
+    "  WHERE sf.repo_id = p.id AND sf.template_id = t.id AND sf.cron = c.cron"                     \
+    "  ORDER BY sf.fire_at DESC LIMIT 1) f ON true") ") x ON true"                                 \
+    " WHERE p.name = $1::text AND p.deleted_at IS NULL ORDER BY x.name, x.cron"
 
 /*
  * Runs a page at a time, newest first, shared by a repo's list and the list
@@ -580,6 +641,8 @@
     X(SECRETS_LIST_GLOBAL, "secrets_list_global")                                                  \
     X(SECRET_DELETE_REPO, "secret_delete_repo")                                                    \
     X(SECRET_DELETE_GLOBAL, "secret_delete_global")                                                \
-    X(METRICS, "metrics")
+    X(METRICS, "metrics")                                                                          \
+    X(SCHEDULES_DUE, "schedules_due")                                                              \
+    X(SCHEDULES_LIST, "schedules_list")
 
 #endif

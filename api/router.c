@@ -43,6 +43,7 @@ static const router_route_t router_routes[] = {
     {EVHTTP_REQ_PUT, V1 "/secrets/{secret}", secrets_put_global},
     {EVHTTP_REQ_DELETE, V1 "/secrets/{secret}", secrets_delete_global},
     {EVHTTP_REQ_PUT, V1 "/repos/{repo}/log-retention", repo_retention_put},
+    {EVHTTP_REQ_GET, V1 "/repos/{repo}/schedules", schedules_list},
 
     {EVHTTP_REQ_GET, V1 "/templates", templates_list},
     {EVHTTP_REQ_GET, V1 "/templates/{template}", templates_get},

@@ -23,6 +23,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "router.h"
+#include "scheduler.h"
 
 /* Descriptors kept for everything but client connections (the database,
  * the listener, logs) when the connection cap is derived from the limit. */
@@ -37,6 +38,7 @@ struct server {
     struct event *sigterm;
     dbconn_t *db;
     follow_t *follow;
+    scheduler_t *scheduler;
     int port;
 };
 
@@ -174,6 +176,7 @@ server_new(const gw_config_t *cfg)
         dbconn_new(srv->base, cfg->database_url,
                    cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size());
     srv->follow = follow_new(srv->base, cfg, srv->db);
+    srv->scheduler = scheduler_new(srv->base, srv->db);
     log_info("api", "listening addr=%s port=%d max_connections=%d max_streams=%d", host,
              srv->port, lim.max_connections, lim.max_streams);
     freeaddrinfo(ai);
@@ -202,8 +205,11 @@ server_free(server_t *srv)
 {
     if (srv == NULL)
         return;
-    /* The pool first: statements still waiting fail, and their callbacks
-     * answer the held requests while the HTTP server still exists. */
+    /* The scheduler stops before the pool (its statements still waiting
+     * only free their memory); then the pool: statements still waiting
+     * fail, and their callbacks answer the held requests while the HTTP
+     * server still exists. */
+    scheduler_free(srv->scheduler);
     dbconn_free(srv->db);
     /* Then the live streams (no statement of theirs is left in flight). */
     follow_free(srv->follow);

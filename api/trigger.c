@@ -1,6 +1,7 @@
 /*
- * trigger - starting runs: by hand (POST .../pipelines/run) and on a push
- * (POST .../hooks/push, GitHub and Gitea payloads).
+ * trigger - starting runs: by hand (POST .../pipelines/run), on a push
+ * (POST .../hooks/push, GitHub and Gitea payloads), and at a schedule's
+ * fire time (trigger_schedule, called by api/scheduler.c).
  *
  * Two statements: one reads the repo and its attached templates; a run is
  * then prepared in C (id, input values, the jobs expanded from the template
@@ -20,6 +21,7 @@
 #include "queries.h"
 #include "secrets.h"
 #include "spec.h"
+#include "trigger.h"
 #include "trigger_body.h"
 
 /* One template attached to the repo, as read for a trigger. */
@@ -43,11 +45,13 @@ typedef struct {
 typedef struct {
     const char *repo_id;
     const char *repo_name;
-    const char *trigger; /* "manual" or "push" */
+    const char *trigger; /* "manual", "push" or "schedule" */
     const char *ref;
     const char *commit;       /* or NULL */
     const char *triggered_by; /* or NULL */
     cJSON *secrets;           /* names of the secrets the repo's jobs may use */
+    const char *cron;         /* a schedule's expression, or NULL */
+    int64_t fire_at;          /* its fire time (seconds since the epoch) */
 } trigger_ctx_t;
 
 static void
@@ -76,6 +80,19 @@ trigger_runs_free(trigger_run_t *runs, size_t n)
  * single row of NULLs when none is attached). Returns 0 with *out (free
  * with trigger_tmpls_free) and *n, or -1 after replying.
  */
+/* The template in columns 3-7 of row of res into *t (free its members
+ * with trigger_tmpls_free). Returns 0, or -1 when its JSON is unreadable. */
+static int
+trigger_tmpl_read(const PGresult *res, int row, trigger_tmpl_t *t)
+{
+    snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(res, row, 3));
+    t->name = xstrdup(PQgetvalue(res, row, 4));
+    snprintf(t->version, sizeof(t->version), "%s", PQgetvalue(res, row, 5));
+    t->doc = http_json_from_db(PQgetvalue(res, row, 6));
+    t->repo_inputs = http_json_from_db(PQgetvalue(res, row, 7));
+    return t->doc == NULL || t->repo_inputs == NULL ? -1 : 0;
+}
+
 static int
 trigger_tmpls_from(http_req_t *r, const PGresult *res, trigger_tmpl_t **out, size_t *n)
 {
@@ -85,12 +102,7 @@ trigger_tmpls_from(http_req_t *r, const PGresult *res, trigger_tmpl_t **out, siz
     *out = NULL;
     *n = 0;
     for (size_t i = 0; i < count; i++) {
-        snprintf(t[i].id, sizeof(t[i].id), "%s", PQgetvalue(res, (int)i, 3));
-        t[i].name = xstrdup(PQgetvalue(res, (int)i, 4));
-        snprintf(t[i].version, sizeof(t[i].version), "%s", PQgetvalue(res, (int)i, 5));
-        t[i].doc = http_json_from_db(PQgetvalue(res, (int)i, 6));
-        t[i].repo_inputs = http_json_from_db(PQgetvalue(res, (int)i, 7));
-        if (t[i].doc == NULL || t[i].repo_inputs == NULL) {
+        if (trigger_tmpl_read(res, (int)i, &t[i]) < 0) {
             trigger_tmpls_free(t, count);
             http_reply_error(r, 500, "internal error", "a stored template could not be read");
             return -1;
@@ -154,12 +166,12 @@ fail:
 }
 
 /*
- * Insert the runs with their jobs and events (SQL_TRIGGER_INSERT); fn gets
- * one row per run, the JSON of the run as created in column 0.
+ * The runs as SQL_TRIGGER_INSERT's $6 (caller frees with cJSON_free), or
+ * NULL if they could not be encoded; each with its schedule's fire time
+ * when ctx has one.
  */
-static void
-trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n,
-               http_db_fn fn, void *fn_ctx)
+static char *
+trigger_runs_text(const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n)
 {
     cJSON *list = cJSON_CreateArray();
     char *text;
@@ -171,19 +183,43 @@ trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *run
         cJSON_AddStringToObject(o, "template_version", runs[i].tmpl->version);
         cJSON_AddRawToObject(o, "inputs", runs[i].inputs_text);
         cJSON_AddRawToObject(o, "spec", runs[i].spec_text);
+        if (ctx->cron != NULL) {
+            cJSON *sched = cJSON_AddObjectToObject(o, "schedule");
+            cJSON_AddStringToObject(sched, "cron", ctx->cron);
+            cJSON_AddNumberToObject(sched, "fire_at", (double)ctx->fire_at);
+        }
         cJSON_AddItemToArray(list, o);
-        log_info("trigger", "queueing run run=%s repo=%s template=%s trigger=%s ref=%s", runs[i].id,
-                 ctx->repo_name, runs[i].tmpl->name, ctx->trigger, ctx->ref);
     }
     text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
+    return text;
+}
+
+/* SQL_TRIGGER_INSERT's parameters for ctx and the runs' text ($6). */
+#define TRIGGER_INSERT_PARAMS(ctx, text)                                                           \
+    {                                                                                              \
+        (ctx)->repo_id, (ctx)->trigger, (ctx)->ref, (ctx)->commit, (ctx)->triggered_by, (text)     \
+    }
+
+/*
+ * Insert the runs with their jobs and events (SQL_TRIGGER_INSERT); fn gets
+ * one row per run, the JSON of the run as created in column 0.
+ */
+static void
+trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n,
+               http_db_fn fn, void *fn_ctx)
+{
+    char *text = trigger_runs_text(ctx, runs, n);
+
     if (text == NULL) {
         http_reply_error(r, 500, "internal error", "the run could not be encoded");
         fn(r, NULL, fn_ctx);
         return;
     }
-    const char *params[] = {ctx->repo_id, ctx->trigger,      ctx->ref,
-                            ctx->commit,  ctx->triggered_by, text};
+    for (size_t i = 0; i < n; i++)
+        log_info("trigger", "queueing run run=%s repo=%s template=%s trigger=%s ref=%s", runs[i].id,
+                 ctx->repo_name, runs[i].tmpl->name, ctx->trigger, ctx->ref);
+    const char *params[] = TRIGGER_INSERT_PARAMS(ctx, text);
     http_db_async(r, "insert runs", STMT_TRIGGER_INSERT, 6, params, fn, fn_ctx);
     cJSON_free(text);
 }
@@ -574,4 +610,62 @@ trigger_push(http_req_t *r)
     return;
 fail:
     trigger_push_free(p);
+}
+
+int
+trigger_schedule(dbconn_t *db, const PGresult *res, int row, int64_t fire_at, char run_id[37],
+                 pg_result_fn fn, void *arg)
+{
+    trigger_tmpl_t *tmpl = xcalloc(1, sizeof(*tmpl));
+    trigger_run_t run;
+    trigger_ctx_t ctx = {NULL};
+    spec_error_t serr;
+    const char *stage = "";
+    char *ref = xasprintf("refs/heads/%s", PQgetvalue(res, row, 1));
+    char *text = NULL;
+    int rc = -1;
+
+    memset(&run, 0, sizeof(run));
+    ctx.repo_id = PQgetvalue(res, row, 0);
+    ctx.repo_name = PQgetvalue(res, row, 2);
+    ctx.trigger = "schedule";
+    ctx.ref = ref;
+    ctx.cron = PQgetvalue(res, row, 9);
+    ctx.fire_at = fire_at;
+    ctx.secrets = http_json_from_db(PQgetvalue(res, row, 8));
+    if (trigger_tmpl_read(res, row, tmpl) < 0 || ctx.secrets == NULL) {
+        rc = 1;
+        log_error("schedule", "a stored template could not be read repo=%s template=%s",
+                  ctx.repo_name, PQgetvalue(res, row, 4));
+        goto fail;
+    }
+    memset(&serr, 0, sizeof(serr));
+    if (trigger_prepare(&ctx, tmpl, NULL, &run, &serr, &stage) < 0) {
+        rc = 1;
+        log_warn("schedule",
+                 "run not started repo=%s template=%s cron=\"%s\" reason=\"%s\" detail=\"%s%s%s\"",
+                 ctx.repo_name, tmpl->name, ctx.cron, stage, serr.field, serr.field[0] ? ": " : "",
+                 serr.message);
+        goto fail;
+    }
+    text = trigger_runs_text(&ctx, &run, 1);
+    if (text == NULL) {
+        rc = 1;
+        log_error("schedule", "the run could not be encoded repo=%s template=%s", ctx.repo_name,
+                  tmpl->name);
+        goto fail;
+    }
+    const char *params[] = TRIGGER_INSERT_PARAMS(&ctx, text);
+    if (dbconn_query(db, STMT_TRIGGER_INSERT, 6, params, fn, arg) < 0)
+        goto fail;
+    snprintf(run_id, 37, "%s", run.id);
+    rc = 0;
+fail:
+    cJSON_free(text);
+    cJSON_free(run.inputs_text);
+    cJSON_free(run.spec_text);
+    trigger_tmpls_free(tmpl, 1);
+    cJSON_Delete(ctx.secrets);
+    free(ref);
+    return rc;
 }

@@ -129,6 +129,10 @@ static const cmdline_spec_t cmdline_specs[] = {
      "  --raw         the logs' bytes unchanged, as run -f --raw\n" CMDLINE_COMMON},
     {CMD_RUNNERS, "runners", NULL, 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
      "usage: gitweave runners\n\nList the runners and what they are doing.\n" CMDLINE_COMMON},
+    {CMD_SCHEDULES, "schedules", NULL, 0, 1, 1, CMDLINE_FIELD(name), CMDLINE_NONE,
+     "usage: gitweave schedules REPO\n\n"
+     "List the schedules of REPO (the on.schedule of its templates, cron in UTC): template,\n"
+     "expression, next fire time, last fire time and the run it started.\n" CMDLINE_COMMON},
     {CMD_TEMPLATE_LIST, "template", "list", 0, 0, 0, CMDLINE_NONE, CMDLINE_NONE,
      "usage: gitweave template list\n\nList the templates: name, kind, version, last "
      "update.\n" CMDLINE_COMMON},
@@ -216,6 +220,7 @@ static const char cmdline_general[] =
     "  cancel RUN\n"
     "  rerun RUN [-f [--raw]]\n"
     "  runners\n"
+    "  schedules REPO\n"
     "  template list | show NAME | put FILE [NAME] | delete NAME\n"
     "  repo list | show NAME | put NAME [--clone-url URL] [--branch BRANCH] | delete NAME\n"
     "  attach REPO TEMPLATE [-i NAME=VALUE]...\n"

@@ -38,6 +38,7 @@ typedef enum {
     CMD_RUNNER_RESUME,
     CMD_RUNNER_DELETE,
     CMD_GREP,
+    CMD_SCHEDULES,
     CMD__COUNT
 } cmdline_cmd_t;
 

@@ -455,6 +455,7 @@ static const commands_spec_t commands_specs[CMD__COUNT] = {
     [CMD_TEMPLATE_DELETE] = {"DELETE", "/templates/", "", true, .print = commands_deleted_print},
     [CMD_REPO_LIST] = {"GET", "/repos", NULL, .print = commands_repo_list_print},
     [CMD_REPO_SHOW] = {.own = commands_repo_show},
+    [CMD_SCHEDULES] = {"GET", "/repos/", "/schedules", true, .print = commands_schedules_print},
     [CMD_REPO_DELETE] = {"DELETE", "/repos/", "", true, .print = commands_deleted_print},
     [CMD_DETACH] = {.build = commands_detach_build, .print = commands_detach_print},
     [CMD_RUNNER_PAUSE] = {"POST", "/runners/", "/pause", true, .print = commands_runner_print},

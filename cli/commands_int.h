@@ -136,6 +136,8 @@ int commands_template_list_print(const cmdline_t *c, apiclient_t *api, const com
                                  const apiclient_reply_t *reply, const cJSON *o);
 int commands_template_show_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
                                  const apiclient_reply_t *reply, const cJSON *o);
+int commands_schedules_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
+                             const apiclient_reply_t *reply, const cJSON *o);
 int commands_repo_list_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
                              const apiclient_reply_t *reply, const cJSON *o);
 int commands_repo_show(const cmdline_t *c, apiclient_t *api, const commands_env_t *env);

@@ -57,6 +57,27 @@ commands_repo_list_print(const cmdline_t *c, apiclient_t *api, const commands_en
     return COMMANDS_EXIT_OK;
 }
 
+/* schedules REPO: one line per schedule. Times are UTC, as cron's. */
+int
+commands_schedules_print(const cmdline_t *c, apiclient_t *api, const commands_env_t *env,
+                         const apiclient_reply_t *reply, const cJSON *o)
+{
+    const cJSON *s;
+
+    printf("%-24s  %-20s  %-19s  %-19s  %s\n", "TEMPLATE", "CRON (UTC)", "NEXT", "LAST",
+           "LAST RUN");
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(o, "schedules"))
+    {
+        char next[20], last[20];
+        printf("%-24s  %-20s  %-19s  %-19s  %s\n", commands_or_dash(commands_str(s, "template")),
+               commands_or_dash(commands_str(s, "cron")),
+               commands_short_time(commands_str(s, "next_fire_at"), next),
+               commands_short_time(commands_str(s, "last_fire_at"), last),
+               commands_or_dash(commands_str(s, "last_run")));
+    }
+    return COMMANDS_EXIT_OK;
+}
+
 /* GET path into *out (the caller deletes it); -1 after printing why. */
 static int
 commands_get(apiclient_t *api, const char *path, apiclient_reply_t *reply, cJSON **out)

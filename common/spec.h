@@ -5,10 +5,12 @@
  *
  *   kind:   "build" | "test" | "release"                     (required)
  *   on:     { push?: {branches?: [glob...], tags?: [glob...]} | null,
- *             manual?: {} | null }
+ *             manual?: {} | null,
+ *             schedule?: [cron...] (five-field cron, UTC, cron.h; each
+ *                        listed once) }
  *           or a list ["push", "manual"]; default: both events, all branches
  *           and no tags (a push filter without branches but with tags
- *           starts on tag pushes only)
+ *           starts on tag pushes only), no schedule
  *   clean:  bool  (default false: untracked files survive between runs)
  *   retry:  { max: 0..SPEC_RETRY_MAX, when?: ["runner_lost"] (the default) }:
  *           how often a run whose runner was lost goes back to the queue
@@ -94,9 +96,9 @@ typedef struct {
 
 /* Validate a template document. Returns a normalised copy (defaults filled
  * in: on as {"push": {"branches": [...]|null, "tags": [...]|null},
- * "manual": {}} with absent
- * events null, clean false, every input with its type, every job with image
- * (string or null), env ({}), timeout (number or null), allow_failure) that
+ * "manual": {}} with absent events null, and "schedule" only when given;
+ * clean false, every input with its type, every job with image (string or
+ * null), env ({}), timeout (number or null), allow_failure) that
  * the caller frees with cJSON_Delete, or NULL with *err filled. */
 cJSON *spec_validate(const cJSON *doc, spec_error_t *err);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "util.h"
 
 /* Refuse what goes beyond the caps on nesting, keys per mapping, items
@@ -117,6 +118,7 @@ struct spec_table {
     for (const spec_key_t *k = (t)->keys; k < (t)->keys + GW_ARRAY_LEN((t)->keys) && k->key; k++)
 
 static int spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_schedule(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_default(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_inputs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
@@ -144,10 +146,13 @@ static const spec_table_t spec_manual_table = {"key", {
 }, NULL};
 
 /* An event set to null is off, like an absent one: that is what the
- * normalised form says, so validating it again is a no-op. */
+ * normalised form says, so validating it again is a no-op. A schedule is
+ * a list of cron expressions, left out of the normal form when absent (a
+ * list form of `on`, or none, names the events only). */
 static const spec_table_t spec_on_table = {"event", {
     EVENT("push",   &spec_push_table),
     EVENT("manual", &spec_manual_table),
+    RULE("schedule", SPEC_LINES, SPEC_OPTIONAL, NULL, spec_check_schedule),
 }, NULL};
 
 /* default is checked last, after type and options, which it must fit; in
@@ -288,19 +293,23 @@ spec_walk(const cJSON *obj, const char *base, const spec_table_t *t, const spec_
     return w.out;
 }
 
-/* The keys of table t for a message: `"push" or "manual"`. */
+/* The events of `on` that its list form may name, for a message:
+ * `"push" or "manual"`. */
 static void
-spec_table_words(char *out, size_t n, const spec_table_t *t)
+spec_on_words(char *out, size_t n)
 {
+    const char *names[GW_ARRAY_LEN(spec_on_table.keys)];
+    size_t count = 0;
     buf_t b;
 
-    buf_init(&b);
-    SPEC_EACH_KEY(k, t)
+    SPEC_EACH_KEY(k, &spec_on_table)
     {
-        bool last = k + 1 == t->keys + GW_ARRAY_LEN(t->keys) || k[1].key == NULL;
-
-        buf_printf(&b, "%s\"%s\"", k == t->keys ? "" : last ? " or " : ", ", k->key);
+        if (k->type == SPEC_EVENT)
+            names[count++] = k->key;
     }
+    buf_init(&b);
+    for (size_t i = 0; i < count; i++)
+        buf_printf(&b, "%s\"%s\"", i == 0 ? "" : i + 1 == count ? " or " : ", ", names[i]);
     snprintf(out, n, "%s", b.data ? b.data : "");
     buf_free(&b);
 }
@@ -318,14 +327,18 @@ spec_on_events(const cJSON *list, const char *base, spec_error_t *err)
     if (list == NULL) {
         SPEC_EACH_KEY(k, &spec_on_table)
         {
-            cJSON_AddObjectToObject(events, k->key);
+            if (k->type == SPEC_EVENT)
+                cJSON_AddObjectToObject(events, k->key);
         }
     }
     cJSON_ArrayForEach(it, list)
     {
+        const spec_key_t *k =
+            cJSON_IsString(it) ? spec_table_find(&spec_on_table, it->valuestring) : NULL;
+
         spec_path_index(path, sizeof(path), base, i++);
-        if (!cJSON_IsString(it) || spec_table_find(&spec_on_table, it->valuestring) == NULL) {
-            spec_table_words(words, sizeof(words), &spec_on_table);
+        if (k == NULL || k->type != SPEC_EVENT) {
+            spec_on_words(words, sizeof(words));
             spec_fail(err, path, "must be %s", words);
             goto fail;
         }
@@ -369,6 +382,52 @@ spec_check_on(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
     return -1; /* spec_walk_key frees *normal */
 }
 
+/* Refuse a string that the list of strings v repeats, naming the repeat. */
+static int
+spec_check_unique(const cJSON *v, const char *path, spec_error_t *err)
+{
+    const char **texts = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*texts));
+    char item[160];
+    size_t n = 0, first = 0;
+    long dup;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, v)
+    {
+        texts[n++] = it->valuestring;
+    }
+    dup = spec_find_dup(texts, n, &first);
+    free(texts);
+    if (dup < 0)
+        return 0;
+    spec_path_index(item, sizeof(item), path, (int)dup);
+    spec_fail(err, item, "is listed twice");
+    return -1;
+}
+
+/* on.schedule: cron expressions (common/cron.h), each listed once. */
+static int
+spec_check_schedule(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    char item[160], msg[CRON_ERR_LEN];
+    const cJSON *it;
+    int i = 0;
+
+    if (v == NULL)
+        return 0;
+    cJSON_ArrayForEach(it, v)
+    {
+        cron_t c;
+
+        spec_path_index(item, sizeof(item), path, i++);
+        if (cron_parse(it->valuestring, &c, msg, sizeof(msg)) < 0) {
+            spec_fail(w->err, item, "is not a valid schedule: %s", msg);
+            return -1;
+        }
+    }
+    return spec_check_unique(v, path, w->err);
+}
+
 /* At most max members in v: "has more than 100 jobs (a template may have
  * at most 100 jobs)". */
 static int
@@ -386,11 +445,6 @@ static int
 spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(w->out, "type");
-    char item[160];
-    const char **names;
-    size_t n = 0, first = 0;
-    long dup;
-    const cJSON *it;
 
     if (strcmp(type->valuestring, "choice") != 0) {
         if (v == NULL)
@@ -404,19 +458,7 @@ spec_check_options(const cJSON *v, const char *path, spec_walk_t *w, cJSON **nor
     }
     if (spec_check_type(SPEC_LINES, NULL, v, path, w->err) < 0)
         return -1;
-    names = xmalloc((size_t)cJSON_GetArraySize(v) * sizeof(*names));
-    cJSON_ArrayForEach(it, v)
-    {
-        names[n++] = it->valuestring;
-    }
-    dup = spec_find_dup(names, n, &first);
-    free(names);
-    if (dup >= 0) {
-        spec_path_index(item, sizeof(item), path, (int)dup);
-        spec_fail(w->err, item, "is listed twice");
-        return -1;
-    }
-    return 0;
+    return spec_check_unique(v, path, w->err);
 }
 
 /* A default fits the input's type and options. */

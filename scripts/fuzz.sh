@@ -7,14 +7,14 @@
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]   (default: every target)
 #
-# Targets: template request http logchunk docker_frames. The build goes to
+# Targets: template request http logchunk docker_frames secret_mask cron. The build goes to
 # build-fuzz (GW_FUZZ_BUILD_DIR), apart from the gcc build. The corpus each
 # target grows is kept in <build>/fuzz/corpus/TARGET across runs; the seeds
 # in tests/fuzz/corpus/TARGET are read, never written. See tests/fuzz/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(template request http logchunk docker_frames secret_mask)
+all=(template request http logchunk docker_frames secret_mask cron)
 if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: scripts/fuzz.sh SECONDS [TARGET...]   (targets: ${all[*]})" >&2
     exit 2

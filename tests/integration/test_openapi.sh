@@ -81,6 +81,15 @@ cap PUT $V/repos/app/templates/t1 "${AUTH[@]}" "${J[@]}" -d '{"inputs": 3}'     
 cap GET $V/repos/app/templates "${AUTH[@]}"
 cap DELETE $V/repos/app/templates/t2 "${AUTH[@]}"
 cap DELETE $V/repos/app/templates/t2 "${AUTH[@]}"                                  # 404
+# Schedules, on a repo of their own (its runs stay out of app's lists).
+cap PUT $V/templates/t4 "${AUTH[@]}" "${J[@]}" -d '{"kind": "test", "on": {"schedule": ["0 0 1 1 *"]}, "jobs": [{"name": "s", "script": ["true"]}]}'
+cap PUT $V/templates/t4 "${AUTH[@]}" "${J[@]}" -d '{"kind": "test", "on": {"schedule": ["0 0 30 2 *"]}, "jobs": [{"name": "s", "script": ["true"]}]}'  # 422
+cap GET $V/templates/t4 "${AUTH[@]}"
+cap PUT $V/repos/cal "${AUTH[@]}" "${J[@]}" -d '{}'
+cap GET $V/repos/cal/schedules "${AUTH[@]}"
+cap PUT $V/repos/cal/templates/t4 "${AUTH[@]}"
+cap GET $V/repos/cal/schedules "${AUTH[@]}"
+cap GET $V/repos/nope/schedules "${AUTH[@]}"                                       # 404
 
 cap POST $V/repos/app/pipelines/run "${AUTH[@]}" "${J[@]}" -d '{"template": "t1", "ref": "refs/heads/x", "commit": "abcd1234"}'
 run=$(jq -r .id "$GW_TMP/body")

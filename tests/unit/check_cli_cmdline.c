@@ -102,6 +102,11 @@ START_TEST(test_every_command)
     ck_assert_int_eq(c.cmd, CMD_RUNNERS);
     cmdline_free(&c);
 
+    ck_assert_int_eq(parse(&c, err, "schedules", "app", NULL), 0);
+    ck_assert_int_eq(c.cmd, CMD_SCHEDULES);
+    ck_assert_str_eq(c.name, "app");
+    cmdline_free(&c);
+
     ck_assert_int_eq(parse(&c, err, "template", "put", "build.yaml", NULL), 0);
     ck_assert_int_eq(c.cmd, CMD_TEMPLATE_PUT);
     ck_assert_str_eq(c.file, "build.yaml");

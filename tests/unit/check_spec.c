@@ -164,6 +164,31 @@ START_TEST(test_validate_on_forms)
 }
 END_TEST
 
+/* A schedule alone is an event; it is kept as written, and validates to
+ * itself; a template without one has no "schedule" in its normal form. */
+START_TEST(test_validate_on_schedule)
+{
+    cJSON *t = valid("{'kind': 'test', 'on': {'schedule': ['*/15 * * * *', '0 3 * * 1-5']},"
+                     " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    spec_error_t err;
+    cJSON *again = spec_validate(t, &err);
+
+    assert_json(cJSON_GetObjectItem(t, "on"),
+                "{'push': null, 'manual': null, 'schedule': ['*/15 * * * *', '0 3 * * 1-5']}");
+    ck_assert_msg(again != NULL, "%s: %s", err.field, err.message);
+    ck_assert(cJSON_Compare(t, again, true));
+    ck_assert(!spec_matches_event(t, "manual", NULL));
+    ck_assert_int_eq(spec_match_push(t, "refs/heads/main"), SPEC_PUSH_NOT_ON_PUSH);
+    cJSON_Delete(again);
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'test', 'on': {'manual': {}, 'schedule': ['0 0 * * *']},"
+              " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert(spec_matches_event(t, "manual", NULL));
+    cJSON_Delete(t);
+}
+END_TEST
+
 /* Defaults that fit their type, and `required` with a default. */
 START_TEST(test_validate_defaults_fit)
 {
@@ -235,6 +260,23 @@ static const invalid_case_t invalid_cases[] = {
      "must be a non-empty string"},
     {"{" KIND "'on': {'push': true}, " JOBS "}", "on.push", "must be an object or null"},
     {"{" KIND "'on': {'manual': {'x': 1}}, " JOBS "}", "on.manual.x", "is not a known key"},
+    /* on.schedule: cron expressions, never in the list form */
+    {"{" KIND "'on': ['push', 'schedule'], " JOBS "}", "on[1]", "must be \"push\" or \"manual\""},
+    {"{" KIND "'on': {'schedule': []}, " JOBS "}", "on.schedule",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'on': {'schedule': '* * * * *'}, " JOBS "}", "on.schedule",
+     "must be a non-empty array of strings"},
+    {"{" KIND "'on': {'schedule': ['* * * * *', 5]}, " JOBS "}", "on.schedule[1]",
+     "must be a string"},
+    {"{" KIND "'on': {'schedule': ['0 0 * * *', '60 * * * *']}, " JOBS "}", "on.schedule[1]",
+     "is not a valid schedule: minute: 60 is out of range 0-59"},
+    {"{" KIND "'on': {'schedule': ['@daily']}, " JOBS "}", "on.schedule[0]",
+     "is not a valid schedule: minute: \"@daily\" is not a number, a range or *"},
+    {"{" KIND "'on': {'schedule': ['0 0 * * * *']}, " JOBS "}", "on.schedule[0]",
+     "is not a valid schedule: has more than five fields (minute hour day-of-month month "
+     "day-of-week)"},
+    {"{" KIND "'on': {'schedule': ['0 0 * * *', '0 0 * * *']}, " JOBS "}", "on.schedule[1]",
+     "is listed twice"},
     /* clean */
     {"{" KIND "'clean': 'yes', " JOBS "}", "clean", "must be true or false"},
     /* jobs */
@@ -1832,6 +1874,7 @@ spec_suite(void)
     tcase_add_test(tc, test_validate_full);
     tcase_add_test(tc, test_validate_idempotent);
     tcase_add_test(tc, test_validate_on_forms);
+    tcase_add_test(tc, test_validate_on_schedule);
     tcase_add_test(tc, test_validate_defaults_fit);
     tcase_add_loop_test(tc, test_validate_invalid, 0, (int)GW_ARRAY_LEN(invalid_cases));
     tcase_add_test(tc, test_validate_messages_style);
