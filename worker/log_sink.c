@@ -29,6 +29,8 @@ struct log_sink {
     chunk_t *head;
     chunk_t **tail;
     int inflight; /* inserts not answered yet */
+    bool finished;    /* log_sink_finish was called */
+    chunk_t *carried; /* the last chunk, sent with the job's end */
     bool freed;   /* freed by its owner: released with the last answer */
 };
 
@@ -148,6 +150,40 @@ log_sink_finish(log_sink_t *s)
     if (s->mask != NULL)
         secret_mask_finish(s->mask);
     logchunk_finish(s->lc);
+    s->finished = true;
+}
+
+const char *
+log_sink_take_last(log_sink_t *s, int64_t *offset)
+{
+    chunk_t *c = s->head;
+
+    if (s->carried == NULL && s->finished && c != NULL && c->next == NULL && !c->sent) {
+        c->sent = true;
+        s->carried = c;
+    }
+    if (s->carried == NULL)
+        return NULL;
+    *offset = s->carried->offset;
+    return s->carried->data;
+}
+
+void
+log_sink_carried(log_sink_t *s, bool stored)
+{
+    chunk_t *c = s->carried;
+
+    if (c == NULL)
+        return;
+    s->carried = NULL;
+    if (!stored) {
+        c->sent = false;
+        return;
+    }
+    /* The only chunk left (log_sink_take_last). */
+    s->head = NULL;
+    s->tail = &s->head;
+    free(c);
 }
 
 static void

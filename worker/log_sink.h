@@ -44,6 +44,15 @@ void log_sink_finish(log_sink_t *s);
 /* Send the chunks not sent yet, in order, on c (when it is down they wait
  * for the next flush). */
 void log_sink_flush(log_sink_t *s, pg_conn_t *c);
+/* The last chunk of a finished log, when it alone is left to store and
+ * has not been sent: it goes with the job's end (q_run_marks_t), which
+ * stores it in the same statement, and no flush sends it until
+ * log_sink_carried says how that went. The same chunk until then; NULL
+ * when there is none. Sets *offset; the text is the sink's. */
+const char *log_sink_take_last(log_sink_t *s, int64_t *offset);
+/* The answer to the end that carried the last chunk: stored, or to be sent
+ * by the next flush on its own (a failure, a lost connection). */
+void log_sink_carried(log_sink_t *s, bool stored);
 /* Whether a chunk is not stored yet (queued, in flight, or failed). */
 bool log_sink_pending(const log_sink_t *s);
 

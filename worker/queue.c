@@ -161,10 +161,22 @@
     "                         THEN allowed_failures"                                           \
     "                         ELSE allowed_failures || " allowed "::text END"
 
-/* $1-$7 as JOB_END_CTE, $8 and $9 as RUN_MARKS. The run is updated only
- * after the job, as in SQL_JOB_RUN_END. */
+/* The job's last log chunk (`chunk`, at `offset`; none when NULL), stored
+ * with the end of CTE j in one statement when that end passes the fence:
+ * one transaction less per job than an insert of its own (SQL_LOG_INSERT),
+ * and the chunk is stored when the end is. A retry after a lost reply
+ * finds it stored (DO NOTHING). */
+#define LOG_LAST_CTE(offset, chunk)                                                            \
+    "     lg AS (INSERT INTO logs (job_id, \"offset\", chunk)"                                  \
+    "            SELECT j.id, " offset "::int, " chunk "::text FROM j"                         \
+    "             WHERE " chunk "::text IS NOT NULL"                                           \
+    "            ON CONFLICT (job_id, \"offset\") DO NOTHING),"
+
+/* $1-$7 as JOB_END_CTE, $8 and $9 as RUN_MARKS, $10 and $11 as
+ * LOG_LAST_CTE. The run is updated only after the job, as in
+ * SQL_JOB_RUN_END. */
 #define SQL_JOB_END                                                                            \
-    "WITH " JOB_END_CTE ","                                                                    \
+    "WITH " JOB_END_CTE "," LOG_LAST_CTE("$10", "$11")                                         \
     "     m AS (UPDATE pipeline_runs SET" RUN_MARKS("$8", "$9")                                \
     "            WHERE id = $1 AND ($8::text IS NOT NULL OR $9::text IS NOT NULL)"             \
     "              AND EXISTS (SELECT 1 FROM j))"                                              \
@@ -222,12 +234,13 @@
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
- * started, $10 the run's error, $11 and $12 as RUN_MARKS. One row when the
+ * started, $10 the run's error, $11 and $12 as RUN_MARKS, $13 and $14 as
+ * LOG_LAST_CTE. One row when the
  * run ended now or had ended so already (a retry after a lost reply). The run is updated only
  * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
  * not see a run row this very statement had already updated. */
 #define SQL_JOB_RUN_END                                                                        \
-    "WITH " JOB_END_CTE ","                                                                    \
+    "WITH " JOB_END_CTE "," LOG_LAST_CTE("$13", "$14")                                         \
     "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
     "                  error = $10, lease_expires_at = NULL," RUN_MARKS("$11", "$12")          \
@@ -435,9 +448,9 @@ static const struct {
     {"q_heartbeat", SQL_HEARTBEAT, 7},
     {"q_claim", SQL_CLAIM, 3},
     {"q_job_start", SQL_JOB_START, 4},
-    {"q_job_end", SQL_JOB_END, 9},
+    {"q_job_end", SQL_JOB_END, 11},
     {"q_run_end", SQL_RUN_END, 6},
-    {"q_job_run_end", SQL_JOB_RUN_END, 12},
+    {"q_job_run_end", SQL_JOB_RUN_END, 14},
     {"q_run_requeue", SQL_RUN_REQUEUE, 3},
     {"q_run_lost", SQL_RUN_LOST, 4},
     {"q_log_insert", SQL_LOG_INSERT, 6},
@@ -772,13 +785,16 @@ q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t stat
           int exit_code, const char *error, const q_run_marks_t *marks, pg_result_fn fn,
           void *arg)
 {
-    char code[Q_CODE_LEN];
-    const char *p[9];
+    char code[Q_CODE_LEN], off[24];
+    const char *p[11];
 
     job_end_params(p, code, f, job_id, status, exit_code, error);
     p[7] = marks->commit;
     p[8] = marks->allowed_failure;
-    return pg_conn_query_prepared(c, "q_job_end", 9, p, fn, arg);
+    snprintf(off, sizeof(off), "%lld", (long long)marks->last_offset);
+    p[9] = off;
+    p[10] = marks->last_chunk;
+    return pg_conn_query_prepared(c, "q_job_end", 11, p, fn, arg);
 }
 
 int
@@ -796,8 +812,8 @@ q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t 
               gw_status_t run_status, gw_status_t rest_status, const char *run_error,
               pg_result_fn fn, void *arg)
 {
-    char code[Q_CODE_LEN];
-    const char *p[12];
+    char code[Q_CODE_LEN], off[24];
+    const char *p[14];
 
     job_end_params(p, code, f, job_id, status, exit_code, error);
     p[7] = status_name(run_status);
@@ -805,7 +821,10 @@ q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t 
     p[9] = run_error;
     p[10] = marks->commit;
     p[11] = marks->allowed_failure;
-    return pg_conn_query_prepared(c, "q_job_run_end", 12, p, fn, arg);
+    snprintf(off, sizeof(off), "%lld", (long long)marks->last_offset);
+    p[12] = off;
+    p[13] = marks->last_chunk;
+    return pg_conn_query_prepared(c, "q_job_run_end", 14, p, fn, arg);
 }
 
 int

@@ -132,10 +132,15 @@ int q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_re
 q_run_t *q_claim_row(const PGresult *res, int row, const char *runner_id);
 
 /* What a job's end records on its run (each NULL when none): the commit
- * its checkout resolved, and its name when it failed but was allowed to. */
+ * its checkout resolved, and its name when it failed but was allowed to;
+ * and what it stores of the job's log: the last chunk (NULL when none) at
+ * last_offset, written in the same statement as the end, when it passes
+ * the fence (log_sink_take_last). */
 typedef struct {
     const char *commit;
     const char *allowed_failure;
+    const char *last_chunk;
+    int64_t last_offset;
 } q_run_marks_t;
 
 /* Job and run status changes, fenced (q_fenced). error may be NULL;

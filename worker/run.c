@@ -659,6 +659,7 @@ job_ended_cb(const PGresult *res, void *arg)
         return;
     r->waiting = false;
     q_result_t qr = q_fenced(res, r->ends_with_job ? "end a job and its run" : "end a job");
+    log_sink_carried(r->sink, qr == Q_OK);
     /* A log chunk that failed went out ahead of the end: send both again. */
     if (qr == Q_OK && log_sink_pending(r->sink) && res != NULL)
         qr = Q_ERROR;
@@ -738,6 +739,9 @@ run_end_job(run_t *r)
         log_sink_finish(r->sink);
         r->sink_finished = true;
     }
+    /* The last chunk goes with the end, not ahead of it (q_run_marks_t). */
+    int64_t last_offset = 0;
+    const char *last = r->stop == STOP_SHUTDOWN ? NULL : log_sink_take_last(r->sink, &last_offset);
     if (!run_sync(r))
         return;
     /* Stopped with the runner: retried, or failed, by the job's rule. */
@@ -752,6 +756,8 @@ run_end_job(run_t *r)
     q_run_marks_t marks = {
         .commit = r->checkout && r->job_status == ST_SUCCESS ? r->q->commit : NULL,
         .allowed_failure = r->job_status == ST_FAILED && j->allow_failure ? j->name : NULL,
+        .last_chunk = last,
+        .last_offset = last_offset,
     };
     /* The run ends with this job: one statement for both. */
     r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;

@@ -211,8 +211,8 @@ START_TEST(test_every_notification_matches_the_table)
         worker_step(listener, "q_log_insert", 6, p);
     }
     {
-        const char *p[] = {RUN1, RUNNER_ID, "1", a, "success", "0", NULL, NULL, NULL};
-        worker_step(listener, "q_job_end", 9, p);
+        const char *p[] = {RUN1, RUNNER_ID, "1", a, "success", "0", NULL, NULL, NULL, "6", "bye\n"};
+        worker_step(listener, "q_job_end", 11, p);
     }
     {
         const char *p[] = {RUN1, RUNNER_ID, "1", b};
@@ -223,9 +223,9 @@ START_TEST(test_every_notification_matches_the_table)
         step(listener, "api cancel of a running run", SQL_RUN_CANCEL, 1, p);
     }
     {
-        const char *p[] = {RUN1,     RUNNER_ID, "1",  b,    "canceled", NULL,
-                           NULL,     "canceled", "canceled", NULL, NULL, NULL};
-        worker_step(listener, "q_job_run_end", 12, p);
+        const char *p[] = {RUN1,       RUNNER_ID,  "1",  b,    "canceled", NULL, NULL,
+                           "canceled", "canceled", NULL, NULL, NULL,       "0",  "stopped\n"};
+        worker_step(listener, "q_job_run_end", 14, p);
     }
     {
         const char *p[] = {RUN1, RUN3};

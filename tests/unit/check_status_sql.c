@@ -155,7 +155,7 @@ fixture_set(PGconn *conn, int run_st, int job_st, bool others, snapshot_t *s)
 /* A parameter naming a status: every run status, or every job status. */
 #define ANY_RUN_STATUS "@run"
 #define ANY_JOB_STATUS "@job"
-#define MAX_PARAMS 12
+#define MAX_PARAMS 14
 
 typedef struct {
     const char *name;
@@ -172,8 +172,8 @@ static statement_t statements[] = {
     {"worker job end",
      "q_job_end",
      NULL,
-     9,
-     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL}, false},
+     11,
+     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL, "0", "x\n"}, false},
     {"worker run end",
      "q_run_end",
      NULL,
@@ -182,9 +182,9 @@ static statement_t statements[] = {
     {"worker job and run end",
      "q_job_run_end",
      NULL,
-     12,
+     14,
      {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, ANY_RUN_STATUS, ANY_JOB_STATUS,
-      NULL, NULL, NULL}, false},
+      NULL, NULL, NULL, "0", "x\n"}, false},
     {"worker requeue", "q_run_requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}, false},
     {"worker reap", "q_reap", NULL, 1, {OTHER_RUNNER_ID}, false},
     {"worker reap own, restarted", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"},
@@ -471,19 +471,20 @@ START_TEST(test_retries)
 {
     PGconn *conn = fixture_connect();
     const char *start[] = {RUN_ID, RUNNER_ID, "1", JOB_ID};
-    const char *job_end[] = {RUN_ID, RUNNER_ID, "1", JOB_ID, "success", "0", NULL, NULL, NULL};
+    const char *job_end[] = {RUN_ID, RUNNER_ID, "1", JOB_ID, "success", "0",
+                             NULL,   NULL,      NULL, "0",   "x\n"};
     const char *run_end[] = {RUN_ID, RUNNER_ID, "1", "success", "skipped", NULL};
-    const char *job_run_end[] = {RUN_ID, RUNNER_ID, "1",       JOB_ID,    "success", "0",
-                                 NULL,   "success", "skipped", NULL,      NULL,      NULL};
+    const char *job_run_end[] = {RUN_ID,    RUNNER_ID, "1",  JOB_ID, "success", "0",   NULL,
+                                 "success", "skipped", NULL, NULL,   NULL,      "0",   "x\n"};
     const char *claim[] = {RUNNER_ID, "60", "1"};
 
     ck_assert_int_eq(rows_from(conn, "q_job_start", ST_RUNNING, ST_RUNNING, 4, start), 1);
-    ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 9, job_end), 1);
+    ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 11, job_end), 1);
     ck_assert_int_eq(rows_from(conn, "q_run_end", ST_SUCCESS, ST_SUCCESS, 6, run_end), 1);
-    ck_assert_int_eq(rows_from(conn, "q_job_run_end", ST_SUCCESS, ST_SUCCESS, 12, job_run_end), 1);
+    ck_assert_int_eq(rows_from(conn, "q_job_run_end", ST_SUCCESS, ST_SUCCESS, 14, job_run_end), 1);
     /* A different end is no retry: refused. */
     job_end[4] = "failed";
-    ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 9, job_end), 0);
+    ck_assert_int_eq(rows_from(conn, "q_job_end", ST_RUNNING, ST_SUCCESS, 11, job_end), 0);
     ck_assert_int_eq(rows_from(conn, "q_claim", ST_RUNNING, ST_RUNNING, 3, claim), 0);
     PQfinish(conn);
 }
