@@ -75,8 +75,10 @@ gw_api_start() {
         "$GW_BUILD_DIR/gitweave-api" >>"$GW_TMP/api.log" 2>&1 &
     GW_API_PID=$!
     GW_PIDS+=("$GW_API_PID")
-    for _ in $(seq 100); do
+    # Up to a minute (a loaded machine), unless the API exits first.
+    for _ in $(seq 1200); do
         [ -s "$portfile" ] && break
+        kill -0 "$GW_API_PID" 2>/dev/null || break
         sleep 0.05
     done
     [ -s "$portfile" ] || { cat "$GW_TMP/api.log"; return 1; }
