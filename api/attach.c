@@ -127,7 +127,7 @@ attach_put(http_req_t *r)
         http_reply_error(r, 422, "invalid attachment", "%s: " REQUEST_NUL_MESSAGE, err);
         goto fail;
     }
-    if (request_attach_parse(a->body, &a->inputs, err, sizeof(err)) < 0) {
+    if (repo_body_attach_parse(a->body, &a->inputs, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid attachment", "%s", err);
         goto fail;
     }

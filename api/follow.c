@@ -6,7 +6,7 @@
  * the event subscribers (follow_events.c). After the connection comes back
  * from an outage, both read again, so a notification lost meanwhile costs
  * a read, not a chunk or an event. A keep-alive comment goes to every
- * stream. See follow.h, and docs/api.md for the formats.
+ * stream. See follow.h, and docs/streams.md for the formats.
  */
 #include "follow_int.h"
 

@@ -5,7 +5,7 @@
  * follow.c listens for the notifications that feed them and catches up
  * after an outage; follow_logs.c holds the log followers, grouped by job
  * (how a chunk reaches each once, in order); follow_events.c the event
- * subscribers. See docs/api.md for the formats.
+ * subscribers. See docs/streams.md for the formats.
  */
 #ifndef GW_API_FOLLOW_H
 #define GW_API_FOLLOW_H

@@ -18,7 +18,7 @@ repo_branch_valid(const char *s)
 static const char *const repo_keys[] = {"clone_url", "default_branch", NULL};
 
 int
-request_repo_parse(const cJSON *body, request_repo_t *out, char *err, size_t errlen)
+repo_body_parse(const cJSON *body, repo_body_t *out, char *err, size_t errlen)
 {
     const cJSON *v;
 
@@ -59,7 +59,7 @@ request_repo_parse(const cJSON *body, request_repo_t *out, char *err, size_t err
 static const char *const attach_keys[] = {"inputs", NULL};
 
 int
-request_attach_parse(const cJSON *body, const cJSON **inputs, char *err, size_t errlen)
+repo_body_attach_parse(const cJSON *body, const cJSON **inputs, char *err, size_t errlen)
 {
     *inputs = NULL;
     if (body == NULL)

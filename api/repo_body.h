@@ -21,15 +21,14 @@ typedef struct {
     bool has_clone_url;
     const char *clone_url;      /* borrowed; NULL clears it */
     const char *default_branch; /* borrowed; NULL: keep / default */
-} request_repo_t;
+} repo_body_t;
 
 /* Check a repo body (NULL = {}). Returns 0, or -1 with err filled. */
-int request_repo_parse(const cJSON *body, request_repo_t *out, char *err,
-                       size_t errlen) GW_MUST_CHECK;
+int repo_body_parse(const cJSON *body, repo_body_t *out, char *err, size_t errlen) GW_MUST_CHECK;
 
 /* Check an attachment body {"inputs": {...}|null} (NULL = {}); *inputs is
  * the borrowed inputs object or NULL. Returns 0, or -1 with err filled. */
-int request_attach_parse(const cJSON *body, const cJSON **inputs, char *err,
-                         size_t errlen) GW_MUST_CHECK;
+int repo_body_attach_parse(const cJSON *body, const cJSON **inputs, char *err,
+                           size_t errlen) GW_MUST_CHECK;
 
 #endif

@@ -40,7 +40,7 @@ void
 repos_put(http_req_t *r)
 {
     char err[REQUEST_ERR_LEN], id[37];
-    request_repo_t in;
+    repo_body_t in;
     cJSON *body = NULL;
 
     if (http_read_json(r, &body) < 0)
@@ -49,7 +49,7 @@ repos_put(http_req_t *r)
         http_reply_error(r, 422, "invalid repo", "%s: " REQUEST_NUL_MESSAGE, err);
         goto fail;
     }
-    if (request_repo_parse(body, &in, err, sizeof(err)) < 0) {
+    if (repo_body_parse(body, &in, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid repo", "%s", err);
         goto fail;
     }

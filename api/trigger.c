@@ -278,13 +278,13 @@ trigger_reply_ambiguous(http_req_t *r, const trigger_tmpl_t *t, size_t n)
 /* What a manual trigger knows between its statements. */
 typedef struct {
     cJSON *body;
-    request_trigger_t in;
+    trigger_body_t in;
 } trigger_manual_t;
 
 static void
 trigger_manual_free(trigger_manual_t *m)
 {
-    request_trigger_free(&m->in);
+    trigger_body_free(&m->in);
     cJSON_Delete(m->body);
     free(m);
 }
@@ -411,7 +411,7 @@ trigger_manual(http_req_t *r)
 
     if (http_read_json(r, &m->body) < 0 || trigger_refuse_nul(r) < 0)
         goto fail;
-    if (request_trigger_parse(m->body, &m->in, err, sizeof(err)) < 0) {
+    if (trigger_body_parse(m->body, &m->in, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid request", "%s", err);
         goto fail;
     }
@@ -441,14 +441,14 @@ trigger_other_event(const http_req_t *r)
 /* What a push trigger knows between its statements. */
 typedef struct {
     cJSON *body;
-    request_push_t push;
+    trigger_body_push_t push;
     cJSON *reply; /* {"runs": [], "skipped": [...], "templates": [...], "warnings": [...]} */
 } trigger_push_t;
 
 static void
 trigger_push_free(trigger_push_t *p)
 {
-    request_push_free(&p->push);
+    trigger_body_push_free(&p->push);
     cJSON_Delete(p->reply);
     cJSON_Delete(p->body);
     free(p);
@@ -536,7 +536,7 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
         spec_push_match_t m;
 
         /* A deleted ref has nothing to build. */
-        if (p->push.kind == REQUEST_PUSH_DELETE) {
+        if (p->push.kind == TRIGGER_BODY_PUSH_DELETE) {
             trigger_push_outcome(templates, tmpls[i].name, NULL, "ref deleted", NULL);
             continue;
         }
@@ -601,7 +601,7 @@ trigger_push(http_req_t *r)
         http_reply_error(r, 400, "missing body", "the body is a push event (JSON)");
         goto fail;
     }
-    if (request_push_parse(p->body, &p->push, err, sizeof(err)) < 0) {
+    if (trigger_body_push_parse(p->body, &p->push, err, sizeof(err)) < 0) {
         http_reply_error(r, 400, "invalid push event", "%s", err);
         goto fail;
     }

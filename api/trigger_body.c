@@ -13,14 +13,14 @@ static const char *const trigger_keys[] = {"template", "inputs",       "ref",
                                            "commit",   "triggered_by", NULL};
 
 void
-request_trigger_free(request_trigger_t *t)
+trigger_body_free(trigger_body_t *t)
 {
     free(t->ref);
     memset(t, 0, sizeof(*t));
 }
 
 int
-request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size_t errlen)
+trigger_body_parse(const cJSON *body, trigger_body_t *out, char *err, size_t errlen)
 {
     const char *ref;
 
@@ -49,19 +49,19 @@ request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err, size
         goto fail;
     return 0;
 fail:
-    request_trigger_free(out);
+    trigger_body_free(out);
     return -1;
 }
 
 void
-request_push_free(request_push_t *p)
+trigger_body_push_free(trigger_body_push_t *p)
 {
     free(p->branch);
     memset(p, 0, sizeof(*p));
 }
 
 int
-request_push_parse(const cJSON *body, request_push_t *out, char *err, size_t errlen)
+trigger_body_push_parse(const cJSON *body, trigger_body_push_t *out, char *err, size_t errlen)
 {
     const cJSON *ref, *after, *before;
     bool zeros = true;
@@ -92,11 +92,11 @@ request_push_parse(const cJSON *body, request_push_t *out, char *err, size_t err
         if (*p != '0')
             zeros = false;
     if (zeros)
-        out->kind = REQUEST_PUSH_DELETE;
+        out->kind = TRIGGER_BODY_PUSH_DELETE;
     else if (strncmp(ref->valuestring, "refs/heads/", 11) == 0 && ref->valuestring[11] != '\0') {
-        out->kind = REQUEST_PUSH_BRANCH;
+        out->kind = TRIGGER_BODY_PUSH_BRANCH;
         out->branch = xstrdup(ref->valuestring + 11);
     } else
-        out->kind = REQUEST_PUSH_OTHER;
+        out->kind = TRIGGER_BODY_PUSH_OTHER;
     return 0;
 }

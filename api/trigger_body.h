@@ -25,38 +25,38 @@ typedef struct {
     char *ref;                /* normalised, or NULL: the default branch */
     const char *commit;       /* or NULL */
     const char *triggered_by; /* a uuid, or NULL */
-} request_trigger_t;
+} trigger_body_t;
 
 /*
  * Check and take apart a trigger body (NULL = empty body = {}). Refuses a
  * body that is not an object, unknown fields, and fields of the wrong type
- * or form. Returns 0, or -1 with err filled. Free with request_trigger_free.
+ * or form. Returns 0, or -1 with err filled. Free with trigger_body_free.
  */
-int request_trigger_parse(const cJSON *body, request_trigger_t *out, char *err,
-                          size_t errlen) GW_MUST_CHECK;
-void request_trigger_free(request_trigger_t *t);
+int trigger_body_parse(const cJSON *body, trigger_body_t *out, char *err,
+                       size_t errlen) GW_MUST_CHECK;
+void trigger_body_free(trigger_body_t *t);
 
 typedef enum {
-    REQUEST_PUSH_BRANCH, /* a push to refs/heads/<branch> */
-    REQUEST_PUSH_DELETE, /* a branch or tag deleted (after = zeros) */
-    REQUEST_PUSH_OTHER,  /* a tag or another ref: the templates' filters decide */
-} request_push_kind_t;
+    TRIGGER_BODY_PUSH_BRANCH, /* a push to refs/heads/<branch> */
+    TRIGGER_BODY_PUSH_DELETE, /* a branch or tag deleted (after = zeros) */
+    TRIGGER_BODY_PUSH_OTHER,  /* a tag or another ref: the templates' filters decide */
+} trigger_body_push_kind_t;
 
 /* The parts of a push hook payload (GitHub, Gitea) that matter. */
 typedef struct {
-    request_push_kind_t kind;
+    trigger_body_push_kind_t kind;
     const char *ref;   /* borrowed from the body */
     const char *after; /* borrowed: the pushed commit */
     char *branch;      /* owned: ref without refs/heads/ (BRANCH only) */
-} request_push_t;
+} trigger_body_push_t;
 
 /*
  * Check and take apart a push payload: "ref" and "after" are required
  * strings (a valid ref; 40 or 64 hex digits), other fields are ignored.
- * Returns 0, or -1 with err filled. Free with request_push_free.
+ * Returns 0, or -1 with err filled. Free with trigger_body_push_free.
  */
-int request_push_parse(const cJSON *body, request_push_t *out, char *err,
-                       size_t errlen) GW_MUST_CHECK;
-void request_push_free(request_push_t *p);
+int trigger_body_push_parse(const cJSON *body, trigger_body_push_t *out, char *err,
+                            size_t errlen) GW_MUST_CHECK;
+void trigger_body_push_free(trigger_body_push_t *p);
 
 #endif

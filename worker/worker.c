@@ -542,7 +542,7 @@ notify_cb(const char *channel, const char *payload, int be_pid, void *arg)
 /* ---- runs ending ---- */
 
 static void
-run_ended_cb(run_t *r, void *arg)
+worker_on_run_ended(run_t *r, void *arg)
 {
     worker_t *w = arg;
 
@@ -899,7 +899,7 @@ worker_new(const gw_config_t *cfg)
         .engine = w->engine,
         .local = w->local,
         .runner_id = w->runner_id,
-        .ended = run_ended_cb,
+        .ended = worker_on_run_ended,
         .arg = w,
     };
     w->lock_ev = evtimer_new(w->base, lock_retry_cb, w);

@@ -132,9 +132,9 @@ fuzz_body_error(int rc, const char *err)
 static void
 fuzz_bodies(const uint8_t *data, size_t size)
 {
-    request_trigger_t trig;
-    request_push_t push;
-    request_repo_t repo;
+    trigger_body_t trig;
+    trigger_body_push_t push;
+    repo_body_t repo;
     const cJSON *inputs;
     char err[REQUEST_ERR_LEN];
     const char *end = NULL;
@@ -157,34 +157,34 @@ fuzz_bodies(const uint8_t *data, size_t size)
         return;
 
     err[0] = '\0';
-    rc = request_trigger_parse(body, &trig, err, sizeof(err));
+    rc = trigger_body_parse(body, &trig, err, sizeof(err));
     fuzz_body_error(rc, err);
     if (rc == 0) {
         FUZZ_CHECK(trig.ref == NULL || strncmp(trig.ref, "refs/", 5) == 0,
                    "a trigger's ref is normalised");
         FUZZ_CHECK(trig.inputs == NULL || cJSON_IsObject(trig.inputs), "inputs is an object");
     }
-    request_trigger_free(&trig);
+    trigger_body_free(&trig);
 
     err[0] = '\0';
-    rc = request_push_parse(body, &push, err, sizeof(err));
+    rc = trigger_body_push_parse(body, &push, err, sizeof(err));
     fuzz_body_error(rc, err);
     if (rc == 0) {
         FUZZ_CHECK(gitref_valid(push.ref), "a pushed ref is valid");
-        FUZZ_CHECK((push.kind == REQUEST_PUSH_BRANCH) == (push.branch != NULL),
+        FUZZ_CHECK((push.kind == TRIGGER_BODY_PUSH_BRANCH) == (push.branch != NULL),
                    "a branch push names its branch");
         FUZZ_CHECK(push.branch == NULL || push.branch[0] != '\0', "a branch name is not empty");
     }
-    request_push_free(&push);
+    trigger_body_push_free(&push);
 
     err[0] = '\0';
-    rc = request_repo_parse(body, &repo, err, sizeof(err));
+    rc = repo_body_parse(body, &repo, err, sizeof(err));
     fuzz_body_error(rc, err);
     if (rc == 0 && repo.clone_url != NULL)
         FUZZ_CHECK(strlen(repo.clone_url) <= 2048, "a clone URL is at most 2048 bytes");
 
     err[0] = '\0';
-    rc = request_attach_parse(body, &inputs, err, sizeof(err));
+    rc = repo_body_attach_parse(body, &inputs, err, sizeof(err));
     fuzz_body_error(rc, err);
     if (rc == 0)
         FUZZ_CHECK(inputs == NULL || cJSON_IsObject(inputs), "attached inputs are an object");

@@ -28,7 +28,7 @@ expect_error() { expect_eq "$1" "$2" "$(status)"; check "$1: JSON error body" is
 # Events: a LISTEN client records every payload on the channel.
 "$GW_BUILD_DIR/tests/gw_listen" 600 >"$GW_TMP/events" 2>"$GW_TMP/listen.err" &
 GW_PIDS+=("$!")
-wait_for 10 grep -q listening "$GW_TMP/listen.err" || fail "gw_listen did not start"
+wait_for 60 grep -q listening "$GW_TMP/listen.err" || fail "gw_listen did not start"
 # saw_event JQ-CONDITION: some recorded event satisfies the condition.
 saw_event() { wait_for 5 bash -c "jq -e 'select($1)' '$GW_TMP/events' | grep -q ." ; }
 

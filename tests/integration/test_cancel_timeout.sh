@@ -9,7 +9,7 @@ gw_pg_start
 gw_api_start
 "$GW_BUILD_DIR/tests/gw_listen" 120 >"$GW_TMP/events" 2>"$GW_TMP/listen.err" &
 GW_PIDS+=($!)
-wait_for 10 grep -q listening "$GW_TMP/listen.err" || fail "listener did not start"
+wait_for 60 grep -q listening "$GW_TMP/listen.err" || fail "listener did not start"
 # A long lease: the lease renewal (which also reads cancel requests) cannot be
 # what makes the cancel prompt; the NOTIFY must.
 export RUNNER_STOP_GRACE_SECONDS=1 RUNNER_LEASE_SECONDS=30

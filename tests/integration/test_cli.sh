@@ -50,7 +50,7 @@ www_port=$(gw_free_port)
 mkdir -p "$GW_TMP/www"
 python3 -m http.server "$www_port" --bind 127.0.0.1 --directory "$GW_TMP/www" >/dev/null 2>&1 &
 GW_PIDS+=($!)
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$www_port/" || fail "the web server did not start"
+wait_for 60 curl -s -o /dev/null "http://127.0.0.1:$www_port/" || fail "the web server did not start"
 GITWEAVE_URL=http://gwuser:s3cret-pw@127.0.0.1:$www_port gw runners
 expect_eq "not the API, with credentials in its URL: said so without them" \
     "gitweave: the API at http://***@127.0.0.1:$www_port/api/v1 answered HTTP 404" "$(err)"
@@ -357,7 +357,7 @@ check "no spinner with NO_COLOR" bash -c "! grep -q 'waiting for' '$GW_TMP/spin'
 # ---- an event stream that breaks off: resumed at the next offset ----
 python3 "$GW_SOURCE_DIR/tests/integration/sse_script_server.py" "$GW_TMP/sse.port" "$GW_TMP/sse.log" &
 GW_PIDS+=($!)
-wait_for 10 test -s "$GW_TMP/sse.port" || fail "scripted event-stream server did not start"
+wait_for 60 test -s "$GW_TMP/sse.port" || fail "scripted event-stream server did not start"
 job=11111111-1111-4111-8111-111111111111
 GITWEAVE_URL=http://127.0.0.1:$(cat "$GW_TMP/sse.port") gw logs "$job" -f
 expect_eq "event stream: every byte once, in order, across a broken stream, then the job's status" \

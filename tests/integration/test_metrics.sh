@@ -14,7 +14,9 @@ gw_pg_start
 gw_api_start
 # one_job NAME COMMAND: a template of one job.
 one_job() { gw_template "$1" "$(jq -cn --arg c "$2" '{kind: "test", jobs: [{name: "j", script: [$c]}]}')"; }
-one_job quick "echo hi" && one_job nap "sleep 4" && one_job boom "exit 1" || exit 1
+# nap runs until the test wakes it, however slow the machine.
+one_job quick "echo hi" && one_job nap "while [ ! -e $GW_TMP/wake ]; do sleep 0.1; done" &&
+    one_job boom "exit 1" || exit 1
 gw_repo m quick nap boom || exit 1
 J=(-H 'Content-Type: application/json')
 
@@ -82,6 +84,7 @@ start=$(value s5 process_start_time_seconds)
 check "the process start time is within the last minutes" awk -v s="$start" -v now="$(date +%s)" 'BEGIN { exit !(s > now - 600 && s <= now + 1) }'
 check "promtool accepts the scrape with request metrics" promtool check metrics <"$GW_TMP/s5"
 
+touch "$GW_TMP/wake"
 api POST /runners/w1/resume >/dev/null
 check "the runs finish" wait_for 20 all_done
 # The counters are kept in the database: an API restart keeps them.

@@ -9,7 +9,7 @@ gw_pg_start
 gw_api_start
 "$GW_BUILD_DIR/tests/gw_listen" 120 >"$GW_TMP/events" 2>"$GW_TMP/listen.err" &
 GW_PIDS+=($!)
-wait_for 10 grep -q listening "$GW_TMP/listen.err" || fail "listener did not start"
+wait_for 60 grep -q listening "$GW_TMP/listen.err" || fail "listener did not start"
 gw_worker_start w1
 
 gw_template multi '{

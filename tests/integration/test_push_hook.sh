@@ -148,7 +148,8 @@ echo six >"$work/f"
 git -C "$work" commit -qam six
 push 'feat"x' &
 pusher=$!
-sleep 2
+# The API comes back once the hook has found it down (however slow the machine).
+check "the hook tries again while the API is down" wait_for 60 grep -q "trying again in" "$GW_TMP/push.err"
 expect_eq "nothing started while the API is down" 3 "$(runs_of)"
 check "the API comes back" restart_api
 wait "$pusher"

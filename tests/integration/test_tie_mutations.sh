@@ -23,6 +23,7 @@ cmake -S "$COPY" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DGW_WERROR=ON >"$GW_TMP/c
     { cat "$GW_TMP/cmake.log"; fail "the copy configures"; exit 1; }
 
 TIES=(check_status_sql check_events check_config)
+# (and check_readme_layout.py, at the end: the tree against README.md)
 
 # tie_test NAME: run the tie test NAME of the copy; its output in $GW_TMP/NAME.out.
 tie_test() {
@@ -117,5 +118,31 @@ mutate "the table gains a setting the page does not list" check_config \
 mutate "docs/configuration.md loses a setting's row" check_config test_docs_list_the_table \
     docs/configuration.md \
     '| `RUNNER_JOB_CPUS` |' '| RUNNER_JOB_CPUS |'
+
+# ---- source files: the tree, README.md's "Source code layout" ----
+# layout WHAT WANT: check_readme_layout.py on the copy fails naming WANT.
+layout() {
+    local out rc=0
+    out=$(python3 "$COPY/tests/unit/check_readme_layout.py" "$COPY" 2>&1) || rc=$?
+    if [ "$rc" = 0 ]; then
+        fail "$1: check_readme_layout still passes"
+    elif grep -qF -- "$2" <<<"$out"; then
+        pass "$1: check_readme_layout fails ($2)"
+    else
+        fail "$1: check_readme_layout failed without \"$2\": $out"
+    fi
+}
+check "check_readme_layout passes on the unchanged tree" \
+    python3 "$COPY/tests/unit/check_readme_layout.py" "$COPY"
+touch "$COPY/common/gw_mutant.c"
+layout "a new source file without a row" "common/gw_mutant.c has no row: add one under common/"
+rm "$COPY/common/gw_mutant.c"
+cp "$COPY/README.md" "$GW_TMP/README.md"
+sed -i 's/^  job_env\.c, job_env\.h  /  job_env.c  /' "$COPY/README.md"
+layout "a header's name dropped from its row" "worker/job_env.h has no row"
+cp "$GW_TMP/README.md" "$COPY/README.md"
+sed -i 's/^  steps\.c, steps\.h  /  steps.c, steps.h, stepz.c  /' "$COPY/README.md"
+layout "a row naming a file that is not there" "the row of worker/stepz.c names a file that does not exist"
+cp "$GW_TMP/README.md" "$COPY/README.md"
 
 gw_finish

@@ -15,13 +15,21 @@ case $cmd in
 start)
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/data" -U gitweave --auth=trust -E UTF8 \
         --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null || { cat "$dir/log" >&2; exit 1; }
+    # The free port may be taken by a test running beside this one before
+    # Postgres binds it: then another port, a few times.
+    for try in 1 2 3 4 5; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
+                -c synchronous_commit=off -c full_page_writes=off" \
+            start >/dev/null && break
+        if [ "$try" = 5 ] || ! grep -q 'Address already in use' "$dir/log"; then
+            cat "$dir/log" >&2
+            exit 1
+        fi
+    done
     echo "$port" >"$dir/port"
     ;;
 restart)

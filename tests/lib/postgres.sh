@@ -28,7 +28,7 @@ gw_free_port() {
 
 # A cluster in $GW_TMP/pg owned by postgres (initdb refuses root), fsync off.
 gw_pg_start() {
-    local dir=$GW_TMP/pg
+    local dir=$GW_TMP/pg try
     PGPORT=$(gw_free_port)
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
@@ -39,10 +39,19 @@ gw_pg_start() {
     fi
     "${GW_AS_PG[@]}" "$PG_BIN/initdb" -D "$dir/data" -U gitweave --auth=trust -E UTF8 \
         --locale=C.UTF-8 >"$GW_TMP/initdb.log" 2>&1 || { cat "$GW_TMP/initdb.log"; return 1; }
-    "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null || { cat "$dir/log"; return 1; }
+    # The free port may be taken by a test running beside this one before
+    # Postgres binds it: then another port, a few times.
+    for try in 1 2 3 4 5; do
+        "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+            -o "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
+                -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            start >/dev/null && break
+        if [ "$try" = 5 ] || ! grep -q 'Address already in use' "$dir/log"; then
+            cat "$dir/log"
+            return 1
+        fi
+        PGPORT=$(gw_free_port)
+    done
     GW_PG_DIR=$dir
     export PGHOST=127.0.0.1 PGPORT PGUSER=gitweave PGDATABASE=gitweave
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U gitweave gitweave || return 1
@@ -66,8 +75,10 @@ gw_api_start() {
         "$GW_BUILD_DIR/gitweave-api" >>"$GW_TMP/api.log" 2>&1 &
     GW_API_PID=$!
     GW_PIDS+=("$GW_API_PID")
-    for _ in $(seq 100); do
+    # Up to a minute (a loaded machine), unless the API exits first.
+    for _ in $(seq 1200); do
         [ -s "$portfile" ] && break
+        kill -0 "$GW_API_PID" 2>/dev/null || break
         sleep 0.05
     done
     [ -s "$portfile" ] || { cat "$GW_TMP/api.log"; return 1; }

@@ -315,33 +315,33 @@ json(const char *text)
 START_TEST(test_trigger_parse)
 {
     char err[REQUEST_ERR_LEN];
-    request_trigger_t t;
+    trigger_body_t t;
     cJSON *b;
 
     /* An empty body is {}. */
-    ck_assert_int_eq(request_trigger_parse(NULL, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(trigger_body_parse(NULL, &t, err, sizeof(err)), 0);
     ck_assert_ptr_null(t.template);
     ck_assert_ptr_null(t.ref);
-    request_trigger_free(&t);
+    trigger_body_free(&t);
 
     b = json("{\"template\":\"build\",\"inputs\":{\"V\":\"1\"},\"ref\":\"main\","
              "\"commit\":\"abc123\",\"triggered_by\":\"123e4567-e89b-12d3-a456-426614174000\"}");
-    ck_assert_int_eq(request_trigger_parse(b, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(trigger_body_parse(b, &t, err, sizeof(err)), 0);
     ck_assert_str_eq(t.template, "build");
     ck_assert(cJSON_IsObject(t.inputs));
     ck_assert_str_eq(t.ref, "refs/heads/main");
     ck_assert_str_eq(t.commit, "abc123");
     ck_assert_str_eq(t.triggered_by, "123e4567-e89b-12d3-a456-426614174000");
-    request_trigger_free(&t);
+    trigger_body_free(&t);
     cJSON_Delete(b);
 
     /* null is the same as absent. */
     b = json("{\"template\":null,\"inputs\":null,\"ref\":\"refs/tags/v1\"}");
-    ck_assert_int_eq(request_trigger_parse(b, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(trigger_body_parse(b, &t, err, sizeof(err)), 0);
     ck_assert_ptr_null(t.template);
     ck_assert_ptr_null(t.inputs);
     ck_assert_str_eq(t.ref, "refs/tags/v1");
-    request_trigger_free(&t);
+    trigger_body_free(&t);
     cJSON_Delete(b);
 }
 END_TEST
@@ -366,12 +366,12 @@ START_TEST(test_trigger_parse_bad)
         {"{\"extra\":1}", "unknown field \"extra\""},
     };
     char err[REQUEST_ERR_LEN];
-    request_trigger_t t;
+    trigger_body_t t;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cJSON *b = json(cases[i].body);
         err[0] = '\0';
-        ck_assert_msg(request_trigger_parse(b, &t, err, sizeof(err)) == -1, "accepted %s",
+        ck_assert_msg(trigger_body_parse(b, &t, err, sizeof(err)) == -1, "accepted %s",
                       cases[i].body);
         ck_assert_msg(strstr(err, cases[i].needle) != NULL, "%s: error \"%s\" lacks \"%s\"",
                       cases[i].body, err, cases[i].needle);
@@ -385,7 +385,7 @@ START_TEST(test_push_parse)
 {
     const char *sha = "0123456789abcdef0123456789abcdef01234567";
     char err[REQUEST_ERR_LEN], text[512];
-    request_push_t p;
+    trigger_body_push_t p;
     cJSON *b;
 
     snprintf(text, sizeof(text),
@@ -393,26 +393,26 @@ START_TEST(test_push_parse)
              "\"commits\":[],\"head_commit\":null,\"repository\":{\"name\":\"x\"}}",
              sha, sha);
     b = json(text);
-    ck_assert_int_eq(request_push_parse(b, &p, err, sizeof(err)), 0);
-    ck_assert_int_eq(p.kind, REQUEST_PUSH_BRANCH);
+    ck_assert_int_eq(trigger_body_push_parse(b, &p, err, sizeof(err)), 0);
+    ck_assert_int_eq(p.kind, TRIGGER_BODY_PUSH_BRANCH);
     ck_assert_str_eq(p.branch, "release/1.0");
     ck_assert_str_eq(p.after, sha);
-    request_push_free(&p);
+    trigger_body_push_free(&p);
     cJSON_Delete(b);
 
     snprintf(text, sizeof(text), "{\"ref\":\"refs/tags/v1\",\"after\":\"%s\"}", sha);
     b = json(text);
-    ck_assert_int_eq(request_push_parse(b, &p, err, sizeof(err)), 0);
-    ck_assert_int_eq(p.kind, REQUEST_PUSH_OTHER);
+    ck_assert_int_eq(trigger_body_push_parse(b, &p, err, sizeof(err)), 0);
+    ck_assert_int_eq(p.kind, TRIGGER_BODY_PUSH_OTHER);
     ck_assert_ptr_null(p.branch);
-    request_push_free(&p);
+    trigger_body_push_free(&p);
     cJSON_Delete(b);
 
     b = json(
         "{\"ref\":\"refs/heads/main\",\"after\":\"0000000000000000000000000000000000000000\"}");
-    ck_assert_int_eq(request_push_parse(b, &p, err, sizeof(err)), 0);
-    ck_assert_int_eq(p.kind, REQUEST_PUSH_DELETE);
-    request_push_free(&p);
+    ck_assert_int_eq(trigger_body_push_parse(b, &p, err, sizeof(err)), 0);
+    ck_assert_int_eq(p.kind, TRIGGER_BODY_PUSH_DELETE);
+    trigger_body_push_free(&p);
     cJSON_Delete(b);
 }
 END_TEST
@@ -433,40 +433,41 @@ START_TEST(test_push_parse_bad)
         "\"before\":7}",
     };
     char err[REQUEST_ERR_LEN];
-    request_push_t p;
+    trigger_body_push_t p;
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         cJSON *b = json(bodies[i]);
         err[0] = '\0';
-        ck_assert_msg(request_push_parse(b, &p, err, sizeof(err)) == -1, "accepted %s", bodies[i]);
+        ck_assert_msg(trigger_body_push_parse(b, &p, err, sizeof(err)) == -1, "accepted %s",
+                      bodies[i]);
         ck_assert(err[0] != '\0');
         ck_assert_ptr_null(p.branch);
         cJSON_Delete(b);
     }
-    ck_assert_int_eq(request_push_parse(NULL, &p, err, sizeof(err)), -1);
+    ck_assert_int_eq(trigger_body_push_parse(NULL, &p, err, sizeof(err)), -1);
 }
 END_TEST
 
 START_TEST(test_repo_and_attach_parse)
 {
     char err[REQUEST_ERR_LEN];
-    request_repo_t rp;
+    repo_body_t rp;
     const cJSON *inputs;
     cJSON *b;
 
-    ck_assert_int_eq(request_repo_parse(NULL, &rp, err, sizeof(err)), 0);
+    ck_assert_int_eq(repo_body_parse(NULL, &rp, err, sizeof(err)), 0);
     ck_assert(!rp.has_clone_url);
     ck_assert_ptr_null(rp.default_branch);
 
     b = json("{\"clone_url\":\"https://example.com/x.git\",\"default_branch\":\"dev\"}");
-    ck_assert_int_eq(request_repo_parse(b, &rp, err, sizeof(err)), 0);
+    ck_assert_int_eq(repo_body_parse(b, &rp, err, sizeof(err)), 0);
     ck_assert(rp.has_clone_url);
     ck_assert_str_eq(rp.clone_url, "https://example.com/x.git");
     ck_assert_str_eq(rp.default_branch, "dev");
     cJSON_Delete(b);
 
     b = json("{\"clone_url\":null}");
-    ck_assert_int_eq(request_repo_parse(b, &rp, err, sizeof(err)), 0);
+    ck_assert_int_eq(repo_body_parse(b, &rp, err, sizeof(err)), 0);
     ck_assert(rp.has_clone_url);
     ck_assert_ptr_null(rp.clone_url);
     cJSON_Delete(b);
@@ -483,22 +484,21 @@ START_TEST(test_repo_and_attach_parse)
     };
     for (size_t i = 0; i < sizeof(bad_repos) / sizeof(bad_repos[0]); i++) {
         b = json(bad_repos[i]);
-        ck_assert_msg(request_repo_parse(b, &rp, err, sizeof(err)) == -1, "accepted %s",
-                      bad_repos[i]);
+        ck_assert_msg(repo_body_parse(b, &rp, err, sizeof(err)) == -1, "accepted %s", bad_repos[i]);
         cJSON_Delete(b);
     }
 
-    ck_assert_int_eq(request_attach_parse(NULL, &inputs, err, sizeof(err)), 0);
+    ck_assert_int_eq(repo_body_attach_parse(NULL, &inputs, err, sizeof(err)), 0);
     ck_assert_ptr_null(inputs);
     b = json("{\"inputs\":{\"A\":1}}");
-    ck_assert_int_eq(request_attach_parse(b, &inputs, err, sizeof(err)), 0);
+    ck_assert_int_eq(repo_body_attach_parse(b, &inputs, err, sizeof(err)), 0);
     ck_assert(cJSON_IsObject(inputs));
     cJSON_Delete(b);
     static const char *const bad_attach[] = {"[]", "{\"inputs\":[]}", "{\"inputs\":1}",
                                              "{\"other\":{}}"};
     for (size_t i = 0; i < sizeof(bad_attach) / sizeof(bad_attach[0]); i++) {
         b = json(bad_attach[i]);
-        ck_assert_msg(request_attach_parse(b, &inputs, err, sizeof(err)) == -1, "accepted %s",
+        ck_assert_msg(repo_body_attach_parse(b, &inputs, err, sizeof(err)) == -1, "accepted %s",
                       bad_attach[i]);
         cJSON_Delete(b);
     }
@@ -580,8 +580,8 @@ START_TEST(test_error_quotes_whole_characters)
                                "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
                                "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9x\u00e9\u00e9";
     char body[512], query[512], err[REQUEST_ERR_LEN];
-    request_trigger_t t;
-    request_repo_t r;
+    trigger_body_t t;
+    repo_body_t r;
     request_query_t q;
     const cJSON *inputs;
     cJSON *b;
@@ -589,14 +589,14 @@ START_TEST(test_error_quotes_whole_characters)
     snprintf(body, sizeof(body), "{\"%s\": 1}", name);
     b = json(body);
     err[0] = '\0';
-    ck_assert_int_eq(request_trigger_parse(b, &t, err, sizeof(err)), -1);
+    ck_assert_int_eq(trigger_body_parse(b, &t, err, sizeof(err)), -1);
     ck_assert_msg(utf8_valid(err, strlen(err)), "trigger error is not UTF-8: %s", err);
     ck_assert(strstr(err, "unknown field") != NULL);
     err[0] = '\0';
-    ck_assert_int_eq(request_repo_parse(b, &r, err, sizeof(err)), -1);
+    ck_assert_int_eq(repo_body_parse(b, &r, err, sizeof(err)), -1);
     ck_assert_msg(utf8_valid(err, strlen(err)), "repo error is not UTF-8: %s", err);
     err[0] = '\0';
-    ck_assert_int_eq(request_attach_parse(b, &inputs, err, sizeof(err)), -1);
+    ck_assert_int_eq(repo_body_attach_parse(b, &inputs, err, sizeof(err)), -1);
     ck_assert_msg(utf8_valid(err, strlen(err)), "attach error is not UTF-8: %s", err);
     cJSON_Delete(b);
 
