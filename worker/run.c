@@ -630,6 +630,12 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         .env = (const char *const *)env,
         .workspace = r->workspace,
     };
+    /* What ran, first in its log: the step echoes name variables, not values. */
+    char *header = job_env_header(r->q, j, cfg->runner_name,
+                                  e == r->env->local ? "local" : cfg->engine, image);
+    log_sink_write(r->sink, header, strlen(header));
+    log_sink_write(r->sink, "\n", 1);
+    free(header);
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
         log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host", image);
