@@ -49,7 +49,7 @@ artifact
 $ test "$(cat host.txt)" != "$(hostname)"
 $ echo CI=$CI
 CI=true' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[1].id')")"
-check "the file is in the runner's workspace on the host" test -f "$GW_TMP/work/d1/$(gw_repo_id r-ctr)/out.txt"
+check "the file is in the runner's workspace on the host" test -f "$GW_TMP/work/d1/docker/$(gw_repo_id r-ctr)/out.txt"
 expect_eq "no container left after the run" 0 "$(containers)"
 
 # Exit codes fail the run and skip the rest.

@@ -168,7 +168,8 @@ gw_repo() {
     done
 }
 # gw_repo_id REPO: the id of the repo named REPO (not deleted), the name of
-# its workspace directories under RUNNER_WORKDIR/<runner>.
+# its workspace directories under RUNNER_WORKDIR/<runner> (local engine) and
+# RUNNER_WORKDIR/<runner>/docker (docker engine).
 gw_repo_id() { gw_psql -c "SELECT id FROM repos WHERE name = '$1' AND deleted_at IS NULL"; }
 # gw_trigger REPO [JSON]: trigger a run, print its id.
 gw_trigger() {
