@@ -162,7 +162,7 @@ hjob=$(api GET "/pipelines/runs/$hrun" | jq -r '.jobs[0].id')
 gw_logs "$hjob" >"$GW_TMP/hdr-log"
 sed 's/^/    log: /' "$GW_TMP/hdr-log"
 expect_eq "the header lists the input, masked" \
-    "[gitweave] job shows, run ${hrun:0:8} attempt 1, runner w1 (local engine), image none, ref none, commit none, inputs {\"V\":\"***\"}" \
+    "[gitweave] job shows, run ${hrun:0:8} attempt 1, runner w1 (local engine), image none, ref refs/heads/main, commit none, inputs {\"V\":\"***\"}" \
     "$(head -n 1 "$GW_TMP/hdr-log")"
 expect_eq "the job had the value" "len=${#GW_SECRET}" "$(grep '^len=' "$GW_TMP/hdr-log")"
 gw_secrets_clean "the job's log, header included" "$GW_TMP/hdr-log"
