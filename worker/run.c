@@ -94,7 +94,8 @@ struct run {
     int exit_code;
     char *job_error;
     int job_timeout;
-    bool checkout; /* the current job is the checkout */
+    bool checkout;    /* the current job is the checkout */
+    bool output_seen; /* the current job has printed something */
     bool judged;   /* job_status, job_status_error and the run's end are decided */
     gw_status_t job_status;
     char *job_status_error;
@@ -337,6 +338,12 @@ job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
     log_sink_write(r->sink, data, len);
+    /* The job's first output too goes out at once (one insert more per
+     * job); what follows waits for the size or time bound. */
+    if (!r->output_seen) {
+        r->output_seen = true;
+        log_sink_cut(r->sink);
+    }
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
 }
@@ -634,12 +641,18 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     /* What ran, first in its log: the step echoes name variables, not values. */
     char *header = job_env_header(r->q, j, cfg->runner_name,
                                   e == r->env->local ? "local" : cfg->engine, image);
-    log_sink_write(r->sink, header, strlen(header));
-    log_sink_write(r->sink, "\n", 1);
+    char *line = xasprintf("%s\n", header);
+    log_sink_write(r->sink, line, strlen(line));
+    free(line);
     free(header);
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
         log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host", image);
+    /* Stored at once, not after the time bound: a follower sees the job
+     * start, before it has printed anything. */
+    log_sink_cut(r->sink);
+    log_sink_flush(r->sink, r->env->db);
+    r->output_seen = false;
     static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
