@@ -96,7 +96,7 @@ struct run {
     int job_timeout;
     bool checkout;    /* the current job is the checkout */
     bool output_seen; /* the current job has printed something */
-    bool judged;   /* job_status, job_status_error and the run's end are decided */
+    bool judged;      /* job_status, job_status_error and the run's end are decided */
     gw_status_t job_status;
     char *job_status_error;
     bool job_ends_run;
@@ -621,8 +621,8 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id,
-                                      r->ws_index);
+    char *git_dir =
+        workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
     char *image = job_env_image(r->q, j);
     char *script = r->checkout ? xstrdup(workspace_checkout_script())
@@ -722,8 +722,8 @@ static void
 run_checkout_commit(run_t *r)
 {
     const gw_config_t *cfg = r->env->cfg;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id,
-                                      r->ws_index);
+    char *git_dir =
+        workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id, r->ws_index);
     char *err = NULL;
     char *sha = workspace_head(git_dir, &err);
 
@@ -854,9 +854,8 @@ run_prepare(run_t *r)
         log_error("worker", "%s run=%s", r->q->spec_error, r->q->fence.run_id);
         set_str(&r->run_error, xstrdup(r->q->spec_error));
     } else {
-        r->workspace =
-            workspace_prepare(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id,
-                              r->ws_index, &err);
+        r->workspace = workspace_prepare(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id,
+                                         r->ws_index, &err);
         if (r->workspace != NULL)
             return true;
         log_error("worker", "%s run=%s", err, r->q->fence.run_id);

@@ -96,8 +96,8 @@ workspace_init(const char *workdir, const char *runner, const char *engine, char
 
     *err = NULL;
     if (!gw_name_valid(runner) || !gw_name_valid(engine)) {
-        *err = xasprintf("refusing runner name \"%s\" or engine \"%s\": invalid name", runner,
-                         engine);
+        *err =
+            xasprintf("refusing runner name \"%s\" or engine \"%s\": invalid name", runner, engine);
         return -1;
     }
     mkdir_parents(workdir);
@@ -133,8 +133,8 @@ workspace_name(const char *repo_id, int index)
 }
 
 char *
-workspace_git_dir(const char *workdir, const char *runner, const char *engine,
-                  const char *repo_id, int index)
+workspace_git_dir(const char *workdir, const char *runner, const char *engine, const char *repo_id,
+                  int index)
 {
     char *base = xasprintf("%s/%s/.git-repos", workdir, runner);
     char *sub = workspace_engine_dir(base, engine);
@@ -148,8 +148,8 @@ workspace_git_dir(const char *workdir, const char *runner, const char *engine,
 }
 
 char *
-workspace_prepare(const char *workdir, const char *runner, const char *engine,
-                  const char *repo_id, int index, char **err)
+workspace_prepare(const char *workdir, const char *runner, const char *engine, const char *repo_id,
+                  int index, char **err)
 {
     char *path = NULL, *git_dir = NULL, *name = NULL, *base = NULL;
     struct stat st;

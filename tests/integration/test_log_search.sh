@@ -86,7 +86,7 @@ expect_eq "a match says where it is" \
     "$(jq -r '.matches[0] | "\(.run) \(.job) \(.job_name) \(.repo) \(.template) \(.ref) \(.status) \(.truncated)"' <<<"$body")"
 off=$(jq -r '.matches[0].offset' <<<"$body")
 expect_eq "its offset reaches the line through the logs resource" "line 0300 Grüße" \
-    "$(curl -s "$API/jobs/$job1/logs?offset=$off&limit=16" | jq -j '.chunks[].chunk' | head -c 17)"
+    "$(curl -s "$API/jobs/$job1/logs?offset=$off&limit=256" | jq -j '.chunks[].chunk' | head -c 17)"
 
 gw_log "order, cursors, filters"
 newest=$(search "q=needle-03&limit=100" | cut -d' ' -f1 | tr '\n' ' ')
