@@ -288,6 +288,22 @@ logchunk_write(logchunk_t *lc, const char *data, size_t len, int64_t now_ms)
 }
 
 /*
+ * Emit what is pending, whatever its age. Pending text is whole code points
+ * and shorter than max_chunk between calls; a held incomplete sequence
+ * stays held. Ignored after logchunk_finish.
+ */
+void
+logchunk_cut(logchunk_t *lc)
+{
+    if (lc->finished || lc->pending.len == 0)
+        return;
+    /* Between calls pending is shorter than max_chunk and whole. */
+    lc_emit(lc, lc->pending.data, lc->pending.len);
+    buf_reset(&lc->pending);
+    lc->pending_since = -1;
+}
+
+/*
  * Emit what is pending when its oldest byte was written max_delay_ms or more
  * before now_ms. A held incomplete sequence stays held.
  */
@@ -296,10 +312,7 @@ logchunk_tick(logchunk_t *lc, int64_t now_ms)
 {
     if (lc->pending.len == 0 || now_ms < lc->pending_since + lc->max_delay_ms)
         return;
-    /* Between calls pending is shorter than max_chunk and whole. */
-    lc_emit(lc, lc->pending.data, lc->pending.len);
-    buf_reset(&lc->pending);
-    lc->pending_since = -1;
+    logchunk_cut(lc);
 }
 
 /*

@@ -37,6 +37,9 @@ void logchunk_free(logchunk_t *lc);
 void logchunk_write(logchunk_t *lc, const char *data, size_t len, int64_t now_ms);
 /* Emit what is pending if its oldest byte is max_delay_ms old at now_ms. */
 void logchunk_tick(logchunk_t *lc, int64_t now_ms);
+/* Emit what is pending now, whatever its age (a held incomplete sequence
+ * stays held): for output a reader waits for, such as a log's first line. */
+void logchunk_cut(logchunk_t *lc);
 /* The time at which logchunk_tick must next be called, or -1 when nothing is
  * pending. */
 int64_t logchunk_deadline(const logchunk_t *lc);

@@ -8,6 +8,12 @@
 # the gitweave client.
 #
 #   scripts/quickstart.sh           set up (or start again), run the sample, leave the stack running
+#   scripts/quickstart.sh docker [PACKAGE...]
+#                                   the same with a docker-engine worker, whose job image
+#                                   gitweave-job:quickstart (RUNNER_DEFAULT_IMAGE to name
+#                                   another) scripts/image.sh makes from Debian with these
+#                                   packages when the engine lacks it or packages are
+#                                   named; no registry is needed
 #   scripts/quickstart.sh db-start  only start the Postgres and print its DATABASE_URL
 #   scripts/quickstart.sh stop      stop everything it started; the database and runs are kept
 #                                   (waits for the worker: its runs may finish for
@@ -170,8 +176,21 @@ db-start)
     echo "DATABASE_URL=$DATABASE_URL"
     exit 0 ;;
 "") ;;
-*) die "unknown command \"$1\" (none, db-start, stop or purge)" ;;
+docker) ;;
+*) die "unknown command \"$1\" (none, docker, db-start, stop or purge)" ;;
 esac
+WANT_DOCKER=0
+PACKAGES=()
+sock=${DOCKER_HOST:-unix:///var/run/docker.sock}
+sock=${sock#unix://}
+if [ "${1:-}" = docker ]; then
+    WANT_DOCKER=1
+    shift
+    PACKAGES=("$@")
+    # Said before anything is installed or started.
+    curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1 ||
+        die "no Docker engine answers at $sock (set DOCKER_HOST)"
+fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "installing what running needs (scripts/deps.sh --runtime; nothing once installed) and building"
@@ -217,14 +236,21 @@ for _ in $(seq 50); do curl -sf "$API/../../healthz" >/dev/null 2>&1 && break; s
 
 engine=local
 image=${RUNNER_DEFAULT_IMAGE:-debian:bookworm-slim}
-sock=${DOCKER_HOST:-unix:///var/run/docker.sock}
-sock=${sock#unix://}
-if [ -S "$sock" ] && curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then
+if [ "$WANT_DOCKER" = 1 ]; then
+    image=${RUNNER_DEFAULT_IMAGE:-gitweave-job:quickstart}
+    if [ ${#PACKAGES[@]} -gt 0 ] ||
+        ! curl -sf --unix-socket "$sock" "http://localhost/v1.41/images/$image/json" >/dev/null; then
+        say "making the job image $image from Debian (scripts/image.sh; no registry)"
+        bash scripts/image.sh "$image" "${PACKAGES[@]}" >/dev/null ||
+            die "scripts/image.sh could not make $image"
+    fi
+    engine=docker
+elif [ -S "$sock" ] && curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then
     if curl -sf --unix-socket "$sock" "http://localhost/v1.41/images/$image/json" >/dev/null; then
         engine=docker
     else
         echo "a Docker engine answers at $sock but has no image $image: using the local engine"
-        echo "(set RUNNER_DEFAULT_IMAGE to an image it has, or docker pull $image)"
+        echo "(scripts/quickstart.sh docker makes one from Debian; or set RUNNER_DEFAULT_IMAGE to an image it has)"
     fi
 else
     echo "no Docker engine at $sock: using the local engine (jobs run as processes here)"

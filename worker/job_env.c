@@ -36,6 +36,33 @@ job_env_image(const q_run_t *q, const q_job_t *j)
     return j->image != NULL ? xstrdup(j->image) : NULL;
 }
 
+char *
+job_env_header(const q_run_t *q, const q_job_t *j, const char *runner, const char *engine,
+               const char *image)
+{
+    cJSON *inputs = q->inputs != NULL ? cJSON_Parse(q->inputs) : NULL;
+    char *text = cJSON_IsObject(inputs) ? cJSON_PrintUnformatted(inputs) : NULL;
+    const char *commit = q->commit;
+
+    if (commit == NULL)
+        commit = strcmp(j->kind, "checkout") == 0 ? "(this checkout resolves the ref)" : "none";
+    char *line = xasprintf("[gitweave] job %s, run %.8s attempt %s, runner %s (%s engine), image "
+                           "%s, ref %s, commit %s, inputs %s",
+                           j->name, q->fence.run_id, q->fence.attempt, runner, engine,
+                           image != NULL && image[0] != '\0' ? image : "none",
+                           q->ref != NULL && q->ref[0] != '\0' ? q->ref : "none", commit,
+                           text != NULL ? text : "{}");
+
+    /* One line whatever a name holds (the JSON has its control bytes
+     * escaped already). */
+    for (char *c = line; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    cJSON_free(text);
+    cJSON_Delete(inputs);
+    return line;
+}
+
 char **
 job_env_new(const q_run_t *q, const q_job_t *j, const char *git_dir, bool local)
 {

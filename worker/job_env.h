@@ -24,4 +24,19 @@ void job_env_free(char **env);
  * job_env_new. */
 char *job_env_image(const q_run_t *q, const q_job_t *j);
 
+/*
+ * The first line of job j's log, without its newline: "[gitweave] job
+ * NAME, run ID8 attempt N, runner R (E engine), image I, ref REF, commit
+ * SHA, inputs {...}": what ran, since the step echoes show variables, not
+ * values. The run's input values are one line of JSON (newlines and
+ * control bytes escaped); any other control byte becomes '?'. Image, ref
+ * and commit are "none" when the job has none (the checkout's commit, not
+ * resolved yet, says so). It names no secret and no env value: inputs are
+ * stored in clear on the run, and the caller writes the line through the
+ * job's log sink after its secrets' masks are set, so an input that holds
+ * the value of a secret the job received shows as "***". Caller frees.
+ */
+char *job_env_header(const q_run_t *q, const q_job_t *j, const char *runner, const char *engine,
+                     const char *image);
+
 #endif

@@ -133,6 +133,12 @@ log_sink_notef(log_sink_t *s, const char *fmt, ...)
 }
 
 void
+log_sink_cut(log_sink_t *s)
+{
+    logchunk_cut(s->lc);
+}
+
+void
 log_sink_tick(log_sink_t *s)
 {
     logchunk_tick(s->lc, gw_now_ms());

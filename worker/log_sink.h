@@ -35,6 +35,9 @@ int log_sink_mask(log_sink_t *s, const char *value, size_t len) GW_MUST_CHECK;
 void log_sink_write(log_sink_t *s, const char *data, size_t len);
 /* printf-style line of the runner's own, e.g. "[gitweave] timed out". */
 void log_sink_notef(log_sink_t *s, const char *fmt, ...) GW_PRINTF(2, 3);
+/* Cut what is pending into a chunk now, whatever the time bound says (what
+ * the masker holds back stays: never a finished line). */
+void log_sink_cut(log_sink_t *s);
 /* Cut a chunk if the time bound says so. */
 void log_sink_tick(log_sink_t *s);
 /* When log_sink_tick must next run (monotonic ms), or -1. */

@@ -107,7 +107,7 @@
     "                   JOIN pipeline_runs q ON q.id = c.id WHERE q.status = 'queued'"             \
     "                   ORDER BY q.created_at LIMIT $3::int FOR UPDATE OF q SKIP LOCKED)"          \
     "  RETURNING r.id, r.attempt, r.repo_id, r.ref, r.commit_sha, r.spec, r.clean,"                \
-    "            r.created_at, cardinality(r.retries) AS retry),"                                  \
+    "            r.created_at, cardinality(r.retries) AS retry, r.inputs),"                        \
     " fj AS ("                                                                                     \
     "  UPDATE jobs j SET status = 'running', started_at = now()"                                   \
     "    FROM c WHERE j.run_id = c.id AND j.retry = c.retry AND j.status = 'queued'"               \
@@ -119,16 +119,12 @@
     "        (SELECT json_agg(json_build_object('id', j.id, 'name', j.name, 'kind', j.kind,"       \
     "                                           'image', j.image) ORDER BY j.position)"            \
     "           FROM jobs j WHERE j.run_id = c.id AND j.retry = c.retry)::text,"                   \
-    "        " EV_RUN_SQL(                                                                         \
-        "c.id", "'running'") ", fj.id,"                                                            \
-                             "        CASE WHEN fj.id IS NOT NULL"                                 \
-                             "             THEN " EV_JOB_SQL(                                      \
-                                 "fj.id", "fj.run_id",                                             \
-                                 "'running'") " END,"                                              \
-                                              "        c.repo_id"                                  \
-                                              "   FROM c JOIN repos ON repos.id = c.repo_id LEFT " \
-                                              "JOIN fj ON fj.run_id = c.id"                        \
-                                              "  ORDER BY c.created_at"
+    "        " EV_RUN_SQL("c.id", "'running'") ", fj.id,"                                          \
+    "        CASE WHEN fj.id IS NOT NULL"                                                          \
+    "             THEN " EV_JOB_SQL("fj.id", "fj.run_id", "'running'") " END,"                     \
+    "        c.repo_id, c.inputs::text"                                                            \
+    "   FROM c JOIN repos ON repos.id = c.repo_id LEFT JOIN fj ON fj.run_id = c.id"                \
+    "  ORDER BY c.created_at"
 
 /* 'running' is accepted too so that a retry after a lost reply is safe. */
 #define SQL_JOB_START                                                                          \
@@ -576,6 +572,7 @@ q_run_free(q_run_t *run)
     free(run->clone_url);
     free(run->ref);
     free(run->commit);
+    free(run->inputs);
     free(run->spec_error);
     free(run);
 }
@@ -749,6 +746,7 @@ q_claim_row(const PGresult *res, int row, const char *runner_id)
     run->ref = dup_or_null(res, row, 4);
     run->commit = dup_or_null(res, row, 5);
     run->clean = strcmp(PQgetvalue(res, row, 7), "t") == 0;
+    run->inputs = dup_or_null(res, row, 13);
     claim_jobs(run, PQgetvalue(res, row, 8), PQgetvalue(res, row, 6));
     run->first_started = run->njobs > 0 && !PQgetisnull(res, row, 10) &&
                          strcmp(PQgetvalue(res, row, 10), run->jobs[0].id) == 0;

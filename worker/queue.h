@@ -64,6 +64,7 @@ typedef struct {
     char *clone_url; /* NULL when the repo has none */
     char *ref;       /* may be NULL */
     char *commit;    /* may be NULL */
+    char *inputs;    /* the run's input values, JSON text; may be NULL */
     bool clean;
     /* The claim started the first job (its "running" is stored). */
     bool first_started;

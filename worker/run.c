@@ -94,8 +94,9 @@ struct run {
     int exit_code;
     char *job_error;
     int job_timeout;
-    bool checkout; /* the current job is the checkout */
-    bool judged;   /* job_status, job_status_error and the run's end are decided */
+    bool checkout;    /* the current job is the checkout */
+    bool output_seen; /* the current job has printed something */
+    bool judged;      /* job_status, job_status_error and the run's end are decided */
     gw_status_t job_status;
     char *job_status_error;
     bool job_ends_run;
@@ -337,6 +338,12 @@ job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
     log_sink_write(r->sink, data, len);
+    /* The job's first output too goes out at once (one insert more per
+     * job); what follows waits for the size or time bound. */
+    if (!r->output_seen) {
+        r->output_seen = true;
+        log_sink_cut(r->sink);
+    }
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
 }
@@ -614,7 +621,8 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
+    char *git_dir =
+        workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
     char *image = job_env_image(r->q, j);
     char *script = r->checkout ? xstrdup(workspace_checkout_script())
@@ -630,9 +638,21 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         .env = (const char *const *)env,
         .workspace = r->workspace,
     };
+    /* What ran, first in its log: the step echoes name variables, not values. */
+    char *header = job_env_header(r->q, j, cfg->runner_name,
+                                  e == r->env->local ? "local" : cfg->engine, image);
+    char *line = xasprintf("%s\n", header);
+    log_sink_write(r->sink, line, strlen(line));
+    free(line);
+    free(header);
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
         log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host", image);
+    /* Stored at once, not after the time bound: a follower sees the job
+     * start, before it has printed anything. */
+    log_sink_cut(r->sink);
+    log_sink_flush(r->sink, r->env->db);
+    r->output_seen = false;
     static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);
     free(script);
@@ -703,7 +723,8 @@ static void
 run_checkout_commit(run_t *r)
 {
     const gw_config_t *cfg = r->env->cfg;
-    char *git_dir = workspace_git_dir(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index);
+    char *git_dir =
+        workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id, r->ws_index);
     char *err = NULL;
     char *sha = workspace_head(git_dir, &err);
 
@@ -839,8 +860,8 @@ run_prepare(run_t *r)
         log_error("worker", "%s run=%s", r->q->spec_error, r->q->fence.run_id);
         set_str(&r->run_error, xstrdup(r->q->spec_error));
     } else {
-        r->workspace =
-            workspace_prepare(cfg->workdir, cfg->runner_name, r->q->repo_id, r->ws_index, &err);
+        r->workspace = workspace_prepare(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id,
+                                         r->ws_index, &err);
         if (r->workspace != NULL)
             return true;
         log_error("worker", "%s run=%s", err, r->q->fence.run_id);

@@ -866,7 +866,7 @@ worker_new(const gw_config_t *cfg)
     if (gethostname(w->hostname, sizeof(w->hostname)) != 0)
         snprintf(w->hostname, sizeof(w->hostname), "unknown");
     /* Before anything else: a work directory others control is a way in. */
-    if (workspace_init(cfg->workdir, cfg->runner_name, &err) != 0) {
+    if (workspace_init(cfg->workdir, cfg->runner_name, cfg->engine, &err) != 0) {
         log_error("worker", "%s", err);
         free(err);
         free(w);

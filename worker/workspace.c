@@ -1,6 +1,6 @@
 /*
- * workspace - per-repo working directories (keyed by repo id) and the
- * checkout script.
+ * workspace - per-repo working directories (keyed by engine and repo id)
+ * and the checkout script.
  */
 #include "workspace.h"
 
@@ -79,15 +79,25 @@ workspace_check_dir(const char *path, const char *what, bool create, char **err)
     return 0;
 }
 
-int
-workspace_init(const char *workdir, const char *runner, char **err)
+/* The directory of engine's workspaces (or git directories) in base: base
+ * itself for the local engine (where every workspace was before each
+ * engine had its own), base/<engine> for another. Caller frees. */
+static char *
+workspace_engine_dir(const char *base, const char *engine)
 {
-    char *dir = NULL;
+    return strcmp(engine, "local") == 0 ? xstrdup(base) : xasprintf("%s/%s", base, engine);
+}
+
+int
+workspace_init(const char *workdir, const char *runner, const char *engine, char **err)
+{
+    char *dir = NULL, *sub = NULL;
     int rc = -1;
 
     *err = NULL;
-    if (!gw_name_valid(runner)) {
-        *err = xasprintf("refusing runner name \"%s\": invalid name", runner);
+    if (!gw_name_valid(runner) || !gw_name_valid(engine)) {
+        *err =
+            xasprintf("refusing runner name \"%s\" or engine \"%s\": invalid name", runner, engine);
         return -1;
     }
     mkdir_parents(workdir);
@@ -96,12 +106,21 @@ workspace_init(const char *workdir, const char *runner, char **err)
     dir = xasprintf("%s/%s", workdir, runner);
     if (workspace_check_dir(dir, "runner directory", true, err) != 0)
         goto fail;
+    sub = workspace_engine_dir(dir, engine);
+    if (workspace_check_dir(sub, "engine directory", true, err) != 0)
+        goto fail;
+    free(sub);
+    sub = NULL;
     free(dir);
     dir = xasprintf("%s/%s/.git-repos", workdir, runner);
     if (workspace_check_dir(dir, "git directory", true, err) != 0)
         goto fail;
+    sub = workspace_engine_dir(dir, engine);
+    if (workspace_check_dir(sub, "git directory", true, err) != 0)
+        goto fail;
     rc = 0;
 fail:
+    free(sub);
     free(dir);
     return rc;
 }
@@ -114,19 +133,25 @@ workspace_name(const char *repo_id, int index)
 }
 
 char *
-workspace_git_dir(const char *workdir, const char *runner, const char *repo_id, int index)
+workspace_git_dir(const char *workdir, const char *runner, const char *engine, const char *repo_id,
+                  int index)
 {
+    char *base = xasprintf("%s/%s/.git-repos", workdir, runner);
+    char *sub = workspace_engine_dir(base, engine);
     char *name = workspace_name(repo_id, index);
-    char *dir = xasprintf("%s/%s/.git-repos/%s.git", workdir, runner, name);
+    char *dir = xasprintf("%s/%s.git", sub, name);
+
     free(name);
+    free(sub);
+    free(base);
     return dir;
 }
 
 char *
-workspace_prepare(const char *workdir, const char *runner, const char *repo_id, int index,
-                  char **err)
+workspace_prepare(const char *workdir, const char *runner, const char *engine, const char *repo_id,
+                  int index, char **err)
 {
-    char *path = NULL, *git_dir = NULL, *name = NULL;
+    char *path = NULL, *git_dir = NULL, *name = NULL, *base = NULL;
     struct stat st;
 
     *err = NULL;
@@ -136,10 +161,14 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo_id, 
         return NULL;
     }
     /* Checked again: they may have changed since the start. */
-    if (workspace_init(workdir, runner, err) != 0)
+    if (workspace_init(workdir, runner, engine, err) != 0)
         return NULL;
     name = workspace_name(repo_id, index);
-    path = xasprintf("%s/%s/%s", workdir, runner, name);
+    base = xasprintf("%s/%s", workdir, runner);
+    char *sub = workspace_engine_dir(base, engine);
+    path = xasprintf("%s/%s", sub, name);
+    free(sub);
+    free(base);
     free(name);
     if (workspace_check_dir(path, "workspace", true, err) != 0)
         goto fail;
@@ -147,7 +176,7 @@ workspace_prepare(const char *workdir, const char *runner, const char *repo_id, 
      * that the checkout would run on this host: git's own ownership check
      * does not apply, as the checkout names its GIT_DIR. One that does not
      * exist yet is made by the checkout, inside our private directory. */
-    git_dir = workspace_git_dir(workdir, runner, repo_id, index);
+    git_dir = workspace_git_dir(workdir, runner, engine, repo_id, index);
     if ((lstat(git_dir, &st) == 0 || errno != ENOENT) &&
         workspace_check_dir(git_dir, "git directory", false, err) != 0)
         goto fail;

@@ -381,6 +381,10 @@ export class LogView {
             el.classList.add('ln-in');
         if (this.target === i)
             el.classList.add('ln-target');
+        // The runner's own lines (what ran, a timeout, an ignored image),
+        // dimmed; only a look, the text is the log's.
+        if (this.lines[i].startsWith('[gitweave] '))
+            el.classList.add('ln-runner');
         if (header) {
             el.classList.add('ln-step');
             const failed = s === this.failedSection;

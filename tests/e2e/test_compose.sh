@@ -190,12 +190,12 @@ expect_eq "the run succeeded" "success success success" \
 expect_eq "job greet's log, read through the API" '$ echo hello from $(pwd) in compose
 hello from /workspace in compose
 $ echo artifact > out.txt' \
-    "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+    "$(gw_job_log "$(echo "$body" | jq -r '.jobs[0].id')")"
 expect_eq "job debian (RUNNER_DEFAULT_IMAGE) sees the workspace" "\$ cat out.txt
 artifact
 \$ cat /etc/debian_version
 $(docker run --rm "$GW_DEBIAN_IMAGE" cat /etc/debian_version)" \
-    "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
+    "$(gw_job_log "$(echo "$body" | jq -r '.jobs[1].id')")"
 runner1=$(echo "$body" | jq -r .runner)
 worker1=$(ctr worker)
 expect_eq "the runner is named after the worker container's host name" \

@@ -91,9 +91,12 @@ SH
     check "[$engine] workspace reused: the first run's output is there" grep -q "REUSED $c1" <<<"$build_log"
     check "[$engine] the new commit is checked out" grep -q "MARKER two" <<<"$build_log"
     check "[$engine] checkout says the new commit" grep -q "HEAD is now at $c2" <<<"$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
-    ws=$GW_TMP/work/w-$engine/$(gw_repo_id "$repo")
+    # Each engine's workspaces and git directories: the docker engine's in docker/.
+    sub=; [ "$engine" = docker ] && sub=docker/
+    ws=$GW_TMP/work/w-$engine/$sub$(gw_repo_id "$repo")
+    check "[$engine] the workspace is there" test -d "$ws"
     check "[$engine] a hook planted by a job did not run at the next checkout" test ! -e "$ws/PWNED"
-    check "[$engine] the git directory is outside the workspace" test -d "$GW_TMP/work/w-$engine/.git-repos/$(gw_repo_id "$repo").git"
+    check "[$engine] the git directory is outside the workspace" test -d "$GW_TMP/work/w-$engine/.git-repos/$sub$(gw_repo_id "$repo").git"
 
     git -C "$work" checkout -q -b feature/x
     echo three >"$work/version.txt"

@@ -35,7 +35,7 @@ expect_eq "timeout log: the steps, then the runner's line" '$ (sleep 60; echo ch
 $ echo sleeping
 sleeping
 $ sleep 60
-[gitweave] job timed out after 1 s; stopping it' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+[gitweave] job timed out after 1 s; stopping it' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[0].id')")"
 sleep 1
 check "the job's background child was killed with its group" test ! -e "$GW_TMP/work/l1/$(gw_repo_id r-tmo)/survived.txt"
 

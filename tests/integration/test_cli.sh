@@ -138,7 +138,11 @@ no newline at the end
 $ echo second job
 second job
 $ echo "é ü 日本"
-é ü 日本' "$(sed -n '3,12p' "$OUT")"
+é ü 日本' "$(sed -n '3,14p' "$OUT" | gw_unheaded_jobs)"
+expect_eq "each job's log starts with what ran: its inputs' values, runner, image, ref and commit" \
+    "[gitweave] job first, run ${run:0:8} attempt 1, runner w1 (local engine), image none, ref refs/heads/main, commit none, inputs {\"GREETING\":\"hi\"}" \
+    "$(sed -n 4p "$OUT")"
+check "the second job's too" grep -qxF "[gitweave] job second, run ${run:0:8} attempt 1, runner w1 (local engine), image none, ref refs/heads/main, commit none, inputs {\"GREETING\":\"hi\"}" "$OUT"
 check "summary line of the run" grep -Eq "^---- run $run success: waited [0-9.]+s, ran [0-9.]+s$" "$OUT"
 check "summary line per job with its duration" grep -Eq '^  first +success +[0-9.]+s  exit 0$' "$OUT"
 check "summary of the second job" grep -Eq '^  second +success +[0-9.]+s  exit 0$' "$OUT"
@@ -193,14 +197,14 @@ no newline at the end
 $ echo second job
 second job
 $ echo "é ü 日本"
-é ü 日本' "$(out)"
+é ü 日本' "$(out | gw_unheaded_jobs)"
 job1=$(curl -s "${AUTH[@]}" "$API/pipelines/runs/$run" | jq -r '.jobs[0].id')
 gw logs "$job1"
 expect_eq "logs of a job: its bytes as stored" \
     "$(gw_psql -c "SELECT string_agg(chunk, '' ORDER BY \"offset\") FROM logs WHERE job_id = '$job1'")" "$(out)"
 check "logs of a job: no header" bash -c "! grep -q '==>' '$OUT'"
 gw logs "$job1" --json
-expect_eq "logs --json of a job" "success hi from first" "$(jq -r '"\(.status) \(.log | split("\n")[1])"' "$OUT")"
+expect_eq "logs --json of a job" "success hi from first" "$(jq -r '"\(.status) \(.log | split("\n")[2])"' "$OUT")"
 gw logs "$run" --json
 expect_eq "logs --json of a run" "first second" "$(jq -r 'map(.name) | join(" ")' "$OUT")"
 gw logs "$failed_run" -f

@@ -198,4 +198,14 @@ expect_eq "run -f of a canceled run exits 2" 2 "$?"
 check "run -f of a canceled run: the summary" grep -Eq '^---- run [0-9a-f-]{36} canceled: waited' "$GW_TMP/follow2"
 check "run -f of a canceled run: no stray canceled line" bash -c "! grep -qx '  canceled' '$GW_TMP/follow2'"
 
+# ---- each job's log starts with one [gitweave] line: what ran ----
+gw run hello -i MODE='slow and "careful"' --ref refs/heads/dev --commit 0123abc -f
+expect_eq "a run with an input value" 0 "$RC"
+hrun=$(sed -n '1s/^run \([0-9a-f-]*\):.*/\1/p' "$OUT")
+hjob=$(gw_psql -c "SELECT id FROM jobs WHERE run_id = '$hrun'")
+first=$(gw_psql -c "SELECT substring(chunk FROM '^[^\n]*') FROM logs WHERE job_id = '$hjob' AND \"offset\" = 0")
+expect_eq "the job's log starts with its header" \
+    "[gitweave] job one, run ${hrun:0:8} attempt 1, runner w1 (local engine), image none, ref refs/heads/dev, commit 0123abc, inputs {\"MODE\":\"slow and \\\"careful\\\"\"}" "$first"
+check "run -f shows it first under the job's name" grep -qxF -- "$first" "$OUT"
+
 gw_finish

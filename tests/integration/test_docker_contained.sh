@@ -16,7 +16,7 @@ gw_api_start
 export RUNNER_CONTAINER_ENGINE=docker RUNNER_DEFAULT_IMAGE=$IMAGE RUNNER_STOP_GRACE_SECONDS=1 \
     RUNNER_JOB_PIDS_LIMIT=64 RUNNER_JOB_MEMORY=64m RUNNER_JOB_CPUS=0.5
 gw_worker_start d1
-W=$GW_TMP/work/d1
+W=$GW_TMP/work/d1/docker
 
 gw_template probe '{"kind": "test", "jobs": [{"name": "p", "script": [
   "grep -E \"^(CapEff|NoNewPrivs)\" /proc/self/status",

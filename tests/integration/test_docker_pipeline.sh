@@ -43,13 +43,13 @@ hello from /workspace on r-ctr
 $ echo oops >&2
 oops
 $ echo artifact > out.txt
-$ hostname > host.txt' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+$ hostname > host.txt' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[0].id')")"
 expect_eq "job two sees job one's file, in another container" '$ cat out.txt
 artifact
 $ test "$(cat host.txt)" != "$(hostname)"
 $ echo CI=$CI
-CI=true' "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
-check "the file is in the runner's workspace on the host" test -f "$GW_TMP/work/d1/$(gw_repo_id r-ctr)/out.txt"
+CI=true' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[1].id')")"
+check "the file is in the runner's workspace on the host" test -f "$GW_TMP/work/d1/docker/$(gw_repo_id r-ctr)/out.txt"
 expect_eq "no container left after the run" 0 "$(containers)"
 
 # Exit codes fail the run and skip the rest.

@@ -17,7 +17,7 @@ gw_api_start
 export RUNNER_CONTAINER_ENGINE=docker RUNNER_DEFAULT_IMAGE=$IMAGE RUNNER_STOP_GRACE_SECONDS=2
 gw_worker_start d1
 J=(-H 'Content-Type: application/json')
-job_log() { gw_logs "$(api GET "/pipelines/runs/$1" | jq -r ".jobs[] | select(.name == \"$2\") | .id")"; }
+job_log() { gw_job_log "$(api GET "/pipelines/runs/$1" | jq -r ".jobs[] | select(.name == \"$2\") | .id")"; }
 
 # --- steps ---
 cat >"$GW_TMP/steps.json" <<'JSON'

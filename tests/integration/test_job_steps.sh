@@ -29,7 +29,7 @@ expect_eq "exit code is the command's" 1 "$(jq -r '.jobs[0].exit_code' <<<"$body
 expect_eq "the log shows each step before its output, up to the failing one" \
     '$ echo one
 one
-$ test -f configure' "$(gw_logs "$(jq -r '.jobs[0].id' <<<"$body")")"
+$ test -f configure' "$(gw_job_log "$(jq -r '.jobs[0].id' <<<"$body")")"
 
 # --- the steps come out of band: output cannot forge them ---
 gw_steps_unforgeable 30
@@ -51,7 +51,7 @@ $ echo linting
 linting
 $ exit 3
 [gitweave] job lint failed (line 2 "exit 3" exited with code 3); it may fail, so the run goes on' \
-    "$(gw_logs "$(jq -r '.jobs[0].id' <<<"$body")")"
+    "$(gw_job_log "$(jq -r '.jobs[0].id' <<<"$body")")"
 expect_eq "a run without failures lists none" '[]' \
     "$(api GET "/pipelines/runs/$(gw_trigger app)" | jq -c .allowed_failures)"
 
@@ -79,7 +79,7 @@ api PUT /repos/lib/templates/rel >/dev/null
 
 # stamp_log RUN: the lines of the stamp job's output (not the echoed steps).
 stamp_log() {
-    gw_logs "$(api GET "/pipelines/runs/$1" | jq -r '.jobs[] | select(.name == "stamp") | .id')" |
+    gw_job_log "$(api GET "/pipelines/runs/$1" | jq -r '.jobs[] | select(.name == "stamp") | .id')" |
         grep -v '^\$ '
 }
 

@@ -18,8 +18,9 @@ search() { api GET "/logs/search?$1" | jq -r '.matches[] | "\(.line) \(.offset) 
 # waits for every run to end
 all_final() { [ "$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE status NOT IN ('success','failed','canceled')")" = 0 ]; }
 
-# Lines of 100 bytes and more; the job's log starts with FIRSTTOKEN at byte 0
-# and ends with LASTTOKEN, without a final newline.
+# Lines of 100 bytes and more; the job's log starts with the runner's line
+# that says what ran, then FIRSTTOKEN, and ends with LASTTOKEN, without a
+# final newline.
 big=$(cat <<'JSON'
 {"kind": "build", "jobs": [{"name": "print", "script": [
   "printf 'FIRSTTOKEN starts the log\\n'",
@@ -51,7 +52,8 @@ log=$(gw_logs "$job1")
 line_of() { printf '%s' "$log" | sed -n "$1p"; }
 offset_of() { printf '%s' "$log" | head -n $(($1 - 1)) | wc -c; }
 lines_with() { printf '%s\n' "$log" | grep -n -F -- "$1" | cut -d: -f1; }
-expect_eq "the stored log starts with the first step" "\$ printf 'FIRSTTOKEN starts the log\n'" "$(line_of 1)"
+check "the stored log starts with the runner's line" grep -qE "$GW_HEADER_RE" <<<"$(line_of 1)"
+expect_eq "then the first step" "\$ printf 'FIRSTTOKEN starts the log\n'" "$(line_of 2)"
 bad=0
 for i in 1 2 3 57 128 200 256 257 333 399 400; do
     n=$(printf '%04d' "$i")
@@ -64,12 +66,13 @@ expect_eq "each needle is found once, as its whole line, where the stored log ha
 expect_eq "needle-00: 99 lines of the loop" 99 "$(search "q=needle-00&limit=100" | wc -l)"
 # Beyond the first chunks read in order: through the index, halving the
 # history to find the first match, then windows of time.
-expect_eq "needle-0: a full page of the 100 newest" "$(lines_with needle-0 | grep -v '^3$' | sort -rn | head -n 100 | xargs)" \
+expect_eq "needle-0: a full page of the 100 newest" "$(lines_with needle-0 | grep -v '^4$' | sort -rn | head -n 100 | xargs)" \
     "$(search "q=needle-0&limit=100" | cut -d' ' -f1 | xargs)"
-expect_eq "needle-0, oldest first: the 100 oldest" "$(lines_with needle-0 | grep -v '^3$' | sort -n | head -n 100 | xargs)" \
+expect_eq "needle-0, oldest first: the 100 oldest" "$(lines_with needle-0 | grep -v '^4$' | sort -n | head -n 100 | xargs)" \
     "$(search "q=needle-0&limit=100&order=oldest" | cut -d' ' -f1 | xargs)"
 last=$(printf '%s\n' "$log" | wc -l)
-expect_eq "the first byte of the log" "1 0 \$ printf 'FIRSTTOKEN starts the log\n'" \
+expect_eq "the first byte of the log" "1 0 $(line_of 1)" "$(search 'q=%5Bgitweave%5D%20job%20print')"
+expect_eq "the first step" "2 $(offset_of 2) \$ printf 'FIRSTTOKEN starts the log\n'" \
     "$(search 'q=%24%20printf%20%27FIRSTTOKEN')"
 expect_eq "the last byte of the log" "$last $(offset_of "$last") the END with LASTTOKEN" \
     "$(search 'q=with%20LASTTOKEN' | head -n1)"
@@ -83,7 +86,7 @@ expect_eq "a match says where it is" \
     "$(jq -r '.matches[0] | "\(.run) \(.job) \(.job_name) \(.repo) \(.template) \(.ref) \(.status) \(.truncated)"' <<<"$body")"
 off=$(jq -r '.matches[0].offset' <<<"$body")
 expect_eq "its offset reaches the line through the logs resource" "line 0300 Grüße" \
-    "$(curl -s "$API/jobs/$job1/logs?offset=$off&limit=16" | jq -j '.chunks[].chunk' | head -c 17)"
+    "$(curl -s "$API/jobs/$job1/logs?offset=$off&limit=256" | jq -j '.chunks[].chunk' | head -c 17)"
 
 gw_log "order, cursors, filters"
 newest=$(search "q=needle-03&limit=100" | cut -d' ' -f1 | tr '\n' ' ')

@@ -47,7 +47,7 @@ expect_eq "run shows its runner" w1 "$(echo "$body" | jq -r .runner)"
 
 job1=$(echo "$body" | jq -r '.jobs[0].id')
 job3=$(echo "$body" | jq -r '.jobs[2].id')
-log1=$(gw_logs "$job1")
+log1=$(gw_job_log "$job1")
 expect_eq "first job log (each step, then its stdout and stderr in order, env, inputs)" \
     '$ echo "${GITWEAVE_INPUT_GREETING}" from $GITWEAVE_JOB_NAME
 hi from first
@@ -57,6 +57,12 @@ $ echo CI=$CI repo=$GITWEAVE_REPO run=$GITWEAVE_RUN_ID'"
 CI=true repo=app run=$run"'
 $ echo data > shared.txt' "$log1"
 
+# The first line, which says what ran, is stored at once, as a chunk of its
+# own, not with the output that follows within the time bound.
+first_chunk=$(gw_psql -c "SELECT chunk FROM logs WHERE job_id = '$job1' AND \"offset\" = 0")
+check "the first chunk is the header" grep -qE "$GW_HEADER_RE" <<<"$first_chunk"
+expect_eq "and only the header" 1 "$(printf '%s\n' "$first_chunk" | wc -l)"
+
 # The big job's log, read back in small pages, equals what it printed.
 {
     echo '$ i=0; while [ $i -lt $COUNT ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; i=$((i+1)); done'
@@ -64,7 +70,7 @@ $ echo data > shared.txt' "$log1"
     echo '$ cat shared.txt'
     echo data
 } >"$GW_TMP/expected"
-gw_logs "$job3" 50000 >"$GW_TMP/got"
+gw_job_log "$job3" 50000 >"$GW_TMP/got"
 check "big log read page by page equals the output ($(wc -c <"$GW_TMP/expected") bytes)" cmp -s "$GW_TMP/expected" "$GW_TMP/got"
 gaps=$(gw_psql -c "SELECT count(*) FROM (SELECT \"offset\", lead(\"offset\") OVER (ORDER BY \"offset\") AS nxt,
                       octet_length(chunk) AS len FROM logs WHERE job_id = '$job3') s
@@ -92,7 +98,7 @@ expect_eq "failed job exit code" 7 "$(echo "$body" | jq -r '.jobs[1].exit_code')
 check "run error names the job" grep -q "bad" <<<"$(echo "$body" | jq -r .error)"
 expect_eq "failed job log stops at the failing step" '$ echo about to fail
 about to fail
-$ exit 7' "$(gw_logs "$(echo "$body" | jq -r '.jobs[1].id')")"
+$ exit 7' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[1].id')")"
 expect_eq "its error names the step" 'line 2 "exit 7" exited with code 7' "$(echo "$body" | jq -r '.jobs[1].error')"
 sleep 0.5
 run2_events=$(events_of "$run2")
@@ -109,7 +115,7 @@ run3=$(gw_trigger slow)
 job=""
 wait_for 10 bash -c "[ \"\$(curl -s $API/pipelines/runs/$run3 | jq -r '.jobs[0].status')\" = running ]"
 job=$(api GET "/pipelines/runs/$run3" | jq -r '.jobs[0].id')
-check "early line readable within 1.5 s while the job runs" wait_for 1.5 bash -c "curl -s '$API/jobs/$job/logs' | jq -e '.chunks[0].chunk // \"\" | startswith(\"\$ echo early\\nearly\\n\")' >/dev/null"
+check "early line readable within 1.5 s while the job runs" wait_for 1.5 bash -c "curl -s '$API/jobs/$job/logs' | jq -e '[.chunks[].chunk] | join(\"\") | contains(\"}\\n\$ echo early\\nearly\\n\")' >/dev/null"
 expect_eq "and the job is still running" running "$(gw_psql -c "SELECT status FROM jobs WHERE id = '$job'")"
 check "slow run finishes" wait_for 20 run_is_final "$run3"
 

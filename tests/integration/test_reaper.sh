@@ -34,7 +34,7 @@ check "error says the runner was lost" grep -q "runner lost: victim" <<<"$(echo 
 expect_eq "jobs: running one failed, the rest skipped" "failed skipped" "$(echo "$body" | jq -r '[.jobs[].status] | join(" ")')"
 expect_eq "log kept what was printed" '$ echo started
 started
-$ sleep 30' "$(gw_logs "$(echo "$body" | jq -r '.jobs[0].id')")"
+$ sleep 30' "$(gw_job_log "$(echo "$body" | jq -r '.jobs[0].id')")"
 
 # A restart under the same name: its earlier life's run ends at once.
 kill "$GW_WORKER_PID"
@@ -59,5 +59,5 @@ expect_eq "no log line lost across the drop" '$ echo before
 before
 $ sleep 3
 $ echo after
-after' "$(gw_logs "$job")"
+after' "$(gw_job_log "$job")"
 gw_finish

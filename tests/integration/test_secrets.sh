@@ -134,4 +134,37 @@ gw_psql -c "SELECT spec::text FROM pipeline_runs" >"$GW_TMP/specs"
 check "the frozen spec names the secret" grep -q 'secrets.DEPLOY_TOKEN' "$GW_TMP/specs"
 gw_secrets_clean "the frozen specs" "$GW_TMP/specs"
 
+gw_log "the header of a job's log: an input holding a secret's value is masked"
+# Inputs are stored in clear on the run (they are not a place for a
+# secret); still, a job that received the secret never shows it.
+cat >"$GW_TMP/hdr.yaml" <<'YAML'
+kind: release
+inputs:
+  V: {required: true}
+jobs:
+  - name: shows
+    env:
+      TOKEN: "${{ secrets.HDR_TOKEN }}"
+    script:
+      - echo "len=${#TOKEN}"
+YAML
+api PUT /templates/hdr -H 'Content-Type: application/yaml' --data-binary @"$GW_TMP/hdr.yaml" >/dev/null
+expect_eq "the template is stored" 201 "$(status)"
+gw_repo hdr hdr || exit 1
+gw_secret_put /repos/hdr/secrets/HDR_TOKEN "$GW_SECRET"
+expect_eq "its secret is set" 204 "$(status)"
+(umask 077 && printf '%s' "$GW_SECRET" | jq -Rs '{inputs: {V: .}}' >"$GW_TMP/hdr-body")
+api POST /repos/hdr/pipelines/run "${J[@]}" --data-binary @"$GW_TMP/hdr-body" >/dev/null
+rm -f "$GW_TMP/hdr-body"
+hrun=$(jqv .id)
+check "the run finishes" wait_for 60 run_is_final "$hrun"
+hjob=$(api GET "/pipelines/runs/$hrun" | jq -r '.jobs[0].id')
+gw_logs "$hjob" >"$GW_TMP/hdr-log"
+sed 's/^/    log: /' "$GW_TMP/hdr-log"
+expect_eq "the header lists the input, masked" \
+    "[gitweave] job shows, run ${hrun:0:8} attempt 1, runner w1 (local engine), image none, ref refs/heads/main, commit none, inputs {\"V\":\"***\"}" \
+    "$(head -n 1 "$GW_TMP/hdr-log")"
+expect_eq "the job had the value" "len=${#GW_SECRET}" "$(grep '^len=' "$GW_TMP/hdr-log")"
+gw_secrets_clean "the job's log, header included" "$GW_TMP/hdr-log"
+
 gw_finish

@@ -54,7 +54,7 @@ check "manual run with a hostile input" grep -Eq '^[0-9a-f-]{36}$' <<<"$run"
 check "manual run finishes" wait_for 60 run_is_final "$run"
 expect_eq "manual run succeeded" success "$(run_status "$run")"
 mjob=$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')
-mlog=$(gw_logs "$mjob")
+mlog=$(gw_job_log "$mjob")
 echo "$mlog" | sed 's/^/    manual log: /'
 expect_eq "every quoting context shows the value as text" \
     "dq=$value
@@ -62,6 +62,8 @@ sq=$value
 bare=$value
 ref=refs/heads/main ref2=refs/heads/main
 env=$value" "$(grep -v '^\$ ' <<<"$mlog")"
+expect_eq "the log's first line shows the value, as JSON text" \
+    "inputs $(jq -cn --arg v "$value" '{MSG: $v}')" "$(gw_logs "$mjob" | head -n 1 | grep -o 'inputs {.*}$')"
 check "INJECTED never printed on a line of its own" bash -c '! grep -qx "INJECTED" <<<"$1"' _ "$mlog"
 spec=$(gw_psql -c "SELECT spec::text FROM pipeline_runs WHERE id = '$run'")
 check "the frozen script refers to a variable" \

@@ -36,7 +36,7 @@ expect_eq "its log is whole" '$ echo begin
 begin
 $ sleep 3
 $ echo finished
-finished' "$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
+finished' "$(gw_job_log "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
 expect_eq "the queued run was not claimed" queued "$(run_status "$queued")"
 expect_eq "runner row says stopped" stopped "$(gw_psql -c "SELECT status FROM runners WHERE name = 'd1'")"
 
@@ -94,5 +94,5 @@ check "another worker runs it" wait_for 15 run_is_final "$run"
 expect_eq "and it succeeds on its second attempt" "success 2" \
   "$(gw_psql -c "SELECT status || ' ' || attempt FROM pipeline_runs WHERE id = '$run'")"
 expect_eq "its log is whole" '$ echo quick ran
-quick ran' "$(gw_logs "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
+quick ran' "$(gw_job_log "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
 gw_finish

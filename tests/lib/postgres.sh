@@ -179,12 +179,26 @@ gw_repo() {
     done
 }
 # gw_repo_id REPO: the id of the repo named REPO (not deleted), the name of
-# its workspace directories under RUNNER_WORKDIR/<runner>.
+# its workspace directories under RUNNER_WORKDIR/<runner> (local engine) and
+# RUNNER_WORKDIR/<runner>/docker (docker engine).
 gw_repo_id() { gw_psql -c "SELECT id FROM repos WHERE name = '$1' AND deleted_at IS NULL"; }
 # gw_trigger REPO [JSON]: trigger a run, print its id.
 gw_trigger() {
     api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}" | jq -r .id
 }
+# Every job's log starts with one line of the runner's saying what ran
+# (docs/templates.md, "What ran"); GW_HEADER_RE matches it (grep -E, sed -E).
+GW_HEADER_RE='^\[gitweave\] job .+, run [0-9a-f]{8} attempt [0-9]+, runner .+ \((local|docker) engine\), image .+, ref .+, commit .+, inputs \{.*\}$'
+# gw_unheaded: one job's log on stdin, printed without its first line, which
+# must be that header: a first line that is not one stays, marked
+# "(no header) ", so that the comparison it feeds fails. Every other byte is
+# kept (a last line without its newline too).
+gw_unheaded() { sed -E "1{/$GW_HEADER_RE/d;s/^/(no header) /}"; }
+# gw_unheaded_jobs: the same for several jobs' logs as the client prints
+# them, each after a "==> JOB" line.
+gw_unheaded_jobs() { sed -E "/^==> /{n;/$GW_HEADER_RE/d;s/^/(no header) /}"; }
+# gw_job_log JOB_ID [LIMIT]: the job's log as gw_logs reads it, without its header.
+gw_job_log() { gw_logs "$@" | gw_unheaded; }
 # gw_logs JOB_ID [LIMIT]: the job's whole log, read page by page through the API.
 gw_logs() {
     local job=$1 limit=${2:-1048576} offset=0 body

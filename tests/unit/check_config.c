@@ -164,13 +164,21 @@ START_TEST(test_parse_addr)
 }
 END_TEST
 
+static mode_t
+mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
 START_TEST(test_workspace_names)
 {
     char dir[] = "/tmp/check_ws.XXXXXX";
     char *err = NULL;
     ck_assert_ptr_nonnull(mkdtemp(dir));
 
-    char *ws = workspace_prepare(dir, "runner-1", "app.git", 0, &err);
+    char *ws = workspace_prepare(dir, "runner-1", "local", "app.git", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_ptr_null(err);
     struct stat st;
@@ -179,28 +187,46 @@ START_TEST(test_workspace_names)
     free(ws);
 
     /* Concurrent runs of one repo: a workspace and a git directory each. */
-    ws = workspace_prepare(dir, "runner-1", "app", 2, &err);
+    ws = workspace_prepare(dir, "runner-1", "local", "app", 2, &err);
     ck_assert_ptr_nonnull(ws);
     char *want = NULL;
     ck_assert_int_ge(asprintf(&want, "%s/runner-1/app@2", dir), 0);
     ck_assert_str_eq(ws, want);
     free(want);
     free(ws);
-    char *git = workspace_git_dir(dir, "runner-1", "app", 2);
+    char *git = workspace_git_dir(dir, "runner-1", "local", "app", 2);
     ck_assert_int_ge(asprintf(&want, "%s/runner-1/.git-repos/app@2.git", dir), 0);
     ck_assert_str_eq(git, want);
     free(want);
     free(git);
-    ck_assert_ptr_null(workspace_prepare(dir, "runner-1", "app", -1, &err));
+    ck_assert_ptr_null(workspace_prepare(dir, "runner-1", "local", "app", -1, &err));
     free(err);
+
+    /* The docker engine's own, next to the local engine's (a build directory
+     * names the path it was configured in: /workspace/... or the host's). */
+    ws = workspace_prepare(dir, "runner-1", "docker", "app", 2, &err);
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/docker/app@2", dir), 0);
+    ck_assert_str_eq(ws, want);
+    free(want);
+    ck_assert_uint_eq(mode_of(ws), 0700);
+    free(ws);
+    git = workspace_git_dir(dir, "runner-1", "docker", "app", 2);
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/.git-repos/docker/app@2.git", dir), 0);
+    ck_assert_str_eq(git, want);
+    free(want);
+    free(git);
+    ck_assert_int_ge(asprintf(&want, "%s/runner-1/.git-repos/docker", dir), 0);
+    ck_assert_uint_eq(mode_of(want), 0700);
+    free(want);
 
     const char *bad[] = {"..", "../x", "a/b", "", ".hidden", "-rf"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ws = workspace_prepare(dir, "runner-1", bad[i], 0, &err);
+        ws = workspace_prepare(dir, "runner-1", "local", bad[i], 0, &err);
         ck_assert_msg(ws == NULL, "repo name \"%s\" accepted", bad[i]);
         ck_assert_ptr_nonnull(err);
         free(err);
-        ws = workspace_prepare(dir, bad[i], "app", 0, &err);
+        ws = workspace_prepare(dir, bad[i], "local", "app", 0, &err);
         ck_assert_msg(ws == NULL, "runner name \"%s\" accepted", bad[i]);
         free(err);
     }
@@ -210,14 +236,6 @@ START_TEST(test_workspace_names)
     free(cmd);
 }
 END_TEST
-
-static mode_t
-mode_of(const char *path)
-{
-    struct stat st;
-    ck_assert_int_eq(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
 
 /* Work, runner and workspace directories are private; ones others could
  * have planted things in are refused, naming the path. */
@@ -229,18 +247,18 @@ START_TEST(test_workspace_private)
 
     p = NULL;
     ck_assert_int_ge(asprintf(&p, "%s/work", dir), 0);
-    ws = workspace_prepare(p, "r1", "app", 0, &err);
+    ws = workspace_prepare(p, "r1", "local", "app", 0, &err);
     ck_assert_ptr_nonnull(ws);
     ck_assert_uint_eq(mode_of(p), 0700);
     ck_assert_uint_eq(mode_of(ws), 0700);
     free(ws);
     /* Readable by others: made private again. */
     ck_assert_int_eq(chmod(p, 0755), 0);
-    ck_assert_int_eq(workspace_init(p, "r1", &err), 0);
+    ck_assert_int_eq(workspace_init(p, "r1", "local", &err), 0);
     ck_assert_uint_eq(mode_of(p), 0700);
     /* Writable by others: refused. */
     ck_assert_int_eq(chmod(p, 0777), 0);
-    ck_assert_int_eq(workspace_init(p, "r1", &err), -1);
+    ck_assert_int_eq(workspace_init(p, "r1", "local", &err), -1);
     ck_assert_ptr_nonnull(strstr(err, "writable by group or others"));
     ck_assert_ptr_nonnull(strstr(err, p));
     free(err);
@@ -249,14 +267,14 @@ START_TEST(test_workspace_private)
     char *link = NULL;
     ck_assert_int_ge(asprintf(&link, "%s/link", dir), 0);
     ck_assert_int_eq(symlink(p, link), 0);
-    ck_assert_int_eq(workspace_init(link, "r1", &err), -1);
+    ck_assert_int_eq(workspace_init(link, "r1", "local", &err), -1);
     ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
     free(err);
     /* A git directory writable by others: the workspace is refused. */
-    char *git = workspace_git_dir(p, "r1", "app", 0);
+    char *git = workspace_git_dir(p, "r1", "local", "app", 0);
     ck_assert_int_eq(mkdir(git, 0700), 0);
     ck_assert_int_eq(chmod(git, 0777), 0);
-    ws = workspace_prepare(p, "r1", "app", 0, &err);
+    ws = workspace_prepare(p, "r1", "local", "app", 0, &err);
     ck_assert_ptr_null(ws);
     ck_assert_ptr_nonnull(strstr(err, git));
     free(err);

@@ -306,6 +306,40 @@ START_TEST(test_time_after_size_cut)
 }
 END_TEST
 
+/* A cut emits what is pending at once, keeps a held incomplete sequence
+ * and the offsets contiguous; the time bound applies again after it. */
+START_TEST(test_cut)
+{
+    collector_t c;
+    logchunk_t *lc;
+
+    collector_init(&c, 1000);
+    lc = logchunk_new(1000, 500, 0, collect, &c);
+    logchunk_cut(lc);
+    ck_assert_uint_eq(c.n, 0);
+    logchunk_write(lc, "[gitweave] job b\n\xC3", 18, 1000);
+    ck_assert_uint_eq(c.n, 0);
+    logchunk_cut(lc);
+    ck_assert_uint_eq(c.n, 1);
+    assert_chunk(&c, 0, "[gitweave] job b\n");
+    ck_assert_int_eq(logchunk_deadline(lc), -1);
+    /* The held byte was written at 1000: the bound counts from it. */
+    logchunk_write(lc, "\xA9x", 2, 1100);
+    ck_assert_int_eq(logchunk_deadline(lc), 1500);
+    logchunk_tick(lc, 1499);
+    ck_assert_uint_eq(c.n, 1);
+    logchunk_tick(lc, 1500);
+    assert_chunk(&c, 1, "\xC3\xA9x");
+    ck_assert_int_eq(c.chunks[1].off, 17);
+    logchunk_finish(lc);
+    logchunk_write(lc, "y", 1, 1700);
+    logchunk_cut(lc);
+    ck_assert_uint_eq(c.n, 2);
+    logchunk_free(lc);
+    collector_free(&c);
+}
+END_TEST
+
 START_TEST(test_offsets_contiguous)
 {
     collector_t c;
@@ -595,6 +629,7 @@ logchunk_suite(void)
     tcase_add_test(tc, test_large_write);
     tcase_add_test(tc, test_time_bound);
     tcase_add_test(tc, test_time_after_size_cut);
+    tcase_add_test(tc, test_cut);
     tcase_add_test(tc, test_offsets_contiguous);
     tcase_add_test(tc, test_nul_replaced);
     tcase_add_test(tc, test_invalid_replaced);
