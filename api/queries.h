@@ -344,7 +344,8 @@
 
 /*
  * Rerun a finished run: a new queued run with the original's frozen spec,
- * jobs, inputs, ref, commit and template version, rerun_of pointing back,
+ * jobs, inputs, ref, commit, template version, labels and concurrency group
+ * (it waits its turn in the group, superseding nothing), rerun_of pointing back,
  * with its NOTIFY. $1 original id, $2 new id -> the original's status, json
  * of the new run with its jobs (NULL when the original has not finished or
  * its repo or template was deleted), whether the repo or the template was
@@ -355,9 +356,9 @@
     "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
     "  JOIN templates t ON t.id = r.template_id WHERE r.id = $1::uuid),"                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on)"                         \
+    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on, concurrency_group)"      \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
-    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on FROM o"                           \
+    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on, o.concurrency_group FROM o"      \
     "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"           \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \

@@ -48,6 +48,20 @@ expect_eq "the stored document has cancel_in_progress filled in" \
     '{"group":"g-${{ repo.name }}-${{ ref }}","cancel_in_progress":false}' \
     "$(api GET /templates/serial | jq -c .document.concurrency)"
 
+# The shipped examples: the build supersedes per repo and ref, the release
+# serialises per repo.
+for t in build release; do
+    api PUT "/templates/ex-$t" -H 'Content-Type: application/yaml' \
+        --data-binary @"$GW_SOURCE_DIR/docs/examples/templates/$t.yaml" >/dev/null
+    expect_eq "the example $t template is stored" 201 "$(status)"
+done
+expect_eq "the example build groups by repo and ref, superseding" \
+    '{"group":"build-${{ repo.name }}-${{ ref }}","cancel_in_progress":true}' \
+    "$(api GET /templates/ex-build | jq -c .document.concurrency)"
+expect_eq "the example release groups by repo, without cancelling" \
+    '{"group":"release-${{ repo.name }}","cancel_in_progress":false}' \
+    "$(api GET /templates/ex-release | jq -c .document.concurrency)"
+
 # Two slots: what holds a run back is its group, not the runner.
 gw_worker_start cw RUNNER_CONCURRENCY=2 RUNNER_STOP_GRACE_SECONDS=1 RUNNER_LEASE_SECONDS=30
 job_running() { [ "$(gw_psql -c "SELECT count(*) FROM jobs WHERE run_id = '$1' AND status = 'running'")" = 1 ]; }
@@ -138,6 +152,19 @@ expect_eq "a superseding run is itself superseded by the next" "canceled superse
 touch "$GW_TMP/gates/s2" "$GW_TMP/gates/o2"
 check "the last run of the group ends" wait_for 20 run_is_final "$s2"
 expect_eq "and succeeds" success "$(run_status "$s2")"
+
+# A rerun keeps its group and waits its turn, superseding nothing.
+x=$(trig app serial x)
+check "a run of the group runs" wait_for 15 job_running "$x"
+api POST "/pipelines/runs/$a/rerun" >/dev/null
+ra=$(jq -r .id "$GW_TMP/body")
+expect_eq "the rerun has the group" '201 "g-app-refs/heads/main"' "$(status) $(jq -c .concurrency_group "$GW_TMP/body")"
+sleep 1.5
+expect_eq "it waits for the group; the running run goes on" "queued concurrency_group running" \
+    "$(run_status "$ra") $(api GET "/pipelines/runs/$ra" | jq -r .waiting.reason) $(run_status "$x")"
+touch "$GW_TMP/gates/x"
+check "then it runs" wait_for 20 run_is_final "$ra"
+expect_eq "after the run before it" "success success" "$(run_status "$x") $(run_status "$ra")"
 
 # A cancel by hand of a running run still says canceled.
 m=$(trig app serial m)
