@@ -18,24 +18,15 @@ ALTER TABLE pipeline_runs ADD COLUMN cancel_reason text;
 CREATE INDEX pipeline_runs_group_idx ON pipeline_runs (concurrency_group, created_at, id)
     WHERE status IN ('queued', 'running') AND concurrency_group IS NOT NULL;
 
--- Whether the queued run (grp, created, id) must wait for its group: a run
--- of the group is running, or one was queued before it. false without a
--- group.
-CREATE FUNCTION gw_group_blocked(grp text, created timestamptz, run uuid) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT grp IS NOT NULL AND EXISTS (
-        SELECT 1 FROM pipeline_runs g
-         WHERE g.concurrency_group = grp AND g.status IN ('queued', 'running') AND g.id <> run
-           AND (g.status = 'running' OR (g.created_at, g.id) < (created, run)))
-$$;
-
--- As in 0011, but a run that waits for its group is no candidate: it is
--- passed over inside the walk of its label set, before the cut, so that
--- runs waiting for their groups never hide a run that may start behind
--- them. Only the first queued run of a group whose runs are all queued
--- passes, so one claim (and two claims at once: each sees the other's run
--- queued or running) never starts two runs of a group.
+-- As in 0011, but a run that waits for its group is no candidate: one of
+-- its group is running, or one was queued before it (one probe of
+-- pipeline_runs_group_idx; written out here, not as a function, which the
+-- planner could not inline and would call once per row). It is passed
+-- over inside the walk of its label set, before the cut, so that runs
+-- waiting for their groups never hide a run that may start behind them.
+-- Only the first queued run of a group whose runs are all queued passes,
+-- so one claim (and two claims at once: each sees the other's run queued
+-- or running) never starts two runs of a group.
 CREATE OR REPLACE FUNCTION gw_claimable(runner uuid, n integer) RETURNS SETOF uuid
     LANGUAGE sql STABLE ROWS 20
 AS $$
@@ -54,7 +45,12 @@ AS $$
            -- whole queue by age instead); the rows of the next sets are cut.
            LATERAL (SELECT q.id, q.runs_on FROM pipeline_runs q
                      WHERE q.status = 'queued' AND q.runs_on >= sets.v
-                       AND NOT gw_group_blocked(q.concurrency_group, q.created_at, q.id)
+                       AND (q.concurrency_group IS NULL OR NOT EXISTS (
+                            SELECT 1 FROM pipeline_runs g
+                             WHERE g.concurrency_group = q.concurrency_group
+                               AND g.status IN ('queued', 'running') AND g.id <> q.id
+                               AND (g.status = 'running'
+                                    OR (g.created_at, g.id) < (q.created_at, q.id))))
                      ORDER BY q.runs_on, q.created_at LIMIT n * 4 + 16) c
      WHERE sets.v IS NOT NULL AND c.runs_on = sets.v
        AND gw_runner_takes(me.labels, me.run_unlabeled, sets.v)
