@@ -143,6 +143,7 @@
     " 'attempt', r.attempt, 'cancel_requested_at', " DB_TS("r.cancel_requested_at") ","            \
     " 'rerun_of', r.rerun_of, 'allowed_failures', to_json(r.allowed_failures),"                    \
     " 'retries', to_json(r.retries), 'runs_on', r.runs_on,"                                        \
+    " 'concurrency_group', r.concurrency_group,"                                                   \
     " 'logs_expired', " SQL_LOGS_EXPIRED
 
 /* Whether run r's logs were removed by retention (db/migrations/0012_*):
@@ -166,7 +167,7 @@
     " 'run_seconds', gw_run_seconds(j.started_at, j.ended_at),"                                    \
     " 'logs_expired', " SQL_LOGS_EXPIRED ")"
 
-/* Why queued run r waits (gw_run_waiting, db/migrations/0011), NULL once
+/* Why queued run r waits (gw_run_waiting, db/migrations/0011 and 0013), NULL once
  * it is not queued. */
 #define SQL_RUN_WAITING                                                                            \
     "(SELECT json_build_object('reason', w.reason, 'position', w.position, 'detail', w.detail)"   \
@@ -220,21 +221,25 @@
  * workspace there).
  * $1 repo id, $2 trigger, $3 ref, $4 commit, $5 triggered_by (uuid or
  * NULL), $6 the runs: a JSON array of {id, template_id, template_version,
- * inputs, spec, schedule?} -> json of each run with its jobs, notify
- * result, and the warning when no live runner may take it
- * (gw_labels_warning, NULL when one may).
+ * inputs, spec, schedule?, group (NULL: none), cancel_in_progress} -> json
+ * of each run with its jobs, notify result, and the warning when no live
+ * runner may take it (gw_labels_warning, NULL when one may).
  * A run with "schedule": {"cron", "fire_at" (seconds since the epoch)}
  * is inserted only if its fire time is not taken yet: its row in
  * schedule_fires is inserted first, ON CONFLICT DO NOTHING, so that one
  * fire time starts one run whatever number of API processes fire it (the
  * loser's statement waits for the winner's to commit, then inserts no run
- * and returns no row).
+ * and returns no row). A run with cancel_in_progress first supersedes the
+ * queued and running runs of its group, with the cancel by hand's CTEs
+ * (RUN_CANCEL_CTES), in the same statement: they end canceled,
+ * "superseded by run <id>".
  */
 #define SQL_TRIGGER_INSERT                                                                         \
     "WITH given AS ("                                                                              \
     "  SELECT (e->>'id')::uuid AS id, (e->>'template_id')::uuid AS template_id,"                   \
     "   (e->>'template_version')::integer AS template_version, e->'inputs' AS inputs,"             \
-    "   e->'spec' AS spec, e->'schedule' AS schedule, ord"                                         \
+    "   e->'spec' AS spec, e->'schedule' AS schedule, e->>'group' AS grp,"                         \
+    "   coalesce((e->>'cancel_in_progress')::boolean, false) AS cancel, ord"                       \
     "   FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(e, ord)),"                       \
     " fired AS (INSERT INTO schedule_fires (repo_id, template_id, cron, fire_at, run_id)"          \
     "  SELECT $1::uuid, g.template_id, g.schedule->>'cron',"                                       \
@@ -242,13 +247,18 @@
     "  WHERE g.schedule IS NOT NULL ON CONFLICT DO NOTHING RETURNING run_id),"                     \
     " src AS (SELECT * FROM given g"                                                               \
     "  WHERE g.schedule IS NULL OR g.id IN (SELECT run_id FROM fired)),"                           \
+    " c AS (SELECT DISTINCT ON (o.id) o.id, 'superseded by run ' || s.id AS why"                   \
+    "  FROM src s JOIN pipeline_runs o ON o.concurrency_group = s.grp"                             \
+    "  WHERE s.cancel AND o.status IN ('queued', 'running') ORDER BY o.id, s.ord DESC),"           \
+    RUN_CANCEL_CTES ","                                                                            \
+    " ev AS MATERIALIZED (SELECT " RUN_CANCEL_EVENTS " AS n),"                                     \
     " repo AS (SELECT (clone_url IS NOT NULL AND clone_url <> '')::integer AS checkout"            \
     "  FROM repos WHERE id = $1::uuid),"                                                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean, runs_on)"                     \
+    "   trigger, ref, commit_sha, inputs, spec, triggered_by, clean, runs_on, concurrency_group)"  \
     "  SELECT s.id, $1::uuid, s.template_id, s.template_version, 'queued', $2::text, $3::text,"    \
     "   $4::text, s.inputs, s.spec, $5::uuid, coalesce((t.document->>'clean')::boolean, false),"   \
-    "   gw_labels(t.document->'runs-on')"                                                          \
+    "   gw_labels(t.document->'runs-on'), s.grp"                                                   \
     "  FROM src s JOIN templates t ON t.id = s.template_id RETURNING *),"                          \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \
@@ -265,8 +275,8 @@
     "   FROM j WHERE j.run_id = r.id))::text,"                                                     \
     " " EV_RUN_SQL("r.id", "'queued'") ", gw_labels_warning(r.runs_on)"                           \
     " FROM r JOIN src s ON s.id = r.id JOIN repos p ON p.id = r.repo_id"                           \
-    " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id"        \
-    " ORDER BY s.ord"
+    " JOIN templates t ON t.id = r.template_id LEFT JOIN runners rn ON rn.id = r.runner_id,"       \
+    " ev ORDER BY s.ord"
 
 /* ---- schedules ---- */
 
@@ -346,30 +356,56 @@
 #define SQL_RUNS_ALL_PAGE SQL_RUNS_SELECT " WHERE ($1::text IS NULL OR p.name = $1::text)" SQL_RUNS_FILTER
 
 /*
- * Cancel a run, in one statement with its events: a queued run is canceled
- * with its queued jobs; a running one gets cancel_requested_at and a
- * "cancel" event for its worker. $1 run id -> the status seen, runs
- * canceled, cancels requested (0 and 0 when the run moved on meanwhile),
- * and the number of events. No row if there is no such run.
+ * The cancel of the runs of CTE c (id, why: NULL for a cancel by hand), as
+ * CTEs x and qj: a queued run is canceled with its queued jobs, its error
+ * `why` or "canceled before it started"; a running one gets
+ * cancel_requested_at and, from its first cancel, `why` as the error its
+ * worker ends it with (cancel_reason, db/migrations/0013; NULL: "canceled").
+ * One UPDATE takes both, so a run that a claim starts meanwhile is asked
+ * to stop rather than missed (the UPDATE waits for the claim's lock and
+ * reads the row again). x returns each run with its status after:
+ * canceled, or running. RUN_CANCEL_EVENTS is their events (the runs' and
+ * jobs' "canceled", a "cancel" for the worker of each running one) as
+ * their number, to be evaluated once.
+ */
+#define RUN_CANCEL_CTES                                                                            \
+    " x AS (UPDATE pipeline_runs p SET"                                                            \
+    "  status = CASE WHEN p.status = 'queued' THEN 'canceled' ELSE p.status END,"                  \
+    "  ended_at = CASE WHEN p.status = 'queued' THEN now() ELSE p.ended_at END,"                   \
+    "  error = CASE WHEN p.status = 'queued' THEN coalesce(c.why, 'canceled before it started')"   \
+    "          ELSE p.error END,"                                                                  \
+    "  cancel_reason = CASE WHEN p.status = 'running' AND p.cancel_requested_at IS NULL"           \
+    "                  THEN c.why ELSE p.cancel_reason END,"                                       \
+    "  cancel_requested_at = CASE WHEN p.status = 'running'"                                       \
+    "                        THEN coalesce(p.cancel_requested_at, now())"                          \
+    "                        ELSE p.cancel_requested_at END"                                       \
+    "  FROM c WHERE p.id = c.id AND p.status IN ('queued', 'running') RETURNING p.id, p.status),"  \
+    " qj AS (UPDATE jobs SET status = 'canceled', ended_at = now()"                                \
+    "  WHERE run_id IN (SELECT id FROM x WHERE x.status = 'canceled') AND status = 'queued'"       \
+    "  RETURNING id, run_id)"
+
+#define RUN_CANCEL_EVENTS                                                                          \
+    "((SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"                  \
+    " + (SELECT count(" EV_RUN_SQL("x.id", "'canceled'") ") FROM x WHERE x.status = 'canceled')"   \
+    " + (SELECT count(" EV_CANCEL_SQL("x.id") ") FROM x WHERE x.status = 'running'))"
+
+/*
+ * Cancel a run, in one statement with its events (RUN_CANCEL_CTES). $1 run
+ * id -> the status seen, runs canceled, cancels requested (0 and 0 when
+ * the run moved on meanwhile), and the number of events. No row if there
+ * is no such run.
  */
 #define SQL_RUN_CANCEL                                                                             \
     "WITH cur AS (SELECT status FROM pipeline_runs WHERE id = $1::uuid),"                          \
-    " q AS (UPDATE pipeline_runs SET status = 'canceled', ended_at = now(),"                       \
-    "  error = 'canceled before it started' WHERE id = $1::uuid AND status = 'queued'"             \
-    "  RETURNING id),"                                                                             \
-    " qj AS (UPDATE jobs SET status = 'canceled', ended_at = now()"                                \
-    "  WHERE run_id IN (SELECT id FROM q) AND status = 'queued' RETURNING id, run_id),"            \
-    " rr AS (UPDATE pipeline_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())"  \
-    "  WHERE id = $1::uuid AND status = 'running' RETURNING id)"                                   \
-    " SELECT cur.status, (SELECT count(*) FROM q), (SELECT count(*) FROM rr),"                     \
-    "  (SELECT count(" EV_JOB_SQL("qj.id", "qj.run_id", "'canceled'") ") FROM qj)"                 \
-    "  + (SELECT count(" EV_RUN_SQL("q.id", "'canceled'") ") FROM q)"                              \
-    "  + (SELECT count(" EV_CANCEL_SQL("rr.id") ") FROM rr)"                                       \
+    " c AS (SELECT $1::uuid AS id, NULL::text AS why)," RUN_CANCEL_CTES                            \
+    " SELECT cur.status, (SELECT count(*) FROM x WHERE x.status = 'canceled'),"                    \
+    "  (SELECT count(*) FROM x WHERE x.status = 'running'), " RUN_CANCEL_EVENTS                    \
     " FROM cur"
 
 /*
  * Rerun a finished run: a new queued run with the original's frozen spec,
- * jobs, inputs, ref, commit and template version, rerun_of pointing back,
+ * jobs, inputs, ref, commit, template version, labels and concurrency group
+ * (it waits its turn in the group, superseding nothing), rerun_of pointing back,
  * with its NOTIFY. $1 original id, $2 new id -> the original's status, json
  * of the new run with its jobs (NULL when the original has not finished or
  * its repo or template was deleted), whether the repo or the template was
@@ -380,9 +416,9 @@
     "  FROM pipeline_runs r JOIN repos p ON p.id = r.repo_id"                                      \
     "  JOIN templates t ON t.id = r.template_id WHERE r.id = $1::uuid),"                           \
     " r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status,"        \
-    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on)"                         \
+    "   trigger, ref, commit_sha, inputs, spec, clean, rerun_of, runs_on, concurrency_group)"      \
     "  SELECT $2::uuid, o.repo_id, o.template_id, o.template_version, 'queued', 'rerun', o.ref,"   \
-    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on FROM o"                           \
+    "   o.commit_sha, o.inputs, o.spec, o.clean, o.id, o.runs_on, o.concurrency_group FROM o"      \
     "  WHERE o.status IN ('success', 'failed', 'canceled') AND NOT o.gone RETURNING *),"           \
     " j AS (INSERT INTO jobs (id, run_id, position, name, kind, image, status, retry_max,"         \
     "   retry_when)"                                                                               \

@@ -39,6 +39,8 @@ typedef struct {
     const trigger_tmpl_t *tmpl;
     char *inputs_text; /* cJSON_free */
     char *spec_text;   /* cJSON_free */
+    char *group;       /* the concurrency group, or NULL; free */
+    bool cancel;       /* it supersedes the group's queued and running runs */
 } trigger_run_t;
 
 /* What all the runs of one trigger share. */
@@ -65,13 +67,21 @@ trigger_tmpls_free(trigger_tmpl_t *t, size_t n)
     free(t);
 }
 
+/* Free what a prepared run holds and zero it. */
+static void
+trigger_runs_clear(trigger_run_t *run)
+{
+    cJSON_free(run->inputs_text);
+    cJSON_free(run->spec_text);
+    free(run->group);
+    memset(run, 0, sizeof(*run));
+}
+
 static void
 trigger_runs_free(trigger_run_t *runs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        cJSON_free(runs[i].inputs_text);
-        cJSON_free(runs[i].spec_text);
-    }
+    for (size_t i = 0; i < n; i++)
+        trigger_runs_clear(&runs[i]);
     free(runs);
 }
 
@@ -146,6 +156,10 @@ trigger_prepare(const trigger_ctx_t *ctx, const trigger_tmpl_t *t, const cJSON *
         *stage = "cannot expand template";
         goto fail;
     }
+    if (spec_expand_group(t->doc, inputs, &sctx, &run->group, &run->cancel, err) < 0) {
+        *stage = "cannot expand template";
+        goto fail;
+    }
     if (secrets_check_set(jobs, ctx->secrets, ctx->repo_name, err) < 0) {
         *stage = "secret not set";
         goto fail;
@@ -188,7 +202,13 @@ trigger_runs_text(const trigger_ctx_t *ctx, const trigger_run_t *runs, size_t n)
             cJSON_AddStringToObject(sched, "cron", ctx->cron);
             cJSON_AddNumberToObject(sched, "fire_at", (double)ctx->fire_at);
         }
+        if (runs[i].group != NULL)
+            cJSON_AddStringToObject(o, "group", runs[i].group);
+        cJSON_AddBoolToObject(o, "cancel_in_progress", runs[i].cancel);
         cJSON_AddItemToArray(list, o);
+        log_info("trigger", "queueing run run=%s repo=%s template=%s trigger=%s ref=%s group=%s",
+                 runs[i].id, ctx->repo_name, runs[i].tmpl->name, ctx->trigger, ctx->ref,
+                 runs[i].group ? runs[i].group : "-");
     }
     text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
@@ -216,9 +236,6 @@ trigger_insert(http_req_t *r, const trigger_ctx_t *ctx, const trigger_run_t *run
         fn(r, NULL, fn_ctx);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        log_info("trigger", "queueing run run=%s repo=%s template=%s trigger=%s ref=%s", runs[i].id,
-                 ctx->repo_name, runs[i].tmpl->name, ctx->trigger, ctx->ref);
     const char *params[] = TRIGGER_INSERT_PARAMS(ctx, text);
     http_db_async(r, "insert runs", STMT_TRIGGER_INSERT, 6, params, fn, fn_ctx);
     cJSON_free(text);
@@ -556,9 +573,7 @@ trigger_push_read(http_req_t *r, const PGresult *res, void *arg)
             cJSON_AddItemToArray(skipped, s);
             trigger_push_outcome(templates, tmpls[i].name, NULL, stage, detail);
             free(detail);
-            cJSON_free(runs[nruns].inputs_text);
-            cJSON_free(runs[nruns].spec_text);
-            memset(&runs[nruns], 0, sizeof(runs[nruns]));
+            trigger_runs_clear(&runs[nruns]);
             continue;
         }
         trigger_push_outcome(templates, tmpls[i].name, runs[nruns].id, NULL, NULL);

@@ -17,6 +17,9 @@
  *           (absent: never); a job's own retry replaces it for that job
  *   runs-on: [label...] (non-empty; labels as util.h gw_label_valid): only a
  *           runner that has every one of them takes the template's runs
+ *   concurrency: { group: str (non-empty, with expressions but run.id and
+ *           commit.sha), cancel_in_progress?: bool (default false) }: at
+ *           most one run of a group runs at a time (spec_expand_group)
  *   inputs: { NAME: { type?: "string"|"number"|"boolean"|"choice",
  *                     options?: [str...] (choice only, required for choice),
  *                     default?: scalar, required?: bool, description?: str } }
@@ -143,6 +146,13 @@ typedef struct {
  * SEGS with spec_deferred_join when the commit is known. */
 cJSON *spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx,
                    spec_error_t *err);
+
+/* The concurrency group of a run of a validated template: *group (caller
+ * frees; NULL when the template has none) with its expressions expanded,
+ * and whether a new run cancels the group's queued and running runs
+ * (*cancel). Returns 0, or -1 with *err. */
+int spec_expand_group(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx,
+                      char **group, bool *cancel, spec_error_t *err);
 
 /* The value of deferred segments (see spec_expand) with commit_sha (NULL
  * reads as "") in place of each expression (caller frees), or NULL when

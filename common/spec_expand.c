@@ -97,6 +97,26 @@ spec_or_empty(const char *s)
     return s ? s : "";
 }
 
+/* The expression that starts at open ("${{"): its text without the spaces
+ * around it in *s, *n. Returns where it closes ("}}"), or NULL when it
+ * does not. */
+static const char *
+spec_expr_at(const char *open, const char **s, size_t *n)
+{
+    const char *p = open + 3;
+    const char *close = strstr(p, "}}");
+
+    if (close == NULL)
+        return NULL;
+    while (p < close && (*p == ' ' || *p == '\t'))
+        p++;
+    *n = (size_t)(close - p);
+    while (*n > 0 && (p[*n - 1] == ' ' || p[*n - 1] == '\t'))
+        (*n)--;
+    *s = p;
+    return close;
+}
+
 /* The shell quoting in force at a point of a script line: inside single
  * quotes, double quotes or neither, and whether a backslash escapes the
  * next character. Nested $(...) and here-documents are not followed; at
@@ -197,17 +217,11 @@ spec_expand_text(const char *text, const char *field, const cJSON *declared, con
             buf_append(out, p, (size_t)(open - p));
         if (vars)
             spec_shell_scan(&sh, p, (size_t)(open - p));
-        s = open + 3;
-        close = strstr(s, "}}");
+        close = spec_expr_at(open, &s, &n);
         if (close == NULL) {
             spec_fail(err, field, "has an unterminated \"${{\"");
             return -1;
         }
-        while (s < close && (*s == ' ' || *s == '\t'))
-            s++;
-        n = (size_t)(close - s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
 
         if (n == 0) {
             spec_fail(err, field, "has an empty expression");
@@ -274,6 +288,34 @@ spec_check_expressions(const char *text, const char *field, const cJSON *declare
                        spec_error_t *err)
 {
     return spec_expand_text(text, field, declared, NULL, NULL, NULL, NULL, NULL, err);
+}
+
+/* What a concurrency group may not use: each run has its own id, and the
+ * commit of a run is known only once its checkout has run. */
+static const char *const spec_group_refused[] = {"run.id", "commit.sha", NULL};
+
+int
+spec_group_check(const char *text, const char *field, const cJSON *declared, spec_error_t *err)
+{
+    const char *open, *s;
+    size_t n;
+
+    if (spec_check_expressions(text, field, declared, err) < 0)
+        return -1;
+    for (open = strstr(text, "${{"); open != NULL; open = strstr(open + 3, "${{")) {
+        if (spec_expr_at(open, &s, &n) == NULL)
+            break;
+        for (size_t i = 0; spec_group_refused[i] != NULL; i++) {
+            if (spec_token_is(s, n, spec_group_refused[i])) {
+                spec_fail(err, field,
+                          "uses \"%s\", which a concurrency group cannot: the group is known "
+                          "when a run is queued (inputs, repo.name and ref are)",
+                          spec_group_refused[i]);
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 /* ---- inputs of a run ------------------------------------------------ */
@@ -560,6 +602,34 @@ spec_expand(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, s
             cJSON_Delete(x.defer);
     }
     return out;
+}
+
+int
+spec_expand_group(const cJSON *tmpl, const cJSON *inputs, const spec_context_t *ctx, char **group,
+                  bool *cancel, spec_error_t *err)
+{
+    const cJSON *conc = spec_get(tmpl, "concurrency");
+    const cJSON *text = spec_get(conc, "group");
+    cJSON *v;
+
+    *group = NULL;
+    *cancel = false;
+    if (conc == NULL)
+        return 0;
+    if (!cJSON_IsString(text)) {
+        spec_fail(err, "concurrency.group", "must be a non-empty string");
+        return -1;
+    }
+    if (spec_group_check(text->valuestring, "concurrency.group", spec_get(tmpl, "inputs"), err) < 0)
+        return -1;
+    v = spec_expand_string(text->valuestring, "concurrency.group", spec_get(tmpl, "inputs"), inputs,
+                           ctx, NULL, NULL, NULL, err);
+    if (v == NULL)
+        return -1;
+    *group = xstrdup(v->valuestring);
+    *cancel = cJSON_IsTrue(spec_get(conc, "cancel_in_progress"));
+    cJSON_Delete(v);
+    return 0;
 }
 
 char *

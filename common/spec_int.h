@@ -117,5 +117,8 @@ int spec_field_strings(const cJSON *v, const char *field, spec_slot_t slot, spec
  * declared inputs. Returns 0, or -1 with *err. */
 int spec_check_expressions(const char *text, const char *field, const cJSON *declared,
                            spec_error_t *err);
+/* The same for a concurrency group, which may not use run.id nor
+ * commit.sha. Returns 0, or -1 with *err. */
+int spec_group_check(const char *text, const char *field, const cJSON *declared, spec_error_t *err);
 
 #endif

@@ -126,6 +126,7 @@ static int spec_check_image(const cJSON *v, const char *path, spec_walk_t *w, cJ
 static int spec_check_script(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 static int spec_check_jobs(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
+static int spec_check_group(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal);
 
 /* Table entries: a key of a type, an enum, a key with its own rule, an event. */
 /* clang-format off */
@@ -175,6 +176,13 @@ static const spec_table_t spec_retry_table = {"key", {
     ENUM_LIST("when", spec_retry_when, SPEC_OPTIONAL, "[\"runner_lost\"]"),
 }, NULL};
 
+/* A concurrency group: its text (expanded when a run is queued) and
+ * whether a new run cancels the group's queued and running runs. */
+static const spec_table_t spec_concurrency_table = {"key", {
+    RULE("group",             SPEC_TEXT, SPEC_REQUIRED, NULL, spec_check_group),
+    KEY("cancel_in_progress", SPEC_BOOL, SPEC_OPTIONAL, "false"),
+}, NULL};
+
 /* The expressions of a string are checked with it, so the first error of
  * a job is the first in the order of its keys. */
 static const spec_table_t spec_job_table = {"key", {
@@ -187,7 +195,8 @@ static const spec_table_t spec_job_table = {"key", {
     OBJECT("retry",      &spec_retry_table),
 }, NULL};
 
-/* jobs comes after inputs, which its expressions refer to. */
+/* jobs and concurrency come after inputs, which their expressions refer
+ * to. */
 static const spec_table_t spec_template_table = {"key", {
     ENUM("kind",   spec_kinds,  SPEC_REQUIRED,      NULL),
     RULE("on",     SPEC_ANY,    SPEC_OPTIONAL,      NULL, spec_check_on),
@@ -195,6 +204,7 @@ static const spec_table_t spec_template_table = {"key", {
     OBJECT("retry", &spec_retry_table),
     KEY("runs-on", SPEC_LABELS, SPEC_OPTIONAL,      NULL),
     RULE("inputs", SPEC_OBJECT, SPEC_OPTIONAL,      NULL, spec_check_inputs),
+    OBJECT("concurrency", &spec_concurrency_table),
     RULE("jobs",   SPEC_LIST,   SPEC_REQUIRED_TYPE, NULL, spec_check_jobs),
 }, NULL};
 /* clang-format on */
@@ -561,6 +571,14 @@ spec_check_env(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
         spec_check_dups(v, path, err) < 0)
         return -1;
     return spec_check_strings(v, path, SPEC_SLOT_ENV, w);
+}
+
+/* A concurrency group's expressions, against the template's inputs (the
+ * walk around the concurrency object's). */
+static int
+spec_check_group(const cJSON *v, const char *path, spec_walk_t *w, cJSON **normal)
+{
+    return spec_group_check(v->valuestring, path, spec_get(w->up->out, "inputs"), w->err);
 }
 
 /* The jobs, each of them valid, with unique names. */

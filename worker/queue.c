@@ -216,12 +216,19 @@
     "   SELECT 'run', " EV_RUN_SQL("r.id", run_status) " FROM r)"                              \
     " SELECT kind FROM e WHERE kind = 'run'"
 
+/* The error of a run that ends with status (an SQL expression): error,
+ * or, when it ends canceled after a cancel that gave its reason (the run
+ * was superseded in its concurrency group: db/migrations/0013), that. */
+#define RUN_END_ERROR(status, error)                                                           \
+    " error = CASE WHEN " status " = 'canceled' AND cancel_reason IS NOT NULL"                 \
+    "              THEN cancel_reason ELSE " error " END"
+
 /* 'running' or already $4: a retry after a lost reply is safe. $5 the
- * status of the jobs not started, $6 the run's error. */
+ * status of the jobs not started, $6 the run's error (RUN_END_ERROR). */
 #define SQL_RUN_END                                                                            \
     "WITH r AS (UPDATE pipeline_runs SET status = $4::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
-    "                  error = $6, lease_expires_at = NULL"                                    \
+    RUN_END_ERROR("$4::run_status", "$6") ", lease_expires_at = NULL"                          \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status IN ('running', $4::run_status)"                                  \
     "              AND gw_run_may('running', $4::run_status)"                                  \
@@ -230,8 +237,8 @@
 
 /* A job's end and its run's end in one statement, when the run ends with
  * the job: $1-$7 as SQL_JOB_END, $8 run status, $9 status of the jobs not
- * started, $10 the run's error, $11 and $12 as RUN_MARKS, $13 and $14 as
- * LOG_LAST_CTE. One row when the
+ * started, $10 the run's error (RUN_END_ERROR), $11 and $12 as RUN_MARKS,
+ * $13 and $14 as LOG_LAST_CTE. One row when the
  * run ended now or had ended so already (a retry after a lost reply). The run is updated only
  * after the job (EXISTS j makes j run first): the fence's FOR SHARE would
  * not see a run row this very statement had already updated. */
@@ -239,7 +246,8 @@
     "WITH " JOB_END_CTE "," LOG_LAST_CTE("$13", "$14")                                         \
     "     r AS (UPDATE pipeline_runs SET status = $8::run_status,"                             \
     "                  ended_at = COALESCE(ended_at, now()),"                                  \
-    "                  error = $10, lease_expires_at = NULL," RUN_MARKS("$11", "$12")          \
+    RUN_END_ERROR("$8::run_status", "$10") ", lease_expires_at = NULL,"                        \
+    RUN_MARKS("$11", "$12")                                                                    \
     "            WHERE id = $1 AND runner_id = $2 AND attempt = $3::int"                       \
     "              AND status = 'running' AND EXISTS (SELECT 1 FROM j)"                        \
     "              AND gw_run_may('running', $8::run_status)"                                  \

@@ -6,7 +6,11 @@
 # transaction that is rolled back, so every claim sees the same queue:
 #   1. with no other queued runs;
 #   2. with 10,000 more queued runs that need the label gpu, older than the
-#      runs the runner may take (the worst case for a scan by age).
+#      runs the runner may take (the worst case for a scan by age);
+#   3. with BENCH_GROUP_RUNS (default 1,000) more queued runs of one
+#      concurrency group whose oldest run is running, older than the runs
+#      the runner may take and in the same label set: each waits for its
+#      group, and the claim passes over every one of them.
 # Per claim: p50 and p99 of pgbench's latency (BEGIN, claim, ROLLBACK over a
 # local TCP connection), BENCH_CLAIMS claims each (default 2000).
 set -u
@@ -20,7 +24,8 @@ gw_pg_start || exit 1
 gw_api_start || exit 1
 gw_template one '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
 gw_template gpu '{"kind": "build", "runs-on": ["gpu"], "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
-gw_repo demo one gpu || exit 1
+gw_template grp '{"kind": "build", "concurrency": {"group": "g"}, "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
+gw_repo demo one gpu grp || exit 1
 RUNNER=00000000-0000-4000-8000-00000000b001
 gw_psql -c "INSERT INTO runners (id, name, hostname, engine, lease_seconds, labels)
             VALUES ('$RUNNER', 'bench', 'bench', 'local', 30, '{local}')" >/dev/null
@@ -30,9 +35,9 @@ copy_runs() { # TEMPLATE COUNT AGE: COUNT queued runs like the template's, creat
     seed=$(gw_trigger demo "{\"template\": \"$1\"}")
     gw_psql -c "WITH s AS (SELECT * FROM pipeline_runs WHERE id = '$seed'),
       r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status, trigger,
-                                       ref, inputs, spec, runs_on, created_at)
+                                       ref, inputs, spec, runs_on, concurrency_group, created_at)
             SELECT gen_random_uuid(), s.repo_id, s.template_id, s.template_version, 'queued',
-                   s.trigger, s.ref, s.inputs, s.spec, s.runs_on,
+                   s.trigger, s.ref, s.inputs, s.spec, s.runs_on, s.concurrency_group,
                    now() - interval '$3' + g * interval '1 millisecond'
               FROM s, generate_series(1, $2) g RETURNING id)
       INSERT INTO jobs (id, run_id, position, name, kind)
@@ -70,6 +75,13 @@ claims "100 runs it may take"
 copy_runs gpu 10000 '2 hours'
 gw_psql -c "VACUUM ANALYZE" >/dev/null
 claims "the same + 10,000 older runs needing gpu"
-# BENCH_EXPLAIN=1: the claim's plan with the 10,000 runs it cannot take.
+G=${BENCH_GROUP_RUNS:-1000}
+copy_runs grp "$G" '3 hours'
+gw_psql -c "UPDATE pipeline_runs SET status = 'running', started_at = now()
+             WHERE id = (SELECT id FROM pipeline_runs WHERE concurrency_group = 'g'
+                          ORDER BY created_at LIMIT 1)" >/dev/null
+gw_psql -c "VACUUM ANALYZE" >/dev/null
+claims "the same + $((G - 1)) older runs waiting for their concurrency group"
+# BENCH_EXPLAIN=1: the claim's plan with the runs it cannot take and those waiting.
 [ -n "${BENCH_EXPLAIN:-}" ] && claim_sql "EXPLAIN (ANALYZE, COSTS OFF)" | gw_psql -f -
 exit 0

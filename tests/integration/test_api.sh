@@ -288,7 +288,7 @@ expect_error "oversize chunked body 413 (no Content-Length)" 413
 gw_log "runs"
 api GET "/pipelines/runs/$run" >/dev/null
 expect_status "GET run 200" 200
-expect_eq "run object fields" "allowed_failures attempt cancel_requested_at commit created_at ended_at error id inputs jobs logs_expired queued_seconds ref repo rerun_of retried_jobs retries run_seconds runner runs_on started_at status template template_version trigger triggered_by waiting" \
+expect_eq "run object fields" "allowed_failures attempt cancel_requested_at commit concurrency_group created_at ended_at error id inputs jobs logs_expired queued_seconds ref repo rerun_of retried_jobs retries run_seconds runner runs_on started_at status template template_version trigger triggered_by waiting" \
     "$(jqv 'keys | join(" ")')"
 expect_eq "job object fields" "ended_at error exit_code id image kind logs_expired name position retry run_seconds secrets started_at status" \
     "$(jqv '.jobs[0] | keys | join(" ")')"

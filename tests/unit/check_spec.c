@@ -279,6 +279,23 @@ static const invalid_case_t invalid_cases[] = {
      "is listed twice"},
     /* clean */
     {"{" KIND "'clean': 'yes', " JOBS "}", "clean", "must be true or false"},
+    /* concurrency */
+    {"{" KIND "'concurrency': 'g', " JOBS "}", "concurrency", "must be an object"},
+    {"{" KIND "'concurrency': {}, " JOBS "}", "concurrency.group", "is required"},
+    {"{" KIND "'concurrency': {'group': ''}, " JOBS "}", "concurrency.group",
+     "must be a non-empty string or null"},
+    {"{" KIND "'concurrency': {'group': 'g', 'cancel': true}, " JOBS "}", "concurrency.cancel",
+     "is not a known key"},
+    {"{" KIND "'concurrency': {'group': 'g', 'cancel_in_progress': 'yes'}, " JOBS "}",
+     "concurrency.cancel_in_progress", "must be true or false"},
+    {"{" KIND "'concurrency': {'group': 'g-${{ inputs.X }}'}, " JOBS "}", "concurrency.group",
+     "references undeclared input \"X\""},
+    {"{" KIND "'concurrency': {'group': 'g-${{ run.id }}'}, " JOBS "}", "concurrency.group",
+     "uses \"run.id\", which a concurrency group cannot: the group is known when a run is "
+     "queued (inputs, repo.name and ref are)"},
+    {"{" KIND "'concurrency': {'group': '${{commit.sha}}'}, " JOBS "}", "concurrency.group",
+     "uses \"commit.sha\", which a concurrency group cannot: the group is known when a run is "
+     "queued (inputs, repo.name and ref are)"},
     /* jobs */
     {"{" KIND "'jobs': []}", "jobs", "must be a non-empty array"},
     {"{" KIND "'jobs': {}}", "jobs", "must be a non-empty array"},
@@ -827,6 +844,47 @@ START_TEST(test_retry)
     jobs = expand("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}", NULL, NULL);
     ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 0), "retry"));
     cJSON_Delete(jobs);
+}
+END_TEST
+
+/* A concurrency group is normalised (cancel_in_progress filled in) and
+ * expanded for a run; a template without one has none. */
+START_TEST(test_concurrency_group)
+{
+    cJSON *t =
+        valid("{'kind': 'build', 'inputs': {'ENV': {'default': 'prod'}},"
+              " 'concurrency': {'group': 'deploy-${{ repo.name }}-${{ref}}-${{ inputs.ENV }}'},"
+              " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    const spec_context_t ctx = {"web", "6f1c", NULL, "refs/heads/main"};
+    cJSON *inputs = js("{'ENV': 'staging'}");
+    spec_error_t err;
+    char *group;
+    bool cancel = true;
+
+    assert_json(cJSON_GetObjectItem(t, "concurrency"),
+                "{'group': 'deploy-${{ repo.name }}-${{ref}}-${{ inputs.ENV }}',"
+                " 'cancel_in_progress': false}");
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(spec_expand_group(t, inputs, &ctx, &group, &cancel, &err), 0);
+    ck_assert_str_eq(group, "deploy-web-refs/heads/main-staging");
+    ck_assert(!cancel);
+    free(group);
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'build', 'concurrency': {'group': 'g', 'cancel_in_progress': true},"
+              " 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_expand_group(t, NULL, &ctx, &group, &cancel, &err), 0);
+    ck_assert_str_eq(group, "g");
+    ck_assert(cancel);
+    free(group);
+    cJSON_Delete(t);
+
+    t = valid("{'kind': 'build', 'jobs': [{'name': 'a', 'script': ['x']}]}");
+    ck_assert_int_eq(spec_expand_group(t, NULL, &ctx, &group, &cancel, &err), 0);
+    ck_assert_ptr_null(group);
+    ck_assert(!cancel);
+    cJSON_Delete(t);
+    cJSON_Delete(inputs);
 }
 END_TEST
 
@@ -1898,6 +1956,7 @@ spec_suite(void)
     tcase_add_test(tc, test_expand_secret);
     tcase_add_test(tc, test_expand_context);
     tcase_add_test(tc, test_retry);
+    tcase_add_test(tc, test_concurrency_group);
     tcase_add_test(tc, test_expand_null_context);
     tcase_add_test(tc, test_expand_deferred_join);
     tcase_add_test(tc, test_deferred_join_refuses);
