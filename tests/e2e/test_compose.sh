@@ -200,10 +200,10 @@ runner1=$(echo "$body" | jq -r .runner)
 worker1=$(ctr worker)
 expect_eq "the runner is named after the worker container's host name" \
     "$(docker inspect --format '{{.Config.Hostname}}' "$worker1")" "$runner1"
-# Workspaces are named by the repo's id, not its name.
+# Workspaces are named by the engine and the repo's id, not its name.
 demo_id=$(curl -s "$API/repos/demo" | jq -r .id)
 check "the workspace is at the same path on the host" \
-    test -f "$GITWEAVE_RUNS_DIR/$runner1/$demo_id/out.txt"
+    test -f "$GITWEAVE_RUNS_DIR/$runner1/docker/$demo_id/out.txt"
 
 # The README's calls: the example build template (YAML), a repository cloned
 # by path from GITWEAVE_GIT_DIR (mounted read-only into the worker, owned by

@@ -193,7 +193,7 @@ YAML
         'job checks failed: line 3 "test -f configure" exited with code 1' "$(jq -r .error <<<"$body")"
     expect_eq "[$engine] the manual run records the commit it built" "manual $head" \
         "$(jq -r '"\(.trigger) \(.commit)"' <<<"$body")"
-    log=$(gw_logs "$(jq -r '.jobs[1].id' <<<"$body")")
+    log=$(gw_job_log "$(jq -r '.jobs[1].id' <<<"$body")")
     expect_eq "[$engine] each step before its output, up to the failing one" "\$ echo \"checking \${GITWEAVE_EXPR_COMMIT_SHA}\"
 checking $head
 \$ echo one
