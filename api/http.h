@@ -91,8 +91,8 @@ typedef struct http_req {
     size_t body_charge;      /* bytes of its body counted in the server's budget */
 
     /* Owned by http.c: statements of http_db_async. */
-    int in_flight;  /* statements whose callback has not run yet */
-    bool free_due;  /* http_req_free was called while one was in flight */
+    int in_flight; /* statements whose callback has not run yet */
+    bool free_due; /* http_req_free was called while one was in flight */
 } http_req_t;
 
 /*
@@ -205,8 +205,8 @@ typedef struct {
  * got its head, or too many streams are open (503 JSON). r then belongs
  * to the server as after any reply.
  */
-int http_stream_open(http_req_t *r, const char *content_type, const http_stream_cb_t *cb)
-    GW_MUST_CHECK;
+int http_stream_open(http_req_t *r, const char *content_type,
+                     const http_stream_cb_t *cb) GW_MUST_CHECK;
 /* Queue len bytes. Returns false when the stream is over (the client is
  * gone, or fell too far behind and was dropped): forget r. */
 bool http_stream_write(http_req_t *r, const char *data, size_t len) GW_MUST_CHECK;

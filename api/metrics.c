@@ -120,8 +120,8 @@ metrics_observe(const http_req_t *r, int status, int64_t ms)
             metrics.counters[i].code == status)
             c = &metrics.counters[i];
     if (c == NULL) {
-        metrics.counters = xrealloc(metrics.counters,
-                                    (metrics.ncounters + 1) * sizeof(*metrics.counters));
+        metrics.counters =
+            xrealloc(metrics.counters, (metrics.ncounters + 1) * sizeof(*metrics.counters));
         c = &metrics.counters[metrics.ncounters++];
         *c = (metrics_counter_t){.method = method, .route = route, .code = status};
     }
@@ -131,8 +131,8 @@ metrics_observe(const http_req_t *r, int status, int64_t ms)
         if (metrics.histograms[i].route == route && metrics.histograms[i].method == method)
             h = &metrics.histograms[i];
     if (h == NULL) {
-        metrics.histograms = xrealloc(metrics.histograms,
-                                      (metrics.nhistograms + 1) * sizeof(*metrics.histograms));
+        metrics.histograms =
+            xrealloc(metrics.histograms, (metrics.nhistograms + 1) * sizeof(*metrics.histograms));
         h = &metrics.histograms[metrics.nhistograms++];
         *h = (metrics_histogram_t){.method = method, .route = route};
     }
@@ -207,8 +207,9 @@ metrics_render_process(buf_t *b)
         if (fgets(line, sizeof(line), f) != NULL) {
             const char *p = strrchr(line, ')');
             if (p == NULL ||
-                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d "
-                              "%*d %*d %*d %llu",
+                sscanf(p + 2,
+                       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d "
+                       "%*d %*d %*d %llu",
                        &utime, &stime, &start) != 3)
                 utime = stime = start = 0;
         }

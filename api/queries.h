@@ -12,6 +12,9 @@
 #include "db.h"
 #include "events.h"
 
+/* The SQL is laid out by hand, a clause per line. */
+/* clang-format off */
+
 /* ---- repos ---- */
 
 #define SQL_REPO_JSON                                                                              \
@@ -680,5 +683,7 @@
     X(METRICS, "metrics")                                                                          \
     X(SCHEDULES_DUE, "schedules_due")                                                              \
     X(SCHEDULES_LIST, "schedules_list")
+
+/* clang-format on */
 
 #endif

@@ -6,9 +6,9 @@
  * names (gw_name_valid), {run} and {job} are uuids. The router answers by
  * itself when the request cannot reach a handler: 401 from router_admit (a
  * token is configured and the request does not carry it; /healthz and
- * /readyz are open, and /metrics with GITWEAVE_METRICS_PUBLIC=true), and from router_dispatch 400 (a malformed path, parameter or query
- * string), 404 (no route), 405 (a route, but not for this method; with an
- * Allow header).
+ * /readyz are open, and /metrics with GITWEAVE_METRICS_PUBLIC=true), and from router_dispatch 400
+ * (a malformed path, parameter or query string), 404 (no route), 405 (a route, but not for this
+ * method; with an Allow header).
  */
 #ifndef GW_API_ROUTER_H
 #define GW_API_ROUTER_H

@@ -147,8 +147,8 @@ server_new(const gw_config_t *cfg)
     lim.header_timeout = cfg->api_header_timeout;
     lim.body_timeout = cfg->api_body_timeout;
     lim.idle_timeout = cfg->api_idle_timeout;
-    lim.max_streams = cfg->api_max_streams > 0 ? cfg->api_max_streams
-                                               : (lim.max_connections * 3 + 3) / 4;
+    lim.max_streams =
+        cfg->api_max_streams > 0 ? cfg->api_max_streams : (lim.max_connections * 3 + 3) / 4;
     lim.max_body = (size_t)cfg->api_max_body;
     lim.body_budget = (size_t)cfg->api_body_budget;
     lim.allowed_origins = cfg->allowed_origins;
@@ -177,8 +177,8 @@ server_new(const gw_config_t *cfg)
                    cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size());
     srv->follow = follow_new(srv->base, cfg, srv->db);
     srv->scheduler = scheduler_new(srv->base, srv->db);
-    log_info("api", "listening addr=%s port=%d max_connections=%d max_streams=%d", host,
-             srv->port, lim.max_connections, lim.max_streams);
+    log_info("api", "listening addr=%s port=%d max_connections=%d max_streams=%d", host, srv->port,
+             lim.max_connections, lim.max_streams);
     freeaddrinfo(ai);
     free(host);
     return srv;

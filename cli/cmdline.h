@@ -54,8 +54,8 @@ typedef struct {
     const char *repo, *id, *file, *name, *template_name;
     const char *ref, *commit, *status, *clone_url, *branch;
     const char *pattern, *since; /* grep */
-    long limit;          /* 0: not given */
-    const char **inputs; /* "NAME=VALUE" each, -i in order; free with cmdline_free */
+    long limit;                  /* 0: not given */
+    const char **inputs;         /* "NAME=VALUE" each, -i in order; free with cmdline_free */
     size_t ninputs;
 } cmdline_t;
 

@@ -31,54 +31,54 @@ void config_usage(FILE *out, config_user_t program);
 
 typedef struct {
     /* both */
-    char *database_url;     /* DATABASE_URL: libpq conninfo or URI */
+    char *database_url; /* DATABASE_URL: libpq conninfo or URI */
     /* api */
-    char *api_addr;         /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
-    char *api_token;        /* GITWEAVE_API_TOKEN: "" = no authentication */
-    char *metrics_public;   /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
-    int api_max_body;       /* GITWEAVE_API_MAX_BODY_BYTES */
-    int api_body_budget;    /* GITWEAVE_API_BODY_BUDGET_BYTES: all bodies held at once */
-    char *api_port_file;    /* GITWEAVE_API_PORT_FILE: write the bound port here */
+    char *api_addr;          /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
+    char *api_token;         /* GITWEAVE_API_TOKEN: "" = no authentication */
+    char *metrics_public;    /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
+    int api_max_body;        /* GITWEAVE_API_MAX_BODY_BYTES */
+    int api_body_budget;     /* GITWEAVE_API_BODY_BUDGET_BYTES: all bodies held at once */
+    char *api_port_file;     /* GITWEAVE_API_PORT_FILE: write the bound port here */
     int api_max_connections; /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */
-    int api_header_timeout; /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
-    int api_body_timeout;   /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
-    int api_idle_timeout;   /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
-    int api_max_streams;    /* GITWEAVE_API_MAX_STREAMS: 0 = 3/4 of the connection cap */
-    int api_keepalive;      /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
-    char *allowed_origins;  /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
-    int api_db_connections; /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
+    int api_header_timeout;  /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
+    int api_body_timeout;    /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
+    int api_idle_timeout;    /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
+    int api_max_streams;     /* GITWEAVE_API_MAX_STREAMS: 0 = 3/4 of the connection cap */
+    int api_keepalive;       /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
+    char *allowed_origins;   /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
+    int api_db_connections;  /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
     char *secrets_public_key_file; /* GITWEAVE_SECRETS_PUBLIC_KEY_FILE: "" = no secrets */
     /* worker */
-    char *runner_name;      /* RUNNER_NAME (default: the host name) */
-    char *engine;           /* RUNNER_CONTAINER_ENGINE: docker | local */
-    char *labels_text;      /* RUNNER_LABELS as given */
-    char *labels;           /* ... with the engine's name, comma-separated (config_load) */
+    char *runner_name;        /* RUNNER_NAME (default: the host name) */
+    char *engine;             /* RUNNER_CONTAINER_ENGINE: docker | local */
+    char *labels_text;        /* RUNNER_LABELS as given */
+    char *labels;             /* ... with the engine's name, comma-separated (config_load) */
     char *run_unlabeled_text; /* RUNNER_RUN_UNLABELED: "true" | "false" */
     bool run_unlabeled;       /* ... as a boolean */
-    char *workdir;          /* RUNNER_WORKDIR */
-    char *docker_host;      /* DOCKER_HOST */
-    char *default_image;    /* RUNNER_DEFAULT_IMAGE */
-    int lease_seconds;      /* RUNNER_LEASE_SECONDS */
-    int poll_seconds;       /* RUNNER_POLL_SECONDS */
-    int job_timeout;        /* RUNNER_JOB_TIMEOUT_SECONDS */
-    int stop_grace;         /* RUNNER_STOP_GRACE_SECONDS */
-    int log_chunk_bytes;    /* RUNNER_LOG_CHUNK_BYTES */
-    int log_flush_ms;       /* RUNNER_LOG_FLUSH_MS */
-    int log_retention_days; /* GITWEAVE_LOG_RETENTION_DAYS */
-    int log_retention_sweep; /* GITWEAVE_LOG_RETENTION_SWEEP_SECONDS */
-    int log_max_bytes;      /* RUNNER_LOG_MAX_BYTES */
-    int engine_backoff_max; /* RUNNER_ENGINE_BACKOFF_MAX_SECONDS */
-    int checkout_timeout;   /* RUNNER_CHECKOUT_TIMEOUT_SECONDS */
-    int concurrency;        /* RUNNER_CONCURRENCY: runs at once */
-    int drain_seconds;      /* RUNNER_DRAIN_SECONDS: 0 = wait for the runs however long */
+    char *workdir;            /* RUNNER_WORKDIR */
+    char *docker_host;        /* DOCKER_HOST */
+    char *default_image;      /* RUNNER_DEFAULT_IMAGE */
+    int lease_seconds;        /* RUNNER_LEASE_SECONDS */
+    int poll_seconds;         /* RUNNER_POLL_SECONDS */
+    int job_timeout;          /* RUNNER_JOB_TIMEOUT_SECONDS */
+    int stop_grace;           /* RUNNER_STOP_GRACE_SECONDS */
+    int log_chunk_bytes;      /* RUNNER_LOG_CHUNK_BYTES */
+    int log_flush_ms;         /* RUNNER_LOG_FLUSH_MS */
+    int log_retention_days;   /* GITWEAVE_LOG_RETENTION_DAYS */
+    int log_retention_sweep;  /* GITWEAVE_LOG_RETENTION_SWEEP_SECONDS */
+    int log_max_bytes;        /* RUNNER_LOG_MAX_BYTES */
+    int engine_backoff_max;   /* RUNNER_ENGINE_BACKOFF_MAX_SECONDS */
+    int checkout_timeout;     /* RUNNER_CHECKOUT_TIMEOUT_SECONDS */
+    int concurrency;          /* RUNNER_CONCURRENCY: runs at once */
+    int drain_seconds;        /* RUNNER_DRAIN_SECONDS: 0 = wait for the runs however long */
     /* limits of job containers (docker engine) */
-    int job_pids_limit;     /* RUNNER_JOB_PIDS_LIMIT */
-    char *job_memory_text;  /* RUNNER_JOB_MEMORY as given ("" = no limit) */
-    long long job_memory;   /* ... in bytes; 0 = no limit */
-    char *job_cpus_text;    /* RUNNER_JOB_CPUS as given ("" = no limit) */
+    int job_pids_limit;      /* RUNNER_JOB_PIDS_LIMIT */
+    char *job_memory_text;   /* RUNNER_JOB_MEMORY as given ("" = no limit) */
+    long long job_memory;    /* ... in bytes; 0 = no limit */
+    char *job_cpus_text;     /* RUNNER_JOB_CPUS as given ("" = no limit) */
     long long job_nano_cpus; /* ... in billionths of a CPU; 0 = no limit */
-    char *job_user;         /* RUNNER_JOB_USER: user[:group] ("" = the image's) */
-    char *secrets_key_file; /* RUNNER_SECRETS_KEY_FILE: "" = jobs get no secrets */
+    char *job_user;          /* RUNNER_JOB_USER: user[:group] ("" = the image's) */
+    char *secrets_key_file;  /* RUNNER_SECRETS_KEY_FILE: "" = jobs get no secrets */
 } gw_config_t;
 
 /* Read the environment into cfg. Returns 0, or -1 after printing every

@@ -35,8 +35,7 @@ db_connect(const char *conninfo, const char *application_name)
 }
 
 PGresult *
-db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
-        const char *const *params)
+db_exec(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params)
 {
     PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
@@ -51,8 +50,7 @@ db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 }
 
 int
-db_command(PGconn *conn, const char *what, const char *sql, int nparams,
-           const char *const *params)
+db_command(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params)
 {
     PGresult *res = db_exec(conn, what, sql, nparams, params);
     if (res == NULL)

@@ -35,7 +35,6 @@ bool db_alive(PGconn *conn);
 
 /* A column of a timestamp rendered as RFC 3339 UTC, for SELECT lists:
  * DB_TS("r.created_at") -> to_char(...). */
-#define DB_TS(col)                                                                             \
-    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 #endif

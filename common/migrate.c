@@ -84,8 +84,8 @@ apply_one(PGconn *conn, const char *dir, const char *name)
     }
     PQclear(res);
     const char *params[] = {name};
-    if (db_command(conn, "record migration",
-                   "INSERT INTO schema_migrations (name) VALUES ($1)", 1, params) < 0 ||
+    if (db_command(conn, "record migration", "INSERT INTO schema_migrations (name) VALUES ($1)", 1,
+                   params) < 0 ||
         db_command(conn, "commit migration", "COMMIT", 0, NULL) < 0) {
         (void)db_command(conn, "rollback migration", "ROLLBACK", 0, NULL);
         goto fail;
@@ -121,8 +121,8 @@ migrate_run(PGconn *conn, const char *dir)
     closedir(d);
     qsort(names, count, sizeof(*names), name_cmp);
 
-    if (db_command(conn, "take migration lock", "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
-                   0, NULL) < 0)
+    if (db_command(conn, "take migration lock", "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0,
+                   NULL) < 0)
         goto fail;
     locked = true;
     if (db_command(conn, "create schema_migrations",

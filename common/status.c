@@ -6,8 +6,8 @@
 #include <string.h>
 
 static const char *const status_names[ST__COUNT] = {
-    [ST_QUEUED] = "queued",   [ST_RUNNING] = "running",   [ST_SUCCESS] = "success",
-    [ST_FAILED] = "failed",   [ST_CANCELED] = "canceled", [ST_SKIPPED] = "skipped",
+    [ST_QUEUED] = "queued", [ST_RUNNING] = "running",   [ST_SUCCESS] = "success",
+    [ST_FAILED] = "failed", [ST_CANCELED] = "canceled", [ST_SKIPPED] = "skipped",
 };
 
 /* allowed[kind][from] is a bit set of the statuses that may follow. */

@@ -15,7 +15,7 @@ pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-
 # Testing: engines, images without a registry, fuzzing, metrics, OpenAPI
 # checks and the web page's browser tests.
 $runtime || pkgs+=(docker.io busybox-static docker-compose debootstrap
-                   clang libclang-rt-14-dev prometheus nodejs chromium)
+                   clang clang-format libclang-rt-14-dev prometheus nodejs chromium)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,7 +14,7 @@
 typedef struct chunk {
     struct chunk *next;
     struct log_sink *sink;
-    bool sent;   /* in flight, or stored */
+    bool sent; /* in flight, or stored */
     bool stored;
     int64_t offset;
     size_t len;
@@ -28,10 +28,10 @@ struct log_sink {
     secret_mask_t *mask; /* the job's secrets, masked before the chunker; or NULL */
     chunk_t *head;
     chunk_t **tail;
-    int inflight; /* inserts not answered yet */
+    int inflight;     /* inserts not answered yet */
     bool finished;    /* log_sink_finish was called */
     chunk_t *carried; /* the last chunk, sent with the job's end */
-    bool freed;   /* freed by its owner: released with the last answer */
+    bool freed;       /* freed by its owner: released with the last answer */
 };
 
 static void

@@ -21,6 +21,9 @@
 #include "log.h"
 #include "spec.h"
 
+/* The SQL is laid out by hand, a clause per line. */
+/* clang-format off */
+
 /* The fence every write about a claimed run carries: $1 run, $2 runner,
  * $3 attempt. FOR SHARE holds the run row until the write commits, so a
  * reaper (FOR UPDATE SKIP LOCKED) cannot end the run between the check and
@@ -46,22 +49,18 @@
 /* The lock taken ("t") or not, and then who holds it: the runner whose
  * name has its key, its host, and the database session. */
 #define SQL_LOCK                                                                                   \
-    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_KEY(                                            \
-        "$1") ") AS ok),"                                                                          \
-              " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"   \
-              " SELECT ok, CASE WHEN NOT ok THEN"                                                  \
-              "   (SELECT format('runner %s on host %s, database session pid %s from %s since "    \
-              "%s',"                                                                               \
-              "                  COALESCE(rn.name, 'unknown'), COALESCE(rn.hostname, 'unknown'), " \
-              "h.pid,"                                                                             \
-              "                  COALESCE(host(a.client_addr), 'a local socket'),"                 \
-              "                  COALESCE(a.backend_start::text, 'an unknown time'))"              \
-              "      FROM pg_locks h LEFT JOIN pg_stat_activity a ON a.pid = h.pid"                \
-              "      LEFT JOIN runners rn ON " LOCK_KEY("rn.name") " = " LOCK_KEY(                 \
-                  "$1") "     WHERE " LOCK_IS("h",                                                 \
-                                              "$1") " AND h.pid <> pg_backend_pid()"               \
-                                                    "     ORDER BY rn.name = $1 DESC LIMIT 1) END" \
-                                                    " FROM l"
+    "WITH l AS (SELECT pg_try_advisory_lock(" LOCK_KEY("$1") ") AS ok),"                           \
+    " u AS (UPDATE runners SET lost_at = NULL WHERE name = $1 AND (SELECT ok FROM l))"             \
+    " SELECT ok, CASE WHEN NOT ok THEN"                                                            \
+    "   (SELECT format('runner %s on host %s, database session pid %s from %s since %s',"          \
+    "                  COALESCE(rn.name, 'unknown'), COALESCE(rn.hostname, 'unknown'), h.pid,"     \
+    "                  COALESCE(host(a.client_addr), 'a local socket'),"                           \
+    "                  COALESCE(a.backend_start::text, 'an unknown time'))"                        \
+    "      FROM pg_locks h LEFT JOIN pg_stat_activity a ON a.pid = h.pid"                          \
+    "      LEFT JOIN runners rn ON " LOCK_KEY("rn.name") " = " LOCK_KEY("$1")                      \
+    "     WHERE " LOCK_IS("h", "$1") " AND h.pid <> pg_backend_pid()"                              \
+    "     ORDER BY rn.name = $1 DESC LIMIT 1) END"                                                 \
+    " FROM l"
 
 #define SQL_REGISTER                                                                               \
     "INSERT INTO runners (id, name, hostname, engine, lease_seconds, slots, status, labels,"       \
@@ -274,11 +273,10 @@
     "              AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1"                           \
     "                                AND retry = cardinality(pipeline_runs.retries)"               \
     "                                AND status NOT IN ('queued', 'running'))"                     \
-    "           RETURNING id)," REQUEUE_JOBS(                                                      \
-        "r") ","                                                                                   \
-             " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL(                              \
-                 "r.id", "'queued'") " FROM r" REQUEUE_JOB_EVENTS ")"                              \
-                                     " SELECT kind FROM e WHERE kind = 'run'"
+    "           RETURNING id)," REQUEUE_JOBS("r") ","                                              \
+    " e AS MATERIALIZED (SELECT 'run' AS kind, " EV_RUN_SQL("r.id", "'queued'") " FROM r"          \
+    REQUEUE_JOB_EVENTS ")"                                                                         \
+    " SELECT kind FROM e WHERE kind = 'run'"
 
 #define SQL_LOG_INSERT                                                                         \
     "INSERT INTO logs (job_id, \"offset\", chunk)"                                             \
@@ -342,22 +340,11 @@
 /* The events of LOST_END, as branches of a UNION ALL of (kind, notify):
  * kind 'failed' or 'retried' per run, 'job' per job. */
 #define LOST_END_EVENTS                                                                            \
-    " SELECT 'failed' AS kind, " EV_RUN_SQL(                                                       \
-        "runs.id",                                                                                 \
-        "'failed'") " FROM runs"                                                                   \
-                    " UNION ALL SELECT 'retried', " EV_RUN_SQL(                                    \
-                        "rt.id",                                                                   \
-                        "'queued'") " FROM rt"                                                     \
-                                    " UNION ALL SELECT 'job', " EV_JOB_SQL(                        \
-                                        "fj.id", "fj.run_id",                                      \
-                                        "'failed'") " FROM fj"                                     \
-                                                    " UNION ALL SELECT 'job', " EV_JOB_SQL(        \
-                                                        "sj.id", "sj.run_id",                      \
-                                                        "'skipped'") " FROM sj"                    \
-                                                                     " UNION ALL SELECT "          \
-                                                                     "'job', " EV_JOB_SQL(         \
-                                                                         "nj.id", "nj.run_id",     \
-                                                                         "'queued'") " FROM nj"
+    " SELECT 'failed' AS kind, " EV_RUN_SQL("runs.id", "'failed'") " FROM runs"                    \
+    " UNION ALL SELECT 'retried', " EV_RUN_SQL("rt.id", "'queued'") " FROM rt"                     \
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("fj.id", "fj.run_id", "'failed'") " FROM fj"            \
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"           \
+    " UNION ALL SELECT 'job', " EV_JOB_SQL("nj.id", "nj.run_id", "'queued'") " FROM nj"
 
 /* $1 this runner. A runner whose lock is free is marked lost_at; one second
  * later (time for a worker that merely reconnected to take its lock again)
@@ -368,31 +355,25 @@
     "   WHERE rn.id <> $1::uuid"                                                                   \
     "     AND EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.runner_id = rn.id"                     \
     "                    AND r.status = 'running')"                                                \
-    "     AND NOT " LOCK_HELD(                                                                     \
-        "rn.name") "),"                                                                            \
-                   " mark AS ("                                                                    \
-                   "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                       \
-                   "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                  \
-                   " lost AS ("                                                                    \
-                   "  SELECT r.id, " LOST_RETRY(                                                   \
-                       "r") " AS retry,"                                                           \
-                            "         format('runner lost: %s %s',"                                \
-                            "           COALESCE((SELECT name FROM runners WHERE id = "            \
-                            "r.runner_id), 'a runner'),"                                           \
-                            "           CASE WHEN m.id IS NOT NULL"                                \
-                            "                THEN 'ended its database session (it died or lost "   \
-                            "the database)'"                                                       \
-                            "                ELSE 'stopped renewing its lease (it died or lost "   \
-                            "the database)' END)"                                                  \
-                            "           AS why"                                                    \
-                            "    FROM pipeline_runs r"                                             \
-                            "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - " \
-                            "interval '1 second'"                                                  \
-                            "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"        \
-                            "                                   OR m.id IS NOT NULL AND "          \
-                            "NOT " LOST_RETRY("r") ")"                                             \
-                                                   "   FOR UPDATE OF r SKIP LOCKED)," LOST_END     \
-                                                   " SELECT kind FROM (" LOST_END_EVENTS ") e"
+    "     AND NOT " LOCK_HELD("rn.name") "),"                                                      \
+    " mark AS ("                                                                                   \
+    "  UPDATE runners SET lost_at = COALESCE(lost_at, now())"                                      \
+    "   WHERE id IN (SELECT id FROM dead) RETURNING id, lost_at),"                                 \
+    " lost AS ("                                                                                   \
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry,"                                                 \
+    "         format('runner lost: %s %s',"                                                        \
+    "           COALESCE((SELECT name FROM runners WHERE id = r.runner_id), 'a runner'),"          \
+    "           CASE WHEN m.id IS NOT NULL"                                                        \
+    "                THEN 'ended its database session (it died or lost the database)'"             \
+    "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"        \
+    "           AS why"                                                                            \
+    "    FROM pipeline_runs r"                                                                     \
+    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"      \
+    "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"                                \
+    "                                   OR m.id IS NOT NULL AND NOT " LOST_RETRY("r") ")"          \
+    "   FOR UPDATE OF r SKIP LOCKED),"                                                             \
+    LOST_END                                                                                       \
+    " SELECT kind FROM (" LOST_END_EVENTS ") e"
 
 /* $1 this runner, $2 why, $3 the runs it holds (and those it gave up
  * lately, which are the lease reaper's), $4 whether an earlier life
@@ -406,30 +387,27 @@
  * when it has. */
 #define SQL_REAP_OWN                                                                               \
     "WITH own AS ("                                                                                \
-    "  SELECT r.id, " LOST_RETRY(                                                                  \
-        "r") " AS retry, r.lease_expires_at < now() AS expired,"                                   \
-             "         EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                         \
-             "                  AND j.retry = cardinality(r.retries)"                              \
-             "                  AND (j.status NOT IN ('queued', 'running')"                        \
-             "                       OR j.status = 'running' AND ($4::bool"                        \
-             "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))" \
-             "         AS started"                                                                 \
-             "    FROM pipeline_runs r"                                                            \
-             "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL "           \
-             "($3::uuid[])"                                                                        \
-             "   FOR UPDATE OF r SKIP LOCKED),"                                                    \
-             " rq AS ("                                                                            \
-             "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = "     \
-             "NULL,"                                                                               \
-             "         lease_expires_at = NULL"                                                    \
-             "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"               \
-             " lost AS ("                                                                          \
-             "  SELECT own.id, own.retry, format('runner lost: %s %s',"                            \
-             "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"         \
-             "    FROM own WHERE own.started AND (own.expired OR NOT own.retry))," LOST_END        \
-             "," REQUEUE_JOBS("rq") " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL(   \
-                 "rq.id", "'queued'") " FROM rq"                                                   \
-                                      " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
+    "  SELECT r.id, " LOST_RETRY("r") " AS retry, r.lease_expires_at < now() AS expired,"          \
+    "         EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id"                                  \
+    "                  AND j.retry = cardinality(r.retries)"                                       \
+    "                  AND (j.status NOT IN ('queued', 'running')"                                 \
+    "                       OR j.status = 'running' AND ($4::bool"                                 \
+    "                          OR EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id))))"          \
+    "         AS started"                                                                          \
+    "    FROM pipeline_runs r"                                                                     \
+    "   WHERE r.runner_id = $1::uuid AND r.status = 'running' AND r.id <> ALL ($3::uuid[])"        \
+    "   FOR UPDATE OF r SKIP LOCKED),"                                                             \
+    " rq AS ("                                                                                     \
+    "  UPDATE pipeline_runs p SET status = 'queued', runner_id = NULL, started_at = NULL,"         \
+    "         lease_expires_at = NULL"                                                             \
+    "    FROM own WHERE p.id = own.id AND NOT own.started RETURNING p.id),"                        \
+    " lost AS ("                                                                                   \
+    "  SELECT own.id, own.retry, format('runner lost: %s %s',"                                     \
+    "           (SELECT name FROM runners WHERE id = $1::uuid), $2::text) AS why"                  \
+    "    FROM own WHERE own.started AND (own.expired OR NOT own.retry)),"                          \
+    LOST_END "," REQUEUE_JOBS("rq")                                                                \
+    " SELECT kind FROM (SELECT 'requeued' AS kind, " EV_RUN_SQL("rq.id", "'queued'") " FROM rq"    \
+    " UNION ALL" LOST_END_EVENTS REQUEUE_JOB_EVENTS ") e"
 
 /* The runner stops the run (its drain ran out, or a second signal) once
  * its job has ended: the run is retried or ends failed, as a lost one
@@ -437,10 +415,12 @@
 #define SQL_RUN_LOST                                                                               \
     "WITH lost AS ("                                                                               \
     "  SELECT r.id, " LOST_RETRY("r") " AS retry, $4::text AS why FROM pipeline_runs r"            \
-                                      "   WHERE r.id = $1 AND r.runner_id = $2 AND r.attempt = "   \
-                                      "$3::int AND r.status = 'running'"                           \
-                                      "   FOR UPDATE)," LOST_END                                   \
-                                      " SELECT kind FROM (" LOST_END_EVENTS ") e"
+    "   WHERE r.id = $1 AND r.runner_id = $2 AND r.attempt = $3::int AND r.status = 'running'"     \
+    "   FOR UPDATE),"                                                                              \
+    LOST_END                                                                                       \
+    " SELECT kind FROM (" LOST_END_EVENTS ") e"
+
+/* clang-format on */
 
 static const struct {
     const char *name;
@@ -543,9 +523,9 @@ q_register(pg_conn_t *c, const char *name, const char *hostname, const char *eng
 }
 
 int
-q_heartbeat(pg_conn_t *c, const char *runner_id, const char *status, const char *detail,
-            int slots, int lease_seconds, const char *run_ids, const char *attempts,
-            pg_result_fn fn, void *arg)
+q_heartbeat(pg_conn_t *c, const char *runner_id, const char *status, const char *detail, int slots,
+            int lease_seconds, const char *run_ids, const char *attempts, pg_result_fn fn,
+            void *arg)
 {
     char n[16], lease[16];
 
@@ -729,8 +709,7 @@ claim_jobs(q_run_t *run, const char *jobs_text, const char *spec_text)
 }
 
 int
-q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_result_fn fn,
-        void *arg)
+q_claim(pg_conn_t *c, const char *runner_id, int lease_seconds, int n, pg_result_fn fn, void *arg)
 {
     char lease[16], count[16];
 
@@ -787,9 +766,8 @@ job_end_params(const char **p, char *code, const q_fence_t *f, const char *job_i
 }
 
 int
-q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-          int exit_code, const char *error, const q_run_marks_t *marks, pg_result_fn fn,
-          void *arg)
+q_job_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status, int exit_code,
+          const char *error, const q_run_marks_t *marks, pg_result_fn fn, void *arg)
 {
     char code[Q_CODE_LEN], off[24];
     const char *p[11];
@@ -807,16 +785,16 @@ int
 q_run_end(pg_conn_t *c, const q_fence_t *f, gw_status_t run_status, gw_status_t rest_status,
           const char *error, pg_result_fn fn, void *arg)
 {
-    const char *p[] = {f->run_id, f->runner_id, f->attempt, status_name(run_status),
-                       status_name(rest_status), error};
+    const char *p[] = {
+        f->run_id, f->runner_id, f->attempt, status_name(run_status), status_name(rest_status),
+        error};
     return pg_conn_query_prepared(c, "q_run_end", 6, p, fn, arg);
 }
 
 int
 q_job_run_end(pg_conn_t *c, const q_fence_t *f, const char *job_id, gw_status_t status,
-              int exit_code, const char *error, const q_run_marks_t *marks,
-              gw_status_t run_status, gw_status_t rest_status, const char *run_error,
-              pg_result_fn fn, void *arg)
+              int exit_code, const char *error, const q_run_marks_t *marks, gw_status_t run_status,
+              gw_status_t rest_status, const char *run_error, pg_result_fn fn, void *arg)
 {
     char code[Q_CODE_LEN], off[24];
     const char *p[14];

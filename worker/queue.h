@@ -42,12 +42,12 @@ typedef struct {
 typedef struct {
     char id[37];
     char *name;
-    char *kind;   /* "script" or "checkout" */
-    char *image;  /* NULL when the job names none */
+    char *kind;  /* "script" or "checkout" */
+    char *image; /* NULL when the job names none */
     char **script;
     size_t nscript;
-    char **env;   /* NULL-terminated NAME=value */
-    int timeout;  /* seconds, 0 = the runner's default */
+    char **env;  /* NULL-terminated NAME=value */
+    int timeout; /* seconds, 0 = the runner's default */
     bool allow_failure;
     /* The values that wait for the run's commit (spec.h spec_expand), or
      * NULL; job_env.c fills them in. */

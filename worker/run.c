@@ -73,20 +73,20 @@ struct run {
     struct event *timeout_ev;
     struct event *flush_ev;
     struct event *retry_ev;
-    struct event *kill_ev; /* a stopped job that does not end is dropped */
+    struct event *kill_ev;  /* a stopped job that does not end is dropped */
     struct event *start_ev; /* starts the job on the engine */
     /* the current job's secrets: asked for, then opened (and masked) */
     bool secrets_asked;
     bool secrets_ready;
     job_secrets_t *secrets;
     int db_failures;
-    int inflight;          /* statements of the run not answered yet */
-    bool waiting;          /* the step's statement is in flight */
-    bool reported;         /* env->ended was called */
+    int inflight;  /* statements of the run not answered yet */
+    bool waiting;  /* the step's statement is in flight */
+    bool reported; /* env->ended was called */
     job_start_state_t js;
-    bool requeue;          /* RS_FINISH gives the run back to the queue */
-    bool lost;             /* RS_FINISH retries or fails the run (q_run_lost) */
-    bool given_up;         /* run_lost ended it here */
+    bool requeue;  /* RS_FINISH gives the run back to the queue */
+    bool lost;     /* RS_FINISH retries or fails the run (q_run_lost) */
+    bool given_up; /* run_lost ended it here */
     stop_reason_t stop;
     bool cancel_requested;
     bool shutdown;
@@ -248,8 +248,8 @@ run_failed(run_t *r, const PGresult *res)
     if (res == NULL)
         return;
     if (++r->db_failures > RUN_MAX_DB_FAILURES) {
-        log_error("worker", "a statement failed %d times; giving the run up run=%s",
-                  r->db_failures, r->q->fence.run_id);
+        log_error("worker", "a statement failed %d times; giving the run up run=%s", r->db_failures,
+                  r->q->fence.run_id);
         run_set_over(r);
         return;
     }
@@ -408,8 +408,8 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
         return;
     log_info("worker", "job timed out run=%s job=%s timeout=%d", r->q->fence.run_id,
              r->q->jobs[r->cur].id, r->job_timeout);
-    log_sink_notef(r->sink, "[gitweave] %s %s after %d s; stopping it",
-                   r->checkout ? "the" : "job", run_timed_out_text(r), r->job_timeout);
+    log_sink_notef(r->sink, "[gitweave] %s %s after %d s; stopping it", r->checkout ? "the" : "job",
+                   run_timed_out_text(r), r->job_timeout);
     log_sink_flush(r->sink, r->env->db);
     run_stop_job(r, STOP_TIMEOUT);
 }
@@ -625,8 +625,8 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         workspace_git_dir(cfg->workdir, cfg->runner_name, cfg->engine, r->q->repo_id, r->ws_index);
     char **env = job_env_new(r->q, j, git_dir, e == r->env->local);
     char *image = job_env_image(r->q, j);
-    char *script = r->checkout ? xstrdup(workspace_checkout_script())
-                               : steps_script(j->script, j->nscript);
+    char *script =
+        r->checkout ? xstrdup(workspace_checkout_script()) : steps_script(j->script, j->nscript);
     free(git_dir);
     job_secrets_apply(r->secrets, j, env);
     engine_job_spec_t spec = {
@@ -646,8 +646,10 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     free(line);
     free(header);
     if (e == r->env->local && !r->checkout && image != NULL && image[0] != '\0')
-        log_sink_notef(r->sink, "[gitweave] local engine: image \"%s\" ignored, the job runs on "
-                       "the host", image);
+        log_sink_notef(r->sink,
+                       "[gitweave] local engine: image \"%s\" ignored, the job runs on "
+                       "the host",
+                       image);
     /* Stored at once, not after the time bound: a follower sees the job
      * start, before it has printed anything. */
     log_sink_cut(r->sink);
@@ -700,9 +702,9 @@ job_ended_cb(const PGresult *res, void *arg)
         run_set_over(r);
         return;
     }
-    log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id,
-              j->id, status_name(r->job_status), r->exit_code, r->job_status_error ? " error=" : "",
-              r->job_status_error ? r->job_status_error : "");
+    log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id, j->id,
+             status_name(r->job_status), r->exit_code, r->job_status_error ? " error=" : "",
+             r->job_status_error ? r->job_status_error : "");
     log_sink_free(r->sink);
     r->sink = NULL;
     evtimer_del(r->flush_ev);
@@ -784,8 +786,8 @@ run_end_job(run_t *r)
     r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;
     if (r->ends_with_job)
         rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
-                           r->job_status_error, &marks, r->run_status, r->rest_status,
-                           r->run_error, job_ended_cb, r);
+                           r->job_status_error, &marks, r->run_status, r->rest_status, r->run_error,
+                           job_ended_cb, r);
     else
         rc = q_job_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
                        r->job_status_error, &marks, job_ended_cb, r);
@@ -932,7 +934,7 @@ run_new(const run_env_t *env, q_run_t *q, int workspace_index)
     r->kill_ev = evtimer_new(env->base, kill_cb, r);
     r->start_ev = evtimer_new(env->base, start_cb, r);
     log_info("worker", "claimed run run=%s repo=%s attempt=%s jobs=%zu workspace=%d",
-              q->fence.run_id, q->repo, q->fence.attempt, q->njobs, workspace_index);
+             q->fence.run_id, q->repo, q->fence.attempt, q->njobs, workspace_index);
     run_step(r);
     return r;
 }

@@ -60,8 +60,8 @@ struct worker {
     pg_conn_t *db;
     retention_t *retention; /* expired logs, on a connection of its own */
     run_env_t env;
-    run_t **runs;     /* cfg->concurrency slots */
-    bool *ended;      /* the run of the slot said it is over */
+    run_t **runs; /* cfg->concurrency slots */
+    bool *ended;  /* the run of the slot said it is over */
     int nruns;
     char runner_id[37];
     char hostname[256];
@@ -77,8 +77,8 @@ struct worker {
     bool claim_again; /* work was announced while it was */
     bool hb_inflight;
     bool reap_inflight;
-    bool draining;    /* SIGTERM: no new runs; exit when the runs are over */
-    bool stopping;    /* stop the runs, then exit */
+    bool draining; /* SIGTERM: no new runs; exit when the runs are over */
+    bool stopping; /* stop the runs, then exit */
     bool exiting;
     int signals;
     bool engine_ok;
@@ -453,8 +453,7 @@ claim_cb(const PGresult *res, void *arg)
         q_run_t *q = q_claim_row(res, row, w->runner_id);
         if (slot == w->cfg->concurrency) {
             /* Never happens: a claim asks for the free slots only. */
-            log_error("worker", "claimed more runs than slots; dropping run=%s",
-                      q->fence.run_id);
+            log_error("worker", "claimed more runs than slots; dropping run=%s", q->fence.run_id);
             q_run_free(q);
             continue;
         }
@@ -552,7 +551,6 @@ worker_on_run_ended(run_t *r, void *arg)
     add_ms(w->collect_ev, 0);
 }
 
-
 /* Free the runs that are over (on the loop turn after they said so). */
 static void
 collect_cb(evutil_socket_t fd, short what, void *arg)
@@ -580,7 +578,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 
 typedef struct {
     worker_t *w;
-    char *ids;   /* the runs renewed: an SQL array literal */
+    char *ids; /* the runs renewed: an SQL array literal */
     int64_t sent_ms;
 } heartbeat_t;
 
@@ -819,8 +817,7 @@ static void
 drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
-    log_warn("worker", "the drain took longer than RUNNER_DRAIN_SECONDS=%d",
-             w->cfg->drain_seconds);
+    log_warn("worker", "the drain took longer than RUNNER_DRAIN_SECONDS=%d", w->cfg->drain_seconds);
     worker_stop_runs(w);
 }
 
@@ -842,8 +839,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
             worker_exit(w);
             return;
         }
-        log_info("worker", "draining: taking no new runs, waiting for the running ones "
-                           "count=%d signal=%d",
+        log_info("worker",
+                 "draining: taking no new runs, waiting for the running ones "
+                 "count=%d signal=%d",
                  w->nruns, (int)sig);
         worker_heartbeat(w);
         if (w->cfg->drain_seconds > 0)

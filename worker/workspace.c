@@ -267,8 +267,8 @@ workspace_head(const char *git_dir, char **err)
         n++;
     if ((n != 40 && n != 64) || (line[n] != '\n' && line[n] != '\0')) {
         line[strcspn(line, "\n")] = '\0';
-        *err = xasprintf("the checkout did not leave a commit checked out (HEAD is \"%.80s\")",
-                         line);
+        *err =
+            xasprintf("the checkout did not leave a commit checked out (HEAD is \"%.80s\")", line);
         return NULL;
     }
     line[n] = '\0';

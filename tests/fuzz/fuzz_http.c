@@ -78,8 +78,8 @@ fuzz_head(const uint8_t *data, size_t size, size_t head_len)
 
 /* Decode in[0..len) in pieces of the sizes in steps (cycled; 0 = the rest). */
 static ssize_t
-decode(const uint8_t *in, size_t len, const uint8_t *steps, size_t nsteps, buf_t *out,
-       bool *done, int *status)
+decode(const uint8_t *in, size_t len, const uint8_t *steps, size_t nsteps, buf_t *out, bool *done,
+       int *status)
 {
     httpparse_chunked_t c;
     httpparse_error_t err = {0};

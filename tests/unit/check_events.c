@@ -120,7 +120,7 @@ listen_drain(PGconn *listener, const char *what)
 
 #define RUNS_JSON                                                                                  \
     "[{\"id\": \"" RUN1 "\", \"template_id\": \"" TEMPLATE_ID "\", \"template_version\": 1,"       \
-    " \"inputs\": {}, \"spec\": [{\"name\": \"a\"}, {\"name\": \"b\"}]},"                         \
+    " \"inputs\": {}, \"spec\": [{\"name\": \"a\"}, {\"name\": \"b\"}]},"                          \
     " {\"id\": \"" RUN2 "\", \"template_id\": \"" TEMPLATE_ID "\", \"template_version\": 1,"       \
     " \"inputs\": {}, \"spec\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}]"
 
@@ -132,8 +132,7 @@ exec_ok(const char *what, const char *sql, int nparams, const char *const *param
     PGresult *res = nparams == 0 ? PQexec(db, sql)
                                  : PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 
-    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-                      PQresultStatus(res) == PGRES_TUPLES_OK,
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
                   "%s: %s", what, PQresultErrorMessage(res));
     PQclear(res);
 }

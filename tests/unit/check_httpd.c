@@ -27,7 +27,7 @@ static struct event *later; /* the deferred reply */
 static http_req_t *held;    /* the request it answers */
 static int admitted, handled, late_replies, gone_at_reply;
 static http_req_t *streaming; /* the open stream of /stream, or NULL */
-static int streams_gone;       /* on_gone calls */
+static int streams_gone;      /* on_gone calls */
 
 static void
 stream_gone(http_req_t *r, void *arg)
@@ -427,8 +427,8 @@ START_TEST(test_body_budget)
     assert_busy(out);
     /* What fits is read, and a request without a body is served. */
     ck_assert_ptr_nonnull(strstr(exchange(post("/echo", 500, 500)), "HTTP/1.1 200 OK\r\n"));
-    ck_assert_ptr_nonnull(strstr(exchange("GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"),
-                                 "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(exchange("GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"), "HTTP/1.1 200 OK\r\n"));
     ck_assert_int_eq(handled, 3);
     run(300);
     ck_assert_int_eq(late_replies, 1);

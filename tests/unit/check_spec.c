@@ -151,15 +151,18 @@ START_TEST(test_validate_on_forms)
 
     t = valid(
         "{'kind': 'test', 'on': ['push', 'manual'], 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
+    assert_json(cJSON_GetObjectItem(t, "on"),
+                "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
     cJSON_Delete(t);
 
     t = valid("{'kind': 'test', 'on': {'push': {}}, 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': null}");
+    assert_json(cJSON_GetObjectItem(t, "on"),
+                "{'push': {'branches': null, 'tags': null}, 'manual': null}");
     cJSON_Delete(t);
 
     t = valid("{'kind': 'test', 'on': null, 'jobs': [{'name': 'a', 'script': ['x']}]}");
-    assert_json(cJSON_GetObjectItem(t, "on"), "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
+    assert_json(cJSON_GetObjectItem(t, "on"),
+                "{'push': {'branches': null, 'tags': null}, 'manual': {}}");
     cJSON_Delete(t);
 }
 END_TEST
@@ -216,8 +219,8 @@ typedef struct {
 #define JOBS "'jobs': [" JOB_A "]"
 
 #define SECRET_REFUSED(name)                                                                       \
-    "names secret \"" name "\" where none may be: a secret is only ever the whole of an env "     \
-    "value, \"${{ secrets.NAME }}\" (NAME of A-Z, 0-9 and '_'), never in a script line or an "    \
+    "names secret \"" name "\" where none may be: a secret is only ever the whole of an env "      \
+    "value, \"${{ secrets.NAME }}\" (NAME of A-Z, 0-9 and '_'), never in a script line or an "     \
     "image"
 
 static const invalid_case_t invalid_cases[] = {
@@ -517,10 +520,10 @@ END_TEST
 static void
 assert_error_utf8(const spec_error_t *err, const char *what)
 {
-    ck_assert_msg(utf8_valid(err->field, strlen(err->field)), "%s: field not UTF-8: %s",
-                  what, err->field);
-    ck_assert_msg(utf8_valid(err->message, strlen(err->message)),
-                  "%s: message not UTF-8: %s", what, err->message);
+    ck_assert_msg(utf8_valid(err->field, strlen(err->field)), "%s: field not UTF-8: %s", what,
+                  err->field);
+    ck_assert_msg(utf8_valid(err->message, strlen(err->message)), "%s: message not UTF-8: %s", what,
+                  err->message);
 }
 
 /* "x" (or "xy") and n times U+00E9: a cut at any fixed length can land
@@ -974,13 +977,13 @@ START_TEST(test_expand_null_context)
     const spec_context_t ctx = {"r", "1", NULL, NULL};
     cJSON *jobs = expand(tmpl, NULL, &ctx);
 
-    assert_json(jobs,
-                "[{'name': 'a', 'image': 'i<${{ commit.sha }}><>',"
-                "  'script': ['<\\'${GITWEAVE_EXPR_COMMIT_SHA}\\'><\\'${GITWEAVE_EXPR_REF}\\'>'],"
-                "  'env': {'GITWEAVE_EXPR_COMMIT_SHA': '${{ commit.sha }}', 'GITWEAVE_EXPR_REF': ''},"
-                "  'timeout': null, 'allow_failure': false,"
-                "  'deferred': {'image': ['i<', 'commit.sha', '><>'],"
-                "               'env': {'GITWEAVE_EXPR_COMMIT_SHA': ['', 'commit.sha', '']}}}]");
+    assert_json(
+        jobs, "[{'name': 'a', 'image': 'i<${{ commit.sha }}><>',"
+              "  'script': ['<\\'${GITWEAVE_EXPR_COMMIT_SHA}\\'><\\'${GITWEAVE_EXPR_REF}\\'>'],"
+              "  'env': {'GITWEAVE_EXPR_COMMIT_SHA': '${{ commit.sha }}', 'GITWEAVE_EXPR_REF': ''},"
+              "  'timeout': null, 'allow_failure': false,"
+              "  'deferred': {'image': ['i<', 'commit.sha', '><>'],"
+              "               'env': {'GITWEAVE_EXPR_COMMIT_SHA': ['', 'commit.sha', '']}}}]");
     cJSON_Delete(jobs);
 }
 END_TEST
@@ -1018,8 +1021,8 @@ END_TEST
 
 START_TEST(test_deferred_join_refuses)
 {
-    static const char *bad[] = {"null", "'x'", "[]", "['a', 'commit.sha']",
-                                "['a', 'run.id', 'b']", "['a', 1, 'b']", "[1]"};
+    static const char *bad[] = {
+        "null", "'x'", "[]", "['a', 'commit.sha']", "['a', 'run.id', 'b']", "['a', 1, 'b']", "[1]"};
     cJSON *segs;
     char *v;
 

@@ -8,13 +8,13 @@ static const struct {
     gw_status_kind_t kind;
     gw_status_t from, to;
 } allowed_pairs[] = {
-    {ST_KIND_RUN, ST_QUEUED, ST_RUNNING},   {ST_KIND_RUN, ST_QUEUED, ST_CANCELED},
-    {ST_KIND_RUN, ST_RUNNING, ST_QUEUED},
-    {ST_KIND_RUN, ST_RUNNING, ST_SUCCESS},  {ST_KIND_RUN, ST_RUNNING, ST_FAILED},
-    {ST_KIND_RUN, ST_RUNNING, ST_CANCELED}, {ST_KIND_JOB, ST_QUEUED, ST_RUNNING},
-    {ST_KIND_JOB, ST_QUEUED, ST_SKIPPED},   {ST_KIND_JOB, ST_QUEUED, ST_CANCELED},
-    {ST_KIND_JOB, ST_RUNNING, ST_SUCCESS},  {ST_KIND_JOB, ST_RUNNING, ST_FAILED},
-    {ST_KIND_JOB, ST_RUNNING, ST_CANCELED}, {ST_KIND_JOB, ST_RUNNING, ST_QUEUED},
+    {ST_KIND_RUN, ST_QUEUED, ST_RUNNING},  {ST_KIND_RUN, ST_QUEUED, ST_CANCELED},
+    {ST_KIND_RUN, ST_RUNNING, ST_QUEUED},  {ST_KIND_RUN, ST_RUNNING, ST_SUCCESS},
+    {ST_KIND_RUN, ST_RUNNING, ST_FAILED},  {ST_KIND_RUN, ST_RUNNING, ST_CANCELED},
+    {ST_KIND_JOB, ST_QUEUED, ST_RUNNING},  {ST_KIND_JOB, ST_QUEUED, ST_SKIPPED},
+    {ST_KIND_JOB, ST_QUEUED, ST_CANCELED}, {ST_KIND_JOB, ST_RUNNING, ST_SUCCESS},
+    {ST_KIND_JOB, ST_RUNNING, ST_FAILED},  {ST_KIND_JOB, ST_RUNNING, ST_CANCELED},
+    {ST_KIND_JOB, ST_RUNNING, ST_QUEUED},
 };
 
 static int
@@ -36,8 +36,8 @@ START_TEST(test_every_transition)
                 int got = status_can_transition((gw_status_kind_t)kind, (gw_status_t)from,
                                                 (gw_status_t)to);
                 ck_assert_msg(want == got, "kind %d %s -> %s: want %d got %d", kind,
-                              status_name((gw_status_t)from), status_name((gw_status_t)to),
-                              want, got);
+                              status_name((gw_status_t)from), status_name((gw_status_t)to), want,
+                              got);
             }
 }
 END_TEST

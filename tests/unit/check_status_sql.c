@@ -114,6 +114,7 @@ fixture_connect(void)
  * whether the other jobs stay, $4 whether the jobs say retry (max 3, on
  * runner_lost). The snapshot reads the fixture's try only: a retry adds
  * the rows of the next try, which no status moved. */
+/* clang-format off */
 #define RETRY_RULE(on)                                                                             \
     "retry_max = CASE WHEN " on " THEN 3 ELSE 0 END,"                                              \
     " retry_when = CASE WHEN " on " THEN '{runner_lost}'::text[] ELSE '{}' END"
@@ -125,6 +126,7 @@ fixture_connect(void)
     "  WHERE run_id = '" RUN_ID "' AND position > 0 AND $3::boolean),"                             \
     " d AS (DELETE FROM jobs WHERE run_id = '" RUN_ID "' AND position > 0 AND NOT $3::boolean)"    \
     " SELECT 1"
+/* clang-format on */
 
 /* Back to the fixture, then the run in run_st, the target job in job_st,
  * and the other jobs kept (others) or removed; the snapshot goes to *s. */
@@ -173,29 +175,48 @@ static statement_t statements[] = {
      "q_job_end",
      NULL,
      11,
-     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL, "0", "x\n"}, false},
+     {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, NULL, NULL, "0", "x\n"},
+     false},
     {"worker run end",
      "q_run_end",
      NULL,
      6,
-     {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL}, false},
+     {RUN_ID, RUNNER_ID, "1", ANY_RUN_STATUS, ANY_JOB_STATUS, NULL},
+     false},
     {"worker job and run end",
      "q_job_run_end",
      NULL,
      14,
      {RUN_ID, RUNNER_ID, "1", JOB_ID, ANY_JOB_STATUS, "0", NULL, ANY_RUN_STATUS, ANY_JOB_STATUS,
-      NULL, NULL, NULL, "0", "x\n"}, false},
+      NULL, NULL, NULL, "0", "x\n"},
+     false},
     {"worker requeue", "q_run_requeue", NULL, 3, {RUN_ID, RUNNER_ID, "1"}, false},
     {"worker reap", "q_reap", NULL, 1, {OTHER_RUNNER_ID}, false},
-    {"worker reap own, restarted", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"},
+    {"worker reap own, restarted",
+     "q_reap_own",
+     NULL,
+     4,
+     {RUNNER_ID, "was restarted", "{}", "t"},
      false},
-    {"worker reap own, reconnected", "q_reap_own", NULL, 4, {RUNNER_ID, "lost the run", "{}", "f"},
+    {"worker reap own, reconnected",
+     "q_reap_own",
+     NULL,
+     4,
+     {RUNNER_ID, "lost the run", "{}", "f"},
      false},
     {"worker run lost", "q_run_lost", NULL, 4, {RUN_ID, RUNNER_ID, "1", "was stopped"}, false},
     {"worker reap, retried", "q_reap", NULL, 1, {OTHER_RUNNER_ID}, true},
-    {"worker reap own, retried", "q_reap_own", NULL, 4, {RUNNER_ID, "was restarted", "{}", "t"},
+    {"worker reap own, retried",
+     "q_reap_own",
+     NULL,
+     4,
+     {RUNNER_ID, "was restarted", "{}", "t"},
      true},
-    {"worker run lost, retried", "q_run_lost", NULL, 4, {RUN_ID, RUNNER_ID, "1", "was stopped"},
+    {"worker run lost, retried",
+     "q_run_lost",
+     NULL,
+     4,
+     {RUN_ID, RUNNER_ID, "1", "was stopped"},
      true},
     {"api cancel", NULL, SQL_RUN_CANCEL, 1, {RUN_ID}, false},
 };
@@ -471,11 +492,11 @@ START_TEST(test_retries)
 {
     PGconn *conn = fixture_connect();
     const char *start[] = {RUN_ID, RUNNER_ID, "1", JOB_ID};
-    const char *job_end[] = {RUN_ID, RUNNER_ID, "1", JOB_ID, "success", "0",
-                             NULL,   NULL,      NULL, "0",   "x\n"};
+    const char *job_end[] = {RUN_ID, RUNNER_ID, "1",  JOB_ID, "success", "0",
+                             NULL,   NULL,      NULL, "0",    "x\n"};
     const char *run_end[] = {RUN_ID, RUNNER_ID, "1", "success", "skipped", NULL};
-    const char *job_run_end[] = {RUN_ID,    RUNNER_ID, "1",  JOB_ID, "success", "0",   NULL,
-                                 "success", "skipped", NULL, NULL,   NULL,      "0",   "x\n"};
+    const char *job_run_end[] = {RUN_ID,    RUNNER_ID, "1",  JOB_ID, "success", "0", NULL,
+                                 "success", "skipped", NULL, NULL,   NULL,      "0", "x\n"};
     const char *claim[] = {RUNNER_ID, "60", "1"};
 
     ck_assert_int_eq(rows_from(conn, "q_job_start", ST_RUNNING, ST_RUNNING, 4, start), 1);

@@ -67,13 +67,13 @@ START_TEST(test_refused)
 {
     write_head("ref: refs/heads/main\n");
     expect("error: the checkout did not leave a commit checked out (HEAD is "
-                 "\"ref: refs/heads/main\")");
+           "\"ref: refs/heads/main\")");
     write_head("0123456789abcdef\n");
     expect("error: the checkout did not leave a commit checked out (HEAD is "
-                 "\"0123456789abcdef\")");
+           "\"0123456789abcdef\")");
     write_head(SHA1 "x\n");
     expect("error: the checkout did not leave a commit checked out (HEAD is "
-                 "\"" SHA1 "x\")");
+           "\"" SHA1 "x\")");
     write_head("");
     expect("error: the checkout did not leave a commit checked out (HEAD is \"\")");
 }
