@@ -29,6 +29,7 @@ struct log_sink {
     chunk_t *head;
     chunk_t **tail;
     int inflight;     /* inserts not answered yet */
+    pg_conn_t *conn;  /* where the last flush sent them (the run's connection) */
     bool finished;    /* log_sink_finish was called */
     chunk_t *carried; /* the last chunk, sent with the job's end */
     bool freed;       /* freed by its owner: released with the last answer */
@@ -205,10 +206,11 @@ sink_stored(const PGresult *res, void *arg)
         return;
     }
     /* A failure leaves the chunk for the next flush. */
-    if (q_fenced(res, "store a log chunk") == Q_ERROR)
-        ch->sent = false;
-    else
+    bool stored = q_fenced(res, "store a log chunk") != Q_ERROR;
+    if (stored)
         ch->stored = true;
+    else
+        ch->sent = false;
     while (s->head && s->head->stored) {
         chunk_t *c = s->head;
         s->head = c->next;
@@ -216,14 +218,21 @@ sink_stored(const PGresult *res, void *arg)
     }
     if (s->head == NULL)
         s->tail = &s->head;
+    /* The next chunk waiting for room goes now (after a failure, the run
+     * flushes again when it resumes). */
+    if (stored && s->conn != NULL)
+        log_sink_flush(s, s->conn);
 }
 
 void
 log_sink_flush(log_sink_t *s, pg_conn_t *c)
 {
+    s->conn = c;
     for (chunk_t *ch = s->head; ch; ch = ch->next) {
         if (ch->sent)
             continue;
+        if (!s->finished && s->inflight >= LOG_SINK_INFLIGHT)
+            return;
         if (q_log_insert(c, &s->fence, s->job_id, ch->offset, ch->data, sink_stored, ch) != 0)
             return;
         ch->sent = true;

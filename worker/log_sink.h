@@ -3,16 +3,22 @@
  *
  * Output goes through the chunker (logchunk.h); finished chunks wait in a
  * queue until they are stored, so that a dropped database connection loses
- * nothing: log_sink_flush sends every chunk not yet sent, and one whose
+ * nothing: log_sink_flush sends the chunks not yet sent, and one whose
  * insert fails is sent again by the next flush (inserts are idempotent).
- * The inserts go on the run's connection ahead of the job's end, so they
- * are answered before it.
+ * While the job runs, at most LOG_SINK_INFLIGHT inserts are in flight (an
+ * answered one sends the next), so a job printing without end does not
+ * queue megabytes ahead of the runner's heartbeat on the same connection;
+ * once the sink is finished every chunk goes, so the inserts go on the
+ * run's connection ahead of the job's end and are answered before it.
  *
  * A sink freed while inserts are in flight is released when the last one
  * is answered (the one deferred free of the worker's statements).
  */
 #ifndef GW_LOG_SINK_H
 #define GW_LOG_SINK_H
+
+/* Inserts of a running job's log in flight at once. */
+#define LOG_SINK_INFLIGHT 4
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,7 +51,8 @@ int64_t log_sink_deadline(const log_sink_t *s);
 /* The job is over: cut everything that is pending. */
 void log_sink_finish(log_sink_t *s);
 /* Send the chunks not sent yet, in order, on c (when it is down they wait
- * for the next flush). */
+ * for the next flush): up to LOG_SINK_INFLIGHT in flight until the sink is
+ * finished, every one after. */
 void log_sink_flush(log_sink_t *s, pg_conn_t *c);
 /* The last chunk of a finished log, when it alone is left to store and
  * has not been sent: it goes with the job's end (q_run_marks_t), which
