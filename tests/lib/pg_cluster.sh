@@ -7,6 +7,7 @@
 # Runs the server as the postgres user when called as root (initdb refuses root).
 set -eu
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/pg_initdb.sh"
 cmd=$1 dir=$2
 as_pg=()
 [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
@@ -15,8 +16,7 @@ case $cmd in
 start)
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    "${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/data" -U gitweave --auth=trust -E UTF8 \
-        --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    gw_initdb "$dir/data" "$dir/initdb.log" "${as_pg[@]}"
     # The free port may be taken by a test running beside this one before
     # Postgres binds it: then another port, a few times.
     for try in 1 2 3 4 5; do

@@ -8,6 +8,7 @@ set -u
 GW_BUILD_DIR=${GW_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 GW_SOURCE_DIR=${GW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/pg_initdb.sh"
 GW_TMP=$(mktemp -d /tmp/gwtest.XXXXXX)
 chmod 755 "$GW_TMP"
 GW_PIDS=()
@@ -37,8 +38,7 @@ gw_pg_start() {
     else
         GW_AS_PG=()
     fi
-    "${GW_AS_PG[@]}" "$PG_BIN/initdb" -D "$dir/data" -U gitweave --auth=trust -E UTF8 \
-        --locale=C.UTF-8 >"$GW_TMP/initdb.log" 2>&1 || { cat "$GW_TMP/initdb.log"; return 1; }
+    gw_initdb "$dir/data" "$GW_TMP/initdb.log" "${GW_AS_PG[@]}" || return 1
     # The free port may be taken by a test running beside this one before
     # Postgres binds it: then another port, a few times.
     for try in 1 2 3 4 5; do
