@@ -10,11 +10,11 @@ source "$(dirname "$0")/../lib/postgres.sh"
 COPY=$GW_TMP/src
 BUILD=$GW_TMP/build
 mkdir -p "$COPY"
-# The source files only: what git tracks, or (not a checkout) the tree
-# without builds and packages.
+# The source files only: what git tracks or would track (new files not yet
+# added included), or (not a checkout) the tree without builds and packages.
 if git -C "$GW_SOURCE_DIR" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$GW_SOURCE_DIR" ls-files -z | tar -C "$GW_SOURCE_DIR" --null -T - -cf - |
-        tar -C "$COPY" -xf -
+    git -C "$GW_SOURCE_DIR" ls-files -z --cached --others --exclude-standard |
+        tar -C "$GW_SOURCE_DIR" --null -T - -cf - | tar -C "$COPY" -xf -
 else
     tar -C "$GW_SOURCE_DIR" --exclude='./build*' --exclude='./tests/node_modules' \
         --exclude='./.git' -cf - . | tar -C "$COPY" -xf -
@@ -25,10 +25,12 @@ cmake -S "$COPY" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DGW_WERROR=ON >"$GW_TMP/c
 TIES=(check_status_sql check_events check_config)
 # (and check_readme_layout.py, at the end: the tree against README.md)
 
-# tie_test NAME: run the tie test NAME of the copy; its output in $GW_TMP/NAME.out.
+# tie_test NAME [CASE]: run the tie test NAME of the copy, or only its test
+# CASE (each test is a Check case of its own name, tests/unit/check_case.h);
+# its output in $GW_TMP/NAME.out.
 tie_test() {
     cmake --build "$BUILD" -j"$(nproc)" --target "$1" >"$GW_TMP/build.out" 2>&1 || return 2
-    CK_DEFAULT_TIMEOUT=30 "$BUILD/tests/$1" >"$GW_TMP/$1.out" 2>&1
+    env CK_DEFAULT_TIMEOUT=30 ${2:+CK_RUN_CASE="$2"} "$BUILD/tests/$1" >"$GW_TMP/$1.out" 2>&1
 }
 
 for t in "${TIES[@]}"; do
@@ -53,7 +55,7 @@ EOF
         fail "$what: the text to change is no longer in $file"
         return
     fi
-    tie_test "$test"
+    tie_test "$test" "$case"
     rc=$?
     cp "$GW_SOURCE_DIR/$file" "$COPY/$file"
     found=$(grep -m1 -oE "[^/]+:[0-9]+:F:[^:]*:$case:[0-9]+: .{0,160}" "$GW_TMP/$test.out")

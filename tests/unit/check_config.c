@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_case.h"
 #include "config.h"
 #include "workspace.h"
 
@@ -408,17 +409,15 @@ int
 main(void)
 {
     Suite *s = suite_create("config");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_defaults);
-    tcase_add_test(tc, test_every_problem_reported);
-    tcase_add_test(tc, test_workspace_names);
-    tcase_add_test(tc, test_workspace_private);
-    tcase_add_test(tc, test_job_limits);
-    tcase_add_test(tc, test_sizes_and_cpus);
-    tcase_add_test(tc, test_parse_addr);
-    tcase_add_test(tc, test_docs_list_the_table);
-    tcase_add_test(tc, test_help_lists_the_settings);
-    suite_add_tcase(s, tc);
+    suite_add_test_case(s, test_defaults, 0);
+    suite_add_test_case(s, test_every_problem_reported, 0);
+    suite_add_test_case(s, test_workspace_names, 0);
+    suite_add_test_case(s, test_workspace_private, 0);
+    suite_add_test_case(s, test_job_limits, 0);
+    suite_add_test_case(s, test_sizes_and_cpus, 0);
+    suite_add_test_case(s, test_parse_addr, 0);
+    suite_add_test_case(s, test_docs_list_the_table, 0);
+    suite_add_test_case(s, test_help_lists_the_settings, 0);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

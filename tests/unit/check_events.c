@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "check_case.h"
 #include "pg_cluster.h"
 #include "queries.h"
 #include "queue.h"
@@ -321,11 +322,11 @@ static Suite *
 events_suite(void)
 {
     Suite *s = suite_create("events");
-    TCase *docs = tcase_create("docs");
-    TCase *tc = tcase_create("sql");
+    TCase *tc;
 
-    tcase_add_test(docs, test_docs_list_the_table);
-    suite_add_tcase(s, docs);
+    suite_add_test_case(s, test_docs_list_the_table, 0);
+    /* The cluster is started only when this case runs. */
+    tc = tcase_create("test_every_notification_matches_the_table");
     tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_every_notification_matches_the_table);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_case.h"
 #include "pg_cluster.h"
 #include "queries.h"
 #include "queue.h"
@@ -584,20 +585,19 @@ int
 main(void)
 {
     Suite *s = suite_create("status_sql");
-    TCase *tc = tcase_create("sql");
     SRunner *sr;
     int failed;
 
-    tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_sql_functions_match_table);
-    tcase_add_test(tc, test_statements_make_only_table_transitions);
-    tcase_add_test(tc, test_retries);
-    tcase_add_test(tc, test_lost_run_retried);
-    tcase_add_test(tc, test_rerun_needs_final_status);
-    suite_add_tcase(s, tc);
+    suite_add_test_case(s, test_sql_functions_match_table, 120);
+    suite_add_test_case(s, test_statements_make_only_table_transitions, 120);
+    suite_add_test_case(s, test_retries, 120);
+    suite_add_test_case(s, test_lost_run_retried, 120);
+    suite_add_test_case(s, test_rerun_needs_final_status, 120);
     sr = srunner_create(s);
+    /* One cluster for every case (they each reset the fixture they use). */
+    cluster_start();
     srunner_run_all(sr, CK_NORMAL);
+    cluster_stop();
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
