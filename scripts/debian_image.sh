@@ -191,7 +191,7 @@ gw_debian_rootfs_tar() {
             tail -n 30 "$work/debootstrap.log" >&2
             rc=1
         fi
-        gw_debian_umount_below "$work"
+        gw_umount_below "$work"
         rm -rf "$work"
         if [ "$rc" != 0 ] && [ -s "$tar" ]; then
             echo "debian_image.sh: keeping the old $tar" >&2
@@ -202,9 +202,11 @@ gw_debian_rootfs_tar() {
     echo "$tar"
 }
 
-# debootstrap unmounts /proc and friends itself; this is for when it failed
-# half-way: nothing under $1 may stay mounted before it is removed.
-gw_debian_umount_below() {
+# gw_umount_below DIR: whatever is still mounted below DIR is unmounted,
+# deepest first, so that removing DIR can never reach through a mount into
+# the host (debootstrap unmounts /proc and friends itself; this is for when it
+# failed half-way; the tests' dockerd uses it too).
+gw_umount_below() {
     local dir=$1 m
     [ -n "$dir" ] || return 0
     awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |

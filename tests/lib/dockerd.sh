@@ -41,16 +41,10 @@ gw_dockerd_need_packages() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 }
 
-# Unmount whatever is still mounted below $1 (deepest first), so that removing
-# the directory can never reach through a bind mount into the host.
-gw_dockerd_umount_below() {
-    local dir=$1 m
-    [ -n "$dir" ] || return 0
-    awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done
-}
+# gw_umount_below DIR (scripts/debian_image.sh): whatever is still mounted
+# below DIR is unmounted (deepest first), so that removing the directory can
+# never reach through a bind mount into the host.
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/debian_image.sh"
 
 # Start dockerd with storage driver $1 in $GW_DOCKERD_DIR and wait for it.
 # Returns 0 when it answers, 1 when it died or did not answer in time.
@@ -117,7 +111,7 @@ gw_dockerd_start() {
             return 1
         fi
         echo "dockerd.sh: dockerd did not start with $driver, trying vfs" >&2
-        gw_dockerd_umount_below "$GW_DOCKERD_DIR"
+        gw_umount_below "$GW_DOCKERD_DIR"
         if ! gw_dockerd_try vfs; then
             echo "dockerd.sh: dockerd did not start with vfs either;" \
                 "log: $GW_DOCKERD_DIR/dockerd.log" >&2
@@ -165,7 +159,7 @@ gw_dockerd_stop() {
     gw_dockerd_kill
     if [ -n "$GW_DOCKERD_DIR" ] && [ -d "$GW_DOCKERD_DIR" ]; then
         gw_dockerd_kill_leftovers "$GW_DOCKERD_DIR"
-        gw_dockerd_umount_below "$GW_DOCKERD_DIR"
+        gw_umount_below "$GW_DOCKERD_DIR"
         rm -rf "$GW_DOCKERD_DIR"
     fi
     GW_DOCKERD_DIR=
