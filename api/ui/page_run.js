@@ -17,6 +17,14 @@ function lineFromHash() {
 }
 
 // The words for a log removed by retention ({at, after_days}, docs/retention.md).
+// A job that never started has no log; nor has one whose log retention removed.
+function didNotRun(job) {
+    return job.status === 'skipped' || (job.status === 'canceled' && !job.started_at);
+}
+function hasLog(job) {
+    return !didNotRun(job) && !job.logs_expired;
+}
+
 function expiredText(x) {
     const when = x.at ? ` (on ${new Date(x.at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })})` : '';
     return `Log removed after ${x.after_days} ${x.after_days === 1 ? 'day' : 'days'}${when}: the run and its jobs are kept, their logs are not.`;
@@ -189,7 +197,7 @@ export function runPage(ctx) {
         setChildren(logPane,
             h('div', { className: 'log-bar' },
                 h('h2', null, job.name), jobState,
-                h('div', { className: 'log-tools' }, search, count, prev, next,
+                h('div', { className: 'log-tools', hidden: !hasLog(job) }, search, count, prev, next,
                     h('button', { type: 'button', className: 'btn btn-small', onclick: () => view.setAll(true) }, 'Fold all'),
                     h('button', { type: 'button', className: 'btn btn-small', onclick: () => view.setAll(false) }, 'Unfold all'),
                     raw)),
@@ -206,7 +214,7 @@ export function runPage(ctx) {
             if (pendingTarget !== null && view.setTarget(pendingTarget))
                 pendingTarget = null;
         };
-        if (job.status === 'skipped' || (job.status === 'canceled' && !job.started_at)) {
+        if (didNotRun(job)) {
             view.setMessage(`This job did not run (${job.status}).`);
             return;
         }

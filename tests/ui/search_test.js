@@ -204,6 +204,8 @@ async function main() {
             /^Log removed after 30 days \(.+\): the run and its jobs are kept, their logs are not\.$/.test(await msg.textContent()),
             await msg.textContent());
         eq('no line shows', 0, await page.locator('.ln').count());
+        eq('no search, fold or raw log tools for a log that is gone', false,
+            await page.locator('.log-tools').isVisible());
         await shot(page, 'log-expired');
         await page.goto(`${ROOT}/search?q=ordinary&repo=old`);
         await page.locator('.search-note', { hasText: 'No line matches.' }).waitFor();
