@@ -7,6 +7,7 @@
 # <build>/fuzz/artifacts/TARGET/ and the log in <build>/fuzz/TARGET.log.
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]   (default: every target)
+#   scripts/fuzz.sh --build [TARGET...]   only build them
 #
 # Targets: template request http logchunk docker_frames secret_mask cron. The build goes to
 # build-fuzz (GW_FUZZ_BUILD_DIR), apart from the gcc build. The corpus each
@@ -16,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all=(template request http logchunk docker_frames secret_mask cron)
-if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: scripts/fuzz.sh SECONDS [TARGET...]   (targets: ${all[*]})" >&2
+if [ $# -lt 1 ] || ! [[ "$1" =~ ^([1-9][0-9]*|--build)$ ]]; then
+    echo "usage: scripts/fuzz.sh SECONDS|--build [TARGET...]   (targets: ${all[*]})" >&2
     exit 2
 fi
 secs=$1
@@ -35,6 +36,7 @@ build=${GW_FUZZ_BUILD_DIR:-build-fuzz}
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DGW_FUZZ=ON -DGW_WERROR=ON \
     -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+[ "$secs" = --build ] && exit 0
 
 # fuzz_one TARGET: run it; its report line goes to <build>/fuzz/TARGET.result
 # (a second line "FAILED" when it failed).

@@ -1,32 +1,68 @@
 #!/usr/bin/env bash
 # Build with warnings as errors and run every test: unit, integration (a real
 # Postgres started by the tests) and container tests (a real dockerd started
-# by the tests); then the Check programs and the lifetime tests again under
-# ASan/UBSan; then every fuzz target for 30 s (clang, libFuzzer;
+# by the tests); the Check programs and the lifetime tests again under
+# ASan/UBSan; every fuzz target for 30 s (clang, libFuzzer;
 # tests/fuzz/README.md).
 #
-# Tests run side by side: the unit tests and the ASan stage one per core, the
-# integration and e2e tests GW_TEST_JOBS at a time (default: two per core,
-# since they mostly wait on Postgres, sleeps and containers); the ones that
-# measure how fast something answers run alone, and those with a dockerd of
-# their own take turns (tests/CMakeLists.txt). The fuzz targets run one per
-# core. Timings: tests/README.md.
+# Tests run side by side: the unit tests one per core, the integration and
+# e2e tests GW_TEST_JOBS at a time (default: four per core, since they mostly
+# wait on Postgres, sleeps and containers); the ones that measure how fast
+# something answers run alone, and those that build images take turns
+# (tests/CMakeLists.txt). Meanwhile the ASan build and tests and then the
+# fuzz targets (one per core) run in the background at idle priority, on the
+# CPU the waiting tests leave; their output is printed after the tests. Each
+# stage prints its time; timings: tests/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-test_jobs=${GW_TEST_JOBS:-$((2 * jobs))}
+test_jobs=${GW_TEST_JOBS:-$((4 * jobs))}
+start=$(date +%s)
+export jobs start
+# stage NAME: the time since the run began, at the end of stage NAME.
+stage() {
+    echo "== $1: done $(($(date +%s) - start)) s into the run"
+}
+# At idle priority (SCHED_IDLE, else nice 19): what runs in the background.
+if chrt --idle 0 true 2>/dev/null; then idle=(chrt --idle 0); else idle=(nice -n 19); fi
 
 cmake -S . -B build -DGW_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
+stage build
+
+# sanitizer_and_fuzz: the ASan build; every Check program (those that start a
+# Postgres too) and the integration tests of object lifetimes, where a
+# use-after-free shows only under ASan; then the fuzz targets.
+sanitizer_and_fuzz() {
+    cmake -S . -B build-asan -DGW_WERROR=ON -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+        cmake --build build-asan -j"$jobs" >/dev/null || return 1
+    stage "ASan build"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --output-on-failure -j"$jobs" \
+        -R '^unit_check_|^integration_test_(stream_lifetimes|log_follow_reconnect)$') || return 1
+    stage "ASan tests"
+    bash scripts/fuzz.sh 30 || return 1
+    stage "fuzz targets"
+}
+background_log=$PWD/build/sanitizer-and-fuzz.log
+# In a process group of its own, stopped with everything it started if a
+# test stage fails.
+setsid "${idle[@]}" bash -c "$(declare -f stage sanitizer_and_fuzz); sanitizer_and_fuzz" \
+    >"$background_log" 2>&1 &
+background_pid=$!
+trap 'kill -- -"$background_pid" 2>/dev/null || true' EXIT
+
 (cd build && ctest --output-on-failure -j"$jobs" -L unit)
+stage "unit tests"
 (cd build && ctest --output-on-failure -j"$test_jobs" -L 'integration|e2e')
+stage "integration and e2e tests"
 
-cmake -S . -B build-asan -DGW_WERROR=ON -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-asan -j"$jobs"
-# Every Check program (those that start a Postgres too), and the integration
-# tests of object lifetimes, where a use-after-free shows only under ASan.
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j"$jobs" \
-    -R '^unit_check_|^integration_test_(stream_lifetimes|log_follow_reconnect)$')
-
-bash scripts/fuzz.sh 30
+rc=0
+wait "$background_pid" || rc=$?
+echo "---- in the background: the ASan build and tests, the fuzz targets ----"
+cat "$background_log"
+stage "ASan tests and fuzz targets"
+if [ "$rc" != 0 ]; then
+    echo "the ASan tests or the fuzz targets failed" >&2
+    exit 1
+fi
