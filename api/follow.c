@@ -110,6 +110,7 @@ follow_new(struct event_base *base, const gw_config_t *cfg, dbconn_t *db)
                            .arg = hub};
     struct timeval tv = {.tv_sec = cfg->api_keepalive, .tv_usec = 0};
 
+    hub->base = base;
     hub->cfg = cfg;
     hub->db = db;
     LIST_INIT(&hub->topics);

@@ -24,6 +24,7 @@ LIST_HEAD(follow_topic_list, topic);
 LIST_HEAD(follow_sub_list, sub);
 
 struct follow {
+    struct event_base *base;
     const gw_config_t *cfg;
     dbconn_t *db;
     pg_conn_t *listen; /* LISTENs; also reads the events (in order with them) */

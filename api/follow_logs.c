@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "later.h"
 #include "log.h"
 #include "queries.h"
 #include "status.h"
@@ -65,13 +66,13 @@ struct topic {
     long long target; /* the largest next_offset announced */
     bool reading;     /* a read of the topic's is in flight */
     bool reread;      /* something was announced that no read has covered */
-    int pins;         /* loops over its readers in progress: not to be freed */
     bool final;       /* the job is final and every chunk was read */
     char status[16];
     char exit_code[16]; /* JSON: a number or null */
     long long length;   /* once final: the length of the log */
     LIST_HEAD(, reader) readers;
-    LIST_ENTRY(topic) link; /* in the hub's topics */
+    LIST_ENTRY(topic) link; /* in the hub's topics, until it is unused */
+    later_t later;          /* unused: freed on the next loop turn */
 };
 
 static void reader_read(reader_t *rd);
@@ -181,13 +182,16 @@ follow_page_count(const PGresult *res, long long *total)
 
 /* ---- readers ---- */
 
+/* A topic without readers and reads leaves its hub now (no new reader
+ * joins it), and its memory goes on the next turn (later.h): a loop over
+ * its readers up the stack may be where its last reader left. */
 static void
 topic_free_if_unused(topic_t *t)
 {
-    if (!LIST_EMPTY(&t->readers) || t->reading || t->pins > 0)
+    if (!LIST_EMPTY(&t->readers) || t->reading || later_queued(&t->later))
         return;
     LIST_REMOVE(t, link);
-    free(t);
+    later_free(t->hub->base, &t->later, t, free);
 }
 
 static topic_t *
@@ -590,7 +594,6 @@ topic_read_done(const PGresult *res, void *arg)
     long long total = 0;
     int n, st;
 
-    t->pins++;
     t->reading = false;
     if (LIST_EMPTY(&t->readers) || !pg_result_ok(res)) {
         /* Nobody left, or the database went away: its return makes
@@ -627,7 +630,6 @@ topic_read_done(const PGresult *res, void *arg)
             reader_end(rd, t->status, t->exit_code, t->length);
     }
 done:
-    t->pins--;
     topic_free_if_unused(t);
 }
 
@@ -687,16 +689,14 @@ void
 follow_logs_keepalive(follow_t *hub, const char *line, size_t len)
 {
     for (topic_t *t = LIST_FIRST(&hub->topics), *tn; t != NULL; t = tn) {
-        /* A write that fails frees its reader (the pin keeps the topic). */
-        t->pins++;
+        /* A write that fails frees its reader, and its last one the topic
+         * (which leaves the list now, its memory on the next turn). */
+        tn = LIST_NEXT(t, link);
         for (reader_t *rd = LIST_FIRST(&t->readers), *next; rd != NULL; rd = next) {
             next = LIST_NEXT(rd, link);
             if (rd->r != NULL)
                 (void)reader_write(rd, line, len);
         }
-        t->pins--;
-        tn = LIST_NEXT(t, link);
-        topic_free_if_unused(t);
     }
 }
 

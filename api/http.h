@@ -51,6 +51,7 @@
 #include "config.h"
 #include "dbconn.h"
 #include "httpparse.h"
+#include "later.h"
 #include "request.h"
 #include "util.h"
 
@@ -89,6 +90,7 @@ typedef struct http_req {
     bool held;               /* http_req_hold was called */
     struct http_req *next;   /* in the server's list of held requests */
     size_t body_charge;      /* bytes of its body counted in the server's budget */
+    later_t later;           /* an orphan replied to: freed on the next loop turn */
 
     /* Owned by http.c: statements of http_db_async. */
     int in_flight; /* statements whose callback has not run yet */

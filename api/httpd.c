@@ -12,7 +12,7 @@
  * structs, and its parts reach into each other. The listener pauses and
  * backs off on the count of connections that opening and closing one
  * keeps; a held request outlives its connection as an orphan that
- * httpd_send answers and the reaper frees; the stream calls move a
+ * httpd_send answers and gives to later_free (common/later.h); the stream calls move a
  * connection between states. Apart, each part would need both structs in
  * a shared header and would still call into the others. What does stand
  * apart is apart: the parser (httpparse.c) and the replies (http.c).
@@ -88,8 +88,6 @@ struct httpd {
     size_t body_bytes;   /* the budget's bytes in use: bodies being read, and those of requests
                             not yet freed (at most lim.body_budget) */
     http_req_t *orphans; /* held requests whose client has gone */
-    http_req_t *dead;    /* orphans replied to, freed by the reaper */
-    struct event *reaper;
     struct event *backoff;
     int backoff_ms;
     bool accept_failing; /* accept() failed, not yet accepted since */
@@ -252,6 +250,13 @@ httpd_busy(httpd_conn_t *c)
                "(GITWEAVE_API_BODY_BUDGET_BYTES); try again shortly");
 }
 
+/* An orphan replied to, from the loop (later.h). */
+static void
+httpd_req_free(void *arg)
+{
+    http_req_free(arg);
+}
+
 bool
 httpd_send(http_req_t *r, const buf_t *wire)
 {
@@ -259,17 +264,17 @@ httpd_send(http_req_t *r, const buf_t *wire)
     httpd_t *h = r->server;
 
     if (c == NULL) {
-        /* A held request whose client has gone: free it on the next turn. */
+        /* A held request whose client has gone: the reply's caller still
+         * has it, so it is freed on the next turn. Its body leaves the
+         * budget now, so that the free needs nothing of the server. */
         for (http_req_t **p = &h->orphans; *p != NULL; p = &(*p)->next) {
             if (*p == r) {
                 *p = r->next;
-                r->next = h->dead;
-                h->dead = r;
                 break;
             }
         }
-        struct timeval now = {0, 0};
-        evtimer_add(h->reaper, &now);
+        httpd_body_release(r);
+        later_free(h->base, &r->later, r, httpd_req_free);
         return false;
     }
     if (bufferevent_write(c->bev, wire->data, wire->len) < 0) {
@@ -349,18 +354,6 @@ httpd_stream_close(http_req_t *r)
 
     if (c != NULL && c->state == ST_STREAM && !c->stream_done)
         httpd_stream_finish(c);
-}
-
-static void
-httpd_reap(evutil_socket_t fd, short what, void *arg)
-{
-    httpd_t *h = arg;
-
-    while (h->dead != NULL) {
-        http_req_t *r = h->dead;
-        h->dead = r->next;
-        http_req_free(r);
-    }
 }
 
 /* The request is complete: hand it to the handler. */
@@ -799,9 +792,8 @@ httpd_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
     h->arg = arg;
     LIST_INIT(&h->conns);
     h->loopback = httpd_is_loopback(sa);
-    h->reaper = evtimer_new(base, httpd_reap, h);
     h->backoff = evtimer_new(base, httpd_on_backoff, h);
-    if (h->reaper == NULL || h->backoff == NULL) {
+    if (h->backoff == NULL) {
         log_error("http", "could not create the server's timers");
         goto fail;
     }
@@ -843,12 +835,8 @@ httpd_free(httpd_t *h)
         h->orphans = r->next;
         http_req_free(r);
     }
-    if (h->reaper != NULL)
-        httpd_reap(-1, 0, h);
     if (h->lev != NULL)
         evconnlistener_free(h->lev);
-    if (h->reaper != NULL)
-        event_free(h->reaper);
     if (h->backoff != NULL)
         event_free(h->backoff);
     free(h);

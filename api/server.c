@@ -21,6 +21,7 @@
 #include "follow.h"
 #include "http.h"
 #include "httpd.h"
+#include "later.h"
 #include "log.h"
 #include "router.h"
 #include "scheduler.h"
@@ -214,10 +215,10 @@ server_free(server_t *srv)
     /* Then the live streams (no statement of theirs is left in flight). */
     follow_free(srv->follow);
     httpd_free(srv->httpd);
-    /* One more loop turn releases the pool's connections (nothing of the
-     * HTTP server is left to run in it). */
+    /* What waits to be freed on the next turn (the pool's connections,
+     * replied orphans): freed now, nothing of the HTTP server is left. */
     if (srv->base != NULL)
-        event_base_loop(srv->base, EVLOOP_NONBLOCK);
+        later_drain(srv->base);
     if (srv->sigint != NULL)
         event_free(srv->sigint);
     if (srv->sigterm != NULL)

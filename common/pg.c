@@ -321,8 +321,9 @@ pg_conn_on_timer(evutil_socket_t fd, short what, void *arg)
     pg_conn_connect(arg);
 }
 
+/* The memory of a closed connection, from the loop (later.h). */
 static void
-pg_conn_on_free(evutil_socket_t fd, short what, void *arg)
+pg_conn_release(void *arg)
 {
     pg_conn_t *c = arg;
 
@@ -333,7 +334,6 @@ pg_conn_on_free(evutil_socket_t fd, short what, void *arg)
     if (c->wev != NULL)
         event_free(c->wev);
     event_free(c->timer);
-    event_free(c->free_ev);
     pg_names_free(c->prepared);
     pg_names_free(c->channels);
     free(c->conninfo);
@@ -360,8 +360,7 @@ pg_conn_new(struct event_base *base, const pg_conn_config_t *cfg)
     c->backoff_ms = PG_BACKOFF_FIRST_MS;
     c->state = PG_CONNECTING; /* the first attempt starts on the next turn */
     c->timer = evtimer_new(base, pg_conn_on_timer, c);
-    c->free_ev = evtimer_new(base, pg_conn_on_free, c);
-    if (c->timer == NULL || c->free_ev == NULL) {
+    if (c->timer == NULL) {
         log_error("db", "could not create a timer: out of memory");
         abort();
     }
@@ -378,7 +377,7 @@ pg_conn_free(pg_conn_t *c)
     event_del(c->timer);
     pg_conn_teardown(c);
     pg_conn_fail_all(c);
-    event_active(c->free_ev, EV_TIMEOUT, 0);
+    later_free(c->base, &c->later, c, pg_conn_release);
 }
 
 pg_state_t

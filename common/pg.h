@@ -15,7 +15,7 @@
  * that queued a statement. Every accepted statement gets exactly one
  * callback. A connection or pool is freed by its owner with pg_conn_free /
  * pg_pool_free, which may be called from one of its own callbacks: the
- * memory is released on the next loop turn (run the loop once more before
+ * memory is released on the next loop turn (later.h; later_drain before
  * event_base_free at shutdown).
  */
 #ifndef GW_PG_H

@@ -14,6 +14,7 @@
 #ifndef GW_PG_INT_H
 #define GW_PG_INT_H
 
+#include "later.h"
 #include "pg.h"
 
 typedef enum { PG_Q_SQL, PG_Q_PREPARED, PG_Q_PREPARE } pg_qkind_t;
@@ -60,7 +61,6 @@ struct pg_conn {
     struct event *rev;     /* persistent read readiness while connected */
     struct event *wev;     /* one-shot: write readiness, or a kick to send */
     struct event *timer;   /* the next connection attempt */
-    struct event *free_ev; /* releases the memory on the next loop turn */
     int64_t deadline_ms;   /* end of the current connection attempt */
     int backoff_ms;
     bool outage_logged; /* one warning per outage, not per attempt */
@@ -70,6 +70,7 @@ struct pg_conn {
     pg_queue_t inflight;
     pg_name_t *prepared;
     pg_name_t *channels;
+    later_t later; /* closed: the memory goes on the next loop turn */
 };
 
 static inline bool

@@ -9,8 +9,6 @@
 
 #include <stdlib.h>
 
-#include "log.h"
-
 /* Statements a pool holds for a connection before refusing more. */
 #define PG_POOL_MAX_WAITING 10000
 
@@ -26,9 +24,10 @@ typedef struct {
 struct pg_pool {
     pg_conn_t **conns;
     int size;
-    pg_queue_t waiting;    /* statements (pg_query_t) waiting for a connection */
-    bool closing;          /* pg_pool_free was called: no new statement, nothing dispatched */
-    struct event *free_ev; /* releases the memory on the next loop turn */
+    pg_queue_t waiting; /* statements (pg_query_t) waiting for a connection */
+    bool closing;       /* pg_pool_free was called: no new statement, nothing dispatched */
+    struct event_base *base;
+    later_t later; /* closing: the memory goes on the next loop turn */
 };
 
 static void pg_pool_dispatch(pg_pool_t *p);
@@ -99,11 +98,10 @@ pg_pool_on_state(pg_conn_t *c, pg_state_t state, void *arg)
  * may be called from one: pg_pool_on_result goes on with the pool after
  * its caller's callback returns). */
 static void
-pg_pool_release(evutil_socket_t fd, short what, void *arg)
+pg_pool_release(void *arg)
 {
     pg_pool_t *p = arg;
 
-    event_free(p->free_ev);
     free(p->conns);
     free(p);
 }
@@ -120,11 +118,7 @@ pg_pool_new(struct event_base *base, const pg_conn_config_t *cfg, int size)
     conn_cfg.on_state = pg_pool_on_state;
     conn_cfg.arg = p;
     p->size = size;
-    p->free_ev = evtimer_new(base, pg_pool_release, p);
-    if (p->free_ev == NULL) {
-        log_error("db", "could not create a timer: out of memory");
-        abort();
-    }
+    p->base = base;
     p->conns = xcalloc((size_t)size, sizeof(*p->conns));
     for (int i = 0; i < size; i++)
         p->conns[i] = pg_conn_new(base, &conn_cfg);
@@ -143,7 +137,7 @@ pg_pool_free(pg_pool_t *p)
     for (int i = 0; i < p->size; i++)
         pg_conn_free(p->conns[i]);
     pg_pool_fail_waiting(p);
-    event_active(p->free_ev, EV_TIMEOUT, 0);
+    later_free(p->base, &p->later, p, pg_pool_release);
 }
 
 void

@@ -1,6 +1,7 @@
 /*
- * engine - dispatch to the implementation behind an engine_t, the dead list
- * of released jobs, and the answers to questions to the engine.
+ * engine - dispatch to the implementation behind an engine_t, released jobs
+ * destroyed on the next loop turn (common/later.h), and the answers to
+ * questions to the engine.
  */
 #include "engine.h"
 
@@ -41,16 +42,13 @@ engine_event_new(struct event_base *base, evutil_socket_t fd, short what, event_
     return ev;
 }
 
+/* A released job, from the loop (later.h). */
 static void
-engine_reap(evutil_socket_t fd, short what, void *arg)
+engine_job_destroy(void *arg)
 {
-    engine_t *e = arg;
+    engine_job_t *j = arg;
 
-    while (e->dead != NULL) {
-        engine_job_t *j = e->dead;
-        e->dead = j->next_dead;
-        e->ops->job_destroy(j);
-    }
+    j->engine->ops->job_destroy(j);
 }
 
 void
@@ -58,8 +56,6 @@ engine_init(engine_t *e, const engine_ops_t *ops, struct event_base *base)
 {
     e->ops = ops;
     e->evbase = base;
-    e->reap_ev = engine_event_new(base, -1, 0, engine_reap, e);
-    e->dead = NULL;
     e->calls = NULL;
 }
 
@@ -73,7 +69,7 @@ engine_job_start(engine_t *e, const engine_job_spec_t *spec, const engine_callba
     if (j != NULL) {
         j->engine = e;
         j->released = false;
-        j->next_dead = NULL;
+        j->later = (later_t){0};
     }
     return j;
 }
@@ -95,9 +91,7 @@ engine_job_free(engine_job_t *j)
     e = j->engine;
     j->released = true;
     e->ops->job_release(j);
-    j->next_dead = e->dead;
-    e->dead = j;
-    event_active(e->reap_ev, EV_TIMEOUT, 0);
+    later_free(e->evbase, &j->later, j, engine_job_destroy);
 }
 
 /* --- questions to the engine --- */
@@ -242,13 +236,13 @@ void
 engine_free(engine_t *e)
 {
     engine_call_t *calls;
-    struct event *reap_ev;
 
     if (e == NULL)
         return;
-    engine_reap(-1, 0, e);
+    /* Its released jobs first (with whatever else waits on the base): the
+     * implementation's destroy frees the jobs still linked to it. */
+    later_drain(e->evbase);
     calls = e->calls;
-    reap_ev = e->reap_ev;
     /* The implementation drops its requests without calling back, so no
      * call is touched after this. */
     e->ops->destroy(e);
@@ -257,5 +251,4 @@ engine_free(engine_t *e)
         engine_call_free(calls);
         calls = next;
     }
-    event_free(reap_ev);
 }

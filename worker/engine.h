@@ -84,7 +84,9 @@ void engine_ping_start(engine_t *e, engine_ping_fn fn, void *arg);
 void engine_cleanup_start(engine_t *e, const char *const *live_job_ids, engine_cleanup_fn fn,
                           void *arg);
 const char *engine_name(const engine_t *e);
-/* Free the engine after its jobs: answers not yet given are dropped. */
+/* Free the engine after its jobs: answers not yet given are dropped. It
+ * first runs later_drain on its base (common/later.h), which destroys its
+ * released jobs, so call it from the loop's owner at shutdown only. */
 void engine_free(engine_t *e);
 
 /* engine_local.c: jobs as child process groups. */

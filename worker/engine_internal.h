@@ -3,8 +3,8 @@
  *
  * Ownership of a job follows one pattern in every engine: engine_job_free
  * marks the job released and calls ops->job_release, which stops it and
- * cuts its callbacks; engine.c puts it on the engine's dead list and frees
- * it (ops->job_destroy) on the next turn of the loop. So a job freed from
+ * cuts its callbacks; engine.c then gives it to later_free (common/later.h),
+ * which frees it (ops->job_destroy) on the next turn of the loop. So a job freed from
  * inside its own callback is still there when the callback returns: the
  * code that called it looks at `released` and stops, and nothing else
  * guards against frees in flight.
@@ -13,6 +13,7 @@
 #define GW_ENGINE_INTERNAL_H
 
 #include "engine.h"
+#include "later.h"
 
 #include <event2/event.h>
 #include <stdbool.h>
@@ -44,8 +45,6 @@ typedef struct {
 struct engine {
     const engine_ops_t *ops;
     struct event_base *evbase;
-    struct event *reap_ev;     /* frees the dead jobs */
-    struct engine_job *dead;   /* released, to be destroyed */
     struct engine_call *calls; /* questions not answered yet */
 };
 
@@ -53,7 +52,7 @@ struct engine {
 struct engine_job {
     engine_t *engine;
     bool released; /* engine_job_free was called */
-    struct engine_job *next_dead;
+    later_t later; /* released: destroyed on the next loop turn */
 };
 
 void engine_init(engine_t *e, const engine_ops_t *ops, struct event_base *base);

@@ -1,15 +1,17 @@
 /*
  * run - executes one claimed run (see run.h).
  *
- * A small state machine, advanced by run_step whenever something happens
- * (a job ended, a statement was answered, the database came back, a retry
- * timer fired). A step that writes sends one statement and waits for its
- * answer; a statement lost with the connection is sent again after
- * run_resume, one that failed otherwise after a second. Writes are fenced
- * and idempotent, so sending one twice is safe. Statements of one run go on
- * one connection and are answered in order, which is what lets a job start
- * before its "running" is answered, and its log chunks go out ahead of its
- * end without waiting for them.
+ * A state machine whose table is in run_state.h (the states, the event
+ * that moves each, what each allows); run_move is the only place the state
+ * changes, and only as the table says. run_step advances it whenever
+ * something happens (a job ended, a statement was answered, the database
+ * came back, a retry timer fired). A step that writes sends one statement
+ * and waits for its answer in a state of its own; a statement lost with
+ * the connection is sent again after run_resume, one that failed otherwise
+ * after a second. Writes are fenced and idempotent, so sending one twice
+ * is safe. Statements of one run go on one connection and are answered in
+ * order, which is what lets a job start before its "running" is answered,
+ * and its log chunks go out ahead of its end without waiting for them.
  *
  * Longer than most files: it is one state machine whose steps share the
  * run's fields; its statements are in queue.c, its log in log_sink.c, its
@@ -17,6 +19,7 @@
  */
 #include "run.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,19 +32,12 @@
 #include "job_env.h"
 #include "job_secrets.h"
 #include "log_sink.h"
+#include "run_state.h"
 #include "steps.h"
 #include "workspace.h"
 
-typedef enum {
-    RS_PREPARE,     /* make the workspace */
-    RS_START_JOB,   /* mark the next job running, start it */
-    RS_JOB_RUNNING, /* wait for the engine's done */
-    RS_JOB_DONE,    /* store the rest of the log and the job's status */
-    RS_FINISH,      /* end the run, or give it back to the queue */
-    RS_OVER,        /* nothing left to do */
-} run_state_t;
-
-/* The current job's "running" statement. */
+/* The current job's "running" statement: its own small machine, in
+ * parallel with the job's states (the job starts before it is answered). */
 typedef enum {
     JS_NONE,   /* not sent yet */
     JS_SENT,   /* in flight */
@@ -50,6 +46,11 @@ typedef enum {
 } job_start_state_t;
 
 typedef enum { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL, STOP_SHUTDOWN } stop_reason_t;
+
+/* What FINISH sends: the run's end, the run back to the queue, or the run
+ * stopped with the runner (q_run_lost: retried or failed). Decided on the
+ * way to FINISH, so a parameter of that state, not a state. */
+typedef enum { END_RUN, END_REQUEUE, END_LOST } end_kind_t;
 
 /* Consecutive failures of statements (with the connection up) before the
  * run is given up. */
@@ -68,38 +69,33 @@ struct run {
     char *workspace;
     engine_job_t *job;
     log_sink_t *sink;
-    bool sink_finished;
     steps_t *steps; /* the current job's steps; NULL for the checkout */
     struct event *timeout_ev;
     struct event *flush_ev;
     struct event *retry_ev;
     struct event *kill_ev;  /* a stopped job that does not end is dropped */
     struct event *start_ev; /* starts the job on the engine */
-    /* the current job's secrets: asked for, then opened (and masked) */
-    bool secrets_asked;
-    bool secrets_ready;
-    job_secrets_t *secrets;
+    job_secrets_t *secrets; /* the current job's secrets, once opened (and masked) */
     int db_failures;
-    int inflight;  /* statements of the run not answered yet */
-    bool waiting;  /* the step's statement is in flight */
-    bool reported; /* env->ended was called */
+    int inflight; /* statements of the run not answered yet */
     job_start_state_t js;
-    bool requeue;  /* RS_FINISH gives the run back to the queue */
-    bool lost;     /* RS_FINISH retries or fails the run (q_run_lost) */
-    bool given_up; /* run_lost ended it here */
+    end_kind_t end;
+    /* run_lost ended it here: why it is over, for the owner, not a state */
+    bool given_up;
     stop_reason_t stop;
+    /* Requests from outside, which may come in any state: the states that
+     * act on them look at them (a cancel outlives the job it stopped). */
     bool cancel_requested;
     bool shutdown;
     /* the current job's end */
     int exit_code;
     char *job_error;
     int job_timeout;
+    /* facts about the current job, not states of the run */
     bool checkout;    /* the current job is the checkout */
     bool output_seen; /* the current job has printed something */
-    bool judged;      /* job_status, job_status_error and the run's end are decided */
     gw_status_t job_status;
     char *job_status_error;
-    bool job_ends_run;
     bool ends_with_job; /* the job's end sent is the run's end too */
     /* the run's end */
     gw_status_t run_status;
@@ -110,6 +106,31 @@ struct run {
 
 static void run_step(run_t *r);
 static void run_finish(run_t *r);
+
+/* Move the run by ev: the one place its state changes, and only as the
+ * table (run_state.c) says. A move the table lacks is a bug: it is logged
+ * (and stops a debug build) and the run stays where it is. */
+static void
+run_move(run_t *r, run_event_t ev)
+{
+    int to = run_state_next(r->state, ev);
+
+    if (to < 0) {
+        log_error("worker", "bug: no move %s from state %s run=%s", run_event_name(ev),
+                  run_state_name(r->state), r->q->fence.run_id);
+        assert(to >= 0);
+        return;
+    }
+    r->state = (run_state_t)to;
+}
+
+/* The current job has started (its "running" is sent) and has not ended. */
+static bool
+run_in_job(const run_t *r)
+{
+    return r->state == RS_SECRETS || r->state == RS_SECRETS_ASKED || r->state == RS_STARTING ||
+           r->state == RS_RUNNING;
+}
 
 const char *
 run_id(const run_t *r)
@@ -138,13 +159,13 @@ run_workspace_index(const run_t *r)
 const char *
 run_job_id(const run_t *r)
 {
-    return r->state == RS_JOB_RUNNING ? r->q->jobs[r->cur].id : NULL;
+    return run_in_job(r) ? r->q->jobs[r->cur].id : NULL;
 }
 
 bool
 run_over(const run_t *r)
 {
-    return r->state == RS_OVER;
+    return r->state == RS_OVER || r->state == RS_REPORTED;
 }
 
 static void
@@ -158,14 +179,16 @@ set_str(char **dst, char *src)
 static void
 run_check_done(run_t *r)
 {
-    if (r->state != RS_OVER || r->inflight > 0 || r->reported)
+    if (r->state != RS_OVER || r->inflight > 0)
         return;
-    r->reported = true;
+    run_move(r, RE_REPORTED);
     r->env->ended(r, r->env->arg);
 }
 
+/* The run is over (ev: ended as it should, or given up): nothing more is
+ * sent; the owner is told once every answer is in. */
 static void
-run_set_over(run_t *r)
+run_set_over(run_t *r, run_event_t ev)
 {
     if (r->job) {
         engine_job_free(r->job); /* stops it without a done */
@@ -176,7 +199,7 @@ run_set_over(run_t *r)
     evtimer_del(r->flush_ev);
     evtimer_del(r->retry_ev);
     event_del(r->start_ev);
-    r->state = RS_OVER;
+    run_move(r, ev);
     run_check_done(r);
 }
 
@@ -185,17 +208,17 @@ run_set_over(run_t *r)
 static void
 run_abandon(run_t *r, const char *what)
 {
-    if (r->state == RS_OVER)
+    if (run_over(r))
         return;
     log_error("worker", "lost the run while %s; abandoning it run=%s attempt=%s", what,
               r->q->fence.run_id, r->q->fence.attempt);
-    run_set_over(r);
+    run_set_over(r, RE_GIVEN_UP);
 }
 
 void
 run_lost(run_t *r)
 {
-    r->given_up = r->state != RS_OVER;
+    r->given_up = !run_over(r);
     run_abandon(r, "renewing its lease");
 }
 
@@ -231,7 +254,7 @@ static bool
 run_answered(run_t *r)
 {
     r->inflight--;
-    if (r->state == RS_OVER) {
+    if (run_over(r)) {
         run_check_done(r);
         return true;
     }
@@ -250,7 +273,7 @@ run_failed(run_t *r, const PGresult *res)
     if (++r->db_failures > RUN_MAX_DB_FAILURES) {
         log_error("worker", "a statement failed %d times; giving the run up run=%s", r->db_failures,
                   r->q->fence.run_id);
-        run_set_over(r);
+        run_set_over(r, RE_GIVEN_UP);
         return;
     }
     struct timeval tv = {1, 0};
@@ -357,7 +380,7 @@ job_done(void *arg, int exit_code, const char *error)
     set_str(&r->job_error, error ? xstrdup(error) : NULL);
     evtimer_del(r->timeout_ev);
     evtimer_del(r->kill_ev);
-    r->state = RS_JOB_DONE;
+    run_move(r, RE_JOB_DONE);
     /* Not from inside the engine's callback: it frees the job next. */
     struct timeval tv = {0, 0};
     evtimer_add(r->retry_ev, &tv);
@@ -368,7 +391,7 @@ run_stop_job(run_t *r, stop_reason_t why)
 {
     if (r->stop == STOP_NONE || why == STOP_SHUTDOWN)
         r->stop = why;
-    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
+    if (r->state == RS_RUNNING) {
         engine_job_stop(r->job, r->env->cfg->stop_grace);
         if (!evtimer_pending(r->kill_ev, NULL)) {
             struct timeval tv = {r->env->cfg->stop_grace + RUN_STOP_SLACK_S, 0};
@@ -384,7 +407,7 @@ kill_cb(evutil_socket_t fd, short what, void *arg)
 {
     run_t *r = arg;
 
-    if (r->state != RS_JOB_RUNNING || r->job == NULL)
+    if (r->state != RS_RUNNING)
         return;
     log_warn("worker", "a stopped job did not end in time; removing it run=%s job=%s",
              r->q->fence.run_id, r->q->jobs[r->cur].id);
@@ -404,7 +427,7 @@ static void
 timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     run_t *r = arg;
-    if (r->state != RS_JOB_RUNNING || r->stop != STOP_NONE)
+    if (r->state != RS_RUNNING || r->stop != STOP_NONE)
         return;
     log_info("worker", "job timed out run=%s job=%s timeout=%d", r->q->fence.run_id,
              r->q->jobs[r->cur].id, r->job_timeout);
@@ -417,12 +440,12 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 void
 run_cancel(run_t *r)
 {
-    if (r->cancel_requested || r->shutdown || r->state == RS_OVER)
+    if (r->cancel_requested || r->shutdown || run_over(r))
         return;
     r->cancel_requested = true;
     log_info("worker", "cancel requested run=%s", r->q->fence.run_id);
     /* A job the engine does not have yet is not started (start_cb). */
-    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
+    if (r->state == RS_RUNNING) {
         log_sink_notef(r->sink, "[gitweave] the run was canceled; stopping the job");
         log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_CANCEL);
@@ -432,10 +455,10 @@ run_cancel(run_t *r)
 void
 run_shutdown(run_t *r)
 {
-    if (r->shutdown || r->state == RS_OVER)
+    if (r->shutdown || run_over(r))
         return;
     r->shutdown = true;
-    if (r->state == RS_JOB_RUNNING && r->job != NULL) {
+    if (r->state == RS_RUNNING) {
         log_sink_notef(r->sink, "[gitweave] the runner is shutting down; stopping the job");
         log_sink_flush(r->sink, r->env->db);
         run_stop_job(r, STOP_SHUTDOWN);
@@ -445,7 +468,7 @@ run_shutdown(run_t *r)
 void
 run_resume(run_t *r)
 {
-    if (r->state == RS_OVER)
+    if (run_over(r))
         return;
     if (run_sync(r))
         run_step(r);
@@ -530,14 +553,10 @@ run_start_job(run_t *r)
     log_info("worker", "job started run=%s job=%s name=%s", r->q->fence.run_id, j->id, j->name);
     r->sink = log_sink_new(&r->q->fence, j->id, (size_t)cfg->log_chunk_bytes, cfg->log_flush_ms,
                            (size_t)cfg->log_max_bytes);
-    r->sink_finished = false;
     r->stop = STOP_NONE;
     r->exit_code = -1;
-    r->judged = false;
     set_str(&r->job_error, NULL);
     r->checkout = checkout;
-    r->secrets_asked = false;
-    r->secrets_ready = !job_secrets_wanted(j);
     steps_free(r->steps);
     r->steps = checkout ? NULL : steps_new(j->script, j->nscript);
     if (checkout)
@@ -545,7 +564,7 @@ run_start_job(run_t *r)
     else
         r->job_timeout = j->timeout > 0 ? j->timeout : cfg->job_timeout;
 
-    r->state = RS_JOB_RUNNING;
+    run_move(r, job_secrets_wanted(j) ? RE_JOB_SECRETS : RE_JOB_STARTED);
     /* The engine starts the job once the "running" is on its way: active
      * events run in order, and the connection's send was activated first
      * (a fork can take milliseconds on a busy host). */
@@ -563,11 +582,11 @@ secrets_cb(const PGresult *res, void *arg)
 
     if (run_answered(r))
         return;
-    r->secrets_asked = false;
-    if (r->state != RS_JOB_RUNNING || r->job != NULL)
+    if (r->state != RS_SECRETS_ASKED)
         return;
     if (!pg_result_ok(res)) {
         /* Asked again in a second (a lost connection: once it is back). */
+        run_move(r, RE_SECRETS_FAILED);
         run_failed(r, res);
         struct timeval tv = {1, 0};
         evtimer_add(r->start_ev, &tv);
@@ -586,7 +605,7 @@ secrets_cb(const PGresult *res, void *arg)
         free(error);
         return;
     }
-    r->secrets_ready = true;
+    run_move(r, RE_SECRETS_OPENED);
     event_active(r->start_ev, EV_TIMEOUT, 0);
 }
 
@@ -597,27 +616,27 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     const q_job_t *j = &r->q->jobs[r->cur];
     const gw_config_t *cfg = r->env->cfg;
 
-    if (r->state != RS_JOB_RUNNING || r->job != NULL)
+    if (r->state != RS_SECRETS && r->state != RS_SECRETS_ASKED && r->state != RS_STARTING)
         return;
     if (r->shutdown || r->cancel_requested) {
         /* Stopped before the engine had the job: nothing of it ran, and
          * run_step ends the run (or gives it back to the queue). */
         log_sink_free(r->sink);
         r->sink = NULL;
-        r->state = RS_START_JOB;
+        run_move(r, RE_STOPPED_EARLY);
         run_step(r);
         return;
     }
-    if (!r->secrets_ready) {
-        if (r->secrets_asked)
-            return;
+    if (r->state == RS_SECRETS_ASKED)
+        return;
+    if (r->state == RS_SECRETS) {
         if (job_secrets_fetch(r->env->db, &r->q->fence, j, secrets_cb, r) != 0) {
             struct timeval tv = {1, 0};
             evtimer_add(r->start_ev, &tv);
             return;
         }
         run_sent(r);
-        r->secrets_asked = true;
+        run_move(r, RE_SECRETS_ASKED);
         return;
     }
     engine_t *e = r->checkout ? r->env->local : r->env->engine;
@@ -667,6 +686,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
         job_done(r, -1, "the engine could not start the job");
         return;
     }
+    run_move(r, RE_ENGINE_STARTED);
     struct timeval tv = {r->job_timeout, 0};
     evtimer_add(r->timeout_ev, &tv);
 }
@@ -679,7 +699,6 @@ job_ended_cb(const PGresult *res, void *arg)
 
     if (run_answered(r))
         return;
-    r->waiting = false;
     q_result_t qr = q_fenced(res, r->ends_with_job ? "end a job and its run" : "end a job");
     log_sink_carried(r->sink, qr == Q_OK);
     /* A log chunk that failed went out ahead of the end: send both again. */
@@ -687,6 +706,7 @@ job_ended_cb(const PGresult *res, void *arg)
         qr = Q_ERROR;
     switch (qr) {
     case Q_ERROR:
+        run_move(r, RE_END_FAILED);
         run_failed(r, res);
         return;
     case Q_FENCED:
@@ -699,7 +719,7 @@ job_ended_cb(const PGresult *res, void *arg)
     if (r->ends_with_job) {
         log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
                  status_name(r->run_status));
-        run_set_over(r);
+        run_set_over(r, RE_RUN_ENDED);
         return;
     }
     log_info("worker", "job ended run=%s job=%s status=%s exit=%d%s%s", r->q->fence.run_id, j->id,
@@ -708,13 +728,10 @@ job_ended_cb(const PGresult *res, void *arg)
     log_sink_free(r->sink);
     r->sink = NULL;
     evtimer_del(r->flush_ev);
-    if (r->job_ends_run)
-        r->state = RS_FINISH;
-    else {
-        r->cur++;
-        r->state = RS_START_JOB;
-        r->js = JS_NONE;
-    }
+    /* A job that ends the run sent the run's end with its own (above). */
+    r->cur++;
+    r->js = JS_NONE;
+    run_move(r, RE_NEXT_JOB);
     run_step(r);
 }
 
@@ -740,28 +757,34 @@ run_checkout_commit(run_t *r)
     set_str(&r->q->commit, sha);
 }
 
+/* The current job ended: decide its status and the run's end (once), and
+ * finish its log. */
+static void
+run_judge(run_t *r)
+{
+    char *err = NULL;
+    bool job_ends_run;
+
+    if (r->job) {
+        engine_job_free(r->job);
+        r->job = NULL;
+    }
+    if (r->checkout && r->exit_code == 0 && r->stop == STOP_NONE)
+        run_checkout_commit(r);
+    job_ends_run = run_judge_job(r, &r->job_status, &err);
+    set_str(&r->job_status_error, err);
+    /* The run ends with this job: one statement for both. */
+    r->ends_with_job = job_ends_run || r->cur + 1 >= r->q->njobs;
+    log_sink_finish(r->sink);
+    run_move(r, RE_JUDGED);
+}
+
 /* Store the end of the current job, behind the rest of its log. */
 static void
 run_end_job(run_t *r)
 {
     const q_job_t *j = &r->q->jobs[r->cur];
 
-    if (r->job) {
-        engine_job_free(r->job);
-        r->job = NULL;
-    }
-    if (!r->judged) {
-        char *err = NULL;
-        if (r->checkout && r->exit_code == 0 && r->stop == STOP_NONE)
-            run_checkout_commit(r);
-        r->job_ends_run = run_judge_job(r, &r->job_status, &err);
-        set_str(&r->job_status_error, err);
-        r->judged = true;
-    }
-    if (!r->sink_finished) {
-        log_sink_finish(r->sink);
-        r->sink_finished = true;
-    }
     /* The last chunk goes with the end, not ahead of it (q_run_marks_t). */
     int64_t last_offset = 0;
     const char *last = r->stop == STOP_SHUTDOWN ? NULL : log_sink_take_last(r->sink, &last_offset);
@@ -769,8 +792,8 @@ run_end_job(run_t *r)
         return;
     /* Stopped with the runner: retried, or failed, by the job's rule. */
     if (r->stop == STOP_SHUTDOWN) {
-        r->lost = true;
-        r->state = RS_FINISH;
+        r->end = END_LOST;
+        run_move(r, RE_STOPPED_WITH_RUNNER);
         run_finish(r);
         return;
     }
@@ -782,8 +805,6 @@ run_end_job(run_t *r)
         .last_chunk = last,
         .last_offset = last_offset,
     };
-    /* The run ends with this job: one statement for both. */
-    r->ends_with_job = r->job_ends_run || r->cur + 1 >= r->q->njobs;
     if (r->ends_with_job)
         rc = q_job_run_end(r->env->db, &r->q->fence, j->id, r->job_status, r->exit_code,
                            r->job_status_error, &marks, r->run_status, r->rest_status, r->run_error,
@@ -794,7 +815,7 @@ run_end_job(run_t *r)
     if (rc != 0)
         return;
     run_sent(r);
-    r->waiting = true;
+    run_move(r, RE_END_SENT);
 }
 
 static void
@@ -804,16 +825,16 @@ run_ended_cb(const PGresult *res, void *arg)
 
     if (run_answered(r))
         return;
-    r->waiting = false;
-    switch (q_fenced(res, r->requeue ? "requeue a run" : "end a run")) {
+    switch (q_fenced(res, r->end == END_REQUEUE ? "requeue a run" : "end a run")) {
     case Q_ERROR:
+        run_move(r, RE_END_FAILED);
         run_failed(r, res);
         return;
     case Q_FENCED:
-        if (r->requeue) {
+        if (r->end == END_REQUEUE) {
             /* A job did start after all: end the run as stopped. */
-            r->requeue = false;
-            r->lost = true;
+            r->end = END_LOST;
+            run_move(r, RE_REQUEUE_REFUSED);
             run_step(r);
             return;
         }
@@ -822,15 +843,15 @@ run_ended_cb(const PGresult *res, void *arg)
     case Q_OK:
         break;
     }
-    if (r->requeue)
+    if (r->end == END_REQUEUE)
         log_info("worker", "run given back to the queue run=%s", r->q->fence.run_id);
-    else if (r->lost)
+    else if (r->end == END_LOST)
         log_info("worker", "run stopped with the runner run=%s %s", r->q->fence.run_id,
                  strcmp(PQgetvalue(res, 0, 0), "retried") == 0 ? "retried=true" : "status=failed");
     else
         log_info("worker", "run ended run=%s status=%s", r->q->fence.run_id,
                  status_name(r->run_status));
-    run_set_over(r);
+    run_set_over(r, RE_RUN_ENDED);
 }
 
 static void
@@ -838,9 +859,9 @@ run_finish(run_t *r)
 {
     int rc;
 
-    if (r->requeue)
+    if (r->end == END_REQUEUE)
         rc = q_run_requeue(r->env->db, &r->q->fence, run_ended_cb, r);
-    else if (r->lost)
+    else if (r->end == END_LOST)
         rc = q_run_lost(r->env->db, &r->q->fence, r->run_error, run_ended_cb, r);
     else
         rc = q_run_end(r->env->db, &r->q->fence, r->run_status, r->rest_status, r->run_error,
@@ -848,7 +869,7 @@ run_finish(run_t *r)
     if (rc != 0)
         return;
     run_sent(r);
-    r->waiting = true;
+    run_move(r, RE_END_SENT);
 }
 
 /* Make the workspace; false when the run ends here. */
@@ -878,11 +899,9 @@ static void
 run_step(run_t *r)
 {
     for (;;) {
-        if (r->waiting)
-            return;
         switch (r->state) {
         case RS_PREPARE:
-            r->state = run_prepare(r) ? RS_START_JOB : RS_FINISH;
+            run_move(r, run_prepare(r) ? RE_PREPARED : RE_PREPARE_FAILED);
             break;
         case RS_START_JOB:
             if (r->cur >= r->q->njobs || r->cancel_requested || r->shutdown) {
@@ -893,25 +912,35 @@ run_step(run_t *r)
                  * runner can take it (the claim's start of the first job
                  * is undone). */
                 if (r->shutdown && !r->cancel_requested && r->cur == 0)
-                    r->requeue = true;
+                    r->end = END_REQUEUE;
                 /* Stopped between jobs: retried or failed by the rule of
                  * the next job. */
                 else if (r->shutdown && !r->cancel_requested && r->cur < r->q->njobs)
-                    r->lost = true;
-                r->state = RS_FINISH;
+                    r->end = END_LOST;
+                run_move(r, RE_NO_MORE_JOBS);
                 break;
             }
             run_start_job(r);
             return;
-        case RS_JOB_RUNNING:
-            return;
         case RS_JOB_DONE:
+            run_judge(r);
+            break;
+        case RS_JOB_STORE:
             run_end_job(r);
             return;
         case RS_FINISH:
             run_finish(r);
             return;
+        case RS_SECRETS:
+        case RS_SECRETS_ASKED:
+        case RS_STARTING:
+        case RS_RUNNING:
+        case RS_JOB_ENDING:
+        case RS_FINISHING:
         case RS_OVER:
+        case RS_REPORTED:
+        case RS_COUNT:
+            /* Waiting for an event (run_state.h). */
             return;
         }
     }

@@ -26,6 +26,7 @@
 
 #include "db.h"
 #include "events.h"
+#include "later.h"
 #include "log.h"
 #include "pg.h"
 #include "queue.h"
@@ -551,7 +552,10 @@ worker_on_run_ended(run_t *r, void *arg)
     add_ms(w->collect_ev, 0);
 }
 
-/* Free the runs that are over (on the loop turn after they said so). */
+/* Free the runs that are over (on the loop turn after they said so). Not
+ * later_free (common/later.h): ending a run is a step of the worker, which
+ * records a given-up run, frees its slot and looks for work; the free is
+ * the least of it. */
 static void
 collect_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -952,7 +956,7 @@ worker_free(worker_t *w)
     engine_free(w->local);
     free(w->engine_problem);
     /* What pg_conn_free and the engines left for the next turn. */
-    event_base_loop(w->base, EVLOOP_NONBLOCK);
+    later_drain(w->base);
     event_base_free(w->base);
     free(w);
 }

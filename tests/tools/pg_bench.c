@@ -5,6 +5,7 @@
  * Prints statements per second for each; the numbers in docs/pg.md come
  * from here.
  */
+#include "later.h"
 #include "pg.h"
 #include "util.h"
 
@@ -99,7 +100,7 @@ main(int argc, char **argv)
         printf("pool of %d: %.0f statements/s\n", pool_size, measure(base, NULL, p, n));
         pg_pool_free(p);
     }
-    event_base_loop(base, EVLOOP_NONBLOCK);
+    later_drain(base);
     event_base_free(base);
     return 0;
 }

@@ -122,6 +122,7 @@ stop(void)
 {
     httpd_free(srv);
     event_free(later);
+    later_drain(base);
     event_base_free(base);
 }
 

@@ -4,6 +4,7 @@
  * statements, ordering, notifications, a backend terminated mid-statement,
  * a server restart, freeing from a callback, and the pool.
  */
+#include "later.h"
 #include "pg.h"
 #include "pg_cluster.h"
 #include "util.h"
@@ -107,11 +108,11 @@ run_for(double seconds)
     run_until(&never, 1, seconds);
 }
 
-/* Free what was freed with the deferred free, then the base. */
+/* Free what was freed with the deferred free (later.h), then the base. */
 static void
 loop_teardown(void)
 {
-    event_base_loop(base, EVLOOP_NONBLOCK);
+    later_drain(base);
     event_base_free(base);
     base = NULL;
     seen_reset();
