@@ -36,11 +36,19 @@ CREATE INDEX pipeline_runs_group_running_idx ON pipeline_runs (concurrency_group
 -- of a group (each sees the other's run queued or running). The cost grows
 -- with the label sets and the groups that have queued runs, not with the
 -- runs that wait.
+--
+-- PL/pgSQL, not SQL: a SQL function is inlined into the claim, so every
+-- claim parsed and planned its body again (most of a claim's time), where
+-- PL/pgSQL plans it once per connection (a generic plan after the first
+-- few calls; it is the same plan: index probes only). The claim sees a
+-- set of ROWS 20 and probes pipeline_runs by id for each.
 CREATE OR REPLACE FUNCTION gw_claimable(runner uuid, n integer) RETURNS SETOF uuid
-    LANGUAGE sql STABLE ROWS 20
+    LANGUAGE plpgsql STABLE ROWS 20
 AS $$
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE me AS (
-        SELECT labels, run_unlabeled FROM runners WHERE id = runner AND NOT paused),
+        SELECT r.labels, r.run_unlabeled FROM runners r WHERE r.id = runner AND NOT r.paused),
     sets(v) AS (
         SELECT (SELECT min(runs_on) FROM pipeline_runs
                  WHERE status = 'queued' AND concurrency_group IS NULL)
@@ -75,5 +83,6 @@ AS $$
      WHERE groups.g IS NOT NULL
        AND gw_runner_takes(me.labels, me.run_unlabeled, h.runs_on)
        AND NOT EXISTS (SELECT 1 FROM pipeline_runs r
-                        WHERE r.status = 'running' AND r.concurrency_group = groups.g)
+                        WHERE r.status = 'running' AND r.concurrency_group = groups.g);
+END
 $$;
