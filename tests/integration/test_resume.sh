@@ -13,7 +13,6 @@ gw_repo wake quick || exit 1
 runner_seen() { [ "$(api GET /runners | jq -r '.runners[] | select(.name == "rw") | .name')" = rw ]; }
 is_queued() { [ "$(run_status "$1")" = queued ]; }
 not_queued() { ! is_queued "$1"; }
-db_now() { gw_psql -c "SELECT extract(epoch FROM clock_timestamp())"; }
 
 gw_worker_start rw RUNNER_POLL_SECONDS=30
 check "rw registers" wait_for 10 runner_seen
@@ -24,12 +23,19 @@ r=$(gw_trigger wake '{"template": "quick"}')
 sleep 1.5
 expect_eq "a paused runner leaves the run queued" queued "$(run_status "$r")"
 
-t0=$(db_now)
-api POST /runners/rw/resume >/dev/null
-expect_eq "resume: 200" 200 "$(status)"
+# The times around the request are the shell's ($EPOCHREALTIME, no fork):
+# sent just before curl starts, reply once it has exited with the answer;
+# the claim's is Postgres's started_at, on the same clock. reply -> claim
+# is negative when the run was claimed before curl had handed the reply on.
+t_sent=$EPOCHREALTIME
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/runners/rw/resume")
+t_reply=$EPOCHREALTIME
+expect_eq "resume: 200" 200 "$code"
 check "the run is claimed within 5 s of the resume (the poll is 30 s)" wait_for 5 not_queued "$r"
 claimed=$(gw_psql -c "SELECT extract(epoch FROM started_at) FROM pipeline_runs WHERE id = '$r'")
-[ -n "$claimed" ] && echo "resume -> claim: $(awk "BEGIN{printf \"%.1f\", ($claimed - $t0) * 1000}") ms"
+[ -n "$claimed" ] && awk -v c="$claimed" -v s="$t_sent" -v r="$t_reply" 'BEGIN {
+    printf "resume sent -> claim: %.1f ms, reply -> claim: %.1f ms (request %.1f ms)\n",
+           (c - s) * 1000, (c - r) * 1000, (r - s) * 1000 }'
 check "the run ends" wait_for 20 run_is_final "$r"
 expect_eq "it succeeded" success "$(run_status "$r")"
 
