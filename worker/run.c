@@ -106,6 +106,8 @@ struct run {
     gw_status_t rest_status;
     char *run_error;
     int64_t lease_until; /* gw_now_ms() by which the lease must be renewed */
+    /* gw_now_ms() by which the current job's first lines are stored */
+    int64_t first_store_at;
 };
 
 static void run_step(run_t *r);
@@ -337,13 +339,14 @@ static void
 job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
-    log_sink_write(r->sink, data, len);
-    /* The job's first output too goes out at once (one insert more per
-     * job); what follows waits for the size or time bound. */
+    /* The job's first output goes out with the header when it comes within
+     * RUNNER_LOG_FIRST_MS of the start, at once when it comes later; what
+     * follows waits for the size or time bound. */
     if (!r->output_seen) {
         r->output_seen = true;
-        log_sink_cut(r->sink);
+        log_sink_cut_by(r->sink, r->first_store_at);
     }
+    log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
 }
@@ -650,10 +653,15 @@ start_cb(evutil_socket_t fd, short what, void *arg)
                        "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host",
                        image);
-    /* Stored at once, not after the time bound: a follower sees the job
-     * start, before it has printed anything. */
-    log_sink_cut(r->sink);
+    /* Stored within RUNNER_LOG_FIRST_MS, not after the time bound: a
+     * follower sees the job start before it has printed anything, and a
+     * job that ends sooner stores its whole log with its end (no insert). */
+    r->first_store_at = gw_now_ms() + cfg->log_first_ms;
+    log_sink_cut_by(r->sink, r->first_store_at);
+    log_sink_tick(r->sink);
     log_sink_flush(r->sink, r->env->db);
+    evtimer_del(r->flush_ev);
+    run_arm_flush(r);
     r->output_seen = false;
     static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);
