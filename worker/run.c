@@ -106,8 +106,6 @@ struct run {
     gw_status_t rest_status;
     char *run_error;
     int64_t lease_until; /* gw_now_ms() by which the lease must be renewed */
-    /* gw_now_ms() by which the current job's first lines are stored */
-    int64_t first_store_at;
 };
 
 static void run_step(run_t *r);
@@ -340,11 +338,12 @@ job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
     /* The job's first output goes out with the header when it comes within
-     * RUNNER_LOG_FIRST_MS of the start, at once when it comes later; what
-     * follows waits for the size or time bound. */
+     * RUNNER_LOG_FIRST_MS of the start, within as long again when it comes
+     * later (so that a job that ends by then still stores it with its end);
+     * what follows waits for the size or time bound. */
     if (!r->output_seen) {
         r->output_seen = true;
-        log_sink_cut_by(r->sink, r->first_store_at);
+        log_sink_cut_by(r->sink, gw_now_ms() + r->env->cfg->log_first_ms);
     }
     log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
@@ -656,8 +655,7 @@ start_cb(evutil_socket_t fd, short what, void *arg)
     /* Stored within RUNNER_LOG_FIRST_MS, not after the time bound: a
      * follower sees the job start before it has printed anything, and a
      * job that ends sooner stores its whole log with its end (no insert). */
-    r->first_store_at = gw_now_ms() + cfg->log_first_ms;
-    log_sink_cut_by(r->sink, r->first_store_at);
+    log_sink_cut_by(r->sink, gw_now_ms() + cfg->log_first_ms);
     log_sink_tick(r->sink);
     log_sink_flush(r->sink, r->env->db);
     evtimer_del(r->flush_ev);
