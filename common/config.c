@@ -104,6 +104,8 @@ static const cf_entry_t config_table[] = {
     INT("RUNNER_LOG_CHUNK_BYTES", WORKER, log_chunk_bytes, "65536", 64, 8 << 20,
         "size bound of a log chunk"),
     INT("RUNNER_LOG_FLUSH_MS", WORKER, log_flush_ms, "500", 10, 60000, "time bound of a log chunk"),
+    INT("RUNNER_LOG_FIRST_MS", WORKER, log_first_ms, "5", 0, 60000,
+        "how long a job's first lines wait to be stored"),
     /* Offsets are stored as integers: the cap keeps them far below 2^31. */
     INT("RUNNER_LOG_MAX_BYTES", WORKER, log_max_bytes, "16777216", 1024, 1 << 30,
         "log cap of a job"),

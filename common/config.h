@@ -64,6 +64,7 @@ typedef struct {
     int stop_grace;           /* RUNNER_STOP_GRACE_SECONDS */
     int log_chunk_bytes;      /* RUNNER_LOG_CHUNK_BYTES */
     int log_flush_ms;         /* RUNNER_LOG_FLUSH_MS */
+    int log_first_ms;         /* RUNNER_LOG_FIRST_MS */
     int log_retention_days;   /* GITWEAVE_LOG_RETENTION_DAYS */
     int log_retention_sweep;  /* GITWEAVE_LOG_RETENTION_SWEEP_SECONDS */
     int log_max_bytes;        /* RUNNER_LOG_MAX_BYTES */

@@ -31,6 +31,7 @@ struct log_sink {
     int inflight;     /* inserts not answered yet */
     pg_conn_t *conn;  /* where the last flush sent them (the run's connection) */
     bool finished;    /* log_sink_finish was called */
+    int64_t cut_at;   /* log_sink_cut_by's deadline, or -1 */
     chunk_t *carried; /* the last chunk, sent with the job's end */
     bool freed;       /* freed by its owner: released with the last answer */
 };
@@ -63,6 +64,7 @@ log_sink_new(const q_fence_t *fence, const char *job_id, size_t max_chunk, int m
     snprintf(s->job_id, sizeof(s->job_id), "%s", job_id);
     s->lc = logchunk_new(max_chunk, max_delay_ms, cap, sink_emit, s);
     s->tail = &s->head;
+    s->cut_at = -1;
     return s;
 }
 
@@ -114,6 +116,8 @@ log_sink_write(log_sink_t *s, const char *data, size_t len)
         secret_mask_write(s->mask, data, len);
     else
         logchunk_write(s->lc, data, len, gw_now_ms());
+    if (s->cut_at >= 0)
+        log_sink_tick(s);
 }
 
 void
@@ -137,18 +141,37 @@ void
 log_sink_cut(log_sink_t *s)
 {
     logchunk_cut(s->lc);
+    s->cut_at = -1;
+}
+
+void
+log_sink_cut_by(log_sink_t *s, int64_t at_ms)
+{
+    if (s->cut_at < 0 || at_ms < s->cut_at)
+        s->cut_at = at_ms;
 }
 
 void
 log_sink_tick(log_sink_t *s)
 {
-    logchunk_tick(s->lc, gw_now_ms());
+    int64_t now = gw_now_ms();
+
+    /* Only a cut with something to cut meets the deadline: until then
+     * what comes is cut as soon as it is written. */
+    if (s->cut_at >= 0 && now >= s->cut_at && logchunk_deadline(s->lc) >= 0)
+        log_sink_cut(s);
+    else
+        logchunk_tick(s->lc, now);
 }
 
 int64_t
 log_sink_deadline(const log_sink_t *s)
 {
-    return logchunk_deadline(s->lc);
+    int64_t at = logchunk_deadline(s->lc);
+
+    if (at >= 0 && s->cut_at >= 0 && s->cut_at < at)
+        return s->cut_at;
+    return at;
 }
 
 void

@@ -44,7 +44,11 @@ void log_sink_notef(log_sink_t *s, const char *fmt, ...) GW_PRINTF(2, 3);
 /* Cut what is pending into a chunk now, whatever the time bound says (what
  * the masker holds back stays: never a finished line). */
 void log_sink_cut(log_sink_t *s);
-/* Cut a chunk if the time bound says so. */
+/* Cut what is pending by at_ms (monotonic) at the latest, sooner than the
+ * time bound: from then on, until a cut, whatever is written is cut at
+ * once. An earlier deadline set before wins. */
+void log_sink_cut_by(log_sink_t *s, int64_t at_ms);
+/* Cut a chunk if the time bound, or log_sink_cut_by's deadline, says so. */
 void log_sink_tick(log_sink_t *s);
 /* When log_sink_tick must next run (monotonic ms), or -1. */
 int64_t log_sink_deadline(const log_sink_t *s);

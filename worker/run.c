@@ -360,13 +360,15 @@ static void
 job_output(void *arg, const char *data, size_t len)
 {
     run_t *r = arg;
-    log_sink_write(r->sink, data, len);
-    /* The job's first output too goes out at once (one insert more per
-     * job); what follows waits for the size or time bound. */
+    /* The job's first output goes out with the header when it comes within
+     * RUNNER_LOG_FIRST_MS of the start, within as long again when it comes
+     * later (so that a job that ends by then still stores it with its end);
+     * what follows waits for the size or time bound. */
     if (!r->output_seen) {
         r->output_seen = true;
-        log_sink_cut(r->sink);
+        log_sink_cut_by(r->sink, gw_now_ms() + r->env->cfg->log_first_ms);
     }
+    log_sink_write(r->sink, data, len);
     log_sink_flush(r->sink, r->env->db);
     run_arm_flush(r);
 }
@@ -669,10 +671,14 @@ start_cb(evutil_socket_t fd, short what, void *arg)
                        "[gitweave] local engine: image \"%s\" ignored, the job runs on "
                        "the host",
                        image);
-    /* Stored at once, not after the time bound: a follower sees the job
-     * start, before it has printed anything. */
-    log_sink_cut(r->sink);
+    /* Stored within RUNNER_LOG_FIRST_MS, not after the time bound: a
+     * follower sees the job start before it has printed anything, and a
+     * job that ends sooner stores its whole log with its end (no insert). */
+    log_sink_cut_by(r->sink, gw_now_ms() + cfg->log_first_ms);
+    log_sink_tick(r->sink);
     log_sink_flush(r->sink, r->env->db);
+    evtimer_del(r->flush_ev);
+    run_arm_flush(r);
     r->output_seen = false;
     static const engine_callbacks_t cb = {job_output, job_done, job_marks};
     r->job = engine_job_start(e, &spec, &cb, r);

@@ -6,7 +6,9 @@
 Listens to GET /api/v1/events, starts `git push` of CLONE_DIR's main to
 BARE_DIR (whose post-receive hook triggers the run), and as soon as the run
 is announced (queued) follows its first job's log (GET /jobs/{id}/logs,
-follow=true), until the first chunk arrives. Prints one line of JSON: the
+follow=true), until the first chunk arrives. The run's GET and the follow
+go on one connection, opened before the push, as a page that already shows
+the repository would have it. Prints one line of JSON: the
 times (seconds since the epoch, this host's clock, which Postgres shares)
 of the push's start, the push's end, the follower's connection and the
 first chunk read, with the run and job ids and the chunk's first line.
@@ -37,8 +39,8 @@ def sse_events(resp):
             data.append(line[6:])
 
 
-def get(host, port, path, stream=False):
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+def get(host, port, path, stream=False, conn=None):
+    conn = conn or http.client.HTTPConnection(host, port, timeout=30)
     conn.request("GET", path, headers={"Accept": "text/event-stream"} if stream else {})
     resp = conn.getresponse()
     if resp.status != 200:
@@ -51,6 +53,8 @@ def main():
     u = urllib.parse.urlsplit(root)
     host, port = u.hostname, u.port
     events = sse_events(get(host, port, "/api/v1/events", stream=True))
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.connect()
     t_push = time.time()
     push = subprocess.Popen(["git", "-C", clone, "push", "-q", bare, "main"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -60,9 +64,9 @@ def main():
         if ev == "run" and d.get("status") == "queued":
             run = d["id"]
             break
-    body = json.loads(get(host, port, "/api/v1/pipelines/runs/%s" % run).read())
+    body = json.loads(get(host, port, "/api/v1/pipelines/runs/%s" % run, conn=conn).read())
     job = body["jobs"][0]["id"]
-    resp = get(host, port, "/api/v1/jobs/%s/logs?follow=true" % job, stream=True)
+    resp = get(host, port, "/api/v1/jobs/%s/logs?follow=true" % job, stream=True, conn=conn)
     t_conn = time.time()
     for ev, data in sse_events(resp):
         if ev == "chunk":

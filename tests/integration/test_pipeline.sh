@@ -57,11 +57,10 @@ $ echo CI=$CI repo=$GITWEAVE_REPO run=$GITWEAVE_RUN_ID'"
 CI=true repo=app run=$run"'
 $ echo data > shared.txt' "$log1"
 
-# The first line, which says what ran, is stored at once, as a chunk of its
-# own, not with the output that follows within the time bound.
+# The first line, which says what ran, starts the first chunk (with what
+# the job printed within RUNNER_LOG_FIRST_MS: test_log_first_store.sh).
 first_chunk=$(gw_psql -c "SELECT chunk FROM logs WHERE job_id = '$job1' AND \"offset\" = 0")
-check "the first chunk is the header" grep -qE "$GW_HEADER_RE" <<<"$first_chunk"
-expect_eq "and only the header" 1 "$(printf '%s\n' "$first_chunk" | wc -l)"
+check "the first chunk starts with the header" grep -qE "$GW_HEADER_RE" <<<"$(head -n 1 <<<"$first_chunk")"
 
 # The big job's log, read back in small pages, equals what it printed.
 {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The shipped post-receive hook against an API that needs a token, with the
-# local engine: the token is read from a file and reaches curl only as a
-# header file (-H @file, mode 0600, removed afterwards), never on a command
-# line (a curl shim on the PATH records every argument and the mode of every
-# @file); a token left in a git config that others can read is refused; the
-# body is built with jq, so a branch named feat"x starts its run; the hook
+# local engine: the token is read from a file and reaches curl only in its
+# config on its stdin (-K -), never on a command line and in no file (a curl
+# shim on the PATH records every argument, the mode of every @file, and its
+# stdin); a token left in a git config that others can read is refused; the
+# body is built by the shell with " and \ escaped, so a branch named feat"x,
+# and one with every other odd character git allows, starts its run; the hook
 # prints the ids and URLs of the runs it started and why the other templates
 # did not start; with the API down it tries again with back-off and, when the
 # API comes back within its window, the run starts; when it never comes back,
@@ -39,10 +40,11 @@ api PUT "/repos/$repo/templates/ship" >/dev/null
 api PUT "/repos/$repo/templates/feat" >/dev/null
 check "repo registered and template attached ($(status))" test "$(status)" = 201
 
-# A curl on the PATH of the push that records its arguments and the mode of
-# every file handed to it with @.
+# A curl on the PATH of the push that records its arguments, the mode of
+# every file handed to it with @, and its stdin.
 SHIM=$GW_TMP/shim
 ARGV=$GW_TMP/curl-argv
+STDIN=$GW_TMP/curl-stdin
 mkdir -p "$SHIM"
 cat >"$SHIM/curl" <<SH
 #!/bin/sh
@@ -50,7 +52,8 @@ for a in "\$@"; do
     printf 'arg %s\n' "\$a" >>"$ARGV"
     case \$a in @*) f=\${a#@}; [ -f "\$f" ] && printf 'file %s %s\n' "\$(stat -c %a "\$f")" "\$f" >>"$ARGV" ;; esac
 done
-exec $(command -v curl) "\$@"
+cat >"$STDIN"
+exec $(command -v curl) "\$@" <"$STDIN"
 SH
 chmod +x "$SHIM/curl"
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
@@ -89,11 +92,10 @@ push main
 check "a push to main starts a run" wait_for 10 runs_are 1
 check "curl was called" test -s "$ARGV"
 check "the token is on no curl command line" no_token_in_argv
-check "the header went through a file (-H @file)" grep -q '^arg @' "$ARGV"
-check "that file was 0600" grep -q '^file 600 ' "$ARGV"
-expect_eq "no file but 0600 ones" 0 "$(grep '^file ' "$ARGV" | grep -vc '^file 600 ')"
-hdr=$(sed -n 's/^file 600 //p' "$ARGV" | head -n 1)
-check "the header file is gone after the hook" test -n "$hdr" -a ! -e "$hdr"
+check "curl read its config on its stdin (-K -)" grep -qx -- 'arg -K' "$ARGV"
+check "no file was handed to curl" bash -c "! grep -q '^arg @' '$ARGV'"
+check "the token reached curl there, as a header" \
+    grep -qxF "header = \"Authorization: Bearer $TOKEN\"" "$STDIN"
 run=$(gw_psql -c "SELECT id FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")
 check "the hook prints the started run's id" grep -q "$run" "$GW_TMP/push.err"
 check "the hook prints the run's page" grep -qF "$API_ROOT/runs/$run" "$GW_TMP/push.err"
@@ -177,4 +179,18 @@ check "the printed command starts the tag's run" wait_for 10 runs_are 5
 expect_eq "the release template ran for the tag" "ship refs/tags/v1.0.0" \
     "$(gw_psql -c "SELECT t.name || ' ' || r.ref FROM pipeline_runs r JOIN templates t ON t.id = r.template_id ORDER BY r.created_at DESC LIMIT 1")"
 check "the replay printed the run" grep -q "1 pipeline run(s) started" "$GW_TMP/replay.err"
+
+# 8. A branch with every odd character git allows in a ref name (a quote, an
+# apostrophe, $, a backquote, braces, <>|&;!#%,=+(), non-ASCII): its run's
+# ref is exactly that name.
+odd='feat"a'"'"'b$c`d{e}<f>|&;!#%,=+(g)-é日'
+check "git takes the odd name" git check-ref-format "refs/heads/$odd"
+git -C "$work" checkout -q -b "$odd"
+echo eight >"$work/f"
+git -C "$work" commit -qam eight
+push "$odd"
+check "a push to the odd branch starts a run" wait_for 10 runs_are 6
+expect_eq "its ref is the branch, every character kept" "refs/heads/$odd" \
+    "$(gw_psql -c "SELECT ref FROM pipeline_runs ORDER BY created_at DESC LIMIT 1")"
+check "the hook printed it" grep -qF "refs/heads/$odd: 1 pipeline run(s) started" "$GW_TMP/push.err"
 gw_finish
