@@ -6,7 +6,7 @@
 # tests/fuzz/README.md).
 #
 # Tests run side by side: the unit tests one per core, the integration and
-# e2e tests GW_TEST_JOBS at a time (default: four per core, since they mostly
+# e2e tests GW_TEST_JOBS at a time (default: two per core, since they mostly
 # wait on Postgres, sleeps and containers); the ones that measure how fast
 # something answers run alone, and those that build images take turns
 # (tests/CMakeLists.txt). Meanwhile the ASan build and tests and then the
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-test_jobs=${GW_TEST_JOBS:-$((4 * jobs))}
+test_jobs=${GW_TEST_JOBS:-$((2 * jobs))}
 start=$(date +%s)
 export jobs start
 # stage NAME: the time since the run began, at the end of stage NAME.

@@ -29,22 +29,7 @@ gw_repo demo one gpu grp || exit 1
 RUNNER=00000000-0000-4000-8000-00000000b001
 gw_psql -c "INSERT INTO runners (id, name, hostname, engine, lease_seconds, labels)
             VALUES ('$RUNNER', 'bench', 'bench', 'local', 30, '{local}')" >/dev/null
-# Runs queued as the trigger makes them (one each), then copied in bulk.
-copy_runs() { # TEMPLATE COUNT AGE: COUNT queued runs like the template's, created AGE ago
-    local seed
-    seed=$(gw_trigger demo "{\"template\": \"$1\"}")
-    gw_psql -c "WITH s AS (SELECT * FROM pipeline_runs WHERE id = '$seed'),
-      r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status, trigger,
-                                       ref, inputs, spec, runs_on, concurrency_group, created_at)
-            SELECT gen_random_uuid(), s.repo_id, s.template_id, s.template_version, 'queued',
-                   s.trigger, s.ref, s.inputs, s.spec, s.runs_on, s.concurrency_group,
-                   now() - interval '$3' + g * interval '1 millisecond'
-              FROM s, generate_series(1, $2) g RETURNING id)
-      INSERT INTO jobs (id, run_id, position, name, kind)
-      SELECT gen_random_uuid(), r.id, 0, 'a', 'script' FROM r" >/dev/null
-    gw_psql -c "DELETE FROM pipeline_runs WHERE id = '$seed'" >/dev/null
-}
-copy_runs one 100 '1 hour'
+gw_copy_runs demo one 100 '1 hour'
 gw_psql -c "VACUUM ANALYZE" >/dev/null
 
 claim_sql() { # [EXPLAIN...]: the claim of one run by the runner, rolled back
@@ -72,11 +57,11 @@ echo "(a claim returns $claimed run)"
 echo "| queue | claims | p50 ms | p99 ms |"
 echo "|---|---|---|---|"
 claims "100 runs it may take"
-copy_runs gpu 10000 '2 hours'
+gw_copy_runs demo gpu 10000 '2 hours'
 gw_psql -c "VACUUM ANALYZE" >/dev/null
 claims "the same + 10,000 older runs needing gpu"
 G=${BENCH_GROUP_RUNS:-1000}
-copy_runs grp "$G" '3 hours'
+gw_copy_runs demo grp "$G" '3 hours'
 gw_psql -c "UPDATE pipeline_runs SET status = 'running', started_at = now()
              WHERE id = (SELECT id FROM pipeline_runs WHERE concurrency_group = 'g'
                           ORDER BY created_at LIMIT 1)" >/dev/null

@@ -16,7 +16,9 @@
 #    API, which listens) and how busy the slots were (a slot is idle from a
 #    run's end to the start of its next run);
 # 4. pickup: 200 runs triggered one by one (50 ms apart) while the workers
-#    are idle: created_at -> the job's started_at, p50 and p99.
+#    are idle: created_at -> the job's started_at, p50 and p99; then again
+#    with BENCH_UNCLAIMABLE (default 10,000; 0: not measured) older runs
+#    queued that need the label gpu, which the workers lack.
 # With a second build dir, its worker is measured too, on the same database
 # (the pgbench side is today's SQL). BENCH_ROUNDS (default 1) repeats 1-3,
 # the sides alternating, so that a change in the machine's other load falls
@@ -28,6 +30,7 @@ BEFORE_DIR=${2:-}
 N=${BENCH_RUNS:-3000}
 CONC=${BENCH_CONCURRENCY:-4}
 ROUNDS=${BENCH_ROUNDS:-1}
+UNCLAIMABLE=${BENCH_UNCLAIMABLE:-10000}
 export GW_SOURCE_DIR GW_BUILD_DIR
 source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
 
@@ -39,7 +42,9 @@ gw_psql -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_rel
         -c "CREATE EXTENSION pg_stat_statements" >/dev/null || exit 1
 gw_api_start || exit 1
 gw_template one '{"kind": "build", "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
+gw_template gpu '{"kind": "build", "runs-on": ["gpu"], "jobs": [{"name": "a", "script": ["true"]}]}' || exit 1
 gw_repo demo one || exit 1
+gw_repo gpus gpu || exit 1
 seed=$(gw_trigger demo)
 gw_psql -c "DELETE FROM pipeline_runs WHERE id = '$seed'" >/dev/null 2>&1 || true
 echo "## $(date -u '+%F %H:%M') UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -176,10 +181,16 @@ dispatch() {
     for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null; done
 }
 
-# pickup LABEL WORKER-BINARY-DIR
+# pickup LABEL WORKER-BINARY-DIR [UNCLAIMABLE]: with UNCLAIMABLE older runs
+# queued that need the label gpu, which the workers lack.
 pickup() {
-    local label=$1 dir=$2 pids=()
+    local label=$1 dir=$2 unclaimable=${3:-0} pids=()
     gw_psql -c "TRUNCATE pipeline_runs CASCADE; DELETE FROM runners" >/dev/null
+    if [ "$unclaimable" -gt 0 ]; then
+        gw_copy_runs gpus gpu "$unclaimable" '1 hour'
+        gw_psql -c "VACUUM ANALYZE pipeline_runs, jobs" >/dev/null
+        label="$label, $unclaimable queued runs needing gpu,"
+    fi
     for w in b1 b2; do
         GW_BUILD_DIR=$dir gw_worker_start "$label-$w" RUNNER_CONCURRENCY=$CONC
         pids+=("$GW_WORKER_PID")
@@ -192,7 +203,8 @@ pickup() {
                        round((percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))::numeric, 2) || ' ms, max ' ||
                        round(max(ms)::numeric, 2) || ' ms (load $(load))'
                   FROM (SELECT extract(epoch FROM j.started_at - r.created_at) * 1000 AS ms
-                          FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id) s"
+                          FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id
+                         WHERE j.started_at IS NOT NULL) s"
     # where pickup's time goes: the claim (created_at -> the run's started_at)
     # and the first job's start (-> the job's started_at)
     gw_psql -c "SELECT '$label pickup split, p50: claim ' ||
@@ -200,7 +212,8 @@ pickup() {
                        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY s))::numeric, 2) || ' ms'
                   FROM (SELECT extract(epoch FROM r.started_at - r.created_at) * 1000 AS c,
                                extract(epoch FROM j.started_at - r.started_at) * 1000 AS s
-                          FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id) s"
+                          FROM pipeline_runs r JOIN jobs j ON j.run_id = r.id
+                         WHERE j.started_at IS NOT NULL) s"
     for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null; done
 }
 
@@ -213,4 +226,8 @@ for round in $(seq "$ROUNDS"); do
 done
 pickup after "$GW_BUILD_DIR"
 [ -n "$BEFORE_DIR" ] && pickup before "$BEFORE_DIR"
+if [ "$UNCLAIMABLE" -gt 0 ]; then
+    pickup after "$GW_BUILD_DIR" "$UNCLAIMABLE"
+    [ -n "$BEFORE_DIR" ] && pickup before "$BEFORE_DIR" "$UNCLAIMABLE"
+fi
 exit 0

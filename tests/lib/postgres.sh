@@ -186,6 +186,23 @@ gw_repo_id() { gw_psql -c "SELECT id FROM repos WHERE name = '$1' AND deleted_at
 gw_trigger() {
     api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}" | jq -r .id
 }
+# gw_copy_runs REPO TEMPLATE COUNT AGE: COUNT queued one-job runs of REPO's
+# TEMPLATE as the trigger makes them (one is triggered, copied in bulk, then
+# deleted), the oldest created AGE ago, a millisecond apart (benchmarks).
+gw_copy_runs() {
+    local seed
+    seed=$(gw_trigger "$1" "{\"template\": \"$2\"}")
+    gw_psql -c "WITH s AS (SELECT * FROM pipeline_runs WHERE id = '$seed'),
+      r AS (INSERT INTO pipeline_runs (id, repo_id, template_id, template_version, status, trigger,
+                                       ref, inputs, spec, runs_on, concurrency_group, created_at)
+            SELECT gen_random_uuid(), s.repo_id, s.template_id, s.template_version, 'queued',
+                   s.trigger, s.ref, s.inputs, s.spec, s.runs_on, s.concurrency_group,
+                   now() - interval '$4' + g * interval '1 millisecond'
+              FROM s, generate_series(1, $3) g RETURNING id)
+      INSERT INTO jobs (id, run_id, position, name, kind)
+      SELECT gen_random_uuid(), r.id, 0, 'a', 'script' FROM r" >/dev/null
+    gw_psql -c "DELETE FROM pipeline_runs WHERE id = '$seed'" >/dev/null
+}
 # Every job's log starts with one line of the runner's saying what ran
 # (docs/templates.md, "What ran"); GW_HEADER_RE matches it (grep -E, sed -E).
 GW_HEADER_RE='^\[gitweave\] job .+, run [0-9a-f]{8} attempt [0-9]+, runner .+ \((local|docker) engine\), image .+, ref .+, commit .+, inputs \{.*\}$'
