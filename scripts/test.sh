@@ -32,9 +32,12 @@ stage build
 
 # sanitizer_and_fuzz: the ASan build; every Check program (those that start a
 # Postgres too) and the integration tests of object lifetimes, where a
-# use-after-free shows only under ASan; then the fuzz targets.
+# use-after-free shows only under ASan; then the fuzz targets. At idle
+# priority a test may wait minutes for a core while the foreground tests run:
+# its time limit is ten times the usual one (GW_TEST_TIMEOUT_SCALE).
 sanitizer_and_fuzz() {
-    cmake -S . -B build-asan -DGW_WERROR=ON -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+    cmake -S . -B build-asan -DGW_WERROR=ON -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+        -DGW_TEST_TIMEOUT_SCALE=10 >/dev/null &&
         cmake --build build-asan -j"$jobs" >/dev/null || return 1
     stage "ASan build"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
