@@ -2,8 +2,9 @@
 # The compose stack, end to end, on a dockerd of the test's own and without a
 # registry: `docker-compose config` validates compose/docker-compose.yml; a
 # Debian bookworm base image comes from debootstrap (tests/lib/debian_image.sh,
-# cached between runs), the CI override builds a postgres:15 stand-in on it;
-# Dockerfile.api and Dockerfile.worker are built through compose; `up -d`
+# cached between runs, as are the layers of the images' apt-get installs),
+# the CI override builds a postgres:15 stand-in on it; Dockerfile.api and
+# Dockerfile.worker are built through compose; `up -d`
 # starts postgres, migrate, api and worker. Then, through the published API
 # port only: a pipeline in containers (busybox and the default Debian image)
 # whose logs are read back, a repository checked out by git in the worker
@@ -99,26 +100,30 @@ AUTH=$GW_TMP/auth-header
 (umask 077 && printf 'Authorization: Bearer %s\n' "$GITWEAVE_API_TOKEN" >"$AUTH")
 curl() { command curl -H @"$AUTH" "$@"; }
 
-# GW_COMPOSE unquoted on purpose: it may be "docker compose".
+# GW_COMPOSE unquoted on purpose: it may be "docker compose". One `config`
+# both validates the file and prints what the checks below read.
 # shellcheck disable=SC2086
-check "docker-compose.yml is valid on its own" \
-    $GW_COMPOSE -f "$COMPOSE_DIR/docker-compose.yml" config -q
+$GW_COMPOSE -f "$COMPOSE_DIR/docker-compose.yml" config >"$GW_TMP/config.out"
+expect_eq "docker-compose.yml is valid on its own" 0 "$?"
 check "docker-compose.yml with the CI override is valid" compose config -q
 check "no worker replica is pinned to a name" \
-    test -z "$($GW_COMPOSE -f "$COMPOSE_DIR/docker-compose.yml" config |
-        awk '/^  [a-z]/ { s = $1 } s == "worker:" && /^    (hostname|container_name):/')"
+    test -z "$(awk '/^  [a-z]/ { s = $1 } s == "worker:" && /^    (hostname|container_name):/' "$GW_TMP/config.out")"
 expect_eq "the real file uses the official postgres image" "postgres:15" \
-    "$($GW_COMPOSE -f "$COMPOSE_DIR/docker-compose.yml" config | awk '/^  postgres:/ { p = 1 } p && /^    image:/ { print $2; exit }')"
+    "$(awk '/^  postgres:/ { p = 1 } p && /^    image:/ { print $2; exit }' "$GW_TMP/config.out")"
 
 # ---- a daemon, a base image, the images ----
 gw_dockerd_start || { fail "dockerd did not start"; exit 1; }
 gw_log "dockerd $(docker version --format '{{.Server.Version}}') storage=$GW_DOCKERD_DRIVER; $($GW_COMPOSE version --short 2>/dev/null || $GW_COMPOSE version | head -1)"
 phase "compose config, dockerd"
 
-if [ -s "$GW_CI_CACHE/$GW_DEBIAN_SUITE-minbase.tar" ]; then KIND=warm; else KIND=cold; fi
-gw_log "$KIND run: the rootfs cache is $GW_CI_CACHE/$GW_DEBIAN_SUITE-minbase.tar"
-must "base image $GW_DEBIAN_IMAGE from debootstrap" gw_debian_image "$GW_DEBIAN_IMAGE"
-phase "base image ($KIND)"
+if compgen -G "$GW_CI_CACHE/build-cache-*.tar" >/dev/null; then KIND=warm; else KIND=cold; fi
+gw_log "$KIND run: the cache is $GW_CI_CACHE"
+# Every stage's packages are in the engine's build cache from here on: the
+# builds below run apt-get only when one of those lines changed.
+must "base image $GW_DEBIAN_IMAGE from debootstrap, the images' packages (cached)" \
+    gw_build_cache "$GW_SOURCE_DIR/Dockerfile.api" "$GW_SOURCE_DIR/Dockerfile.worker" \
+    "$COMPOSE_DIR/ci/Dockerfile.postgres"
+phase "base image, packages ($KIND)"
 
 IMAGE=gwtest-busybox
 must "busybox image" gw_busybox_image "$IMAGE"
@@ -152,7 +157,12 @@ else
     cat "$GW_TMP/up.out"
     exit 1
 fi
-ctr() { compose ps -q "$1" | head -n 1; }
+# ctr SERVICE: a container of the service, as `compose ps -q SERVICE` would
+# name it, from the labels compose gives its containers.
+ctr() {
+    docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
+        --filter "label=com.docker.compose.service=$1" | head -n 1
+}
 health() { docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$(ctr "$1")"; }
 api_healthy() { [ "$(health api)" = healthy ]; }
 must "the api container becomes healthy (HEALTHCHECK GET /healthz)" wait_for 90 api_healthy
