@@ -13,9 +13,9 @@ pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-
       check libyaml-dev libcurl4-openssl-dev libsodium-dev postgresql-15 postgresql-client-15 git curl jq python3
       ca-certificates)
 # Testing: engines, images without a registry, fuzzing, metrics, OpenAPI
-# checks and the web page's browser tests.
+# checks, the web page's browser tests, and ninja (the tie test builds faster).
 $runtime || pkgs+=(docker.io busybox-static docker-compose debootstrap
-                   clang clang-format libclang-rt-14-dev prometheus nodejs chromium)
+                   clang clang-format libclang-rt-14-dev prometheus nodejs chromium ninja-build)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
