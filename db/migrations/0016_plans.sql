@@ -12,10 +12,12 @@
 -- left out, the walk of the key is the only plan, whatever the statistics.
 ALTER FUNCTION gitweave_logs_lines() SET enable_seqscan = off SET enable_sort = off;
 
--- The index on job_id alone: the key (job_id, "offset") serves every
--- look-up by job (reads, the trigger above, the cascade of a job's
--- delete), and each stored chunk updated both.
+-- Two indexes that repeat the first column of a key: (job_id, "offset")
+-- serves every look-up of logs by job (reads, the trigger above, the
+-- cascade of a job's delete) and (run_id, retry, position) every look-up
+-- of jobs by run; each stored chunk and each new job updated both.
 DROP INDEX logs_job_id_idx;
+DROP INDEX jobs_run_id_idx;
 
 -- SQL functions whose body is not a single expression are planned again
 -- at every statement that calls them; in PL/pgSQL their plan is made once
