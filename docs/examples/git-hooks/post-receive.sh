@@ -1,10 +1,13 @@
 #!/bin/sh
-# GitWeave Runner post-receive hook for a bare git repository: tells the API
-# about every updated ref, which starts the pipelines whose `on: push` and
-# branch filter match, and prints the ids of the runs it started.
+# GitWeave Runner post-receive hook for a bare git repository, in POSIX sh:
+# tells the API about every updated ref, which starts the pipelines whose
+# `on: push` and branch filter match, and prints the ids of the runs it
+# started. The fallback for hosts without gitweave-hook (the program that
+# docs/examples/git-hooks/post-receive runs), which does the same without
+# starting sh, git or curl before its POST.
 #
 # Install (as the user that owns the repository; needs curl and jq):
-#   install -m 755 post-receive /srv/git/app.git/hooks/post-receive
+#   install -m 755 post-receive.sh /srv/git/app.git/hooks/post-receive
 #   chmod 600 /srv/git/app.git/config
 #   git -C /srv/git/app.git config gitweave.url http://127.0.0.1:8080
 #   git -C /srv/git/app.git config gitweave.repo app        # default: the folder name without .git
