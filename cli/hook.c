@@ -793,7 +793,8 @@ hook_post_receive(FILE *in, const char *self)
         ref = save != NULL ? save + strspn(save, " \t") : NULL;
         if (before == NULL)
             continue;
-        if (after == NULL || ref == NULL || !hook_hex(before) || !hook_hex(after)) {
+        if (after == NULL || ref == NULL || ref[0] == '\0' || !hook_hex(before) ||
+            !hook_hex(after)) {
             hook_say("%s: \"%s %s\" are not two object names; skipped", ref ? ref : "", before,
                      after ? after : "");
             continue;
