@@ -267,7 +267,7 @@ for t in build test release; do
         --data-binary @"docs/examples/templates/$t.yaml" | jq -c '{name, kind, version}'
 done
 [ -d "$STATE/git/hello.git" ] || git init -q --bare -b main "$STATE/git/hello.git"
-install -m 755 docs/examples/git-hooks/post-receive "$STATE/git/hello.git/hooks/post-receive"
+ln -sfn "$PWD/build/gitweave-hook" "$STATE/git/hello.git/hooks/post-receive"
 chmod 600 "$STATE/git/hello.git/config"
 git -C "$STATE/git/hello.git" config gitweave.url "http://$API_ADDR"
 git -C "$STATE/git/hello.git" config gitweave.tokenfile "$STATE/api-token"

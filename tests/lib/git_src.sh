@@ -10,7 +10,7 @@ gw_git_src() {
 gw_git_push() { git -C "$GW_TMP/clone" push -q "$GW_TMP/src.git" main; }
 
 # gw_hooked_repo REPO BARE TEMPLATE...: a bare repository BARE with the
-# shipped post-receive hook set up as the README installs it (the API's URL,
+# post-receive hook (gitweave-hook) set up as the README installs it (the API's URL,
 # the repo's name, the token file; config 0600), registered as REPO with
 # BARE as its clone URL and each TEMPLATE attached. $(status) is the last
 # attach's HTTP status. Needs API_ROOT and $GW_TMP/api-token
@@ -19,7 +19,7 @@ gw_hooked_repo() {
     local repo=$1 bare=$2 t
     shift 2
     git init -q --bare -b main "$bare"
-    install -m 755 "$GW_SOURCE_DIR/docs/examples/git-hooks/post-receive" "$bare/hooks/post-receive"
+    ln -s "$GW_BUILD_DIR/gitweave-hook" "$bare/hooks/post-receive"
     chmod 600 "$bare/config"
     git -C "$bare" config gitweave.url "$API_ROOT"
     git -C "$bare" config gitweave.repo "$repo"
