@@ -24,6 +24,7 @@ extern char **environ;
 /* One POST may take this long (curl -m 10 in the shell hook). */
 #define HOOK_TIMEOUT_MS 10000
 #define HOOK_RETRY_DEFAULT 30
+#define HOOK_RETRY_MAX 86400
 
 static void hook_say(const char *fmt, ...) GW_PRINTF(1, 2);
 
@@ -352,6 +353,8 @@ hook_config_git(hook_settings_t *s)
             *nl = '\0';
         if (strncmp(origin, "file:", 5) == 0)
             origin += 5;
+        if (strncmp(entry, "gitweave.", strlen("gitweave.")) != 0)
+            continue;
         hook_settings_put(s, entry + strlen("gitweave."), nl != NULL ? nl + 1 : "", origin);
     }
     if (out.data != NULL)
@@ -725,6 +728,36 @@ hook_token(hook_settings_t *s, char **token)
     return 0;
 }
 
+/* Whether s holds a control character. */
+static bool
+hook_has_control(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (iscntrl((unsigned char)*s))
+            return true;
+    return false;
+}
+
+/* Whether an executable named name is in a folder of $PATH. */
+static bool
+hook_on_path(const char *name)
+{
+    const char *p = getenv("PATH") != NULL ? getenv("PATH") : "/usr/bin:/bin";
+
+    for (;;) {
+        size_t len = strcspn(p, ":");
+        /* An empty entry is the current folder. */
+        char *file = len > 0 ? xasprintf("%.*s/%s", (int)len, p, name) : xasprintf("./%s", name);
+        bool found = access(file, X_OK) == 0;
+        free(file);
+        if (found)
+            return true;
+        if (p[len] == '\0')
+            return false;
+        p += len + 1;
+    }
+}
+
 /* "%XX" for each byte of s that is not unreserved in a URL. */
 static void
 hook_url_escape(buf_t *out, const char *s)
@@ -759,6 +792,9 @@ hook_post_receive(FILE *in, const char *self)
     h.retry = HOOK_RETRY_DEFAULT;
     if (retry != NULL && retry[0] != '\0') {
         h.retry = strspn(retry, "0123456789") == strlen(retry) ? strtol(retry, &end, 10) : -1;
+        /* More than a day is a day (and no overflow of the deadline). */
+        if (h.retry > HOOK_RETRY_MAX)
+            h.retry = HOOK_RETRY_MAX;
         if (h.retry < 0) {
             hook_say("gitweave.retryseconds \"%s\" is not a number of seconds; using 30", retry);
             h.retry = HOOK_RETRY_DEFAULT;
@@ -772,6 +808,20 @@ hook_post_receive(FILE *in, const char *self)
     if (hook_token(&s, &token) < 0)
         goto done;
     hook_settings_free(&s);
+    /* A line break in the token would end the Authorization header (or
+     * curl's config line) and send the rest as something else. */
+    if (token != NULL && hook_has_control(token)) {
+        hook_say("the API token holds a control character (a line break?); no pipeline started");
+        hook_wipe(&token);
+        goto done;
+    }
+    /* An https URL goes through curl: without it, say so once, as the
+     * shell hook does, rather than retrying a POST that cannot start. */
+    if (strncmp(h.url, "http://", 7) != 0 && !hook_on_path("curl")) {
+        hook_say("curl is not installed (it sends to an https URL); no pipeline started");
+        hook_wipe(&token);
+        goto done;
+    }
     if (token != NULL && token[0] != '\0')
         h.auth = xasprintf("Authorization: Bearer %s", token);
     hook_wipe(&token);
@@ -782,7 +832,6 @@ hook_post_receive(FILE *in, const char *self)
 
     while ((len = getline(&line, &cap, in)) >= 0) {
         char *before, *after, *ref, *save = NULL, *commit, *body;
-        bool control = false;
         cJSON *o;
         long code;
 
@@ -799,9 +848,7 @@ hook_post_receive(FILE *in, const char *self)
                      after ? after : "");
             continue;
         }
-        for (const char *c = ref; *c != '\0'; c++)
-            control |= iscntrl((unsigned char)*c) != 0;
-        if (control) {
+        if (hook_has_control(ref)) {
             hook_say("a ref name with a control character is not one git makes; skipped");
             continue;
         }

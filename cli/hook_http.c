@@ -1,7 +1,8 @@
 /*
  * hook_http - one plain HTTP/1.0 POST over a socket, for gitweave-hook:
  * no library to load, one connection, closed by the server after its reply
- * (HTTP/1.0: never chunked).
+ * (HTTP/1.0: never chunked), or read up to its Content-Length when a proxy
+ * keeps it open.
  */
 #include "hook.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +40,34 @@ hook_http_base64(const char *s)
         buf_append(&out, q, 4);
     }
     return buf_steal(&out);
+}
+
+/* A reply larger than this is not the API's: refused. */
+#define HOOK_HTTP_MAX_REPLY (1024 * 1024)
+
+/* Whether in holds a whole reply: its head, and as many bytes of body as
+ * its Content-Length says (without one, the reply ends at the close). */
+static bool
+hook_http_complete(const buf_t *in)
+{
+    const char *end = in->len > 0 ? memmem(in->data, in->len, "\r\n\r\n", 4) : NULL;
+    const char *line;
+    size_t body;
+
+    if (end == NULL)
+        return false;
+    body = in->len - (size_t)(end + 4 - in->data);
+    /* Each line ends in \r\n, and the head in \r\n\r\n: a comparison
+     * stops at the \r at the latest. */
+    for (line = in->data; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (strncasecmp(line, "Content-Length:", 15) == 0)
+            return body >= strtoull(line + 15, NULL, 10);
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    return false;
 }
 
 /* Wait until fd is ready for events, or the deadline; 0 or -1 (err set). */
@@ -182,9 +212,16 @@ hook_http_post(const char *url, const char *auth, const char *body, int timeout_
             goto done;
         }
         buf_append(&in, chunk, (size_t)n);
+        if (in.len > HOOK_HTTP_MAX_REPLY) {
+            snprintf(err, errlen, "a reply of more than %d bytes from %s port %s",
+                     HOOK_HTTP_MAX_REPLY, host, port);
+            goto done;
+        }
+        if (hook_http_complete(&in))
+            break;
     }
     {
-        const char *head_end = in.len > 0 ? strstr(in.data, "\r\n\r\n") : NULL;
+        const char *head_end = in.len > 0 ? memmem(in.data, in.len, "\r\n\r\n", 4) : NULL;
         int code = 0;
         if (head_end == NULL || sscanf(in.data, "HTTP/1.%*d %3d", &code) != 1 || code < 100) {
             snprintf(err, errlen, "not an HTTP reply from %s port %s", host, port);

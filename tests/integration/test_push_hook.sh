@@ -251,4 +251,53 @@ GITWEAVE_URL=https://${API_ROOT#http://} push "$odd"
 check "[$kind] a push with an https URL starts a run" wait_for 10 runs_are 9
 token_went_to_curl_stdin
 check "[$kind] the hook printed the run" grep -qF "1 pipeline run(s) started" "$GW_TMP/push.err"
+
+# A token with a line break would end the Authorization header and send the
+# rest as a header of its own: refused, nothing sent.
+echo twelve >"$work/f"
+git -C "$work" commit -qam twelve
+GITWEAVE_API_TOKEN="$TOKEN"$'\r\nX-Other: 1' push "$odd"
+check "[$kind] a token with a line break is refused" grep -q "control character" "$GW_TMP/push.err"
+sleep 1
+expect_eq "[$kind] and nothing started" 9 "$(runs_of)"
+
+# An https URL where there is no curl: said at once, no retries, exit 0.
+NOCURL=$GW_TMP/nocurl
+mkdir -p "$NOCURL"
+ln -s "$(command -v git)" "$NOCURL/git"
+echo thirteen >"$work/f"
+git -C "$work" commit -qam thirteen
+before=$(date +%s)
+GITWEAVE_URL=https://${API_ROOT#http://} PATH=$NOCURL git -C "$work" push -q origin "$odd" 2>"$GW_TMP/push.err"
+rc=$?
+took=$(($(date +%s) - before))
+check "[$kind] without curl an https URL is refused: it says so" grep -q "curl is not installed" "$GW_TMP/push.err"
+check "[$kind] without retrying (${took}s)" test "$took" -le 5
+expect_eq "[$kind] the push itself succeeds" 0 "$rc"
+
+# A server (a proxy) that keeps the connection open after a whole reply:
+# the reply ends at its Content-Length, not at the close or the timeout.
+python3 - "$GW_TMP/keep-open.port" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(4)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept()
+data = b""
+while b"\r\n\r\n" not in data:
+    data += c.recv(4096)
+body = b'{"runs": [], "templates": []}'
+c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+time.sleep(30)
+PY
+keeper=$!
+wait_for 10 test -s "$GW_TMP/keep-open.port"
+echo fourteen >"$work/f"
+git -C "$work" commit -qam fourteen
+before=$(date +%s)
+GITWEAVE_URL=http://127.0.0.1:$(cat "$GW_TMP/keep-open.port") push "$odd"
+took=$(($(date +%s) - before))
+kill "$keeper" 2>/dev/null; wait "$keeper" 2>/dev/null
+check "[$kind] a reply read up to its Content-Length ends the POST (${took}s)" test "$took" -le 5
+expect_eq "[$kind] and is not taken for an API that is down" 0 "$(grep -c "trying again" "$GW_TMP/push.err")"
 gw_finish
