@@ -353,7 +353,7 @@ START_TEST(test_stream)
     say(fd, "GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n");
     WAIT_FOR(streaming != NULL);
     ck_assert_ptr_nonnull(streaming);
-    out = heard(fd, &eof);
+    out = hear(fd, "\r\n\r\ndata: hello\n\n", &eof);
     ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"));
     ck_assert_ptr_null(strstr(out, "Content-Length"));
     ck_assert_ptr_nonnull(strstr(out, "\r\n\r\ndata: hello\n\n"));
