@@ -27,10 +27,68 @@ gw_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# A cluster in $GW_TMP/pg owned by postgres (initdb refuses root), fsync off.
-gw_pg_start() {
-    local dir=$GW_TMP/pg try
+# gw_pg_run DIR: start the cluster DIR/data on a free port (PGPORT), its
+# socket in DIR, fsync off.
+gw_pg_run() {
+    local dir=$1 try
     PGPORT=$(gw_free_port)
+    # The free port may be taken by a test running beside this one before
+    # Postgres binds it: then another port, a few times.
+    for try in 1 2 3 4 5; do
+        "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+            -o "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
+                -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            start >/dev/null && return 0
+        if [ "$try" = 5 ] || ! grep -q 'Address already in use' "$dir/log"; then
+            cat "$dir/log"
+            return 1
+        fi
+        PGPORT=$(gw_free_port)
+    done
+}
+
+# gw_pg_migrate DIR: database gitweave in the running cluster of DIR (port
+# PGPORT), migrated by this build's gitweave-api; DATABASE_URL names it.
+gw_pg_migrate() {
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U gitweave gitweave || return 1
+    export DATABASE_URL="postgresql://gitweave@127.0.0.1:$PGPORT/gitweave"
+    "$GW_BUILD_DIR/gitweave-api" migrate >"$1/migrate.log" 2>&1 || { cat "$1/migrate.log"; return 1; }
+}
+
+# gw_pg_migrated DATA: DATA as gw_pg_migrate leaves it (shut down cleanly),
+# copied from a cluster made once per migrations and gitweave-api binary (the
+# key of its folder): createdb and the migrations cost half a second of CPU
+# per test. Folders of other keys unused for a day are removed.
+gw_pg_migrated() {
+    local data=$1 key cache
+    key=$( {
+        "$PG_BIN/postgres" --version
+        cat "$GW_SOURCE_DIR"/db/migrations/*.sql "$GW_BUILD_DIR/gitweave-api"
+    } | sha256sum | cut -c1-16)
+    cache=${TMPDIR:-/tmp}/gitweave-migrated-$(id -u)-$key
+    gw_once "$cache" gw_pg_migrated_make "$cache" || return 1
+    # Each use touches the lock file: its age is the time unused.
+    touch "$cache.lock"
+    find "${TMPDIR:-/tmp}" -maxdepth 1 -name "gitweave-migrated-$(id -u)-*.lock" \
+        ! -name "gitweave-migrated-$(id -u)-$key.lock" -mmin +1440 |
+        while read -r old; do rm -rf "${old%.lock}" "$old"; done
+    cp -a "$cache/data" "$data"
+}
+
+gw_pg_migrated_make() {
+    local cache=$1 rc
+    (gw_initdb "$cache/data" "$cache/initdb.log" "${GW_AS_PG[@]}" &&
+        gw_pg_run "$cache" && gw_pg_migrate "$cache")
+    rc=$?
+    "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$cache/data" -m fast -w stop >/dev/null 2>&1
+    rm -f "$cache/data/postmaster.opts"
+    return $rc
+}
+
+# A cluster in $GW_TMP/pg owned by postgres (initdb refuses root), fsync off,
+# with database gitweave migrated (DATABASE_URL).
+gw_pg_start() {
+    local dir=$GW_TMP/pg
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
         chown postgres "$dir"
@@ -38,25 +96,11 @@ gw_pg_start() {
     else
         GW_AS_PG=()
     fi
-    gw_initdb "$dir/data" "$GW_TMP/initdb.log" "${GW_AS_PG[@]}" || return 1
-    # The free port may be taken by a test running beside this one before
-    # Postgres binds it: then another port, a few times.
-    for try in 1 2 3 4 5; do
-        "${GW_AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-            -o "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
-                -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-            start >/dev/null && break
-        if [ "$try" = 5 ] || ! grep -q 'Address already in use' "$dir/log"; then
-            cat "$dir/log"
-            return 1
-        fi
-        PGPORT=$(gw_free_port)
-    done
+    gw_pg_migrated "$dir/data" || return 1
+    gw_pg_run "$dir" || return 1
     GW_PG_DIR=$dir
     export PGHOST=127.0.0.1 PGPORT PGUSER=gitweave PGDATABASE=gitweave
-    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U gitweave gitweave || return 1
     export DATABASE_URL="postgresql://gitweave@127.0.0.1:$PGPORT/gitweave"
-    "$GW_BUILD_DIR/gitweave-api" migrate >"$GW_TMP/migrate.log" 2>&1 || { cat "$GW_TMP/migrate.log"; return 1; }
 }
 
 gw_pg_stop() {
