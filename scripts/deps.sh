@@ -14,7 +14,7 @@ pkgs=(build-essential cmake pkg-config libpq-dev libevent-dev libcjson-dev uuid-
       ca-certificates)
 # Testing: engines, images without a registry, fuzzing, metrics, OpenAPI
 # checks, the web page's browser tests, and ninja (the tie test builds faster).
-$runtime || pkgs+=(docker.io busybox-static docker-compose debootstrap
+$runtime || pkgs+=(docker.io busybox-static docker-compose mmdebstrap
                    clang clang-format libclang-rt-14-dev prometheus nodejs chromium ninja-build)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a job image for the docker engine from Debian, without a registry:
-# a minbase bookworm root filesystem made with debootstrap (from the Debian
+# a minbase bookworm root filesystem made with mmdebstrap (from the Debian
 # mirror this machine's apt uses) is imported as the base, the packages
 # named are installed into it with apt, and a Dockerfile, when given, is
 # built on top with `docker build`. Nothing is pulled.
@@ -16,7 +16,7 @@
 #   RUNNER_DEFAULT_IMAGE=gitweave-job:cmake RUNNER_CONTAINER_ENGINE=docker build/gitweave-worker
 #
 # It talks to the engine of DOCKER_HOST (default unix:///var/run/docker.sock)
-# with the docker command, and needs root for debootstrap the first time
+# with the docker command, and needs root for mmdebstrap the first time
 # (installed with apt when missing). The root filesystem is cached in
 # GITWEAVE_IMAGE_CACHE (default /var/cache/gitweave-images, about 80 MB) and
 # made again after 14 days; the base is imported as debian:bookworm-slim
@@ -63,7 +63,7 @@ fi
 command -v docker >/dev/null || die "no docker command (Debian: apt-get install docker.io)"
 docker version >/dev/null 2>&1 || die "no Docker engine answers at ${DOCKER_HOST:-unix:///var/run/docker.sock}"
 
-echo "image.sh: base $GW_DEBIAN_IMAGE (debootstrap $GW_DEBIAN_SUITE, cached in $GW_CI_CACHE)" >&2
+echo "image.sh: base $GW_DEBIAN_IMAGE (minbase $GW_DEBIAN_SUITE, cached in $GW_CI_CACHE)" >&2
 gw_debian_image "$GW_DEBIAN_IMAGE" || die "could not make the base image $GW_DEBIAN_IMAGE"
 
 tmp=$(mktemp -d)

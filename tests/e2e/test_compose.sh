@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The compose stack, end to end, on a dockerd of the test's own and without a
 # registry: `docker-compose config` validates compose/docker-compose.yml; a
-# Debian bookworm base image comes from debootstrap (tests/lib/debian_image.sh,
+# Debian bookworm base image comes from mmdebstrap (tests/lib/debian_image.sh,
 # cached between runs, as are the layers of the images' apt-get installs),
 # the CI override builds a postgres:15 stand-in on it; Dockerfile.api and
 # Dockerfile.worker are built through compose; `up -d`
@@ -120,7 +120,7 @@ if compgen -G "$GW_CI_CACHE/build-cache-*.tar" >/dev/null; then KIND=warm; else 
 gw_log "$KIND run: the cache is $GW_CI_CACHE"
 # Every stage's packages are in the engine's build cache from here on: the
 # builds below run apt-get only when one of those lines changed.
-must "base image $GW_DEBIAN_IMAGE from debootstrap, the images' packages (cached)" \
+must "base image $GW_DEBIAN_IMAGE from mmdebstrap, the images' packages (cached)" \
     gw_build_cache "$GW_SOURCE_DIR/Dockerfile.api" "$GW_SOURCE_DIR/Dockerfile.worker" \
     "$COMPOSE_DIR/ci/Dockerfile.postgres"
 phase "base image, packages ($KIND)"
@@ -283,6 +283,7 @@ gw_log "images:"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -v '^<none>' | sort |
     while read -r name size; do printf '#   %-32s %s\n' "$name" "$size"; done
 compose logs --no-color >"$GW_TMP/compose.log" 2>&1
+gw_build_cache_saved
 compose down -v --remove-orphans -t 5 >"$GW_TMP/down.out" 2>&1 && COMPOSE_STARTED=0
 check "compose down -v removes the stack" test -z "$(docker ps -aq; docker volume ls -q)"
 phase "down"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the quickstart installs: only what building and running need, never
-# the test tools (prometheus, clang, nodejs, npm packages, debootstrap,
+# the test tools (prometheus, clang, nodejs, npm packages, mmdebstrap,
 # docker-compose), and nothing at all once it is installed, so a restart
 # runs neither apt-get nor npm. scripts/deps.sh alone installs both. Checked
 # by the commands run: apt-get, npm and sudo are shims on PATH that record
@@ -27,7 +27,7 @@ check "runtime, nothing there: apt-get installs" grep -q '^apt-get install' "$CA
 for p in build-essential cmake libpq-dev libevent-dev postgresql-15 git curl; do
     check "runtime installs $p" grep -qx "$p" <(installed)
 done
-for p in prometheus clang nodejs npm debootstrap docker-compose busybox-static; do
+for p in prometheus clang nodejs npm mmdebstrap docker-compose busybox-static; do
     check "runtime does not install $p" bash -c "! grep -qx '$p' <(sed -n 's/^apt-get install .*--no-install-recommends //p' '$CALLS' | tr ' ' '\n')"
 done
 check "runtime runs no npm" bash -c "! grep -q '^npm' '$CALLS'"
@@ -36,7 +36,7 @@ deps 1 --runtime >"$GW_TMP/out" 2>&1
 expect_eq "runtime, everything there (a restart): no apt-get, no npm" "" "$(cat "$CALLS")"
 
 deps 0 >"$GW_TMP/out" 2>&1
-for p in build-essential prometheus clang nodejs debootstrap; do
+for p in build-essential prometheus clang nodejs mmdebstrap; do
     check "for the tests: installs $p" grep -qx "$p" <(installed)
 done
 check "for the tests: npm ci of the test tools" grep -q '^npm ci' "$CALLS"

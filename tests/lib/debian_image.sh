@@ -10,7 +10,8 @@
 #                               Dockerfiles does from its FROM through its
 #                               first RUN (the apt-get install of its
 #                               packages): saved in the cache by the first
-#                               run, loaded by later ones
+#                               run (in the background), loaded by later ones
+#   gw_build_cache_saved        wait for that save (before the engine stops)
 #   gw_postgres_image [NAME]    build compose/ci/Dockerfile.postgres, a
 #                               postgres:15 stand-in, as NAME unless the engine
 #                               has it (default gitweave-ci/postgres:15)
@@ -95,11 +96,17 @@ gw_build_cache() {
         rm -rf "$dir"
         return 0
     fi
-    gw_debian_image "$GW_DEBIAN_IMAGE" || rc=1
+    gw_debian_image "$GW_DEBIAN_IMAGE" || { rm -rf "$dir"; return 1; }
+    # The stages side by side: each mostly waits on apt's downloads and
+    # dpkg's writes.
+    local pids=()
     for f in "$dir"/stage.*; do
-        [ "$rc" = 0 ] || break
-        gw_docker_build -t "$GW_BUILD_CACHE_REPO:$key-${f##*.}" -f "$f" "$dir/empty" >/dev/null || rc=1
+        gw_docker_build -t "$GW_BUILD_CACHE_REPO:$key-${f##*.}" -f "$f" "$dir/empty" \
+            >"$f.log" 2>&1 &
+        pids+=($!)
     done
+    for id in "${pids[@]}"; do wait "$id" || rc=1; done
+    [ "$rc" = 0 ] || tail -n 20 "$dir"/stage.*.log >&2
     rm -rf "$dir"
     [ "$rc" = 0 ] || return 1
     # The stages' images and their ancestors, down to the base.
@@ -111,7 +118,17 @@ gw_build_cache() {
         done
     done
     mapfile -t ids < <(printf '%s\n' "${ids[@]}" | sort -u)
-    gw_cache_save "$saved" "$GW_DEBIAN_IMAGE" "${tags[@]}" "${ids[@]}"
+    # In the background: the caller goes on with its builds meanwhile, and
+    # waits with gw_build_cache_saved before its engine stops (a run that
+    # stops it earlier just leaves the cache empty).
+    gw_cache_save "$saved" "$GW_DEBIAN_IMAGE" "${tags[@]}" "${ids[@]}" &
+    GW_BUILD_CACHE_SAVE_PID=$!
+}
+
+gw_build_cache_saved() {
+    [ -n "${GW_BUILD_CACHE_SAVE_PID:-}" ] || return 0
+    wait "$GW_BUILD_CACHE_SAVE_PID"
+    GW_BUILD_CACHE_SAVE_PID=
 }
 
 # gw_postgres_image [NAME]: the postgres:15 stand-in. Its one costly step,
