@@ -13,8 +13,6 @@
 #include "queries.h"
 
 #define DBCONN_APP_NAME "gitweave-api"
-/* No statement may hold a connection longer than this (a lock wait, say). */
-#define DBCONN_OPTIONS "-c statement_timeout=10s"
 
 static const struct {
     const char *name;
@@ -39,11 +37,14 @@ dbconn_default_size(void)
 }
 
 dbconn_t *
-dbconn_new(struct event_base *base, const char *conninfo, int connections)
+dbconn_new(struct event_base *base, const char *conninfo, int connections, int statement_timeout)
 {
     dbconn_t *db = xcalloc(1, sizeof(*db));
+    char options[64];
     pg_conn_config_t cfg = {
-        .conninfo = conninfo, .application_name = DBCONN_APP_NAME, .options = DBCONN_OPTIONS};
+        .conninfo = conninfo, .application_name = DBCONN_APP_NAME, .options = options};
+
+    snprintf(options, sizeof(options), "-c statement_timeout=%ds", statement_timeout);
 
     db->pool = pg_pool_new(base, &cfg, connections);
     /* Parameter types are inferred, as for an unprepared statement. */

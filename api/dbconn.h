@@ -29,9 +29,11 @@ typedef enum {
 } dbconn_stmt_t;
 
 /* Open `connections` connections to conninfo on base (copied); they connect
- * in the background. Never returns NULL; free with dbconn_free (NULL is a
- * no-op), which fails every statement still waiting. */
-dbconn_t *dbconn_new(struct event_base *base, const char *conninfo, int connections);
+ * in the background, and none of their statements may run longer than
+ * statement_timeout seconds (a lock wait, say). Never returns NULL; free with
+ * dbconn_free (NULL is a no-op), which fails every statement still waiting. */
+dbconn_t *dbconn_new(struct event_base *base, const char *conninfo, int connections,
+                     int statement_timeout);
 void dbconn_free(dbconn_t *db);
 
 /*

@@ -175,7 +175,8 @@ server_new(const gw_config_t *cfg)
      * in the background. */
     srv->db =
         dbconn_new(srv->base, cfg->database_url,
-                   cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size());
+                   cfg->api_db_connections > 0 ? cfg->api_db_connections : dbconn_default_size(),
+                   cfg->api_statement_timeout);
     srv->follow = follow_new(srv->base, cfg, srv->db);
     srv->scheduler = scheduler_new(srv->base, srv->db);
     log_info("api", "listening addr=%s port=%d max_connections=%d max_streams=%d", host, srv->port,

@@ -76,6 +76,8 @@ static const cf_entry_t config_table[] = {
         "web origins allowed to call the API (comma-separated)"),
     INT("GITWEAVE_API_DB_CONNECTIONS", API, api_db_connections, "0", 0, 64,
         "database connections; 0: twice the cores, 2 to 8"),
+    INT("GITWEAVE_API_STATEMENT_TIMEOUT_SECONDS", API, api_statement_timeout, "10", 1, 3600,
+        "longest a statement may hold a connection (a lock wait, say)"),
     STR("GITWEAVE_SECRETS_PUBLIC_KEY_FILE", API, secrets_public_key_file, "",
         "public key secrets are sealed to (default: no secrets can be set)"),
     ELSEWHERE("GITWEAVE_MIGRATIONS_DIR", API, NULL,

@@ -33,20 +33,21 @@ typedef struct {
     /* both */
     char *database_url; /* DATABASE_URL: libpq conninfo or URI */
     /* api */
-    char *api_addr;          /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
-    char *api_token;         /* GITWEAVE_API_TOKEN: "" = no authentication */
-    char *metrics_public;    /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
-    int api_max_body;        /* GITWEAVE_API_MAX_BODY_BYTES */
-    int api_body_budget;     /* GITWEAVE_API_BODY_BUDGET_BYTES: all bodies held at once */
-    char *api_port_file;     /* GITWEAVE_API_PORT_FILE: write the bound port here */
-    int api_max_connections; /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */
-    int api_header_timeout;  /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
-    int api_body_timeout;    /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
-    int api_idle_timeout;    /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
-    int api_max_streams;     /* GITWEAVE_API_MAX_STREAMS: 0 = 3/4 of the connection cap */
-    int api_keepalive;       /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
-    char *allowed_origins;   /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
-    int api_db_connections;  /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
+    char *api_addr;            /* GITWEAVE_API_ADDR: host:port (port 0 = any) */
+    char *api_token;           /* GITWEAVE_API_TOKEN: "" = no authentication */
+    char *metrics_public;      /* GITWEAVE_METRICS_PUBLIC: "true" = /metrics without the token */
+    int api_max_body;          /* GITWEAVE_API_MAX_BODY_BYTES */
+    int api_body_budget;       /* GITWEAVE_API_BODY_BUDGET_BYTES: all bodies held at once */
+    char *api_port_file;       /* GITWEAVE_API_PORT_FILE: write the bound port here */
+    int api_max_connections;   /* GITWEAVE_API_MAX_CONNECTIONS: 0 = from RLIMIT_NOFILE */
+    int api_header_timeout;    /* GITWEAVE_API_HEADER_TIMEOUT_SECONDS */
+    int api_body_timeout;      /* GITWEAVE_API_BODY_TIMEOUT_SECONDS */
+    int api_idle_timeout;      /* GITWEAVE_API_IDLE_TIMEOUT_SECONDS */
+    int api_max_streams;       /* GITWEAVE_API_MAX_STREAMS: 0 = 3/4 of the connection cap */
+    int api_keepalive;         /* GITWEAVE_API_KEEPALIVE_SECONDS: comment lines on streams */
+    char *allowed_origins;     /* GITWEAVE_ALLOWED_ORIGINS: comma-separated, "" = none */
+    int api_db_connections;    /* GITWEAVE_API_DB_CONNECTIONS: 0 = twice the cores, 2 to 8 */
+    int api_statement_timeout; /* GITWEAVE_API_STATEMENT_TIMEOUT_SECONDS */
     char *secrets_public_key_file; /* GITWEAVE_SECRETS_PUBLIC_KEY_FILE: "" = no secrets */
     /* worker */
     char *runner_name;        /* RUNNER_NAME (default: the host name) */

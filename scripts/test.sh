@@ -7,12 +7,11 @@
 #
 # Tests run side by side: the unit tests one per core, the integration and
 # e2e tests GW_TEST_JOBS at a time (default: two per core, since they mostly
-# wait on Postgres, sleeps and containers); the ones that measure how fast
-# something answers run alone, and those that build images take turns
-# (tests/CMakeLists.txt). Meanwhile the ASan build and tests and then the
-# fuzz targets (one per core) run in the background at idle priority, on the
-# CPU the waiting tests leave; their output is printed after the tests. Each
-# stage prints its time; timings: tests/README.md.
+# wait on Postgres, sleeps and containers; none runs alone, and the longest
+# start first: tests/CMakeLists.txt). Meanwhile the ASan build and tests and
+# then the fuzz targets (one per core) run in the background at idle
+# priority, on the CPU the waiting tests leave; their output is printed after
+# the tests. Each stage prints its time; timings: tests/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)

@@ -62,8 +62,7 @@ ms=$(( $(date +%s%3N) - t0 ))
 gw_log "running run canceled in $ms ms"
 check "cancel obeyed through LISTEN, well before a lease renewal ($ms ms < 5000)" test "$ms" -lt 5000
 expect_eq "cancel statuses" "canceled canceled canceled" "$(api GET "/pipelines/runs/$run" | jq -r '[.status, .jobs[].status] | join(" ")')"
-sleep 0.3
-expect_eq "run events of the cancel" "queued running canceled " "$(events_of "$run")"
+expect_events "run events of the cancel" "$run" "queued running canceled "
 check "cancel event was published" grep -q "\"cancel\"" "$GW_TMP/events"
 
 # SIGINT to a busy worker (SIGTERM drains, see test_worker_drain.sh): the run

@@ -60,7 +60,7 @@ run=$(gw_trigger chatty)
 job_running() { [ "$(gw_psql -c "SELECT status FROM jobs WHERE run_id = '$run'")" = running ]; }
 check "chatty job starts" wait_for 30 job_running
 max=0
-for _ in $(seq 30); do
+for _ in $(seq 80); do
     n=$(du_containers)
     [ "$n" -gt "$max" ] && max=$n
     run_is_final "$run" && break
@@ -74,7 +74,9 @@ expect_eq "chatty job failed on its timeout" "failed timed out after 4 s" "$(ech
 secs=$(gw_psql -c "SELECT round(extract(epoch FROM ended_at - started_at)::numeric, 2) FROM jobs WHERE run_id = '$run'")
 stored=$(gw_psql -c "SELECT coalesce(sum(octet_length(chunk)), 0) FROM logs l JOIN jobs j ON j.id = l.job_id WHERE j.run_id = '$run'")
 gw_log "chatty job ran $secs s (timeout 4 s, grace 1 s); $stored bytes of its output stored"
-check "it ended on time ($secs s <= 4 + 1 + 2)" awk "BEGIN{exit !($secs <= 7)}"
+# Without the timeout it would print for ever; 10 s is the room left for a
+# loaded machine (tests run side by side), far below "for ever".
+check "it ended on its timeout ($secs s <= 4 + 1 + 10)" awk "BEGIN{exit !($secs <= 15)}"
 check "its output was read ($stored bytes)" test "$stored" -gt 100000
 
 expect_eq "no container left behind" 0 "$(docker ps -aq | wc -l)"

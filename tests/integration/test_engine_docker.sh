@@ -122,7 +122,7 @@ exit=1 error=" "$OUT"
 no_containers "sh -e"
 
 # --- both streams, in order (apart by more than the engine's jitter) ---
-job streams "$IMAGE" 'echo out1; sleep 0.3; echo err1 >&2; sleep 0.3; echo out2; sleep 0.3; echo err2 >&2'
+job streams "$IMAGE" 'echo out1; sleep 0.5; echo err1 >&2; sleep 0.5; echo out2; sleep 0.5; echo err2 >&2'
 expect_eq "stdout and stderr in order" "out1
 err1
 out2
@@ -212,10 +212,12 @@ exit=143 error=" "$OUT"
     # done comes after the container's removal: nothing may be left by then.
     expect_eq "stop, no trap #$i: container gone at done" "" "$(docker ps -aq)"
     ms=$(stop_ms "term$i")
-    if [ -n "$ms" ] && [ "$ms" -le 1000 ]; then
-        pass "stop, no trap #$i: done and removed ${ms} ms after the stop (<= 1000, grace 10 s)"
+    # Far below the grace of 10 s: the script got TERM, not a KILL at the
+    # grace's end (the room above a quiet second is for a loaded machine).
+    if [ -n "$ms" ] && [ "$ms" -le 5000 ]; then
+        pass "stop, no trap #$i: done and removed ${ms} ms after the stop (<= 5000, grace 10 s)"
     else
-        fail "stop, no trap #$i: done [${ms}] ms after the stop (want <= 1000, grace 10 s)"
+        fail "stop, no trap #$i: done [${ms}] ms after the stop (want <= 5000, grace 10 s)"
     fi
 done
 job trapper "$IMAGE" 'trap "echo got TERM" TERM; echo started; while :; do sleep 0.1; done' \
@@ -225,7 +227,7 @@ case "$OUT" in
 *) fail "stop, trapped: want TERM seen then exit 137, got [$OUT]" ;;
 esac
 ms=$(stop_ms trapper)
-if [ -n "$ms" ] && [ "$ms" -ge 1900 ] && [ "$ms" -le 6000 ]; then
+if [ -n "$ms" ] && [ "$ms" -ge 1900 ] && [ "$ms" -le 9000 ]; then
     pass "stop, trapped: done ${ms} ms after the stop (grace 2 s)"
 else
     fail "stop, trapped: done [${ms}] ms after the stop (want the grace of 2 s, then KILL)"
@@ -277,17 +279,18 @@ freed" "$OUT"
 no_containers "free from inside output"
 
 # --- several jobs at once on one engine ---
-job parallel "$IMAGE" 'echo "job $GW_JOB_INDEX"; sleep 1; echo "end $GW_JOB_INDEX" >&2; exit $GW_JOB_INDEX' \
+job parallel "$IMAGE" 'echo "job $GW_JOB_INDEX"; sleep 3; echo "end $GW_JOB_INDEX" >&2; exit $GW_JOB_INDEX' \
     --parallel 6
 want=""
 for i in 1 2 3 4 5 6; do
     want+="== job $i"$'\n'"job $i"$'\n'"end $i"$'\n'"exit=$i error="$'\n'
 done
 expect_eq "parallel: each job its own output and exit code" "${want%$'\n'}" "$OUT"
-if [ "$ELAPSED_MS" -lt 6000 ]; then
-    pass "parallel: 6 one-second jobs ran side by side (${ELAPSED_MS} ms)"
+# One after the other they would take at least 18 s.
+if [ "$ELAPSED_MS" -lt 15000 ]; then
+    pass "parallel: 6 three-second jobs ran side by side (${ELAPSED_MS} ms)"
 else
-    fail "parallel: 6 one-second jobs took ${ELAPSED_MS} ms"
+    fail "parallel: 6 three-second jobs took ${ELAPSED_MS} ms"
 fi
 no_containers "parallel"
 

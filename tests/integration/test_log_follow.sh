@@ -36,7 +36,7 @@ ended() { ! kill -0 "$1" 2>/dev/null; }
 
 live=$(cat <<'JSON'
 {"kind": "build", "jobs": [
-  {"name": "tick", "script": ["echo a", "sleep 1", "echo b", "sleep 1",
+  {"name": "tick", "script": ["echo a", "sleep 2", "echo b", "sleep 2",
                               "echo 'ünïcode \"quoted\"'", "printf 'tab\\there\\n'", "echo c"]},
   {"name": "big", "script": ["i=0; while [ $i -lt 20000 ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; i=$((i+1)); done"]}]}
 JSON
@@ -75,8 +75,7 @@ follow "$bigjob" "$GW_TMP/big.sse"
 BIGPID=$FPID
 check "100 followers connected" wait_for 20 bash -c \
     "[ \$(grep -c 'stream=open' '$GW_TMP/api.log') -ge 107 ]"
-sleep 1.5
-check "a queued job's follower waits, with keep-alive comments" grep -q '^: keepalive$' "$GW_TMP/f1.sse"
+check "a queued job's follower waits, with keep-alive comments" wait_for 10 grep -q '^: keepalive$' "$GW_TMP/f1.sse"
 check "a queued job's follower has no chunk yet" bash -c "! grep -q '^event:' '$GW_TMP/f1.sse'"
 expect_eq "head of a follow" "200 text/event-stream" \
     "$(curl -s -o /dev/null -m 1 -w '%{http_code} %{content_type}' -H 'Accept: text/event-stream' "$API/jobs/$job/logs")"
@@ -96,7 +95,7 @@ for i in $(seq 100); do
 done
 expect_eq "100 followers got the whole log, byte for byte, and one end each" 100 "$same"
 
-# Live: "a" arrived while the job was still sleeping, well before "c" (the
+# Live: "a" arrived while the job was still sleeping (4 s), well before "c" (the
 # step's echo may come in a chunk of its own: the job's first output is
 # stored at once).
 ta=$(grep -m1 '"chunk":"\(.*\\n\)\?a\\n' "$GW_TMP/stamped" | cut -d' ' -f1)
@@ -154,7 +153,7 @@ check "?run= sees the run" grep -q "^event: run$" "$GW_TMP/ev_run.sse"
 check "?repo=other sees nothing of app" bash -c "! grep -q '^event:' '$GW_TMP/ev_other.sse'"
 run2=$(gw_trigger app2)
 check "a failing run finishes" wait_for 30 run_is_final "$run2"
-sleep 0.5
+wait_for 10 eval '[ "$(repos_in "$GW_TMP/ev_all.sse")" = "app app2" ]'
 expect_eq "the unfiltered stream sees both repos" "app app2" "$(repos_in "$GW_TMP/ev_all.sse")"
 expect_eq "?repo=app sees only app" "app" "$(repos_in "$GW_TMP/ev_app.sse")"
 check "?run= sees only its run" bash -c "! grep -q '$run2' '$GW_TMP/ev_run.sse'"
@@ -216,7 +215,7 @@ body=$(api POST /repos/app2/pipelines/run -H 'Content-Type: application/json' -d
 job4=$(jq -r '.jobs[0].id' <<<"$body")
 follow "$job4" "$GW_TMP/relisten.sse"
 RPID=$FPID
-sleep 0.5
+check "its follower is connected before the outage" wait_for 10 grep -q "GET /api/v1/jobs/$job4/logs status=200 .*stream=open" "$GW_TMP/api.log"
 gw_psql -c "SELECT pg_terminate_backend($old)" >/dev/null
 check "the API listens again on a new connection" wait_for 10 bash -c \
     "p=\$(psql -X -A -t -d '$DATABASE_URL' -c \"SELECT pid FROM pg_stat_activity WHERE application_name = 'gitweave-api-listen'\"); [ -n \"\$p\" ] && [ \"\$p\" != '$old' ]"
@@ -275,9 +274,11 @@ expect_eq "each ends once" "1 1" "$(grep -c '^event: end$' "$GW_TMP/ahead.sse") 
 gw_log "the cap on streams, and a client that leaves frees its stream"
 kill "$GW_API_PID"; wait "$GW_API_PID" 2>/dev/null
 GITWEAVE_API_MAX_STREAMS=2 gw_api_start || exit 1
+opened() { grep -c "GET /api/v1/events status=200 .*stream=open" "$GW_TMP/api.log"; }
+before=$(opened)
 curl -sN "$API/events" >/dev/null 2>&1 & S1=$!; GW_PIDS+=("$S1")
 curl -sN "$API/events" >/dev/null 2>&1 & S2=$!; GW_PIDS+=("$S2")
-sleep 1
+check "two streams open" wait_for 10 eval '[ "$(opened)" = $((before + 2)) ]'
 api GET /events -m 5 >/dev/null
 expect_error "a third stream is refused 503" 503
 expect_eq "with a reason" "too many streams" "$(jq -r .error <"$GW_TMP/body")"

@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/postgres.sh"
 gw_pg_start
 gw_api_start
 gw_template medium '{"kind": "build", "jobs": [
-  {"name": "m", "script": ["echo begin", "sleep 3", "echo finished"]},
+  {"name": "m", "script": ["echo begin", "sleep 6", "echo finished"]},
   {"name": "after", "script": ["echo second job"]}]}' || exit 1
 gw_template long '{"kind": "build", "jobs": [{"name": "l", "script": ["sleep 30"]}]}' || exit 1
 gw_repo rm medium || exit 1
@@ -26,7 +26,7 @@ check "run starts" wait_for 15 job_running "$run"
 queued=$(gw_trigger rm)
 kill -TERM "$pid"
 is_draining() { [ "$(runner_status d1)" = draining ]; }
-check "runner shows draining" wait_for 2 is_draining
+check "runner shows draining" wait_for 10 is_draining
 sleep 0.5
 check "still running while draining" kill -0 "$pid"
 check "the worker exits once its run is over" wait_for 15 exited "$pid"
@@ -34,7 +34,7 @@ expect_eq "the run finished" success "$(run_status "$run")"
 expect_eq "both of its jobs ran" "success success" "$(api GET "/pipelines/runs/$run" | jq -r '[.jobs[].status] | join(" ")')"
 expect_eq "its log is whole" '$ echo begin
 begin
-$ sleep 3
+$ sleep 6
 $ echo finished
 finished' "$(gw_job_log "$(api GET "/pipelines/runs/$run" | jq -r '.jobs[0].id')")"
 expect_eq "the queued run was not claimed" queued "$(run_status "$queued")"
@@ -74,15 +74,14 @@ registered() { [ "$(gw_psql -c "SELECT count(*) FROM runners WHERE name = 'd4' A
 check "d4 registers" wait_for 10 registered
 api POST /runners/d4/pause >/dev/null
 run=$(gw_trigger rq)
-gw_psql -c "BEGIN; SELECT 1 FROM jobs WHERE run_id = '$run' FOR UPDATE; SELECT pg_sleep(3); COMMIT" >/dev/null &
-locker=$!
-locked() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ]; }
-check "the job is locked" wait_for 5 locked
+# The lock is held until the worker has taken the SIGTERM.
+check "the job is locked" gw_hold_lock "SELECT 1 FROM jobs WHERE run_id = '$run' FOR UPDATE"
 api POST /runners/d4/resume >/dev/null
 claim_waits() { [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gitweave-worker' AND wait_event_type = 'Lock'")" = 1 ]; }
-check "the claim waits for the lock" wait_for 5 claim_waits
+check "the claim waits for the lock" wait_for 10 claim_waits
 kill -TERM "$pid"
-wait "$locker"
+check "the worker takes the SIGTERM while its claim waits" wait_for 10 grep -q "stopping signal=15" "$GW_TMP/worker-d4.log"
+gw_release_lock
 check "the worker exits once the claim is answered" wait_for 10 exited "$pid"
 expect_eq "the run is queued again" "queued  1" \
   "$(gw_psql -c "SELECT status || ' ' || COALESCE(runner_id::text, '') || ' ' || attempt FROM pipeline_runs WHERE id = '$run'")"

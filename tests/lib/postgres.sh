@@ -174,6 +174,35 @@ wait_for() {
 }
 # events_of ID: the statuses NOTIFYed for a run or job id, space-separated.
 events_of() { jq -r --arg id "$1" 'select(.id == $id and .type != "cancel") | .status' "$GW_TMP/events" | tr '\n' ' '; }
+# gw_hold_lock SQL: a session runs BEGIN and SQL, and holds the locks it took
+# until gw_release_lock. Its statements come through a pipe, so a lock is
+# held until the test lets it go, however slow a loaded machine is, rather
+# than for a fixed time.
+gw_hold_lock() {
+    rm -f "$GW_TMP/locker.sql"
+    mkfifo "$GW_TMP/locker.sql"
+    psql -X -q -d "$DATABASE_URL" -f "$GW_TMP/locker.sql" >/dev/null 2>&1 &
+    GW_PIDS+=("$!")
+    exec 7>"$GW_TMP/locker.sql"
+    echo "BEGIN; $1; SELECT 'gw-locker-holds';" >&7
+    wait_for 10 gw_lock_held
+}
+gw_lock_held() {
+    [ "$(gw_psql -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%gw-locker-holds%'
+        AND state = 'idle in transaction' AND pid <> pg_backend_pid()")" = 1 ]
+}
+# gw_release_lock: the session commits; returns once its locks are gone.
+# (Processes started meanwhile hold the pipe open: the session exits when
+# they have.)
+gw_release_lock() {
+    echo "COMMIT;" >&7
+    exec 7>&-
+    wait_for 30 eval '! gw_lock_held'
+}
+# expect_events DESCRIPTION ID WANT: the statuses NOTIFYed for ID are WANT,
+# once the listener has had up to 10 s to record them.
+expect_events() { wait_for 10 events_are "$2" "$3"; expect_eq "$1" "$3" "$(events_of "$2")"; }
+events_are() { [ "$(events_of "$1")" = "$2" ]; }
 
 run_status() { gw_psql -c "SELECT status FROM pipeline_runs WHERE id = '$1'"; }
 run_is_final() {
