@@ -15,11 +15,14 @@
 #    pg_stat_statements with track = all; the workers; their shells; the
 #    API, which listens) and how busy the slots were (a slot is idle from a
 #    run's end to the start of its next run);
-# 4. pickup: 200 runs triggered one by one (50 ms apart) while the workers
-#    are idle: created_at -> the job's started_at, p50 and p99, and the
-#    mean execution of the trigger's insert within it; then again
-#    with BENCH_UNCLAIMABLE (default 10,000; 0: not measured) older runs
-#    queued that need the label gpu, which the workers lack.
+# 4. pickup: BENCH_PICKUPS runs (default 1,000) triggered one by one, 50 ms
+#    apart, by one curl over one connection (no process starts on the
+#    machine as each run is picked up, as with a trigger from elsewhere),
+#    while the workers are idle: created_at -> the job's started_at, p50
+#    and p99, and the mean execution of the trigger's insert within it;
+#    then again with BENCH_UNCLAIMABLE (default 10,000; 0: not measured)
+#    older runs queued that need the label gpu, which the workers lack.
+#    BENCH_ROUNDS=0 measures pickup only.
 # With a second build dir, its worker is measured too, on the same database
 # (the pgbench side is today's SQL). BENCH_ROUNDS (default 1) repeats 1-3,
 # the sides alternating, so that a change in the machine's other load falls
@@ -32,6 +35,7 @@ N=${BENCH_RUNS:-3000}
 CONC=${BENCH_CONCURRENCY:-4}
 ROUNDS=${BENCH_ROUNDS:-1}
 UNCLAIMABLE=${BENCH_UNCLAIMABLE:-10000}
+PICKUPS=${BENCH_PICKUPS:-1000}
 export GW_SOURCE_DIR GW_BUILD_DIR
 source "$GW_SOURCE_DIR/tests/lib/postgres.sh"
 
@@ -198,9 +202,13 @@ pickup() {
     done
     sleep 1
     gw_psql -c "SELECT pg_stat_statements_reset()" >/dev/null
-    for i in $(seq 200); do gw_trigger demo >/dev/null; sleep 0.05; done
+    local urls=()
+    for i in $(seq "$PICKUPS"); do urls+=("$API/repos/demo/pipelines/run"); done
+    curl -s --rate 20/s -w '%{stderr}%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+        -d '{}' "${urls[@]}" 2>&1 >/dev/null | sort | uniq -c |
+        sed "s/^ */    $label triggers answered: /"
     sleep 1
-    gw_psql -c "SELECT '$label pickup (idle workers, 200 runs): p50 ' ||
+    gw_psql -c "SELECT '$label pickup (idle workers, $PICKUPS runs): p50 ' ||
                        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 2) || ' ms, p99 ' ||
                        round((percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))::numeric, 2) || ' ms, max ' ||
                        round(max(ms)::numeric, 2) || ' ms (load $(load))'
