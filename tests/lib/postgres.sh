@@ -8,6 +8,11 @@ set -u
 GW_BUILD_DIR=${GW_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 GW_SOURCE_DIR=${GW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# psql, pgbench and the rest from the server's own folder: on Debian the
+# psql on PATH is pg_wrapper, a Perl script that picks a cluster before it
+# starts the real one, 55 ms of CPU at every call (the tests call psql
+# thousands of times, many of them in wait_for's polls).
+[ -x "$PG_BIN/psql" ] && PATH=$PG_BIN:$PATH
 source "$(dirname "${BASH_SOURCE[0]}")/pg_initdb.sh"
 GW_TMP=$(mktemp -d /tmp/gwtest.XXXXXX)
 chmod 755 "$GW_TMP"
@@ -163,15 +168,25 @@ api() {
 }
 status() { cat "$GW_STATUS_FILE"; }
 
-# wait_for SECONDS COMMAND...: polls until the command succeeds (SECONDS may be fractional).
+# wait_for SECONDS COMMAND...: polls until the command succeeds (SECONDS may
+# be fractional). Its clock and its naps start no process (a process start
+# costs milliseconds of CPU here, and the tests poll thousands of times).
 wait_for() {
-    local end=$(( $(date +%s%3N) + $(awk "BEGIN{print int($1 * 1000)}") )); shift
-    while [ "$(date +%s%3N)" -lt "$end" ]; do
+    local whole=${1%%.*} frac=000 end
+    [[ $1 == *.* ]] && frac=${1#*.}000
+    end=$((${EPOCHREALTIME//[.,]/} + (10#${whole:-0} * 1000 + 10#${frac:0:3}) * 1000))
+    shift
+    while ((${EPOCHREALTIME//[.,]/} < end)); do
         "$@" && return 0
-        sleep 0.1
+        gw_nap
     done
     return 1
 }
+# gw_nap: 0.1 s, waited for by bash itself: a read that times out on a pipe
+# nothing writes to (opened read-write, so that the open does not wait).
+mkfifo "$GW_TMP/.nap"
+exec {GW_NAP_FD}<>"$GW_TMP/.nap"
+gw_nap() { read -r -t 0.1 -u "$GW_NAP_FD" _ || true; }
 # events_of ID: the statuses NOTIFYed for a run or job id, space-separated.
 events_of() { jq -r --arg id "$1" 'select(.id == $id and .type != "cancel") | .status' "$GW_TMP/events" | tr '\n' ' '; }
 # gw_hold_lock SQL: a session runs BEGIN and SQL, and holds the locks it took
