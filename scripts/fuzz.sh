@@ -33,7 +33,10 @@ for t in "${targets[@]}"; do
 done
 
 build=${GW_FUZZ_BUILD_DIR:-build-fuzz}
-cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DGW_FUZZ=ON -DGW_WERROR=ON \
+gen=
+# Ninja for a new folder, as scripts/test.sh.
+[ ! -e "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1 && gen=Ninja
+cmake ${gen:+-G "$gen"} -S . -B "$build" -DCMAKE_C_COMPILER=clang -DGW_FUZZ=ON -DGW_WERROR=ON \
     -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 [ "$secs" = --build ] && exit 0

@@ -11,7 +11,8 @@
 #                               first RUN (the apt-get install of its
 #                               packages): saved in the cache by the first
 #                               run (in the background), loaded by later ones
-#   gw_build_cache_saved        wait for that save (before the engine stops)
+#   gw_build_cache_saved        wait for that save (before the engine stops);
+#                               GW_BUILD_CACHE_SAVE=0 saves nothing (.ci/run)
 #   gw_postgres_image [NAME]    build compose/ci/Dockerfile.postgres, a
 #                               postgres:15 stand-in, as NAME unless the engine
 #                               has it (default gitweave-ci/postgres:15)
@@ -109,6 +110,9 @@ gw_build_cache() {
     [ "$rc" = 0 ] || tail -n 20 "$dir"/stage.*.log >&2
     rm -rf "$dir"
     [ "$rc" = 0 ] || return 1
+    # GW_BUILD_CACHE_SAVE=0: nothing saved (a machine that runs the tests
+    # once, as CI's, would load nothing of it; the save writes 800 MB).
+    [ "${GW_BUILD_CACHE_SAVE:-1}" = 0 ] && return 0
     # The stages' images and their ancestors, down to the base.
     for f in "${tags[@]}"; do
         id=$(docker image inspect --format '{{.Id}}' "$f") || return 1

@@ -20,7 +20,13 @@ GW_PIDS=()
 GW_FAILS=0
 GW_PASSES=0
 
-gw_log() { echo "# $(date +%H:%M:%S.%N | cut -c1-12) $*"; }
+# gw_log MESSAGE: the message after the time of day (ms), without a process.
+gw_log() {
+    local now=$EPOCHREALTIME t
+    printf -v t '%(%H:%M:%S)T' "${now%[.,]*}"
+    now=${now#*[.,]}
+    echo "# $t.${now:0:3} $*"
+}
 pass() { GW_PASSES=$((GW_PASSES + 1)); echo "PASS: $*"; }
 fail() { GW_FAILS=$((GW_FAILS + 1)); echo "FAIL: $*"; }
 # check DESCRIPTION COMMAND...: pass if the command succeeds.
@@ -106,6 +112,7 @@ gw_pg_start() {
     GW_PG_DIR=$dir
     export PGHOST=127.0.0.1 PGPORT PGUSER=gitweave PGDATABASE=gitweave
     export DATABASE_URL="postgresql://gitweave@127.0.0.1:$PGPORT/gitweave"
+    gw_sql_session
 }
 
 gw_pg_stop() {
@@ -114,7 +121,59 @@ gw_pg_stop() {
     GW_PG_DIR=
 }
 
-gw_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DATABASE_URL" "$@"; }
+# gw_psql ARGS...: psql on DATABASE_URL, unaligned, tuples only, stopping
+# at the first error. `gw_psql -c SQL`, most calls and most polls, goes to
+# the test's session (gw_sql_session) when it runs on DATABASE_URL; other
+# forms, and meta-commands, start a psql.
+gw_psql() {
+    if [ $# = 2 ] && [ "$1" = -c ] && [[ ${2#"${2%%[![:space:]]*}"} != \\* ]] && gw_sql_ready; then
+        gw_sql "$2"
+        return
+    fi
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DATABASE_URL" "$@"
+}
+
+# gw_sql_session: a gw_sqlsh (tests/tools) on DATABASE_URL, kept for the
+# test: a psql and the backend it forks cost tens of milliseconds of CPU to
+# start here, a statement on an open connection less than one. Started from
+# the test's own shell (the subshells of $(...) inherit its pipes), which
+# every call then shares: one call at a time.
+gw_sql_session() {
+    gw_sql_stop
+    rm -f "$GW_TMP/gw_sqlsh.in" "$GW_TMP/gw_sqlsh.out"
+    mkfifo "$GW_TMP/gw_sqlsh.in" "$GW_TMP/gw_sqlsh.out" || return 1
+    "$GW_BUILD_DIR/tests/gw_sqlsh" <"$GW_TMP/gw_sqlsh.in" >"$GW_TMP/gw_sqlsh.out" 2>>"$GW_TMP/gw_sqlsh.log" &
+    GW_SQL_PID=$!
+    exec {GW_SQL_W}>"$GW_TMP/gw_sqlsh.in" {GW_SQL_R}<"$GW_TMP/gw_sqlsh.out"
+    GW_SQL_URL=$DATABASE_URL
+    GW_PIDS+=("$GW_SQL_PID")
+}
+gw_sql_stop() {
+    [ -n "${GW_SQL_PID:-}" ] || return 0
+    exec {GW_SQL_W}>&- {GW_SQL_R}<&-
+    kill "$GW_SQL_PID" 2>/dev/null
+    wait "$GW_SQL_PID" 2>/dev/null
+    GW_SQL_PID=
+}
+# gw_sql_ready: the session runs on DATABASE_URL; the test's own shell
+# starts it again when not.
+gw_sql_ready() {
+    [ -n "${GW_SQL_PID:-}" ] && [ "$GW_SQL_URL" = "$DATABASE_URL" ] &&
+        kill -0 "$GW_SQL_PID" 2>/dev/null && return 0
+    [ -n "${GW_SQL_URL:-}" ] && [ "$BASHPID" = "$$" ] && gw_sql_session
+}
+# gw_sql SQL: what psql -c SQL prints and returns, through the session.
+gw_sql() {
+    local out err rc
+    printf '%s\0' "$1" >&"$GW_SQL_W"
+    if ! { IFS= read -r -d '' out && IFS= read -r -d '' err && read -r rc; } <&"$GW_SQL_R"; then
+        echo "gw_psql: the session ended (gw_sqlsh.log)" >&2
+        return 2
+    fi
+    printf '%s' "$out"
+    [ -z "$err" ] || printf '%s' "$err" >&2
+    return "$rc"
+}
 
 # Start the API on a free port; sets API (base URL with /api/v1).
 gw_api_start() {
@@ -164,9 +223,16 @@ GW_STATUS_FILE=$GW_TMP/status
 api() {
     local method=$1 path=$2; shift 2
     curl -s -o "$GW_TMP/body" -w '%{http_code}' -X "$method" "$API$path" "$@" >"$GW_STATUS_FILE"
-    cat "$GW_TMP/body"
+    gw_cat "$GW_TMP/body"
 }
-status() { cat "$GW_STATUS_FILE"; }
+status() { printf '%s' "$(<"$GW_STATUS_FILE")"; }
+# gw_cat FILE: the file's bytes on stdout; read by the shell itself unless
+# they hold a NUL (a `cat` costs milliseconds of CPU here, and api() is
+# called thousands of times).
+gw_cat() {
+    local b
+    if IFS= read -r -d '' b <"$1"; then cat "$1"; else printf '%s' "$b"; fi
+}
 
 # wait_for SECONDS COMMAND...: polls until the command succeeds (SECONDS may
 # be fractional). Its clock and its naps start no process (a process start
