@@ -3,8 +3,9 @@
 # worker SIGKILLed every second (restarted under its name or a new one),
 # Postgres restarted once, the API killed and restarted once. Then:
 #   - no run is left queued or running;
-#   - every run whose template says `retry` ended success (the others
-#     succeeded or failed as "runner lost", nothing else);
+#   - every run whose template says `retry` ended success, or failed as
+#     "runner lost" after its three retries (the others succeeded or failed
+#     as "runner lost", nothing else), and some succeeded on a retry;
 #   - no job's work completed twice: each job appends "run job-id name" to a
 #     ledger after its work, and no job row appears there twice (a retry is
 #     a new try with job rows of its own);
@@ -94,9 +95,25 @@ expect_eq "Postgres was restarted and the API killed" "1 1" "$pg_restarted $api_
 check "the chaos lasted more than 20 s" test "$duration" -gt 20
 
 expect_eq "no run left queued or running" 0 "$(open_runs)"
-expect_eq "every run with retry succeeded" 0 \
+# A run with retry is never given up while it has a retry left: it
+# succeeded, or its runner was lost four times (its three retries
+# included). Four losses of one run are rare but not impossible here: a
+# worker is killed every second.
+lost_with_retries_left="SELECT r.id, r.status, r.error, r.retries FROM pipeline_runs r
+    JOIN templates t ON t.id = r.template_id
+   WHERE t.name <> 'chaos$TEMPLATES' AND r.status <> 'success'
+     AND NOT (r.status = 'failed' AND r.error LIKE 'runner lost: %' AND cardinality(r.retries) = 3)"
+expect_eq "every run with retry succeeded, or was lost after its three retries" 0 \
+  "$(gw_psql -c "SELECT count(*) FROM ($lost_with_retries_left) x")"
+check "runs with retry were lost and then succeeded on a retry" test 0 -lt \
   "$(gw_psql -c "SELECT count(*) FROM pipeline_runs r JOIN templates t ON t.id = r.template_id
-                  WHERE t.name <> 'chaos$TEMPLATES' AND r.status <> 'success'")"
+                  WHERE t.name <> 'chaos$TEMPLATES' AND r.status = 'success' AND cardinality(r.retries) > 0")"
+# What became of such a run, and what the workers said of it.
+gw_psql -c "$lost_with_retries_left" |
+    while IFS='|' read -r id rest; do
+        echo "# not a success: $id $rest"
+        grep -h "$id" "$GW_TMP"/worker-*.log | sort | head -40
+    done
 expect_eq "the runs without retry succeeded or were lost with their runner" 0 \
   "$(gw_psql -c "SELECT count(*) FROM pipeline_runs r JOIN templates t ON t.id = r.template_id
                   WHERE t.name = 'chaos$TEMPLATES' AND r.status <> 'success'
@@ -128,10 +145,11 @@ expect_eq "every successful run's log is whole" 0 \
             NOT LIKE '%' || E'\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n' || '%work-done%'")"
 
 retries=$(gw_psql -c "SELECT coalesce(sum(cardinality(retries)), 0) FROM pipeline_runs")
+lost4=$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE cardinality(retries) = 3 AND status = 'failed'")
 lost=$(gw_psql -c "SELECT count(*) FROM pipeline_runs WHERE status = 'failed'")
 redone=$(awk '{print $1 " " $3}' "$ledger" | sort | uniq -d | wc -l)
 gw_log "chaos: runs=$CHAOS_RUNS kills=$kills (renamed $renamed) retries=$retries" \
-  "failed-without-retry=$lost jobs-redone-by-a-retry=$redone duration=${duration}s"
+  "failed-without-retry=$((lost - lost4)) lost-after-three-retries=$lost4 jobs-redone-by-a-retry=$redone duration=${duration}s"
 
 # The workers go; no job process of theirs stays behind.
 for i in 1 2 3 4; do kill -TERM "${pid_of[$i]}" 2>/dev/null; done

@@ -10,6 +10,10 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 source "$(dirname "${BASH_SOURCE[0]}")/pg_initdb.sh"
 cmd=$1 dir=$2
 as_pg=()
+# Debian's python3 when there is one, not a version manager's shim on PATH
+# (tests/CMakeLists.txt).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
 [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
 
 case $cmd in
@@ -20,7 +24,7 @@ start)
     # The free port may be taken by a test running beside this one before
     # Postgres binds it: then another port, a few times.
     for try in 1 2 3 4 5; do
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
             -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
                 -c synchronous_commit=off -c full_page_writes=off" \

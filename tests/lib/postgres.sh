@@ -13,6 +13,9 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # starts the real one, 55 ms of CPU at every call (the tests call psql
 # thousands of times, many of them in wait_for's polls).
 [ -x "$PG_BIN/psql" ] && PATH=$PG_BIN:$PATH
+# python3 from Debian (tests/CMakeLists.txt links it into tests/bin), not a
+# version manager's shim (0.4 s of CPU a call).
+[ -d "$GW_BUILD_DIR/tests/bin" ] && PATH=$GW_BUILD_DIR/tests/bin:$PATH
 source "$(dirname "${BASH_SOURCE[0]}")/pg_initdb.sh"
 GW_TMP=$(mktemp -d /tmp/gwtest.XXXXXX)
 chmod 755 "$GW_TMP"
