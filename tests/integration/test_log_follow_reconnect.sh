@@ -23,7 +23,7 @@ stored() {
 alive() { kill -0 "$GW_API_PID" 2>/dev/null && curl -sf -m 5 "${API%/api/v1}/healthz" >/dev/null; }
 ready() { curl -sf -m 2 "${API%/api/v1}/readyz" >/dev/null; }
 
-gw_template slow '{"kind": "build", "jobs": [{"name": "slow", "script": ["i=0; while [ $i -lt 600 ]; do echo tick-$i; printf \"\\033[1m\\001\\n\"; sleep 0.05; i=$((i+1)); done"]}]}' || exit 1
+gw_template slow '{"kind": "build", "jobs": [{"name": "slow", "script": ["i=0; while [ $i -lt 300 ]; do echo tick-$i; printf \"\\033[1m\\001\\n\"; sleep 0.1; i=$((i+1)); done"]}]}' || exit 1
 gw_template esc '{"kind": "build", "jobs": [{"name": "esc", "script": ["head -c 2000000 /dev/zero | tr \"\\000\" \"\\033\""]}]}' || exit 1
 gw_repo slow slow || exit 1
 gw_repo esc esc || exit 1

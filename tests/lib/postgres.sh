@@ -233,8 +233,12 @@ status() { printf '%s' "$(<"$GW_STATUS_FILE")"; }
 # they hold a NUL (a `cat` costs milliseconds of CPU here, and api() is
 # called thousands of times).
 gw_cat() {
-    local b
-    if IFS= read -r -d '' b <"$1"; then cat "$1"; else printf '%s' "$b"; fi
+    local b=
+    if { IFS= read -r -d '' b; } 2>/dev/null <"$1" || [ ! -r "$1" ]; then
+        cat "$1"
+    else
+        printf '%s' "$b"
+    fi
 }
 
 # wait_for SECONDS COMMAND...: polls until the command succeeds (SECONDS may
