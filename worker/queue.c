@@ -346,9 +346,12 @@
     " UNION ALL SELECT 'job', " EV_JOB_SQL("sj.id", "sj.run_id", "'skipped'") " FROM sj"           \
     " UNION ALL SELECT 'job', " EV_JOB_SQL("nj.id", "nj.run_id", "'queued'") " FROM nj"
 
-/* $1 this runner. A runner whose lock is free is marked lost_at; one second
- * later (time for a worker that merely reconnected to take its lock again)
- * its runs end, or are retried (LOST_END). */
+/* $1 this runner. A runner whose lock is free is marked lost_at; two ticks
+ * of the reaper later (a second: time for a worker that merely reconnected
+ * to take its lock again) its runs end, or are retried (LOST_END). The
+ * grace is 900 ms, not 1 s, so that the tick a second after the mark ends
+ * them even when it started a little early, not the tick after it: death to
+ * end takes at most a tick, the grace and a statement, 1.5 s and not 2. */
 #define SQL_REAP                                                                                   \
     "WITH dead AS ("                                                                               \
     "  SELECT rn.id FROM runners rn"                                                               \
@@ -368,7 +371,7 @@
     "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"        \
     "           AS why"                                                                            \
     "    FROM pipeline_runs r"                                                                     \
-    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '1 second'"      \
+    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '900 milliseconds'"      \
     "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"                                \
     "                                   OR m.id IS NOT NULL AND NOT " LOST_RETRY("r") ")"          \
     "   FOR UPDATE OF r SKIP LOCKED),"                                                             \

@@ -34,8 +34,8 @@
 #include "run.h"
 #include "workspace.h"
 
-/* How often the reaper looks for runs of dead runners. With the one-second
- * grace of q_reap, a dead runner's runs end within two seconds. */
+/* How often the reaper looks for runs of dead runners. With the grace of
+ * q_reap (two ticks), a dead runner's runs end within 1.5 s and a statement. */
 #define WORKER_REAP_MS 500
 /* A run whose lease could not be renewed stops its job this long before
  * the lease runs out as the worker counts it (from the time the claim or
