@@ -345,7 +345,14 @@ gw_repo() {
 gw_repo_id() { gw_psql -c "SELECT id FROM repos WHERE name = '$1' AND deleted_at IS NULL"; }
 # gw_trigger REPO [JSON]: trigger a run, print its id.
 gw_trigger() {
-    api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}" | jq -r .id
+    local body
+    body=$(api POST "/repos/$1/pipelines/run" -H 'Content-Type: application/json' -d "${2:-{\}}")
+    # The run's id is the reply's first key: read without a jq when it is.
+    if [[ $body =~ ^\{\"id\":[[:space:]]*\"([0-9a-f-]{36})\" ]]; then
+        echo "${BASH_REMATCH[1]}"
+    else
+        jq -r .id <<<"$body"
+    fi
 }
 # gw_copy_runs REPO TEMPLATE COUNT AGE: COUNT queued one-job runs of REPO's
 # TEMPLATE as the trigger makes them (one is triggered, copied in bulk, then
@@ -379,11 +386,14 @@ gw_unheaded_jobs() { sed -E "/^==> /{n;/$GW_HEADER_RE/d;s/^/(no header) /}"; }
 gw_job_log() { gw_logs "$@" | gw_unheaded; }
 # gw_logs JOB_ID [LIMIT]: the job's whole log, read page by page through the API.
 gw_logs() {
-    local job=$1 limit=${2:-1048576} offset=0 body
+    local job=$1 limit=${2:-1048576} offset=0 body meta
     while :; do
         body=$(curl -s "$API/jobs/$job/logs?offset=$offset&limit=$limit")
-        printf '%s' "$body" | jq -j '.chunks[].chunk'
-        [ "$(printf '%s' "$body" | jq -r '.chunks | length')" = 0 ] && break
-        offset=$(printf '%s' "$body" | jq -r .next_offset)
+        # How many chunks, and where the next page starts; then the chunks.
+        meta=$(jq -r '"\(.chunks | length) \(.next_offset)"' <<<"$body")
+        [[ $meta =~ ^[0-9]+\ [0-9]+$ ]] || { echo "gw_logs: not a page of $job: $body" >&2; return 1; }
+        [ "${meta%% *}" = 0 ] && break
+        jq -j '.chunks[].chunk' <<<"$body"
+        offset=${meta#* }
     done
 }
