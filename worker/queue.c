@@ -371,7 +371,8 @@
     "                ELSE 'stopped renewing its lease (it died or lost the database)' END)"        \
     "           AS why"                                                                            \
     "    FROM pipeline_runs r"                                                                     \
-    "    LEFT JOIN mark m ON m.id = r.runner_id AND m.lost_at <= now() - interval '900 milliseconds'"      \
+    "    LEFT JOIN mark m ON m.id = r.runner_id"                                                   \
+    "                    AND m.lost_at <= now() - interval '900 milliseconds'"                     \
     "   WHERE r.status = 'running' AND (r.lease_expires_at < now()"                                \
     "                                   OR m.id IS NOT NULL AND NOT " LOST_RETRY("r") ")"          \
     "   FOR UPDATE OF r SKIP LOCKED),"                                                             \
